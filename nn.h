@@ -78,7 +78,7 @@
      == 3. tensor
      == 4. rng
      == 5. kernels: gemm (reference, then AVX2/FMA), elementwise
-     == 6. layers: dense, activations
+     == 6. layers: dense, weight std, maxout, dropout, norms, activations, init
      == 7. losses
      == 8. model (sequential)
      == 9. optimizers
@@ -217,15 +217,83 @@ NNDEF void nn_dense_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b);
 NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db,
                              nn_tensor dy, nn_tensor x, nn_tensor w);
 
+/* Weight standardization of a dense weight, row by row:
+   w_hat[o,:] = (w[o,:] - mean(w[o,:])) / sqrt(var(w[o,:]) + eps), var biased.
+   forward:  w (OUT,IN) -> w_hat (OUT,IN), rstd (OUT) = 1/sqrt(var + eps)
+   backward: dw_hat (OUT,IN) -> dw (OUT,IN) accumulated. Use it around
+   nn_dense_forward/backward with w_hat in place of w. */
+NNDEF void nn_weight_std_forward(nn_tensor w_hat, float *rstd, nn_tensor w, float eps);
+NNDEF void nn_weight_std_backward(nn_tensor dw, nn_tensor dw_hat, nn_tensor w_hat, const float *rstd);
+
+/* Maxout with k pieces: z = x w^T + b with w (OUT*k, IN), b (OUT*k);
+   y[:,o] = max_j z[:, o*k + j] (first maximum wins a tie).
+   forward:  x (B,IN) -> z (B,OUT*k) scratch, argmax (B*OUT) ints, y (B,OUT)
+   backward: dy (B,OUT) -> dz (B,OUT*k) scratch, then as dense. */
+NNDEF void nn_maxout_forward(nn_tensor y, nn_tensor z, int *argmax, nn_tensor x,
+                             nn_tensor w, nn_tensor b, int k);
+NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz,
+                              nn_tensor dy, nn_tensor x, nn_tensor w, const int *argmax, int k);
+
+/* Inverted dropout: in training each element is kept with probability 1-p and
+   scaled by 1/(1-p), so evaluation is the identity. The mask (same size as x,
+   entries 0 or 1/(1-p)) is drawn from rng: same seed, same mask.
+   train=0 copies x to y. backward: dx = dy * mask (train) or dy (eval). */
+NNDEF void nn_dropout_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng);
+NNDEF void nn_dropout_backward(nn_tensor dx, nn_tensor dy, const float *mask, int train);
+
+/* BatchNorm1d over the batch for each of F features, as PyTorch:
+   train: mean, var (biased) of the batch normalize x; then
+          running_mean = (1-momentum) running_mean + momentum mean
+          running_var  = (1-momentum) running_var  + momentum var * B/(B-1)
+          (the running variance is the unbiased one). Needs B > 1.
+   eval:  running statistics normalize x; nothing is updated.
+   y = (x - mean) * rstd * gamma + beta,  rstd = 1/sqrt(var + eps).
+   x, y (B,F); gamma, beta, running_* (F); save_mean, save_rstd (F) hold what
+   backward needs. backward: dx written, dgamma, dbeta accumulated. */
+NNDEF void nn_batchnorm_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
+                                nn_tensor gamma, nn_tensor beta, float *running_mean,
+                                float *running_var, float eps, float momentum, int train);
+NNDEF void nn_batchnorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
+                                 nn_tensor x, nn_tensor gamma, const float *save_mean,
+                                 const float *save_rstd, int train);
+
+/* LayerNorm over the last dim F of each row (same in train and eval):
+   y = (x - mean_row) * rstd_row * gamma + beta.
+   x, y (B,F); gamma, beta (F); save_mean, save_rstd (B). */
+NNDEF void nn_layernorm_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
+                                nn_tensor gamma, nn_tensor beta, float eps);
+NNDEF void nn_layernorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
+                                 nn_tensor x, nn_tensor gamma, const float *save_mean,
+                                 const float *save_rstd);
+
 /* Activations, elementwise on any shape (softmax: over the last dim).
    alpha is the LeakyReLU slope or the ELU alpha and is ignored otherwise.
-   Backward needs the forward input x and output y (either may be unused,
-   but pass both); dx may alias dy. */
+   Backward needs the forward input x and output y (pass both, any may be
+   unused); dx may alias dy. Formulas and kinks follow PyTorch:
+     relu      max(x,0)                      d/dx at 0: 0
+     sigmoid   1/(1+e^-x), never overflows
+     tanh      tanh(x)
+     leaky     x>0 ? x : alpha x             d/dx at 0: alpha
+     elu       x>0 ? x : alpha (e^x - 1)     d/dx at 0: alpha
+     gelu      x Phi(x) with erf (exact)
+     gelu_tanh 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+     silu      x sigmoid(x)
+     softplus  log(1+e^x), x when x > 20 (PyTorch's beta=1, threshold=20)
+     softmax   e^x / sum e^x over the last dim, max-subtracted
+   Fusions: prefer nn_loss_cross_entropy on raw logits over softmax + log, and
+   nn_loss_bce_logits on raw logits over sigmoid + nn_loss_bce. */
 typedef enum nn_act {
     NN_ACT_IDENTITY = 0,
     NN_ACT_RELU,
     NN_ACT_SIGMOID,
     NN_ACT_TANH,
+    NN_ACT_LEAKY_RELU,
+    NN_ACT_ELU,
+    NN_ACT_GELU,
+    NN_ACT_GELU_TANH,
+    NN_ACT_SILU,
+    NN_ACT_SOFTPLUS,
+    NN_ACT_SOFTMAX,
     NN_ACT_COUNT_
 } nn_act;
 NNDEF const char *nn_act_name(nn_act a);
@@ -238,14 +306,69 @@ NNDEF void nn_sigmoid_forward(nn_tensor y, nn_tensor x);  /* no overflow for any
 NNDEF void nn_sigmoid_backward(nn_tensor dx, nn_tensor dy, nn_tensor y);
 NNDEF void nn_tanh_forward(nn_tensor y, nn_tensor x);
 NNDEF void nn_tanh_backward(nn_tensor dx, nn_tensor dy, nn_tensor y);
+NNDEF void nn_softmax_forward(nn_tensor y, nn_tensor x);  /* over the last dim */
+NNDEF void nn_softmax_backward(nn_tensor dx, nn_tensor dy, nn_tensor y);
+
+/* ---- initializers ------------------------------------------------------ */
+/* Fill a weight of fan_out x fan_in values. Biases are zero unless the
+   scheme is NN_INIT_DEFAULT. Why not all zeros: every unit of a layer would
+   compute the same output and get the same gradient forever (no symmetry
+   breaking), so NN_INIT_ZEROS/CONSTANT are for biases and experiments only.
+     DEFAULT          PyTorch nn.Linear: w, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+     ZEROS, CONSTANT  value
+     SMALL_RANDOM     0.01 N(0,1)
+     CALIBRATED       N(0,1) / sqrt(fan_in)  (variance 1/n)
+     XAVIER_UNIFORM   U(-a,a), a = gain sqrt(6/(fan_in+fan_out))
+     XAVIER_NORMAL    N(0, gain^2 2/(fan_in+fan_out))
+     KAIMING_UNIFORM  U(-a,a), a = gain sqrt(3/fan)   fan = fan_in (or fan_out)
+     KAIMING_NORMAL   N(0, gain^2/fan)
+     LECUN_UNIFORM    U(-a,a), a = sqrt(3/fan_in)
+     LECUN_NORMAL     N(0, 1/fan_in)
+   gain: 0 means nn_init_gain(act of the layer), as torch.nn.init.calculate_gain. */
+typedef enum nn_init {
+    NN_INIT_DEFAULT = 0,
+    NN_INIT_ZEROS,
+    NN_INIT_CONSTANT,
+    NN_INIT_SMALL_RANDOM,
+    NN_INIT_CALIBRATED,
+    NN_INIT_XAVIER_UNIFORM,
+    NN_INIT_XAVIER_NORMAL,
+    NN_INIT_KAIMING_UNIFORM,
+    NN_INIT_KAIMING_NORMAL,
+    NN_INIT_LECUN_UNIFORM,
+    NN_INIT_LECUN_NORMAL,
+    NN_INIT_COUNT_
+} nn_init;
+/* torch.nn.init.calculate_gain: 1 (identity, sigmoid), 5/3 (tanh), sqrt(2)
+   (relu), sqrt(2/(1+slope^2)) (leaky relu), 1 otherwise. */
+NNDEF float nn_init_gain(nn_act act, float alpha);
+NNDEF void nn_init_fill(float *w, int fan_out, int fan_in, nn_init scheme, float gain,
+                        float value, int use_fan_out, nn_rng *rng);
 
 /* ---- losses ------------------------------------------------------------ */
-/* Each returns the mean loss and, when dpred.data is not NULL, writes the
-   gradient of that mean with respect to its input.
-   Softmax cross-entropy fuses the softmax: pass raw logits (B,C) and labels in
-   [0,C); stable for any logit range. MSE: mean over all elements. */
-NNDEF float nn_loss_cross_entropy(nn_tensor dlogits, nn_tensor logits, const int *labels);
+/* Each returns the mean loss (PyTorch's reduction='mean') and, when
+   dpred.data is not NULL, writes the gradient of that mean w.r.t. its input.
+   Which output pairs with which loss (the course's rule):
+     binary       sigmoid + BCE      -> use nn_loss_bce_logits on raw logits
+     multi-class  softmax + CE       -> use nn_loss_cross_entropy on raw logits
+     regression   linear + MSE/L1/Huber                                        */
 NNDEF float nn_loss_mse(nn_tensor dpred, nn_tensor pred, nn_tensor target);
+NNDEF float nn_loss_l1(nn_tensor dpred, nn_tensor pred, nn_tensor target);   /* grad 0 at pred == target */
+/* 0.5 d^2 for |d| < delta, else delta (|d| - 0.5 delta); d = pred - target */
+NNDEF float nn_loss_huber(nn_tensor dpred, nn_tensor pred, nn_tensor target, float delta);
+/* Binary cross-entropy on probabilities; log clamped at -100 like PyTorch. */
+NNDEF float nn_loss_bce(nn_tensor dprob, nn_tensor prob, nn_tensor target);
+/* Sigmoid + BCE fused on logits: stable for any logit. */
+NNDEF float nn_loss_bce_logits(nn_tensor dlogits, nn_tensor logits, nn_tensor target);
+/* Softmax cross-entropy on logits (B,C) with labels in [0,C). */
+NNDEF float nn_loss_cross_entropy(nn_tensor dlogits, nn_tensor logits, const int *labels);
+/* ... with class weights (C): sum_i w[y_i] nll_i / sum_i w[y_i] (PyTorch). */
+NNDEF float nn_loss_cross_entropy_weighted(nn_tensor dlogits, nn_tensor logits, const int *labels,
+                                           const float *class_weights);
+/* ... with probability targets (B,C) (one-hot or soft); class_weights may be
+   NULL. Loss = -(1/B) sum_i sum_c w_c p_ic log softmax(z_i)_c (PyTorch). */
+NNDEF float nn_loss_cross_entropy_probs(nn_tensor dlogits, nn_tensor logits, nn_tensor probs,
+                                        const float *class_weights);
 
 /* ---- model ------------------------------------------------------------- */
 /* A sequential stack of layers with its own buffers for a batch of up to
@@ -253,8 +376,14 @@ NNDEF float nn_loss_mse(nn_tensor dpred, nn_tensor pred, nn_tensor target);
    functions above stay public: the model only chains them. */
 typedef enum nn_layer_kind {
     NN_LAYER_NONE = 0,
-    NN_LAYER_DENSE,       /* units outputs; .act applied after (a layer of its own) */
-    NN_LAYER_ACT          /* .act on every element */
+    NN_LAYER_DENSE,       /* .units outputs; .act applied after (a layer of its own) */
+    NN_LAYER_ACT,         /* .act on every element */
+    NN_LAYER_DROPOUT,     /* .p drop probability */
+    NN_LAYER_BATCHNORM,   /* BatchNorm1d: .eps (1e-5), .momentum (0.1) */
+    NN_LAYER_LAYERNORM,   /* .eps (1e-5) */
+    NN_LAYER_MAXOUT,      /* .units outputs, .k pieces (2) */
+    NN_LAYER_FLATTEN,     /* (B, d1, d2, ...) -> (B, d1*d2*...): a view, no copy */
+    NN_LAYER_KIND_COUNT_
 } nn_layer_kind;
 
 typedef enum nn_mode { NN_MODE_TRAIN = 0, NN_MODE_EVAL = 1 } nn_mode;
@@ -262,10 +391,19 @@ typedef enum nn_mode { NN_MODE_TRAIN = 0, NN_MODE_EVAL = 1 } nn_mode;
 /* Zero means default for every field. */
 typedef struct nn_layer_desc {
     nn_layer_kind kind;
-    int units;           /* DENSE: outputs (required) */
-    nn_act act;          /* DENSE: activation after it (default identity); ACT: which */
-    float alpha;         /* LeakyReLU slope / ELU alpha */
+    int units;           /* DENSE, MAXOUT: outputs (required) */
+    nn_act act;          /* DENSE, MAXOUT: activation after it (identity); ACT: which */
+    float alpha;         /* LeakyReLU slope (0.01) / ELU alpha (1.0) */
     int no_bias;         /* DENSE: 1 = no bias */
+    int weight_std;      /* DENSE: 1 = weight standardization (eps from .eps, 1e-5) */
+    nn_init init;        /* DENSE, MAXOUT: weight initialization (NN_INIT_DEFAULT) */
+    float init_gain;     /* 0: nn_init_gain of .act */
+    float init_value;    /* NN_INIT_CONSTANT value */
+    int init_fan_out;    /* KAIMING: 1 = use fan_out */
+    float p;             /* DROPOUT: drop probability (0.5) */
+    float eps;           /* BATCHNORM, LAYERNORM, weight_std: (1e-5) */
+    float momentum;      /* BATCHNORM: running-statistics momentum (0.1) */
+    int k;               /* MAXOUT: pieces (2) */
 } nn_layer_desc;
 
 typedef struct nn_model_desc {
@@ -273,27 +411,32 @@ typedef struct nn_model_desc {
     int max_batch;                /* largest batch forward will see (required) */
     const nn_layer_desc *layers;
     int n_layers;
-    uint64_t seed;                /* initialization seed */
+    uint64_t seed;                /* initialization and dropout seed */
 } nn_model_desc;
 
 /* A run of parameters with its gradient, for optimizers and serializers. */
 typedef struct nn_param {
-    const char *name;    /* e.g. "dense1.weight" (static storage in the model) */
+    const char *name;    /* e.g. "0.weight" (storage inside the model) */
     float *data;
-    float *grad;
+    float *grad;         /* NULL for buffers (running statistics) */
     size_t size;
-    int no_decay;        /* 1 for biases: excluded from weight decay */
+    int no_decay;        /* 1 for biases and normalization parameters */
 } nn_param;
 
 typedef struct nn_layer {
     nn_layer_kind kind;
     nn_act act;
-    float alpha;
+    float alpha, p, eps, momentum;
+    int k, weight_std;
     int in, out;           /* features per row in and out */
-    nn_tensor w, b;        /* parameters (views into model->params) */
+    nn_tensor w, b;        /* parameters (views into model->params); norm: gamma, beta */
     nn_tensor dw, db;      /* gradients (views into model->grads) */
     nn_tensor y;           /* output buffer (max_batch, out) */
-    char param_names[2][32]; /* "<index>.weight", "<index>.bias" as in PyTorch */
+    float *running_mean, *running_var;  /* BATCHNORM buffers (model->buffers) */
+    float *save_a, *save_b;  /* what backward needs: norm mean/rstd, dropout mask, ws rstd */
+    float *z, *dz;         /* MAXOUT pre-max values; WS w_hat and dw_hat */
+    int *argmax;           /* MAXOUT */
+    char param_names[4][32]; /* "<index>.weight", ".bias", ".running_mean", ".running_var" */
 } nn_layer;
 
 typedef struct nn_model {
@@ -301,16 +444,20 @@ typedef struct nn_model {
     int n_layers;
     int inputs, outputs, max_batch;
     int batch;             /* rows in the last forward */
-    nn_mode mode;
+    nn_mode mode;          /* TRAIN after init: dropout and batch statistics on */
     float *params;         /* every parameter, one 64-byte aligned block */
     float *grads;          /* gradients, same layout */
     size_t n_params;
-    nn_param *param_list;  /* named runs of params/grads */
+    nn_param *param_list;  /* named runs of params/grads, in layer order */
     int n_param_list;
+    float *buffers;        /* running statistics, one block */
+    size_t n_buffers;
+    nn_param *buffer_list; /* named runs of buffers (grad NULL) */
+    int n_buffer_list;
     nn_tensor x;           /* input of the last forward (a view, not a copy) */
     float *gbuf[2];        /* ping-pong gradient buffers (max_batch * widest) */
     float *dout;           /* output gradient buffer (max_batch, outputs) */
-    nn_rng rng;
+    nn_rng rng;            /* dropout masks */
     size_t arena_bytes;    /* what nn_model_init took from the arena */
 } nn_model;
 
@@ -319,8 +466,11 @@ NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc);
 /* Parameter count of the model this description builds (0 if invalid): size
    the optimizer state with it before building anything. */
 NNDEF size_t nn_model_param_count(const nn_model_desc *desc);
-/* Build and initialize (dense: PyTorch nn.Linear's uniform +-1/sqrt(IN)). */
+/* Build and initialize (see nn_init for the schemes). */
 NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc *desc);
+/* TRAIN: dropout active, batch norm uses and updates batch statistics.
+   EVAL: dropout is the identity, batch norm uses its running statistics.
+   Forgetting to switch is the classic bug: the mode shows in nn_model_summary. */
 NNDEF void nn_model_set_mode(nn_model *m, nn_mode mode);
 /* x (B, inputs), B <= max_batch. Returns a view of the output (B, outputs),
    valid until the next forward. x must stay alive until backward. */
@@ -898,7 +1048,7 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     (void)threads;
 }
 
-/* == 6. layers: dense, activations ======================================= */
+/* == 6. layers: dense, weight std, maxout, dropout, norms, activations === */
 /* ---- dense ---- */
 NNDEF void nn_dense_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b) {
     /* x (B,IN) w (OUT,IN) b (OUT) -> y (B,OUT) */
@@ -937,6 +1087,239 @@ NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db,
     }
 }
 
+/* ---- weight standardization ---- */
+NNDEF void nn_weight_std_forward(nn_tensor w_hat, float *rstd, nn_tensor w, float eps) {
+    /* w (OUT,IN) -> w_hat (OUT,IN), rstd (OUT) */
+    int OUT = w.shape[0], IN = w.shape[1], o, i;
+    NN_ASSERT(w.rank == 2 && nn_tensor_same_shape(w_hat, w));
+    for (o = 0; o < OUT; o++) {
+        const float *src = w.data + (size_t)o * IN;
+        float *dst = w_hat.data + (size_t)o * IN, mean, r;
+        double s = 0.0, v = 0.0;
+        for (i = 0; i < IN; i++) s += src[i];
+        mean = (float)(s / IN);
+        for (i = 0; i < IN; i++) v += (double)(src[i] - mean) * (src[i] - mean);
+        r = (float)(1.0 / sqrt(v / IN + eps));
+        for (i = 0; i < IN; i++) dst[i] = (src[i] - mean) * r;
+        rstd[o] = r;
+    }
+}
+
+/* The normalization backward shared by weight std and layer norm: for one row
+   with x_hat = (x - mean) * rstd and upstream g = dL/dx_hat,
+   dL/dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)). */
+static void nn__norm_row_backward(float *dx, const float *g, const float *x_hat_or_null,
+                                  const float *x, float mean, float rstd, int n, int accumulate) {
+    double sg = 0.0, sgx = 0.0;
+    float mg, mgx;
+    int i;
+    for (i = 0; i < n; i++) {
+        float xh = x_hat_or_null ? x_hat_or_null[i] : (x[i] - mean) * rstd;
+        sg += g[i];
+        sgx += (double)g[i] * xh;
+    }
+    mg = (float)(sg / n);
+    mgx = (float)(sgx / n);
+    for (i = 0; i < n; i++) {
+        float xh = x_hat_or_null ? x_hat_or_null[i] : (x[i] - mean) * rstd;
+        float d = rstd * (g[i] - mg - xh * mgx);
+        dx[i] = accumulate ? dx[i] + d : d;
+    }
+}
+
+NNDEF void nn_weight_std_backward(nn_tensor dw, nn_tensor dw_hat, nn_tensor w_hat, const float *rstd) {
+    /* dw_hat, w_hat (OUT,IN) rstd (OUT) -> dw (OUT,IN) += */
+    int OUT = w_hat.shape[0], IN = w_hat.shape[1], o;
+    NN_ASSERT(nn_tensor_same_shape(dw, w_hat) && nn_tensor_same_shape(dw_hat, w_hat));
+    for (o = 0; o < OUT; o++)
+        nn__norm_row_backward(dw.data + (size_t)o * IN, dw_hat.data + (size_t)o * IN,
+                              w_hat.data + (size_t)o * IN, NULL, 0.0f, rstd[o], IN, 1);
+}
+
+/* ---- maxout ---- */
+NNDEF void nn_maxout_forward(nn_tensor y, nn_tensor z, int *argmax, nn_tensor x,
+                             nn_tensor w, nn_tensor b, int k) {
+    /* x (B,IN) w (OUT*k,IN) b (OUT*k) -> z (B,OUT*k), argmax (B,OUT), y (B,OUT) */
+    int B = x.shape[0], OUT = nn_tensor_row_size(y), i, o, j;
+    NN_ASSERT(k >= 1 && w.shape[0] == OUT * k && y.shape[0] == B);
+    nn_dense_forward(z, x, w, b);
+    for (i = 0; i < B; i++) {
+        const float *zr = z.data + (size_t)i * OUT * k;
+        for (o = 0; o < OUT; o++) {
+            int best = 0;
+            for (j = 1; j < k; j++)
+                if (zr[o * k + j] > zr[o * k + best]) best = j;
+            argmax[(size_t)i * OUT + o] = best;
+            y.data[(size_t)i * OUT + o] = zr[o * k + best];
+        }
+    }
+}
+
+NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz,
+                              nn_tensor dy, nn_tensor x, nn_tensor w, const int *argmax, int k) {
+    /* dy (B,OUT) -> dz (B,OUT*k) scratch -> dx (B,IN) =, dw +=, db += */
+    int B = dy.shape[0], OUT = nn_tensor_row_size(dy), i, o;
+    NN_ASSERT(nn_tensor_size(dz) == (size_t)B * OUT * k);
+    memset(dz.data, 0, sizeof(float) * (size_t)B * OUT * k);
+    for (i = 0; i < B; i++)
+        for (o = 0; o < OUT; o++)
+            dz.data[(size_t)i * OUT * k + (size_t)o * k + argmax[(size_t)i * OUT + o]] =
+                dy.data[(size_t)i * OUT + o];
+    nn_dense_backward(dx, dw, db, dz, x, w);
+}
+
+/* ---- dropout ---- */
+NNDEF void nn_dropout_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng) {
+    /* x (any) -> y, mask (same size) */
+    size_t n = nn_tensor_size(x), i;
+    NN_ASSERT(nn_tensor_size(y) == n && p >= 0.0f && p < 1.0f);
+    if (!train || p == 0.0f) {
+        if (y.data != x.data) memmove(y.data, x.data, n * sizeof(float));
+        if (mask)
+            for (i = 0; i < n; i++) mask[i] = 1.0f;
+        return;
+    }
+    {
+        float scale = 1.0f / (1.0f - p);
+        for (i = 0; i < n; i++) {
+            float m = nn_rng_uniform(rng) < p ? 0.0f : scale;
+            mask[i] = m;
+            y.data[i] = x.data[i] * m;
+        }
+    }
+}
+
+NNDEF void nn_dropout_backward(nn_tensor dx, nn_tensor dy, const float *mask, int train) {
+    size_t n = nn_tensor_size(dy), i;
+    if (!dx.data) return;
+    if (!train) {
+        if (dx.data != dy.data) memmove(dx.data, dy.data, n * sizeof(float));
+        return;
+    }
+    for (i = 0; i < n; i++) dx.data[i] = dy.data[i] * mask[i];
+}
+
+/* ---- batch norm ---- */
+NNDEF void nn_batchnorm_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
+                                nn_tensor gamma, nn_tensor beta, float *running_mean,
+                                float *running_var, float eps, float momentum, int train) {
+    /* x (B,F) gamma beta running_* save_* (F) -> y (B,F) */
+    int B = x.shape[0], F = nn_tensor_row_size(x), i, f;
+    NN_ASSERT(nn_tensor_size(y) == nn_tensor_size(x) && (int)nn_tensor_size(gamma) == F);
+    for (f = 0; f < F; f++) {
+        float mean, rstd;
+        if (train) {
+            double s = 0.0, v = 0.0, var;
+            NN_ASSERT(B > 1); /* PyTorch refuses too: one value gives no variance */
+            for (i = 0; i < B; i++) s += x.data[(size_t)i * F + f];
+            mean = (float)(s / B);
+            for (i = 0; i < B; i++) {
+                double d = (double)x.data[(size_t)i * F + f] - mean;
+                v += d * d;
+            }
+            var = v / B;
+            rstd = (float)(1.0 / sqrt(var + eps));
+            running_mean[f] = (1.0f - momentum) * running_mean[f] + momentum * mean;
+            running_var[f] = (1.0f - momentum) * running_var[f] + momentum * (float)(v / (B - 1));
+        } else {
+            mean = running_mean[f];
+            rstd = (float)(1.0 / sqrt((double)running_var[f] + eps));
+        }
+        save_mean[f] = mean;
+        save_rstd[f] = rstd;
+        for (i = 0; i < B; i++) {
+            size_t at = (size_t)i * F + f;
+            y.data[at] = (x.data[at] - mean) * rstd * gamma.data[f] + beta.data[f];
+        }
+    }
+}
+
+NNDEF void nn_batchnorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
+                                 nn_tensor x, nn_tensor gamma, const float *save_mean,
+                                 const float *save_rstd, int train) {
+    /* dy x (B,F) -> dx (B,F) =, dgamma dbeta (F) += */
+    int B = dy.shape[0], F = nn_tensor_row_size(dy), i, f;
+    for (f = 0; f < F; f++) {
+        float mean = save_mean[f], rstd = save_rstd[f], g = gamma.data[f];
+        double sg = 0.0, sgx = 0.0;
+        for (i = 0; i < B; i++) {
+            size_t at = (size_t)i * F + f;
+            sg += dy.data[at];
+            sgx += (double)dy.data[at] * ((x.data[at] - mean) * rstd);
+        }
+        if (dgamma.data) dgamma.data[f] += (float)sgx;
+        if (dbeta.data) dbeta.data[f] += (float)sg;
+        if (!dx.data) continue;
+        if (train) {
+            /* batch statistics depend on x: dx = g rstd (dy - mean(dy) - x_hat mean(dy x_hat)) */
+            float mg = (float)(sg / B), mgx = (float)(sgx / B);
+            for (i = 0; i < B; i++) {
+                size_t at = (size_t)i * F + f;
+                float xh = (x.data[at] - mean) * rstd;
+                dx.data[at] = g * rstd * (dy.data[at] - mg - xh * mgx);
+            }
+        } else {
+            for (i = 0; i < B; i++) {
+                size_t at = (size_t)i * F + f;
+                dx.data[at] = dy.data[at] * g * rstd;
+            }
+        }
+    }
+}
+
+/* ---- layer norm ---- */
+NNDEF void nn_layernorm_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
+                                nn_tensor gamma, nn_tensor beta, float eps) {
+    /* x (B,F) gamma beta (F) -> y (B,F), save_mean save_rstd (B) */
+    int B = x.shape[0], F = nn_tensor_row_size(x), i, f;
+    NN_ASSERT(nn_tensor_size(y) == nn_tensor_size(x) && (int)nn_tensor_size(gamma) == F);
+    for (i = 0; i < B; i++) {
+        const float *xr = x.data + (size_t)i * F;
+        float *yr = y.data + (size_t)i * F, mean, rstd;
+        double s = 0.0, v = 0.0;
+        for (f = 0; f < F; f++) s += xr[f];
+        mean = (float)(s / F);
+        for (f = 0; f < F; f++) v += (double)(xr[f] - mean) * (xr[f] - mean);
+        rstd = (float)(1.0 / sqrt(v / F + eps));
+        for (f = 0; f < F; f++) yr[f] = (xr[f] - mean) * rstd * gamma.data[f] + beta.data[f];
+        save_mean[i] = mean;
+        save_rstd[i] = rstd;
+    }
+}
+
+NNDEF void nn_layernorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
+                                 nn_tensor x, nn_tensor gamma, const float *save_mean,
+                                 const float *save_rstd) {
+    /* dy x (B,F) -> dx (B,F) =, dgamma dbeta (F) += */
+    int B = dy.shape[0], F = nn_tensor_row_size(dy), i, f;
+    for (i = 0; i < B; i++) {
+        const float *xr = x.data + (size_t)i * F, *gr = dy.data + (size_t)i * F;
+        float mean = save_mean[i], rstd = save_rstd[i];
+        for (f = 0; f < F; f++) {
+            float xh = (xr[f] - mean) * rstd;
+            if (dgamma.data) dgamma.data[f] += gr[f] * xh;
+            if (dbeta.data) dbeta.data[f] += gr[f];
+        }
+        if (dx.data) {
+            /* upstream of x_hat is dy * gamma; dx rows are independent */
+            float *dr = dx.data + (size_t)i * F;
+            double sg = 0.0, sgx = 0.0;
+            float mg, mgx;
+            for (f = 0; f < F; f++) {
+                float g = gr[f] * gamma.data[f], xh = (xr[f] - mean) * rstd;
+                sg += g;
+                sgx += (double)g * xh;
+            }
+            mg = (float)(sg / F);
+            mgx = (float)(sgx / F);
+            for (f = 0; f < F; f++) {
+                float g = gr[f] * gamma.data[f], xh = (xr[f] - mean) * rstd;
+                dr[f] = rstd * (g - mg - xh * mgx);
+            }
+        }
+    }
+}
+
 /* ---- activations ---- */
 NNDEF const char *nn_act_name(nn_act a) {
     switch (a) {
@@ -944,6 +1327,13 @@ NNDEF const char *nn_act_name(nn_act a) {
     case NN_ACT_RELU: return "relu";
     case NN_ACT_SIGMOID: return "sigmoid";
     case NN_ACT_TANH: return "tanh";
+    case NN_ACT_LEAKY_RELU: return "leaky_relu";
+    case NN_ACT_ELU: return "elu";
+    case NN_ACT_GELU: return "gelu";
+    case NN_ACT_GELU_TANH: return "gelu_tanh";
+    case NN_ACT_SILU: return "silu";
+    case NN_ACT_SOFTPLUS: return "softplus";
+    case NN_ACT_SOFTMAX: return "softmax";
     case NN_ACT_COUNT_: break;
     }
     return "?";
@@ -958,13 +1348,33 @@ static float nn__sigmoid(float x) {
     }
 }
 
+#define NN__SQRT1_2 0.70710678118654752440f
+#define NN__GELU_PDF 0.39894228040143267794f      /* 1/sqrt(2 pi) */
+#define NN__GELU_TANH_BETA 0.79788456080286535588f /* sqrt(2/pi) */
+#define NN__GELU_TANH_KAPPA 0.044715f
+
+static void nn__softmax_rows(float *y, const float *x, size_t rows, int n) {
+    size_t r;
+    int i;
+    for (r = 0; r < rows; r++) {
+        const float *xr = x + r * (size_t)n;
+        float *yr = y + r * (size_t)n, mx = xr[0], sum = 0.0f, inv;
+        for (i = 1; i < n; i++) mx = xr[i] > mx ? xr[i] : mx;
+        for (i = 0; i < n; i++) {
+            yr[i] = expf(xr[i] - mx);
+            sum += yr[i];
+        }
+        inv = 1.0f / sum;
+        for (i = 0; i < n; i++) yr[i] *= inv;
+    }
+}
+
 NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
     /* x (any) -> y (same shape) */
     size_t n = nn_tensor_size(x), i;
     const float *in = x.data;
     float *out = y.data;
     NN_ASSERT(nn_tensor_size(y) == n);
-    (void)alpha;
     switch (a) {
     case NN_ACT_IDENTITY:
         if (out != in) memmove(out, in, n * sizeof(float));
@@ -978,6 +1388,32 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
     case NN_ACT_TANH:
         for (i = 0; i < n; i++) out[i] = tanhf(in[i]);
         break;
+    case NN_ACT_LEAKY_RELU:
+        for (i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : alpha * in[i];
+        break;
+    case NN_ACT_ELU:
+        for (i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : alpha * expm1f(in[i]);
+        break;
+    case NN_ACT_GELU:
+        for (i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * NN__SQRT1_2));
+        break;
+    case NN_ACT_GELU_TANH:
+        for (i = 0; i < n; i++) {
+            float v = in[i], inner = NN__GELU_TANH_BETA * (v + NN__GELU_TANH_KAPPA * v * v * v);
+            out[i] = 0.5f * v * (1.0f + tanhf(inner));
+        }
+        break;
+    case NN_ACT_SILU:
+        for (i = 0; i < n; i++) out[i] = in[i] * nn__sigmoid(in[i]);
+        break;
+    case NN_ACT_SOFTPLUS:
+        for (i = 0; i < n; i++) out[i] = in[i] > 20.0f ? in[i] : log1pf(expf(in[i]));
+        break;
+    case NN_ACT_SOFTMAX: {
+        int last = x.shape[x.rank - 1];
+        if (n) nn__softmax_rows(out, in, n / (size_t)last, last);
+        break;
+    }
     case NN_ACT_COUNT_: NN_ASSERT(0); break;
     }
 }
@@ -986,9 +1422,8 @@ NNDEF void nn_act_backward(nn_act a, float alpha, nn_tensor dx, nn_tensor dy,
                            nn_tensor x, nn_tensor y) {
     /* dy, x, y (same shape) -> dx (same shape); dx may alias dy */
     size_t n = nn_tensor_size(dy), i;
-    const float *g = dy.data;
+    const float *g = dy.data, *xv = x.data, *yv = y.data;
     float *d = dx.data;
-    (void)alpha;
     if (!d) return;
     NN_ASSERT(nn_tensor_size(dx) == n);
     switch (a) {
@@ -996,17 +1431,61 @@ NNDEF void nn_act_backward(nn_act a, float alpha, nn_tensor dx, nn_tensor dy,
         if (d != g) memmove(d, g, n * sizeof(float));
         break;
     case NN_ACT_RELU:
-        NN_ASSERT(nn_tensor_size(x) == n);
-        for (i = 0; i < n; i++) d[i] = x.data[i] > 0.0f ? g[i] : 0.0f;
+        for (i = 0; i < n; i++) d[i] = xv[i] > 0.0f ? g[i] : 0.0f;
         break;
     case NN_ACT_SIGMOID:
-        NN_ASSERT(nn_tensor_size(y) == n);
-        for (i = 0; i < n; i++) d[i] = g[i] * (1.0f - y.data[i]) * y.data[i];
+        for (i = 0; i < n; i++) d[i] = g[i] * (1.0f - yv[i]) * yv[i];
         break;
     case NN_ACT_TANH:
-        NN_ASSERT(nn_tensor_size(y) == n);
-        for (i = 0; i < n; i++) d[i] = g[i] * (1.0f - y.data[i] * y.data[i]);
+        for (i = 0; i < n; i++) d[i] = g[i] * (1.0f - yv[i] * yv[i]);
         break;
+    case NN_ACT_LEAKY_RELU:
+        for (i = 0; i < n; i++) d[i] = xv[i] > 0.0f ? g[i] : g[i] * alpha;
+        break;
+    case NN_ACT_ELU:
+        for (i = 0; i < n; i++) d[i] = xv[i] > 0.0f ? g[i] : g[i] * alpha * expf(xv[i]);
+        break;
+    case NN_ACT_GELU:
+        for (i = 0; i < n; i++) {
+            float v = xv[i], cdf = 0.5f * (1.0f + erff(v * NN__SQRT1_2));
+            float pdf = expf(-0.5f * v * v) * NN__GELU_PDF;
+            d[i] = g[i] * (cdf + v * pdf);
+        }
+        break;
+    case NN_ACT_GELU_TANH:
+        for (i = 0; i < n; i++) {
+            float v = xv[i], v2 = v * v;
+            float inner = NN__GELU_TANH_BETA * (v + NN__GELU_TANH_KAPPA * v2 * v);
+            float t = tanhf(inner);
+            float left = 0.5f * v, right = 1.0f + t;
+            float dleft = 0.5f * right;
+            float dright = left * (1.0f - t * t) * NN__GELU_TANH_BETA * (1.0f + 3.0f * NN__GELU_TANH_KAPPA * v2);
+            d[i] = g[i] * (dleft + dright);
+        }
+        break;
+    case NN_ACT_SILU:
+        for (i = 0; i < n; i++) {
+            float s = nn__sigmoid(xv[i]);
+            d[i] = g[i] * s * (1.0f + xv[i] * (1.0f - s));
+        }
+        break;
+    case NN_ACT_SOFTPLUS:
+        for (i = 0; i < n; i++) {
+            float z = expf(xv[i]);
+            d[i] = xv[i] > 20.0f ? g[i] : g[i] * z / (z + 1.0f);
+        }
+        break;
+    case NN_ACT_SOFTMAX: {
+        int last = dy.shape[dy.rank - 1], j;
+        size_t r, rows = n ? n / (size_t)last : 0;
+        for (r = 0; r < rows; r++) {
+            const float *gr = g + r * (size_t)last, *yr = yv + r * (size_t)last;
+            float *dr = d + r * (size_t)last, dot = 0.0f;
+            for (j = 0; j < last; j++) dot += gr[j] * yr[j];
+            for (j = 0; j < last; j++) dr[j] = yr[j] * (gr[j] - dot);
+        }
+        break;
+    }
     case NN_ACT_COUNT_: NN_ASSERT(0); break;
     }
 }
@@ -1023,32 +1502,47 @@ NNDEF void nn_tanh_forward(nn_tensor y, nn_tensor x) { nn_act_forward(NN_ACT_TAN
 NNDEF void nn_tanh_backward(nn_tensor dx, nn_tensor dy, nn_tensor y) {
     nn_act_backward(NN_ACT_TANH, 0.0f, dx, dy, y, y);
 }
-
-/* == 7. losses =========================================================== */
-NNDEF float nn_loss_cross_entropy(nn_tensor dlogits, nn_tensor logits, const int *labels) {
-    /* logits (B,C) labels (B) -> mean NLL of softmax; dlogits (B,C) = (p - onehot)/B */
-    int B = logits.shape[0], C = nn_tensor_row_size(logits), i, j;
-    double total = 0.0;
-    NN_ASSERT(B > 0 && C > 0);
-    NN_ASSERT(!dlogits.data || nn_tensor_size(dlogits) == nn_tensor_size(logits));
-    for (i = 0; i < B; i++) {
-        const float *z = logits.data + (size_t)i * C;
-        float mx = z[0], sum = 0.0f, lse;
-        int y = labels[i];
-        NN_ASSERT(y >= 0 && y < C);
-        for (j = 1; j < C; j++) mx = z[j] > mx ? z[j] : mx;
-        for (j = 0; j < C; j++) sum += expf(z[j] - mx);
-        lse = logf(sum);
-        total += (double)(lse - (z[y] - mx));
-        if (dlogits.data) {
-            float *d = dlogits.data + (size_t)i * C, inv = 1.0f / (float)B;
-            for (j = 0; j < C; j++) d[j] = expf(z[j] - mx - lse) * inv;
-            d[y] -= inv;
-        }
-    }
-    return (float)(total / B);
+NNDEF void nn_softmax_forward(nn_tensor y, nn_tensor x) { nn_act_forward(NN_ACT_SOFTMAX, 0.0f, y, x); }
+NNDEF void nn_softmax_backward(nn_tensor dx, nn_tensor dy, nn_tensor y) {
+    nn_act_backward(NN_ACT_SOFTMAX, 0.0f, dx, dy, y, y);
 }
 
+/* ---- initializers ---- */
+NNDEF float nn_init_gain(nn_act act, float alpha) {
+    switch (act) {
+    case NN_ACT_TANH: return 5.0f / 3.0f;
+    case NN_ACT_RELU: return sqrtf(2.0f);
+    case NN_ACT_LEAKY_RELU: return sqrtf(2.0f / (1.0f + alpha * alpha));
+    default: return 1.0f;
+    }
+}
+
+NNDEF void nn_init_fill(float *w, int fan_out, int fan_in, nn_init scheme, float gain,
+                        float value, int use_fan_out, nn_rng *rng) {
+    size_t n = (size_t)fan_out * (size_t)fan_in, i;
+    float fan = (float)(use_fan_out ? fan_out : fan_in), a = 0.0f, sd = 0.0f;
+    int uniform = 1;
+    switch (scheme) {
+    case NN_INIT_DEFAULT: a = 1.0f / sqrtf((float)fan_in); break;
+    case NN_INIT_ZEROS: for (i = 0; i < n; i++) w[i] = 0.0f; return;
+    case NN_INIT_CONSTANT: for (i = 0; i < n; i++) w[i] = value; return;
+    case NN_INIT_SMALL_RANDOM: uniform = 0; sd = 0.01f; break;
+    case NN_INIT_CALIBRATED: uniform = 0; sd = 1.0f / sqrtf((float)fan_in); break;
+    case NN_INIT_XAVIER_UNIFORM: a = gain * sqrtf(6.0f / (float)(fan_in + fan_out)); break;
+    case NN_INIT_XAVIER_NORMAL: uniform = 0; sd = gain * sqrtf(2.0f / (float)(fan_in + fan_out)); break;
+    case NN_INIT_KAIMING_UNIFORM: a = gain * sqrtf(3.0f / fan); break;
+    case NN_INIT_KAIMING_NORMAL: uniform = 0; sd = gain / sqrtf(fan); break;
+    case NN_INIT_LECUN_UNIFORM: a = sqrtf(3.0f / (float)fan_in); break;
+    case NN_INIT_LECUN_NORMAL: uniform = 0; sd = 1.0f / sqrtf((float)fan_in); break;
+    case NN_INIT_COUNT_: NN_ASSERT(0); return;
+    }
+    if (uniform)
+        for (i = 0; i < n; i++) w[i] = (2.0f * nn_rng_uniform(rng) - 1.0f) * a;
+    else
+        for (i = 0; i < n; i++) w[i] = nn_rng_normal(rng) * sd;
+}
+
+/* == 7. losses =========================================================== */
 NNDEF float nn_loss_mse(nn_tensor dpred, nn_tensor pred, nn_tensor target) {
     /* pred, target (any, same size) -> mean (pred - target)^2; dpred = 2 (pred - target) / n */
     size_t n = nn_tensor_size(pred), i;
@@ -1063,9 +1557,150 @@ NNDEF float nn_loss_mse(nn_tensor dpred, nn_tensor pred, nn_tensor target) {
     return (float)(total / (double)n);
 }
 
+NNDEF float nn_loss_l1(nn_tensor dpred, nn_tensor pred, nn_tensor target) {
+    size_t n = nn_tensor_size(pred), i;
+    double total = 0.0;
+    float inv = 1.0f / (float)n;
+    NN_ASSERT(nn_tensor_size(target) == n && n > 0);
+    for (i = 0; i < n; i++) {
+        float d = pred.data[i] - target.data[i];
+        total += fabs((double)d);
+        if (dpred.data) dpred.data[i] = d > 0.0f ? inv : (d < 0.0f ? -inv : 0.0f);
+    }
+    return (float)(total / (double)n);
+}
+
+NNDEF float nn_loss_huber(nn_tensor dpred, nn_tensor pred, nn_tensor target, float delta) {
+    size_t n = nn_tensor_size(pred), i;
+    double total = 0.0;
+    float inv = 1.0f / (float)n;
+    NN_ASSERT(nn_tensor_size(target) == n && n > 0 && delta > 0.0f);
+    for (i = 0; i < n; i++) {
+        float d = pred.data[i] - target.data[i], z = fabsf(d);
+        total += z < delta ? 0.5 * (double)z * z : (double)delta * (z - 0.5 * delta);
+        if (dpred.data) dpred.data[i] = d < -delta ? -delta * inv : (d > delta ? delta * inv : d * inv);
+    }
+    return (float)(total / (double)n);
+}
+
+NNDEF float nn_loss_bce(nn_tensor dprob, nn_tensor prob, nn_tensor target) {
+    size_t n = nn_tensor_size(prob), i;
+    double total = 0.0;
+    float inv = 1.0f / (float)n;
+    NN_ASSERT(nn_tensor_size(target) == n && n > 0);
+    for (i = 0; i < n; i++) {
+        float p = prob.data[i], t = target.data[i];
+        float lp = logf(p), lq = log1pf(-p);
+        lp = lp < -100.0f ? -100.0f : lp; /* PyTorch's clamp keeps p = 0 or 1 finite */
+        lq = lq < -100.0f ? -100.0f : lq;
+        total -= (double)(t * lp + (1.0f - t) * lq);
+        if (dprob.data) {
+            float den = (1.0f - p) * p;
+            dprob.data[i] = (p - t) / (den > 1e-12f ? den : 1e-12f) * inv;
+        }
+    }
+    return (float)(total / (double)n);
+}
+
+NNDEF float nn_loss_bce_logits(nn_tensor dlogits, nn_tensor logits, nn_tensor target) {
+    size_t n = nn_tensor_size(logits), i;
+    double total = 0.0;
+    float inv = 1.0f / (float)n;
+    NN_ASSERT(nn_tensor_size(target) == n && n > 0);
+    for (i = 0; i < n; i++) {
+        float z = logits.data[i], t = target.data[i];
+        /* max(z,0) - z t + log(1 + e^-|z|): no overflow for any z */
+        total += (double)((z > 0.0f ? z : 0.0f) - z * t + log1pf(expf(-fabsf(z))));
+        if (dlogits.data) dlogits.data[i] = (nn__sigmoid(z) - t) * inv;
+    }
+    return (float)(total / (double)n);
+}
+
+/* One row: log-sum-exp with the max subtracted. */
+static float nn__row_lse(const float *z, int C, float *mx_out) {
+    float mx = z[0], sum = 0.0f;
+    int j;
+    for (j = 1; j < C; j++) mx = z[j] > mx ? z[j] : mx;
+    for (j = 0; j < C; j++) sum += expf(z[j] - mx);
+    *mx_out = mx;
+    return logf(sum);
+}
+
+NNDEF float nn_loss_cross_entropy_weighted(nn_tensor dlogits, nn_tensor logits, const int *labels,
+                                           const float *class_weights) {
+    /* logits (B,C) labels (B) weights (C) or NULL -> mean NLL of softmax;
+       dlogits (B,C) = w_y (p - onehot) / sum w_y */
+    int B = logits.shape[0], C = nn_tensor_row_size(logits), i, j;
+    double total = 0.0, wsum = 0.0;
+    float inv;
+    NN_ASSERT(B > 0 && C > 0);
+    NN_ASSERT(!dlogits.data || nn_tensor_size(dlogits) == nn_tensor_size(logits));
+    for (i = 0; i < B; i++) {
+        NN_ASSERT(labels[i] >= 0 && labels[i] < C);
+        wsum += class_weights ? class_weights[labels[i]] : 1.0f;
+    }
+    inv = (float)(1.0 / wsum);
+    for (i = 0; i < B; i++) {
+        const float *z = logits.data + (size_t)i * C;
+        int y = labels[i];
+        float mx, lse = nn__row_lse(z, C, &mx), wy = class_weights ? class_weights[y] : 1.0f;
+        total += (double)wy * (double)(lse - (z[y] - mx));
+        if (dlogits.data) {
+            float *d = dlogits.data + (size_t)i * C, s = wy * inv;
+            for (j = 0; j < C; j++) d[j] = expf(z[j] - mx - lse) * s;
+            d[y] -= s;
+        }
+    }
+    return (float)(total / wsum);
+}
+
+NNDEF float nn_loss_cross_entropy(nn_tensor dlogits, nn_tensor logits, const int *labels) {
+    return nn_loss_cross_entropy_weighted(dlogits, logits, labels, NULL);
+}
+
+NNDEF float nn_loss_cross_entropy_probs(nn_tensor dlogits, nn_tensor logits, nn_tensor probs,
+                                        const float *class_weights) {
+    /* logits probs (B,C) -> -(1/B) sum w_c p_c log softmax_c;
+       dlogits = (softmax sum_c w_c p_c - w p) / B */
+    int B = logits.shape[0], C = nn_tensor_row_size(logits), i, j;
+    double total = 0.0;
+    float inv = 1.0f / (float)B;
+    NN_ASSERT(nn_tensor_size(probs) == nn_tensor_size(logits));
+    for (i = 0; i < B; i++) {
+        const float *z = logits.data + (size_t)i * C, *p = probs.data + (size_t)i * C;
+        float mx, lse = nn__row_lse(z, C, &mx), wp = 0.0f;
+        double row = 0.0;
+        for (j = 0; j < C; j++) {
+            float w = class_weights ? class_weights[j] : 1.0f;
+            row += (double)(w * p[j]) * (double)(z[j] - mx - lse);
+            wp += w * p[j];
+        }
+        total -= row;
+        if (dlogits.data) {
+            float *d = dlogits.data + (size_t)i * C;
+            for (j = 0; j < C; j++) {
+                float w = class_weights ? class_weights[j] : 1.0f;
+                d[j] = (expf(z[j] - mx - lse) * wp - w * p[j]) * inv;
+            }
+        }
+    }
+    return (float)(total / B);
+}
+
 /* == 8. model (sequential) =============================================== */
-/* One walk over the description serves both the size query and the build, so
-   nn_model_arena_bytes is exact by construction. */
+/* A description expands to internal layers: a DENSE or MAXOUT desc with an
+   activation becomes two layers (so the summary and backward stay simple).
+   One walk over the expanded list serves both the size query and the build,
+   so nn_model_arena_bytes is exact by construction. */
+typedef struct nn__lplan {
+    nn_layer_kind kind;
+    const nn_layer_desc *d;
+    nn_act act;
+    int in, out;
+} nn__lplan;
+
+#define NN__MAX_LAYERS 1024 /* internal layers; descriptions may hold half as many */
+
 static void *nn__take(nn_arena *a, size_t bytes, size_t *total, int *fail) {
     void *p = NULL;
     *total += nn_arena_bytes_for(bytes);
@@ -1076,32 +1711,74 @@ static void *nn__take(nn_arena *a, size_t bytes, size_t *total, int *fail) {
     return p;
 }
 
-static int nn__desc_layer_count(const nn_model_desc *d) {
-    int i, n = 0;
+static float nn__or(float v, float def) { return v != 0.0f ? v : def; }
+
+static float nn__act_alpha(nn_act act, float alpha) {
+    if (act == NN_ACT_LEAKY_RELU) return nn__or(alpha, 0.01f);
+    if (act == NN_ACT_ELU) return nn__or(alpha, 1.0f);
+    return alpha;
+}
+
+/* Expands d into plan (may be NULL to count). Returns the internal layer count. */
+static int nn__model_expand(const nn_model_desc *d, nn__lplan *plan) {
+    int i, n = 0, width = d->inputs;
     for (i = 0; i < d->n_layers; i++) {
-        const nn_layer_desc *l = &d->layers[i];
-        if (l->kind == NN_LAYER_DENSE) n += 1 + (l->act != NN_ACT_IDENTITY);
-        else n += 1;
+        const nn_layer_desc *ld = &d->layers[i];
+        int out = (ld->kind == NN_LAYER_DENSE || ld->kind == NN_LAYER_MAXOUT) ? ld->units : width;
+        if (plan) {
+            plan[n].kind = ld->kind;
+            plan[n].d = ld;
+            plan[n].act = ld->kind == NN_LAYER_ACT ? ld->act : NN_ACT_IDENTITY;
+            plan[n].in = width;
+            plan[n].out = out;
+        }
+        n++;
+        if ((ld->kind == NN_LAYER_DENSE || ld->kind == NN_LAYER_MAXOUT) && ld->act != NN_ACT_IDENTITY) {
+            if (plan) {
+                plan[n].kind = NN_LAYER_ACT;
+                plan[n].d = ld;
+                plan[n].act = ld->act;
+                plan[n].in = out;
+                plan[n].out = out;
+            }
+            n++;
+        }
+        width = out;
     }
     return n;
 }
 
 static nn_result nn__model_validate(const nn_model_desc *d) {
     int i, width;
-    if (!d || d->inputs <= 0 || d->max_batch <= 0 || d->n_layers <= 0 || !d->layers)
+    if (!d || d->inputs <= 0 || d->max_batch <= 0 || d->n_layers <= 0 || !d->layers ||
+        d->n_layers > NN__MAX_LAYERS / 2)
         return NN_ERR_INVALID_ARGUMENT;
     width = d->inputs;
     if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX) return NN_ERR_TOO_LARGE;
     for (i = 0; i < d->n_layers; i++) {
         const nn_layer_desc *l = &d->layers[i];
         if ((int)l->act < 0 || l->act >= NN_ACT_COUNT_) return NN_ERR_INVALID_ARGUMENT;
+        if ((int)l->init < 0 || l->init >= NN_INIT_COUNT_) return NN_ERR_INVALID_ARGUMENT;
         switch (l->kind) {
         case NN_LAYER_DENSE:
-            if (l->units <= 0) return NN_ERR_INVALID_ARGUMENT;
-            if ((size_t)l->units * (size_t)width > (size_t)INT_MAX) return NN_ERR_TOO_LARGE;
+        case NN_LAYER_MAXOUT: {
+            int k = l->kind == NN_LAYER_MAXOUT ? (l->k ? l->k : 2) : 1;
+            if (l->units <= 0 || k <= 0 || l->k < 0) return NN_ERR_INVALID_ARGUMENT;
+            if ((size_t)l->units * (size_t)k * (size_t)width > (size_t)INT_MAX ||
+                (size_t)d->max_batch * (size_t)l->units * (size_t)k > (size_t)INT_MAX)
+                return NN_ERR_TOO_LARGE;
             width = l->units;
             break;
-        case NN_LAYER_ACT: break;
+        }
+        case NN_LAYER_ACT:
+        case NN_LAYER_FLATTEN: break;
+        case NN_LAYER_DROPOUT:
+            if (l->p < 0.0f || l->p >= 1.0f) return NN_ERR_INVALID_ARGUMENT;
+            break;
+        case NN_LAYER_BATCHNORM:
+        case NN_LAYER_LAYERNORM:
+            if (l->eps < 0.0f || l->momentum < 0.0f || l->momentum > 1.0f) return NN_ERR_INVALID_ARGUMENT;
+            break;
         default: return NN_ERR_INVALID_ARGUMENT;
         }
         if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX) return NN_ERR_TOO_LARGE;
@@ -1109,23 +1786,56 @@ static nn_result nn__model_validate(const nn_model_desc *d) {
     return NN_OK;
 }
 
-static size_t nn__desc_param_count(const nn_model_desc *d);
+/* Parameter and buffer counts of one internal layer. */
+static void nn__lplan_counts(const nn__lplan *p, size_t *n_w, size_t *n_b, size_t *n_buf) {
+    *n_w = *n_b = *n_buf = 0;
+    switch (p->kind) {
+    case NN_LAYER_DENSE:
+        *n_w = (size_t)p->out * (size_t)p->in;
+        *n_b = p->d->no_bias ? 0 : (size_t)p->out;
+        break;
+    case NN_LAYER_MAXOUT: {
+        size_t k = (size_t)(p->d->k ? p->d->k : 2);
+        *n_w = (size_t)p->out * k * (size_t)p->in;
+        *n_b = (size_t)p->out * k;
+        break;
+    }
+    case NN_LAYER_BATCHNORM: *n_w = *n_b = (size_t)p->out; *n_buf = 2 * (size_t)p->out; break;
+    case NN_LAYER_LAYERNORM: *n_w = *n_b = (size_t)p->out; break;
+    default: break;
+    }
+}
+
+static void nn__add_param(nn_param *list, int *n, const char *name, float *data, float *grad,
+                          size_t size, int no_decay) {
+    list[*n].name = name;
+    list[*n].data = data;
+    list[*n].grad = grad;
+    list[*n].size = size;
+    list[*n].no_decay = no_decay;
+    (*n)++;
+}
+
 static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *d, size_t *bytes) {
-    int L = nn__desc_layer_count(d), i, l, width = d->inputs, max_width = d->inputs, fail = 0;
-    size_t n_params = 0, off, total = 0;
+    nn__lplan plan[NN__MAX_LAYERS];
+    int L = nn__model_expand(d, plan), l, fail = 0, max_width = d->inputs;
+    size_t n_params = 0, n_buffers = 0, poff = 0, boff = 0, total = 0, MB = (size_t)d->max_batch;
     nn_layer *layers;
-    nn_param *plist;
-    float *params, *grads;
-    /* pass 1: count parameters and the widest row */
-    n_params = nn__desc_param_count(d);
-    for (i = 0; i < d->n_layers; i++) {
-        if (d->layers[i].kind == NN_LAYER_DENSE) width = d->layers[i].units;
-        max_width = NN__MAX(max_width, width);
+    nn_param *plist, *blist;
+    float *params, *grads, *buffers;
+    for (l = 0; l < L; l++) {
+        size_t w, b, buf;
+        nn__lplan_counts(&plan[l], &w, &b, &buf);
+        n_params += w + b;
+        n_buffers += buf;
+        max_width = NN__MAX(max_width, plan[l].out);
     }
     layers = (nn_layer *)nn__take(a, sizeof(nn_layer) * (size_t)L, &total, &fail);
     plist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &total, &fail);
+    blist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &total, &fail);
     params = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
     grads = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
+    buffers = (float *)nn__take(a, sizeof(float) * n_buffers, &total, &fail);
     if (m && !fail) {
         NN__ZERO(*m);
         m->layers = layers;
@@ -1136,93 +1846,122 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         m->grads = grads;
         m->n_params = n_params;
         m->param_list = plist;
+        m->buffers = buffers;
+        m->n_buffers = n_buffers;
+        m->buffer_list = blist;
         m->mode = NN_MODE_TRAIN;
         nn_rng_seed(&m->rng, d->seed);
     }
-    /* pass 2: lay out the layers */
-    width = d->inputs;
-    off = 0;
-    l = 0;
-    for (i = 0; i < d->n_layers; i++) {
-        const nn_layer_desc *ld = &d->layers[i];
-        int parts = (ld->kind == NN_LAYER_DENSE && ld->act != NN_ACT_IDENTITY) ? 2 : 1, p;
-        for (p = 0; p < parts; p++, l++) {
-            int out = (ld->kind == NN_LAYER_DENSE && p == 0) ? ld->units : width;
-            float *y = (float *)nn__take(a, sizeof(float) * (size_t)d->max_batch * (size_t)out,
-                                         &total, &fail);
-            nn_layer *ly;
-            if (!m || fail) {
-                width = out;
-                continue;
+    for (l = 0; l < L; l++) {
+        const nn__lplan *p = &plan[l];
+        const nn_layer_desc *ld = p->d;
+        nn_layer *ly = m && !fail ? &layers[l] : NULL;
+        size_t nw, nb, nbuf, out = (size_t)p->out, in = (size_t)p->in;
+        int k = p->kind == NN_LAYER_MAXOUT ? (ld->k ? ld->k : 2) : 1;
+        float *y = NULL, *sa = NULL, *sb = NULL, *z = NULL, *dz = NULL;
+        int *argmax = NULL;
+        nn__lplan_counts(p, &nw, &nb, &nbuf);
+        if (p->kind != NN_LAYER_FLATTEN) y = (float *)nn__take(a, sizeof(float) * MB * out, &total, &fail);
+        switch (p->kind) {
+        case NN_LAYER_DENSE:
+            if (ld->weight_std) {
+                z = (float *)nn__take(a, sizeof(float) * out * in, &total, &fail);
+                dz = (float *)nn__take(a, sizeof(float) * out * in, &total, &fail);
+                sa = (float *)nn__take(a, sizeof(float) * out, &total, &fail);
             }
-            ly = &layers[l];
-            NN__ZERO(*ly);
-            ly->in = width;
-            ly->out = out;
-            ly->alpha = ld->alpha;
-            ly->y = nn_tensor_2d(y, d->max_batch, out);
-            if (ld->kind == NN_LAYER_DENSE && p == 0) {
-                ly->kind = NN_LAYER_DENSE;
-                ly->act = NN_ACT_IDENTITY;
-                ly->w = nn_tensor_2d(params + off, out, width);
-                ly->dw = nn_tensor_2d(grads + off, out, width);
-                off += (size_t)out * (size_t)width;
-                sprintf(ly->param_names[0], "%d.weight", l);
-                plist[m->n_param_list].name = ly->param_names[0];
-                plist[m->n_param_list].data = ly->w.data;
-                plist[m->n_param_list].grad = ly->dw.data;
-                plist[m->n_param_list].size = (size_t)out * (size_t)width;
-                plist[m->n_param_list].no_decay = 0;
-                m->n_param_list++;
-                if (!ld->no_bias) {
-                    ly->b = nn_tensor_1d(params + off, out);
-                    ly->db = nn_tensor_1d(grads + off, out);
-                    off += (size_t)out;
-                    sprintf(ly->param_names[1], "%d.bias", l);
-                    plist[m->n_param_list].name = ly->param_names[1];
-                    plist[m->n_param_list].data = ly->b.data;
-                    plist[m->n_param_list].grad = ly->db.data;
-                    plist[m->n_param_list].size = (size_t)out;
-                    plist[m->n_param_list].no_decay = 1;
-                    m->n_param_list++;
-                }
+            break;
+        case NN_LAYER_MAXOUT:
+            z = (float *)nn__take(a, sizeof(float) * MB * out * (size_t)k, &total, &fail);
+            dz = (float *)nn__take(a, sizeof(float) * MB * out * (size_t)k, &total, &fail);
+            argmax = (int *)nn__take(a, sizeof(int) * MB * out, &total, &fail);
+            break;
+        case NN_LAYER_DROPOUT: sa = (float *)nn__take(a, sizeof(float) * MB * out, &total, &fail); break;
+        case NN_LAYER_BATCHNORM:
+            sa = (float *)nn__take(a, sizeof(float) * out, &total, &fail);
+            sb = (float *)nn__take(a, sizeof(float) * out, &total, &fail);
+            break;
+        case NN_LAYER_LAYERNORM:
+            sa = (float *)nn__take(a, sizeof(float) * MB, &total, &fail);
+            sb = (float *)nn__take(a, sizeof(float) * MB, &total, &fail);
+            break;
+        default: break;
+        }
+        if (!ly || fail) continue;
+        NN__ZERO(*ly);
+        ly->kind = p->kind;
+        ly->act = p->act;
+        ly->in = p->in;
+        ly->out = p->out;
+        ly->alpha = nn__act_alpha(p->act, ld->alpha);
+        ly->p = nn__or(ld->p, 0.5f);
+        ly->eps = nn__or(ld->eps, 1e-5f);
+        ly->momentum = nn__or(ld->momentum, 0.1f);
+        ly->k = k;
+        ly->weight_std = p->kind == NN_LAYER_DENSE && ld->weight_std;
+        ly->y = nn_tensor_2d(y, d->max_batch, p->out);
+        ly->save_a = sa;
+        ly->save_b = sb;
+        ly->z = z;
+        ly->dz = dz;
+        ly->argmax = argmax;
+        if (nw) {
+            int rows = (int)(nw / in);
+            if (p->kind == NN_LAYER_DENSE || p->kind == NN_LAYER_MAXOUT) {
+                ly->w = nn_tensor_2d(params + poff, rows, p->in);
+                ly->dw = nn_tensor_2d(grads + poff, rows, p->in);
             } else {
-                ly->kind = NN_LAYER_ACT;
-                ly->act = ld->act;
+                ly->w = nn_tensor_1d(params + poff, (int)nw);
+                ly->dw = nn_tensor_1d(grads + poff, (int)nw);
             }
-            width = out;
+            sprintf(ly->param_names[0], "%d.weight", l);
+            nn__add_param(plist, &m->n_param_list, ly->param_names[0], ly->w.data, ly->dw.data, nw,
+                          p->kind == NN_LAYER_BATCHNORM || p->kind == NN_LAYER_LAYERNORM);
+            poff += nw;
+        }
+        if (nb) {
+            ly->b = nn_tensor_1d(params + poff, (int)nb);
+            ly->db = nn_tensor_1d(grads + poff, (int)nb);
+            sprintf(ly->param_names[1], "%d.bias", l);
+            nn__add_param(plist, &m->n_param_list, ly->param_names[1], ly->b.data, ly->db.data, nb, 1);
+            poff += nb;
+        }
+        if (nbuf) {
+            ly->running_mean = buffers + boff;
+            ly->running_var = buffers + boff + out;
+            sprintf(ly->param_names[2], "%d.running_mean", l);
+            sprintf(ly->param_names[3], "%d.running_var", l);
+            nn__add_param(blist, &m->n_buffer_list, ly->param_names[2], ly->running_mean, NULL, out, 1);
+            nn__add_param(blist, &m->n_buffer_list, ly->param_names[3], ly->running_var, NULL, out, 1);
+            boff += nbuf;
         }
     }
     {
-        float *g0 = (float *)nn__take(a, sizeof(float) * (size_t)d->max_batch * (size_t)max_width, &total, &fail);
-        float *g1 = (float *)nn__take(a, sizeof(float) * (size_t)d->max_batch * (size_t)max_width, &total, &fail);
-        float *dout = (float *)nn__take(a, sizeof(float) * (size_t)d->max_batch * (size_t)width, &total, &fail);
+        size_t width = (size_t)(L ? plan[L - 1].out : d->inputs);
+        float *g0 = (float *)nn__take(a, sizeof(float) * MB * (size_t)max_width, &total, &fail);
+        float *g1 = (float *)nn__take(a, sizeof(float) * MB * (size_t)max_width, &total, &fail);
+        float *dout = (float *)nn__take(a, sizeof(float) * MB * width, &total, &fail);
         if (m && !fail) {
             m->gbuf[0] = g0;
             m->gbuf[1] = g1;
             m->dout = dout;
-            m->outputs = width;
+            m->outputs = (int)width;
         }
     }
     if (bytes) *bytes = total;
     return fail ? NN_ERR_OUT_OF_MEMORY : NN_OK;
 }
 
-static size_t nn__desc_param_count(const nn_model_desc *d) {
-    size_t n = 0;
-    int i, width = d->inputs;
-    for (i = 0; i < d->n_layers; i++) {
-        const nn_layer_desc *ld = &d->layers[i];
-        if (ld->kind == NN_LAYER_DENSE) {
-            n += (size_t)ld->units * (size_t)width + (ld->no_bias ? 0 : (size_t)ld->units);
-            width = ld->units;
-        }
+NNDEF size_t nn_model_param_count(const nn_model_desc *desc) {
+    nn__lplan plan[NN__MAX_LAYERS];
+    size_t n = 0, w, b, buf;
+    int L, l;
+    if (nn__model_validate(desc) != NN_OK) return 0;
+    L = nn__model_expand(desc, plan);
+    for (l = 0; l < L; l++) {
+        nn__lplan_counts(&plan[l], &w, &b, &buf);
+        n += w + b;
     }
     return n;
-}
-
-NNDEF size_t nn_model_param_count(const nn_model_desc *desc) {
-    return nn__model_validate(desc) == NN_OK ? nn__desc_param_count(desc) : 0;
 }
 
 NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc) {
@@ -1230,12 +1969,6 @@ NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc) {
     if (nn__model_validate(desc) != NN_OK) return 0;
     nn__model_build(NULL, NULL, desc, &bytes);
     return bytes;
-}
-
-/* PyTorch nn.Linear's default: weight and bias ~ U(-1/sqrt(IN), 1/sqrt(IN)). */
-static void nn__init_uniform(nn_rng *r, float *w, size_t n, float bound) {
-    size_t i;
-    for (i = 0; i < n; i++) w[i] = (2.0f * nn_rng_uniform(r) - 1.0f) * bound;
 }
 
 NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc *desc) {
@@ -1252,12 +1985,31 @@ NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc 
         return r;
     }
     m->arena_bytes = bytes;
-    for (l = 0; l < m->n_layers; l++) {
-        nn_layer *ly = &m->layers[l];
-        if (ly->kind == NN_LAYER_DENSE) {
-            float bound = 1.0f / sqrtf((float)ly->in);
-            nn__init_uniform(&m->rng, ly->w.data, nn_tensor_size(ly->w), bound);
-            if (ly->b.data) nn__init_uniform(&m->rng, ly->b.data, nn_tensor_size(ly->b), bound);
+    /* Initialize in layer order from the model's seed: reproducible. */
+    {
+        nn__lplan plan[NN__MAX_LAYERS];
+        nn__model_expand(desc, plan);
+        for (l = 0; l < m->n_layers; l++) {
+            nn_layer *ly = &m->layers[l];
+            const nn_layer_desc *ld = plan[l].d;
+            if (ly->kind == NN_LAYER_DENSE || ly->kind == NN_LAYER_MAXOUT) {
+                float gain = ld->init_gain != 0.0f ? ld->init_gain
+                                                   : nn_init_gain(ld->act, nn__act_alpha(ld->act, ld->alpha));
+                nn_init_fill(ly->w.data, ly->w.shape[0], ly->in, ld->init, gain, ld->init_value,
+                             ld->init_fan_out, &m->rng);
+                if (ly->b.data && ld->init == NN_INIT_DEFAULT) {
+                    /* nn.Linear: bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); other schemes keep 0 */
+                    float bound = 1.0f / sqrtf((float)ly->in);
+                    size_t i;
+                    for (i = 0; i < nn_tensor_size(ly->b); i++)
+                        ly->b.data[i] = (2.0f * nn_rng_uniform(&m->rng) - 1.0f) * bound;
+                }
+            } else if (ly->kind == NN_LAYER_BATCHNORM || ly->kind == NN_LAYER_LAYERNORM) {
+                size_t i;
+                for (i = 0; i < nn_tensor_size(ly->w); i++) ly->w.data[i] = 1.0f;
+                if (ly->running_var)
+                    for (i = 0; i < (size_t)ly->out; i++) ly->running_var[i] = 1.0f;
+            }
         }
     }
     return NN_OK;
@@ -1267,7 +2019,7 @@ NNDEF void nn_model_set_mode(nn_model *m, nn_mode mode) { m->mode = mode; }
 
 NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     /* x (B, inputs) -> (B, outputs) */
-    int B = x.shape[0], l;
+    int B = x.shape[0], l, train = m->mode == NN_MODE_TRAIN;
     nn_tensor in;
     NN_ASSERT(B >= 1 && B <= m->max_batch && nn_tensor_row_size(x) == m->inputs);
     m->batch = B;
@@ -1275,10 +2027,32 @@ NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     in = m->x;
     for (l = 0; l < m->n_layers; l++) {
         nn_layer *ly = &m->layers[l];
-        nn_tensor out = nn_tensor_rows(ly->y, 0, B);
+        nn_tensor out;
+        if (ly->kind == NN_LAYER_FLATTEN) ly->y = nn_tensor_2d(in.data, B, ly->out);
+        out = nn_tensor_rows(ly->y, 0, B);
         switch (ly->kind) {
-        case NN_LAYER_DENSE: nn_dense_forward(out, in, ly->w, ly->b); break;
+        case NN_LAYER_DENSE:
+            if (ly->weight_std) {
+                nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
+                nn_weight_std_forward(w_hat, ly->save_a, ly->w, ly->eps);
+                nn_dense_forward(out, in, w_hat, ly->b);
+            } else {
+                nn_dense_forward(out, in, ly->w, ly->b);
+            }
+            break;
+        case NN_LAYER_MAXOUT:
+            nn_maxout_forward(out, nn_tensor_2d(ly->z, B, ly->out * ly->k), ly->argmax, in, ly->w, ly->b, ly->k);
+            break;
         case NN_LAYER_ACT: nn_act_forward(ly->act, ly->alpha, out, in); break;
+        case NN_LAYER_DROPOUT: nn_dropout_forward(out, ly->save_a, in, ly->p, train, &m->rng); break;
+        case NN_LAYER_BATCHNORM:
+            nn_batchnorm_forward(out, ly->save_a, ly->save_b, in, ly->w, ly->b, ly->running_mean,
+                                 ly->running_var, ly->eps, ly->momentum, train);
+            break;
+        case NN_LAYER_LAYERNORM:
+            nn_layernorm_forward(out, ly->save_a, ly->save_b, in, ly->w, ly->b, ly->eps);
+            break;
+        case NN_LAYER_FLATTEN: break;
         default: NN_ASSERT(0); break;
         }
         in = out;
@@ -1291,7 +2065,7 @@ NNDEF nn_tensor nn_model_output_grad(nn_model *m) {
 }
 
 NNDEF void nn_model_backward(nn_model *m, nn_tensor dy) {
-    int B = m->batch, l, t = 0;
+    int B = m->batch, l, t = 0, train = m->mode == NN_MODE_TRAIN;
     nn_tensor g;
     NN_ASSERT(B >= 1 && dy.shape[0] == B && nn_tensor_row_size(dy) == m->outputs);
     g = nn_tensor_2d(dy.data, B, m->outputs);
@@ -1300,10 +2074,33 @@ NNDEF void nn_model_backward(nn_model *m, nn_tensor dy) {
         nn_tensor in = l ? nn_tensor_rows(m->layers[l - 1].y, 0, B) : m->x;
         nn_tensor dx = nn_tensor_2d(l ? m->gbuf[t] : NULL, B, ly->in);
         switch (ly->kind) {
-        case NN_LAYER_DENSE: nn_dense_backward(dx, ly->dw, ly->db, g, in, ly->w); break;
+        case NN_LAYER_DENSE:
+            if (ly->weight_std) {
+                nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
+                nn_tensor dw_hat = nn_tensor_2d(ly->dz, ly->out, ly->in);
+                memset(ly->dz, 0, sizeof(float) * (size_t)ly->out * (size_t)ly->in);
+                nn_dense_backward(dx, dw_hat, ly->db, g, in, w_hat);
+                nn_weight_std_backward(ly->dw, dw_hat, w_hat, ly->save_a);
+            } else {
+                nn_dense_backward(dx, ly->dw, ly->db, g, in, ly->w);
+            }
+            break;
+        case NN_LAYER_MAXOUT:
+            nn_maxout_backward(dx, ly->dw, ly->db, nn_tensor_2d(ly->dz, B, ly->out * ly->k), g, in, ly->w,
+                               ly->argmax, ly->k);
+            break;
         case NN_LAYER_ACT:
             nn_act_backward(ly->act, ly->alpha, dx, g, in, nn_tensor_rows(ly->y, 0, B));
             break;
+        case NN_LAYER_DROPOUT: nn_dropout_backward(dx, g, ly->save_a, train); break;
+        case NN_LAYER_BATCHNORM:
+            nn_batchnorm_backward(dx, ly->dw, ly->db, g, in, ly->w, ly->save_a, ly->save_b, train);
+            break;
+        case NN_LAYER_LAYERNORM:
+            nn_layernorm_backward(dx, ly->dw, ly->db, g, in, ly->w, ly->save_a, ly->save_b);
+            break;
+        case NN_LAYER_FLATTEN:
+            continue; /* the gradient passes through unchanged; keep g and t */
         default: NN_ASSERT(0); break;
         }
         g = dx;
@@ -1315,7 +2112,6 @@ NNDEF void nn_model_zero_grad(nn_model *m) {
     if (m->n_params) memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
-static void nn__append(char *buf, size_t size, size_t *len, const char *fmt, ...);
 #include <stdarg.h>
 static void nn__append(char *buf, size_t size, size_t *len, const char *fmt, ...) {
     va_list ap;
@@ -1330,20 +2126,30 @@ NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size) {
     size_t len = 0;
     int l;
     if (size) buf[0] = 0;
-    nn__append(buf, size, &len, "%-4s %-18s %-14s %10s\n", "#", "layer", "output", "params");
-    nn__append(buf, size, &len, "%-4s %-18s (B, %-9d) %10s\n", "-", "input", m->inputs, "");
+    nn__append(buf, size, &len, "%-4s %-26s %-14s %10s\n", "#", "layer", "output", "params");
+    nn__append(buf, size, &len, "%-4s %-26s (B, %-9d) %10s\n", "-", "input", m->inputs, "");
     for (l = 0; l < m->n_layers; l++) {
         const nn_layer *ly = &m->layers[l];
-        char what[32];
-        size_t np = 0;
-        if (ly->kind == NN_LAYER_DENSE) {
-            sprintf(what, "dense %d->%d", ly->in, ly->out);
-            np = nn_tensor_size(ly->w) + (ly->b.data ? nn_tensor_size(ly->b) : 0);
-        } else {
-            sprintf(what, "%s", nn_act_name(ly->act));
+        char what[64];
+        size_t np = (ly->w.data ? nn_tensor_size(ly->w) : 0) + (ly->b.data ? nn_tensor_size(ly->b) : 0);
+        switch (ly->kind) {
+        case NN_LAYER_DENSE:
+            sprintf(what, "dense %d->%d%s%s", ly->in, ly->out, ly->b.data ? "" : " nobias", ly->weight_std ? " ws" : "");
+            break;
+        case NN_LAYER_MAXOUT: sprintf(what, "maxout %d->%d k=%d", ly->in, ly->out, ly->k); break;
+        case NN_LAYER_ACT:
+            if (ly->act == NN_ACT_LEAKY_RELU || ly->act == NN_ACT_ELU)
+                sprintf(what, "%s(%g)", nn_act_name(ly->act), ly->alpha);
+            else
+                sprintf(what, "%s", nn_act_name(ly->act));
+            break;
+        case NN_LAYER_DROPOUT: sprintf(what, "dropout p=%g%s", ly->p, m->mode == NN_MODE_EVAL ? " (off)" : ""); break;
+        case NN_LAYER_BATCHNORM: sprintf(what, "batchnorm eps=%g m=%g", ly->eps, ly->momentum); break;
+        case NN_LAYER_LAYERNORM: sprintf(what, "layernorm eps=%g", ly->eps); break;
+        case NN_LAYER_FLATTEN: sprintf(what, "flatten"); break;
+        default: sprintf(what, "?"); break;
         }
-        nn__append(buf, size, &len, "%-4d %-18s (B, %-9d) %10lu\n", l, what, ly->out,
-                   (unsigned long)np);
+        nn__append(buf, size, &len, "%-4d %-26s (B, %-9d) %10lu\n", l, what, ly->out, (unsigned long)np);
     }
     nn__append(buf, size, &len, "parameters: %lu   arena: %lu bytes   max batch: %d   mode: %s\n",
                (unsigned long)m->n_params, (unsigned long)m->arena_bytes, m->max_batch,
