@@ -81,8 +81,10 @@
      == 6. layers: dense, weight std, maxout, dropout, norms, activations, init
      == 7. losses
      == 8. model (sequential)
-     == 9. optimizers
-     == 10. io helpers: crc32, gzip container, IDX
+     == 9. optimizers: SGD, momentum, Adagrad, RMSprop, Adam(W), Lookahead, L-BFGS
+     == 10. schedules
+     == 11. training utilities: clipping, finiteness
+     == 12. io helpers: crc32, gzip container, IDX
 */
 #ifndef NN_H
 #define NN_H
@@ -421,6 +423,7 @@ typedef struct nn_param {
     float *grad;         /* NULL for buffers (running statistics) */
     size_t size;
     int no_decay;        /* 1 for biases and normalization parameters */
+    int rows;            /* rows of a 2-D weight (for max_norm), else 0 */
 } nn_param;
 
 typedef struct nn_layer {
@@ -486,28 +489,213 @@ NNDEF void nn_model_zero_grad(nn_model *m);
 NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size);
 
 /* ---- optimizers -------------------------------------------------------- */
+/* Optimizers see only (parameter, gradient) runs: they never care which layer
+   a value came from. State (moments) lives in one arena block. Update rules,
+   as torch.optim (t = step count from 1, g = gradient):
+     regularizers first: g += weight_decay w (coupled L2; not AdamW)
+                         g += l1 sign(w)     (L1 subgradient, 0 at w = 0)
+     SGD       w -= lr g
+     momentum  v = mu v + (1 - dampening) g (v = g at t = 1); w -= lr v
+               nesterov: w -= lr (g + mu v)
+               classic (desc.classic_momentum): v = mu v - lr g; w += v
+     Adagrad   s += g^2; w -= lr / (1 + (t-1) lr_decay) * g / (sqrt(s) + eps)
+               s starts at initial_accumulator_value
+     RMSprop   a = alpha a + (1-alpha) g^2; d = sqrt(a) + eps
+               centered: m = alpha m + (1-alpha) g; d = sqrt(a - m^2) + eps
+               momentum: b = mu b + g / d; w -= lr b, else w -= lr g / d
+     Adam      m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2
+               w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+               amsgrad: v_max = max(v_max, v) in place of v
+               no_bias_correction: w -= lr m / (sqrt(v) + eps)
+     AdamW     w *= 1 - lr weight_decay, then Adam without the coupled term
+     Lookahead (lookahead_k > 0, any of the above as the inner optimizer):
+               every k steps: slow += lookahead_alpha (w - slow); w = slow
+     max_norm  after the step, each row of a 2-D weight is scaled down to
+               L2 norm <= max_norm.
+   Parameters flagged no_decay (biases, normalization) skip weight_decay, l1
+   and max_norm: that is how groups are expressed. */
 typedef enum nn_optim_kind {
-    NN_OPTIM_SGD = 0
+    NN_OPTIM_SGD = 0,
+    NN_OPTIM_ADAGRAD,
+    NN_OPTIM_RMSPROP,
+    NN_OPTIM_ADAM,
+    NN_OPTIM_ADAMW,
+    NN_OPTIM_KIND_COUNT_
 } nn_optim_kind;
 
 /* Zero means default. */
 typedef struct nn_optim_desc {
     nn_optim_kind kind;
-    float lr;            /* learning rate (default 0.01) */
-    float momentum;      /* SGD: v = mu v + g; w -= lr v (PyTorch form); default 0 */
+    float lr;            /* 0.01 (SGD, Adagrad, RMSprop), 0.001 (Adam, AdamW) */
+    float momentum;      /* SGD, RMSprop: 0 */
+    float dampening;     /* SGD: 0 */
+    int nesterov;        /* SGD */
+    int classic_momentum;/* SGD: v = mu v - lr g; w += v */
+    float beta1, beta2;  /* Adam(W): 0.9, 0.999 */
+    float eps;           /* 1e-8 (Adam, RMSprop), 1e-10 (Adagrad) */
+    float alpha;         /* RMSprop smoothing: 0.99 */
+    int centered;        /* RMSprop */
+    int amsgrad;         /* Adam(W) */
+    int no_bias_correction; /* Adam(W): as some course notes write it */
+    float lr_decay;      /* Adagrad: 0 */
+    float initial_accumulator_value; /* Adagrad: 0 */
+    float weight_decay;  /* coupled L2, decoupled for AdamW (AdamW: 0.01) */
+    float l1;            /* L1 coefficient: 0 */
+    float max_norm;      /* row max-norm constraint: 0 = off */
+    int lookahead_k;     /* 0 = no Lookahead; 5 is usual */
+    float lookahead_alpha; /* 0.5 */
 } nn_optim_desc;
 
 typedef struct nn_optim {
-    nn_optim_desc d;
-    float *m;            /* first state buffer (momentum), n floats or NULL */
+    nn_optim_desc d;     /* resolved: defaults filled in */
+    float *s0, *s1, *s2; /* state vectors (kind-specific), n floats each or NULL */
+    float *slow;         /* Lookahead slow weights */
     size_t n;
-    long step;
+    long step;           /* steps taken */
 } nn_optim;
 
+/* desc with every default filled in. */
+NNDEF nn_optim_desc nn_optim_defaults(const nn_optim_desc *desc);
+/* ElasticNet with strength lambda and mixing mix in [0,1]: penalty
+   lambda (mix |w|_1 + (1-mix)/2 |w|^2), i.e. l1 = lambda mix and
+   weight_decay = lambda (1-mix). */
+NNDEF void nn_optim_elastic_net(nn_optim_desc *desc, float lambda, float mix);
 NNDEF size_t nn_optim_arena_bytes(const nn_optim_desc *desc, size_t n_params);
 NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc *desc, size_t n_params);
-/* One update of n parameters from their gradients (flat arrays). */
+/* One update of named runs (per-run no_decay; e.g. m->param_list). */
+NNDEF void nn_optim_step_params(nn_optim *o, const nn_param *params, int n);
+/* One update of n parameters as one run with decay (e.g. m->params). */
 NNDEF void nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n);
+/* The penalty the regularizers add to the loss (report loss + this):
+   weight_decay/2 |w|^2 + l1 |w|_1 over runs without no_decay. */
+NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n);
+
+/* L-BFGS for full-batch problems, as torch.optim.LBFGS (two-loop recursion,
+   history_size pairs, optional strong-Wolfe line search). f returns the loss
+   at x and writes its gradient. One nn_lbfgs_step is one torch .step(closure):
+   up to max_iter iterations. */
+typedef float (*nn_lbfgs_fn)(const float *x, float *grad, size_t n, void *user);
+typedef struct nn_lbfgs_desc {
+    float lr;               /* 1 */
+    int max_iter;           /* 20 */
+    int max_eval;           /* max_iter * 5 / 4 */
+    float tolerance_grad;   /* 1e-7 */
+    float tolerance_change; /* 1e-9 */
+    int history_size;       /* 100 */
+    int strong_wolfe;       /* 0: fixed step lr; 1: strong-Wolfe line search */
+} nn_lbfgs_desc;
+typedef struct nn_lbfgs {
+    nn_lbfgs_desc d;
+    size_t n;
+    float *old_dirs, *old_stps, *ro, *al; /* history (history_size x n), (history_size) */
+    float *d_, *prev_grad, *g, *x0, *g_new, *bg[2], *g_prev; /* work vectors (n) */
+    int n_hist, hist_start;
+    float t, h_diag, prev_loss;
+    long n_iter, func_evals;
+    int have_state;
+} nn_lbfgs;
+NNDEF size_t nn_lbfgs_arena_bytes(const nn_lbfgs_desc *desc, size_t n);
+NNDEF nn_result nn_lbfgs_init(nn_lbfgs *lb, nn_arena *arena, const nn_lbfgs_desc *desc, size_t n);
+/* Returns the loss at x on entry (as torch's step). */
+NNDEF float nn_lbfgs_step(nn_lbfgs *lb, float *x, nn_lbfgs_fn f, void *user);
+
+/* ---- schedules --------------------------------------------------------- */
+/* Learning rate as a function of the step t (scheduler steps taken so far),
+   as torch.optim.lr_scheduler; call nn_sched_step once per optimizer step
+   (or per epoch) and read nn_sched_lr:
+     CONSTANT          base_lr
+     STEP              base_lr gamma^floor(t / step_size)
+     MULTISTEP         base_lr gamma^(milestones <= t)
+     EXPONENTIAL       base_lr gamma^t
+     INVERSE_TIME      base_lr / (1 + decay t)                       (1/t decay)
+     COSINE            eta_min + (base_lr - eta_min)(1 + cos(pi t / t_max)) / 2
+     COSINE_RESTARTS   the same within each period; t_0, then x t_mult
+     CYCLIC            between base_lr and max_lr, step_size_up/down;
+                       triangular, triangular2 (halves each cycle), exp_range (gamma^t)
+     ONE_CYCLE         warm up to max_lr over pct_start of total_steps, anneal
+                       (cosine) to max_lr/div_factor/final_div_factor; momentum
+                       cycles base_momentum..max_momentum the other way
+     PLATEAU           ReduceLROnPlateau: lr *= factor when the metric has not
+                       improved (threshold rel/abs, mode min/max) for more than
+                       patience steps; then cooldown steps; never below min_lr
+   Any kind may be preceded by a linear warmup: warmup_steps steps from
+   warmup_start_factor base_lr to base_lr, after which the schedule starts at
+   its own t = 0 (torch's SequentialLR of LinearLR and the schedule). */
+typedef enum nn_sched_kind {
+    NN_SCHED_CONSTANT = 0,
+    NN_SCHED_STEP,
+    NN_SCHED_MULTISTEP,
+    NN_SCHED_EXPONENTIAL,
+    NN_SCHED_INVERSE_TIME,
+    NN_SCHED_COSINE,
+    NN_SCHED_COSINE_RESTARTS,
+    NN_SCHED_CYCLIC,
+    NN_SCHED_ONE_CYCLE,
+    NN_SCHED_PLATEAU,
+    NN_SCHED_KIND_COUNT_
+} nn_sched_kind;
+typedef enum nn_cyclic_mode { NN_CYCLIC_TRIANGULAR = 0, NN_CYCLIC_TRIANGULAR2, NN_CYCLIC_EXP_RANGE } nn_cyclic_mode;
+#define NN_SCHED_MAX_MILESTONES 16
+
+/* Zero means default. */
+typedef struct nn_sched_desc {
+    nn_sched_kind kind;
+    float base_lr;            /* required */
+    int step_size;            /* STEP (required) */
+    float gamma;              /* STEP, MULTISTEP: 0.1; EXPONENTIAL (required); EXP_RANGE: 1 */
+    int milestones[NN_SCHED_MAX_MILESTONES]; /* MULTISTEP, increasing */
+    int n_milestones;
+    float decay;              /* INVERSE_TIME */
+    int t_max;                /* COSINE (required) */
+    float eta_min;            /* COSINE, COSINE_RESTARTS: 0 */
+    int t_0, t_mult;          /* COSINE_RESTARTS: t_0 required, t_mult 1 */
+    float max_lr;             /* CYCLIC, ONE_CYCLE (required) */
+    int step_size_up;         /* CYCLIC: 2000 */
+    int step_size_down;       /* CYCLIC: step_size_up */
+    nn_cyclic_mode cyclic_mode;
+    int total_steps;          /* ONE_CYCLE (required) */
+    float pct_start;          /* ONE_CYCLE: 0.3 */
+    float div_factor;         /* ONE_CYCLE: 25 */
+    float final_div_factor;   /* ONE_CYCLE: 1e4 */
+    float base_momentum, max_momentum; /* ONE_CYCLE: 0.85, 0.95 */
+    int mode_max;             /* PLATEAU: 1 = higher metric is better */
+    int threshold_abs;        /* PLATEAU: 1 = absolute threshold */
+    float factor;             /* PLATEAU: 0.1 */
+    int patience;             /* PLATEAU: 10 (use a negative value for 0) */
+    float threshold;          /* PLATEAU: 1e-4 */
+    int cooldown;             /* PLATEAU: 0 */
+    float min_lr;             /* PLATEAU: 0 */
+    int warmup_steps;         /* linear warmup before the schedule: 0 */
+    float warmup_start_factor;/* 1/3 */
+} nn_sched_desc;
+
+typedef struct nn_sched {
+    nn_sched_desc d;
+    long t;                   /* steps taken */
+    double lr;                /* current learning rate */
+    double momentum;          /* ONE_CYCLE momentum, else 0 */
+    long t_cur, t_i;          /* COSINE_RESTARTS position */
+    double best;              /* PLATEAU */
+    int num_bad, cooldown_left;
+} nn_sched;
+
+NNDEF nn_result nn_sched_init(nn_sched *s, const nn_sched_desc *desc);
+/* Advance one step; metric is read by PLATEAU only. Returns the new lr. */
+NNDEF float nn_sched_step(nn_sched *s, float metric);
+NNDEF float nn_sched_lr(const nn_sched *s);
+NNDEF float nn_sched_momentum(const nn_sched *s);
+/* Linear momentum annealing, e.g. 0.5 -> 0.99 over the first steps (the
+   course's advice for classic momentum): start + (end-start) min(t/steps, 1). */
+NNDEF float nn_momentum_anneal(float start, float end, long t, long steps);
+
+/* ---- training utilities ------------------------------------------------ */
+/* Global-norm clipping as torch's clip_grad_norm_: scales every gradient by
+   max_norm / (norm + 1e-6) when that is below 1; returns the norm before. */
+NNDEF float nn_clip_grad_norm(float *grads, size_t n, float max_norm);
+NNDEF void nn_clip_grad_value(float *grads, size_t n, float clip);
+/* NN_ERR_NONFINITE if any value or gradient of the runs is NaN or Inf;
+   *bad (may be NULL) gets the index of the first bad run, else -1. */
+NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad);
 
 /* ---- io helpers -------------------------------------------------------- */
 /* CRC-32 (IEEE, as gzip and PNG use). Pass crc = 0 to start. */
@@ -1807,7 +1995,8 @@ static void nn__lplan_counts(const nn__lplan *p, size_t *n_w, size_t *n_b, size_
 }
 
 static void nn__add_param(nn_param *list, int *n, const char *name, float *data, float *grad,
-                          size_t size, int no_decay) {
+                          size_t size, int no_decay, int rows) {
+    list[*n].rows = rows;
     list[*n].name = name;
     list[*n].data = data;
     list[*n].grad = grad;
@@ -1915,14 +2104,15 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
             }
             sprintf(ly->param_names[0], "%d.weight", l);
             nn__add_param(plist, &m->n_param_list, ly->param_names[0], ly->w.data, ly->dw.data, nw,
-                          p->kind == NN_LAYER_BATCHNORM || p->kind == NN_LAYER_LAYERNORM);
+                          p->kind == NN_LAYER_BATCHNORM || p->kind == NN_LAYER_LAYERNORM,
+                          ly->w.rank == 2 ? ly->w.shape[0] : 0);
             poff += nw;
         }
         if (nb) {
             ly->b = nn_tensor_1d(params + poff, (int)nb);
             ly->db = nn_tensor_1d(grads + poff, (int)nb);
             sprintf(ly->param_names[1], "%d.bias", l);
-            nn__add_param(plist, &m->n_param_list, ly->param_names[1], ly->b.data, ly->db.data, nb, 1);
+            nn__add_param(plist, &m->n_param_list, ly->param_names[1], ly->b.data, ly->db.data, nb, 1, 0);
             poff += nb;
         }
         if (nbuf) {
@@ -1930,8 +2120,8 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
             ly->running_var = buffers + boff + out;
             sprintf(ly->param_names[2], "%d.running_mean", l);
             sprintf(ly->param_names[3], "%d.running_var", l);
-            nn__add_param(blist, &m->n_buffer_list, ly->param_names[2], ly->running_mean, NULL, out, 1);
-            nn__add_param(blist, &m->n_buffer_list, ly->param_names[3], ly->running_var, NULL, out, 1);
+            nn__add_param(blist, &m->n_buffer_list, ly->param_names[2], ly->running_mean, NULL, out, 1, 0);
+            nn__add_param(blist, &m->n_buffer_list, ly->param_names[3], ly->running_var, NULL, out, 1, 0);
             boff += nbuf;
         }
     }
@@ -2158,48 +2348,695 @@ NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size) {
 }
 
 /* == 9. optimizers ======================================================= */
+NNDEF nn_optim_desc nn_optim_defaults(const nn_optim_desc *desc) {
+    nn_optim_desc d = *desc;
+    int adam = d.kind == NN_OPTIM_ADAM || d.kind == NN_OPTIM_ADAMW;
+    if (d.lr == 0.0f) d.lr = adam ? 0.001f : 0.01f;
+    if (d.beta1 == 0.0f) d.beta1 = 0.9f;
+    if (d.beta2 == 0.0f) d.beta2 = 0.999f;
+    if (d.eps == 0.0f) d.eps = d.kind == NN_OPTIM_ADAGRAD ? 1e-10f : 1e-8f;
+    if (d.alpha == 0.0f) d.alpha = 0.99f;
+    if (d.kind == NN_OPTIM_ADAMW && d.weight_decay == 0.0f) d.weight_decay = 0.01f;
+    if (d.lookahead_alpha == 0.0f) d.lookahead_alpha = 0.5f;
+    return d;
+}
+
+NNDEF void nn_optim_elastic_net(nn_optim_desc *desc, float lambda, float mix) {
+    desc->l1 = lambda * mix;
+    desc->weight_decay = lambda * (1.0f - mix);
+}
+
+/* How many state vectors of n floats each kind keeps. */
+static int nn__optim_states(const nn_optim_desc *d) {
+    switch (d->kind) {
+    case NN_OPTIM_SGD: return d->momentum != 0.0f || d->classic_momentum ? 1 : 0;
+    case NN_OPTIM_ADAGRAD: return 1;
+    case NN_OPTIM_RMSPROP: return 1 + (d->centered != 0) + (d->momentum != 0.0f);
+    case NN_OPTIM_ADAM:
+    case NN_OPTIM_ADAMW: return 2 + (d->amsgrad != 0);
+    default: return 0;
+    }
+}
+
 NNDEF size_t nn_optim_arena_bytes(const nn_optim_desc *desc, size_t n_params) {
-    return desc->momentum != 0.0f ? nn_arena_bytes_for(n_params * sizeof(float)) : 0;
+    nn_optim_desc d = nn_optim_defaults(desc);
+    size_t k = (size_t)nn__optim_states(&d) + (d.lookahead_k > 0);
+    if (n_params > SIZE_MAX / sizeof(float) / 4) return 0;
+    return k * nn_arena_bytes_for(n_params * sizeof(float));
 }
 
 NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc *desc,
                               size_t n_params) {
+    nn_optim_desc d;
+    float **slots[3];
+    int k, i;
+    size_t mark, j;
     NN_ASSERT(o && arena && desc);
     NN__ZERO(*o);
-    if (desc->kind != NN_OPTIM_SGD || desc->lr < 0.0f || desc->momentum < 0.0f ||
-        desc->momentum >= 1.0f)
+    d = nn_optim_defaults(desc);
+    if ((int)d.kind < 0 || d.kind >= NN_OPTIM_KIND_COUNT_ || d.lr < 0.0f || d.momentum < 0.0f ||
+        d.momentum >= 1.0f || d.dampening < 0.0f || d.dampening > 1.0f || d.beta1 < 0.0f ||
+        d.beta1 >= 1.0f || d.beta2 < 0.0f || d.beta2 >= 1.0f || d.eps < 0.0f || d.alpha < 0.0f ||
+        d.alpha > 1.0f || d.weight_decay < 0.0f || d.l1 < 0.0f || d.max_norm < 0.0f ||
+        d.lookahead_k < 0 || d.lookahead_alpha < 0.0f || d.lookahead_alpha > 1.0f ||
+        (d.nesterov && (d.momentum == 0.0f || d.dampening != 0.0f)))
         return NN_ERR_INVALID_ARGUMENT;
-    o->d = *desc;
-    if (o->d.lr == 0.0f) o->d.lr = 0.01f;
+    if (n_params > SIZE_MAX / sizeof(float) / 4) return NN_ERR_TOO_LARGE;
+    o->d = d;
     o->n = n_params;
-    if (desc->momentum != 0.0f) {
-        if (n_params > SIZE_MAX / sizeof(float)) return NN_ERR_OUT_OF_MEMORY;
-        o->m = (float *)nn_arena_alloc(arena, n_params * sizeof(float));
-        if (!o->m) return NN_ERR_OUT_OF_MEMORY;
+    k = nn__optim_states(&d);
+    slots[0] = &o->s0; slots[1] = &o->s1; slots[2] = &o->s2;
+    mark = nn_arena_mark(arena);
+    for (i = 0; i < k; i++) {
+        *slots[i] = (float *)nn_arena_alloc(arena, n_params * sizeof(float));
+        if (!*slots[i]) goto oom;
+    }
+    if (d.lookahead_k > 0) {
+        o->slow = (float *)nn_arena_alloc(arena, n_params * sizeof(float));
+        if (!o->slow) goto oom;
+    }
+    if (d.kind == NN_OPTIM_ADAGRAD && d.initial_accumulator_value != 0.0f)
+        for (j = 0; j < n_params; j++) o->s0[j] = d.initial_accumulator_value;
+    return NN_OK;
+oom:
+    nn_arena_rewind(arena, mark);
+    NN__ZERO(*o);
+    return NN_ERR_OUT_OF_MEMORY;
+}
+
+/* One run of n values at state offset off. t is the step number (from 1). */
+static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, size_t off,
+                          int decay, long t) {
+    const nn_optim_desc *d = &o->d;
+    float lr = d->lr, wd = decay ? d->weight_decay : 0.0f, l1 = decay ? d->l1 : 0.0f;
+    float *s0 = o->s0 ? o->s0 + off : NULL, *s1 = o->s1 ? o->s1 + off : NULL;
+    float *s2 = o->s2 ? o->s2 + off : NULL;
+    size_t i;
+    if (d->kind == NN_OPTIM_ADAMW) {
+        /* decoupled decay: shrink the weight, keep it out of the moments */
+        float shrink = 1.0f - lr * wd;
+        for (i = 0; i < n; i++) w[i] *= shrink;
+        wd = 0.0f;
+    }
+#define NN__G(i) (grad[i] + (wd != 0.0f ? wd * w[i] : 0.0f) + \
+                  (l1 != 0.0f ? l1 * (float)((w[i] > 0.0f) - (w[i] < 0.0f)) : 0.0f))
+    switch (d->kind) {
+    case NN_OPTIM_SGD: {
+        float mu = d->momentum, damp = 1.0f - d->dampening;
+        if (d->classic_momentum) {
+            for (i = 0; i < n; i++) {
+                s0[i] = mu * s0[i] - lr * NN__G(i);
+                w[i] += s0[i];
+            }
+        } else if (s0) {
+            for (i = 0; i < n; i++) {
+                float g = NN__G(i);
+                s0[i] = t == 1 ? g : mu * s0[i] + damp * g;
+                w[i] -= lr * (d->nesterov ? g + mu * s0[i] : s0[i]);
+            }
+        } else {
+            for (i = 0; i < n; i++) w[i] -= lr * NN__G(i);
+        }
+        break;
+    }
+    case NN_OPTIM_ADAGRAD: {
+        float clr = lr / (1.0f + (float)(t - 1) * d->lr_decay);
+        for (i = 0; i < n; i++) {
+            float g = NN__G(i);
+            s0[i] += g * g;
+            w[i] -= clr * (g / (sqrtf(s0[i]) + d->eps));
+        }
+        break;
+    }
+    case NN_OPTIM_RMSPROP: {
+        float a = d->alpha, mu = d->momentum;
+        float *gavg = d->centered ? s1 : NULL, *buf = mu != 0.0f ? (d->centered ? s2 : s1) : NULL;
+        for (i = 0; i < n; i++) {
+            float g = NN__G(i), den;
+            s0[i] = a * s0[i] + (1.0f - a) * g * g;
+            if (gavg) {
+                gavg[i] = a * gavg[i] + (1.0f - a) * g;
+                den = sqrtf(s0[i] - gavg[i] * gavg[i]) + d->eps;
+            } else {
+                den = sqrtf(s0[i]) + d->eps;
+            }
+            if (buf) {
+                buf[i] = mu * buf[i] + g / den;
+                w[i] -= lr * buf[i];
+            } else {
+                w[i] -= lr * (g / den);
+            }
+        }
+        break;
+    }
+    case NN_OPTIM_ADAM:
+    case NN_OPTIM_ADAMW: {
+        float b1 = d->beta1, b2 = d->beta2;
+        /* bias corrections in double, as PyTorch computes them in Python */
+        double bc1 = d->no_bias_correction ? 1.0 : 1.0 - pow((double)b1, (double)t);
+        double bc2 = d->no_bias_correction ? 1.0 : 1.0 - pow((double)b2, (double)t);
+        float step = (float)(lr / bc1), bc2s = (float)sqrt(bc2);
+        for (i = 0; i < n; i++) {
+            float g = NN__G(i), v;
+            s0[i] = b1 * s0[i] + (1.0f - b1) * g;
+            s1[i] = b2 * s1[i] + (1.0f - b2) * g * g;
+            v = s1[i];
+            if (s2) {
+                s2[i] = s2[i] > v ? s2[i] : v;
+                v = s2[i];
+            }
+            w[i] -= step * (s0[i] / (sqrtf(v) / bc2s + d->eps));
+        }
+        break;
+    }
+    default: NN_ASSERT(0); break;
+    }
+#undef NN__G
+}
+
+static void nn__max_norm_rows(float *w, size_t n, int rows, float max_norm) {
+    size_t cols = rows > 0 ? n / (size_t)rows : n, r, c;
+    if (rows <= 0) rows = 1;
+    for (r = 0; r < (size_t)rows; r++) {
+        float *row = w + r * cols;
+        double s = 0.0;
+        for (c = 0; c < cols; c++) s += (double)row[c] * row[c];
+        if (s > (double)max_norm * max_norm) {
+            float k = (float)(max_norm / sqrt(s));
+            for (c = 0; c < cols; c++) row[c] *= k;
+        }
+    }
+}
+
+NNDEF void nn_optim_step_params(nn_optim *o, const nn_param *params, int n) {
+    size_t off = 0, i;
+    long t = ++o->step;
+    int p;
+    for (p = 0; p < n; p++) {
+        const nn_param *pr = &params[p];
+        if (!pr->grad) continue;
+        NN_ASSERT(off + pr->size <= o->n);
+        if (o->slow && t == 1) memcpy(o->slow + off, pr->data, pr->size * sizeof(float));
+        nn__optim_run(o, pr->data, pr->grad, pr->size, off, !pr->no_decay, t);
+        if (o->d.max_norm > 0.0f && !pr->no_decay) nn__max_norm_rows(pr->data, pr->size, pr->rows, o->d.max_norm);
+        if (o->slow && t % o->d.lookahead_k == 0) {
+            float *slow = o->slow + off, a = o->d.lookahead_alpha;
+            for (i = 0; i < pr->size; i++) {
+                slow[i] += a * (pr->data[i] - slow[i]);
+                pr->data[i] = slow[i];
+            }
+        }
+        off += pr->size;
+    }
+}
+
+NNDEF void nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n) {
+    nn_param p;
+    NN__ZERO(p);
+    p.data = params;
+    p.grad = (float *)grads; /* read only */
+    p.size = n;
+    nn_optim_step_params(o, &p, 1);
+}
+
+NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n) {
+    double l2 = 0.0, l1 = 0.0;
+    int p;
+    size_t i;
+    float wd = o->d.weight_decay;
+    for (p = 0; p < n; p++) {
+        if (params[p].no_decay || !params[p].grad) continue;
+        for (i = 0; i < params[p].size; i++) {
+            double w = params[p].data[i];
+            l2 += w * w;
+            l1 += fabs(w);
+        }
+    }
+    return (float)(0.5 * wd * l2 + o->d.l1 * l1);
+}
+
+/* ---- L-BFGS ---- */
+NNDEF size_t nn_lbfgs_arena_bytes(const nn_lbfgs_desc *desc, size_t n) {
+    size_t m = (size_t)(desc->history_size > 0 ? desc->history_size : 100);
+    return 2 * nn_arena_bytes_for(m * n * sizeof(float)) + 2 * nn_arena_bytes_for(m * sizeof(float)) +
+           8 * nn_arena_bytes_for(n * sizeof(float));
+}
+
+NNDEF nn_result nn_lbfgs_init(nn_lbfgs *lb, nn_arena *arena, const nn_lbfgs_desc *desc, size_t n) {
+    size_t m, mark = nn_arena_mark(arena);
+    float **vecs[8];
+    int i;
+    NN__ZERO(*lb);
+    lb->d = *desc;
+    if (lb->d.lr == 0.0f) lb->d.lr = 1.0f;
+    if (lb->d.max_iter == 0) lb->d.max_iter = 20;
+    if (lb->d.max_eval == 0) lb->d.max_eval = lb->d.max_iter * 5 / 4;
+    if (lb->d.tolerance_grad == 0.0f) lb->d.tolerance_grad = 1e-7f;
+    if (lb->d.tolerance_change == 0.0f) lb->d.tolerance_change = 1e-9f;
+    if (lb->d.history_size == 0) lb->d.history_size = 100;
+    if (lb->d.lr < 0.0f || lb->d.max_iter < 0 || lb->d.history_size < 0 || n == 0) return NN_ERR_INVALID_ARGUMENT;
+    m = (size_t)lb->d.history_size;
+    if (n > SIZE_MAX / sizeof(float) / m) return NN_ERR_TOO_LARGE;
+    lb->n = n;
+    lb->old_dirs = (float *)nn_arena_alloc(arena, m * n * sizeof(float));
+    lb->old_stps = (float *)nn_arena_alloc(arena, m * n * sizeof(float));
+    lb->ro = (float *)nn_arena_alloc(arena, m * sizeof(float));
+    lb->al = (float *)nn_arena_alloc(arena, m * sizeof(float));
+    vecs[0] = &lb->d_; vecs[1] = &lb->prev_grad; vecs[2] = &lb->g; vecs[3] = &lb->x0;
+    vecs[4] = &lb->g_new; vecs[5] = &lb->bg[0]; vecs[6] = &lb->bg[1]; vecs[7] = &lb->g_prev;
+    for (i = 0; i < 8; i++) *vecs[i] = (float *)nn_arena_alloc(arena, n * sizeof(float));
+    if (!lb->old_dirs || !lb->old_stps || !lb->ro || !lb->al || !lb->g_prev || !lb->bg[1] || !lb->bg[0] ||
+        !lb->g_new || !lb->x0 || !lb->g || !lb->prev_grad || !lb->d_) {
+        nn_arena_rewind(arena, mark);
+        return NN_ERR_OUT_OF_MEMORY;
     }
     return NN_OK;
 }
 
-NNDEF void nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n) {
-    /* SGD:          w -= lr * g
-       SGD+momentum: v = mu v + g (v = g on the first step); w -= lr * v */
-    float lr = o->d.lr, mu = o->d.momentum;
+static float nn__dot(const float *a, const float *b, size_t n) {
+    double s = 0.0;
     size_t i;
-    NN_ASSERT(n <= o->n);
-    if (o->m) {
-        if (o->step == 0) {
-            for (i = 0; i < n; i++) o->m[i] = grads[i];
-        } else {
-            for (i = 0; i < n; i++) o->m[i] = mu * o->m[i] + grads[i];
-        }
-        for (i = 0; i < n; i++) params[i] -= lr * o->m[i];
-    } else {
-        for (i = 0; i < n; i++) params[i] -= lr * grads[i];
-    }
-    o->step++;
+    for (i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
+}
+static float nn__absmax(const float *a, size_t n) {
+    float m = 0.0f;
+    size_t i;
+    for (i = 0; i < n; i++) m = fabsf(a[i]) > m ? fabsf(a[i]) : m;
+    return m;
 }
 
-/* == 10. io helpers: crc32, gzip container, IDX ========================== */
+/* Minimizer of the cubic through (x1,f1,g1), (x2,f2,g2), clamped to bounds. */
+static double nn__cubic_interpolate(double x1, double f1, double g1, double x2, double f2, double g2,
+                                    double lo, double hi, int have_bounds) {
+    double d1, d2sq, d2, min_pos;
+    if (!have_bounds) {
+        lo = x1 <= x2 ? x1 : x2;
+        hi = x1 <= x2 ? x2 : x1;
+    }
+    d1 = g1 + g2 - 3.0 * (f1 - f2) / (x1 - x2);
+    d2sq = d1 * d1 - g1 * g2;
+    if (d2sq >= 0.0) {
+        d2 = sqrt(d2sq);
+        if (x1 <= x2) min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2));
+        else min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2));
+        return NN__MIN(NN__MAX(min_pos, lo), hi);
+    }
+    return (lo + hi) / 2.0;
+}
+
+/* f at x0 + t d into x, gradient into g. */
+static float nn__lbfgs_eval(nn_lbfgs *lb, float *x, double t, nn_lbfgs_fn f, void *user, float *g) {
+    size_t i;
+    float tf = (float)t;
+    for (i = 0; i < lb->n; i++) x[i] = lb->x0[i] + tf * lb->d_[i];
+    return f(x, g, lb->n, user);
+}
+
+/* Strong-Wolfe line search (bracketing, then zoom with cubic interpolation),
+   following torch.optim.lbfgs. On return lb->g holds the gradient at the step. */
+static void nn__strong_wolfe(nn_lbfgs *lb, float *x, nn_lbfgs_fn f, void *user, double *t_io, float *loss_io,
+                             double gtd, int *evals) {
+    const double c1 = 1e-4, c2 = 0.9, tol = lb->d.tolerance_change;
+    const int max_ls = 25;
+    size_t n = lb->n, bytes = n * sizeof(float);
+    double t = *t_io, f0 = *loss_io, d_norm = nn__absmax(lb->d_, n);
+    double t_prev = 0.0, f_prev = f0, gtd_prev = gtd, f_new, gtd_new;
+    double br[2], bf[2], bgtd[2];
+    int ls_iter = 0, done = 0, nb = 0, low = 0, high = 1, insuf = 0;
+    memcpy(lb->g_prev, lb->g, bytes); /* g at t = 0 */
+    f_new = nn__lbfgs_eval(lb, x, t, f, user, lb->g_new);
+    *evals = 1;
+    gtd_new = nn__dot(lb->g_new, lb->d_, n);
+    while (ls_iter < max_ls) {
+        if (f_new > f0 + c1 * t * gtd || (ls_iter > 1 && f_new >= f_prev) || gtd_new >= 0.0) {
+            br[0] = t_prev; bf[0] = f_prev; bgtd[0] = gtd_prev; memcpy(lb->bg[0], lb->g_prev, bytes);
+            br[1] = t; bf[1] = f_new; bgtd[1] = gtd_new; memcpy(lb->bg[1], lb->g_new, bytes);
+            nb = 2;
+            break;
+        }
+        if (fabs(gtd_new) <= -c2 * gtd) {
+            br[0] = t; bf[0] = f_new; bgtd[0] = gtd_new; memcpy(lb->bg[0], lb->g_new, bytes);
+            nb = 1;
+            done = 1;
+            break;
+        }
+        {
+            double min_step = t + 0.01 * (t - t_prev), max_step = t * 10.0, tmp = t;
+            t = nn__cubic_interpolate(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, min_step, max_step, 1);
+            t_prev = tmp;
+            f_prev = f_new;
+            memcpy(lb->g_prev, lb->g_new, bytes);
+            gtd_prev = gtd_new;
+        }
+        f_new = nn__lbfgs_eval(lb, x, t, f, user, lb->g_new);
+        (*evals)++;
+        gtd_new = nn__dot(lb->g_new, lb->d_, n);
+        ls_iter++;
+    }
+    if (ls_iter == max_ls) {
+        br[0] = 0.0; bf[0] = f0; bgtd[0] = gtd; memcpy(lb->bg[0], lb->g, bytes);
+        br[1] = t; bf[1] = f_new; bgtd[1] = gtd_new; memcpy(lb->bg[1], lb->g_new, bytes);
+        nb = 2;
+    }
+    if (nb == 2) {
+        low = bf[0] <= bf[1] ? 0 : 1;
+        high = 1 - low;
+    }
+    while (!done && ls_iter < max_ls) {
+        double bmax, bmin, eps;
+        if (fabs(br[1] - br[0]) * d_norm < tol) break;
+        t = nn__cubic_interpolate(br[0], bf[0], bgtd[0], br[1], bf[1], bgtd[1], 0.0, 0.0, 0);
+        bmax = NN__MAX(br[0], br[1]);
+        bmin = NN__MIN(br[0], br[1]);
+        eps = 0.1 * (bmax - bmin);
+        if (NN__MIN(bmax - t, t - bmin) < eps) {
+            if (insuf || t >= bmax || t <= bmin) {
+                t = fabs(t - bmax) < fabs(t - bmin) ? bmax - eps : bmin + eps;
+                insuf = 0;
+            } else {
+                insuf = 1;
+            }
+        } else {
+            insuf = 0;
+        }
+        f_new = nn__lbfgs_eval(lb, x, t, f, user, lb->g_new);
+        (*evals)++;
+        gtd_new = nn__dot(lb->g_new, lb->d_, n);
+        ls_iter++;
+        if (f_new > f0 + c1 * t * gtd || f_new >= bf[low]) {
+            br[high] = t; bf[high] = f_new; bgtd[high] = gtd_new; memcpy(lb->bg[high], lb->g_new, bytes);
+            low = bf[0] <= bf[1] ? 0 : 1;
+            high = 1 - low;
+        } else {
+            if (fabs(gtd_new) <= -c2 * gtd) done = 1;
+            else if (gtd_new * (br[high] - br[low]) >= 0.0) {
+                br[high] = br[low]; bf[high] = bf[low]; bgtd[high] = bgtd[low];
+                memcpy(lb->bg[high], lb->bg[low], bytes);
+            }
+            br[low] = t; bf[low] = f_new; bgtd[low] = gtd_new; memcpy(lb->bg[low], lb->g_new, bytes);
+        }
+    }
+    *t_io = br[low];
+    *loss_io = (float)bf[low];
+    memcpy(lb->g, lb->bg[low], bytes);
+}
+
+NNDEF float nn_lbfgs_step(nn_lbfgs *lb, float *x, nn_lbfgs_fn f, void *user) {
+    const nn_lbfgs_desc *D = &lb->d;
+    size_t n = lb->n, i, m = (size_t)D->history_size;
+    float orig_loss, loss;
+    int n_iter = 0, current_evals = 1;
+    orig_loss = loss = f(x, lb->g, n, user);
+    lb->func_evals++;
+    if (nn__absmax(lb->g, n) <= D->tolerance_grad) return orig_loss;
+    while (n_iter < D->max_iter) {
+        float gtd, prev_loss;
+        double t;
+        int ls_evals = 0, opt_cond = 0;
+        n_iter++;
+        lb->n_iter++;
+        if (lb->n_iter == 1) {
+            for (i = 0; i < n; i++) lb->d_[i] = -lb->g[i];
+            lb->n_hist = 0;
+            lb->hist_start = 0;
+            lb->h_diag = 1.0f;
+        } else {
+            /* y = g - g_prev, s = d t: keep the pair when curvature is positive */
+            float *y = lb->old_dirs + ((size_t)(lb->hist_start + lb->n_hist) % m) * n;
+            float *s = lb->old_stps + ((size_t)(lb->hist_start + lb->n_hist) % m) * n;
+            float ys, *q = lb->d_;
+            int k, num;
+            if ((size_t)lb->n_hist == m) { /* full: the slot after the newest is the oldest */
+                y = lb->old_dirs + (size_t)lb->hist_start * n;
+                s = lb->old_stps + (size_t)lb->hist_start * n;
+            }
+            /* compute into the candidate slot; committed only if ys > 1e-10 */
+            {
+                float *ty = lb->g_new, *ts = lb->g_prev; /* scratch */
+                for (i = 0; i < n; i++) {
+                    ty[i] = lb->g[i] - lb->prev_grad[i];
+                    ts[i] = lb->d_[i] * lb->t;
+                }
+                ys = nn__dot(ty, ts, n);
+                if (ys > 1e-10f) {
+                    memcpy(y, ty, n * sizeof(float));
+                    memcpy(s, ts, n * sizeof(float));
+                    if ((size_t)lb->n_hist == m) {
+                        lb->ro[lb->hist_start] = 1.0f / ys;
+                        lb->hist_start = (int)(((size_t)lb->hist_start + 1) % m);
+                    } else {
+                        lb->ro[((size_t)lb->hist_start + lb->n_hist) % m] = 1.0f / ys;
+                        lb->n_hist++;
+                    }
+                    lb->h_diag = ys / nn__dot(ty, ty, n);
+                }
+            }
+            /* two-loop recursion: d = -H g */
+            num = lb->n_hist;
+            for (i = 0; i < n; i++) q[i] = -lb->g[i];
+            for (k = num - 1; k >= 0; k--) {
+                size_t slot = ((size_t)lb->hist_start + (size_t)k) % m;
+                const float *sk = lb->old_stps + slot * n, *yk = lb->old_dirs + slot * n;
+                float a = nn__dot(sk, q, n) * lb->ro[slot];
+                lb->al[slot] = a;
+                for (i = 0; i < n; i++) q[i] += -a * yk[i];
+            }
+            for (i = 0; i < n; i++) q[i] *= lb->h_diag;
+            for (k = 0; k < num; k++) {
+                size_t slot = ((size_t)lb->hist_start + (size_t)k) % m;
+                const float *sk = lb->old_stps + slot * n, *yk = lb->old_dirs + slot * n;
+                float be = nn__dot(yk, q, n) * lb->ro[slot], c = lb->al[slot] - be;
+                for (i = 0; i < n; i++) q[i] += c * sk[i];
+            }
+        }
+        memcpy(lb->prev_grad, lb->g, n * sizeof(float));
+        prev_loss = loss;
+        if (lb->n_iter == 1) {
+            double s1 = 0.0;
+            for (i = 0; i < n; i++) s1 += fabs((double)lb->g[i]);
+            t = NN__MIN(1.0, 1.0 / s1) * D->lr;
+        } else {
+            t = D->lr;
+        }
+        gtd = nn__dot(lb->g, lb->d_, n);
+        if (gtd > -D->tolerance_change) break;
+        memcpy(lb->x0, x, n * sizeof(float));
+        if (D->strong_wolfe) {
+            nn__strong_wolfe(lb, x, f, user, &t, &loss, gtd, &ls_evals);
+            for (i = 0; i < n; i++) x[i] = lb->x0[i] + (float)t * lb->d_[i];
+            opt_cond = nn__absmax(lb->g, n) <= D->tolerance_grad;
+        } else {
+            for (i = 0; i < n; i++) x[i] = lb->x0[i] + (float)t * lb->d_[i];
+            if (n_iter != D->max_iter) {
+                loss = f(x, lb->g, n, user);
+                opt_cond = nn__absmax(lb->g, n) <= D->tolerance_grad;
+                ls_evals = 1;
+            }
+        }
+        lb->t = (float)t;
+        current_evals += ls_evals;
+        lb->func_evals += ls_evals;
+        if (n_iter == D->max_iter) break;
+        if (current_evals >= D->max_eval) break;
+        if (opt_cond) break;
+        if (nn__absmax(lb->d_, n) * fabs(t) <= D->tolerance_change) break;
+        if (fabsf(loss - prev_loss) < D->tolerance_change) break;
+    }
+    lb->prev_loss = loss;
+    return orig_loss;
+}
+
+/* == 10. schedules ======================================================= */
+static double nn__sched_closed(nn_sched *s, long t);
+NNDEF nn_result nn_sched_init(nn_sched *s, const nn_sched_desc *desc) {
+    nn_sched_desc d = *desc;
+    int i;
+    NN__ZERO(*s);
+    if (d.base_lr <= 0.0f || (int)d.kind < 0 || d.kind >= NN_SCHED_KIND_COUNT_ || d.warmup_steps < 0)
+        return NN_ERR_INVALID_ARGUMENT;
+    if (d.gamma == 0.0f) d.gamma = (d.kind == NN_SCHED_STEP || d.kind == NN_SCHED_MULTISTEP) ? 0.1f : 1.0f;
+    if (d.t_mult == 0) d.t_mult = 1;
+    if (d.step_size_up == 0) d.step_size_up = 2000;
+    if (d.step_size_down == 0) d.step_size_down = d.step_size_up;
+    if (d.pct_start == 0.0f) d.pct_start = 0.3f;
+    if (d.div_factor == 0.0f) d.div_factor = 25.0f;
+    if (d.final_div_factor == 0.0f) d.final_div_factor = 1e4f;
+    if (d.base_momentum == 0.0f) d.base_momentum = 0.85f;
+    if (d.max_momentum == 0.0f) d.max_momentum = 0.95f;
+    if (d.factor == 0.0f) d.factor = 0.1f;
+    if (d.patience == 0) d.patience = 10;
+    if (d.patience < 0) d.patience = 0;
+    if (d.threshold == 0.0f) d.threshold = 1e-4f;
+    if (d.warmup_start_factor == 0.0f) d.warmup_start_factor = 1.0f / 3.0f;
+    switch (d.kind) {
+    case NN_SCHED_STEP: if (d.step_size <= 0) return NN_ERR_INVALID_ARGUMENT; break;
+    case NN_SCHED_MULTISTEP:
+        if (d.n_milestones < 0 || d.n_milestones > NN_SCHED_MAX_MILESTONES) return NN_ERR_INVALID_ARGUMENT;
+        for (i = 1; i < d.n_milestones; i++)
+            if (d.milestones[i] < d.milestones[i - 1]) return NN_ERR_INVALID_ARGUMENT;
+        break;
+    case NN_SCHED_COSINE: if (d.t_max <= 0) return NN_ERR_INVALID_ARGUMENT; break;
+    case NN_SCHED_COSINE_RESTARTS: if (d.t_0 <= 0 || d.t_mult < 1) return NN_ERR_INVALID_ARGUMENT; break;
+    case NN_SCHED_CYCLIC:
+        if (d.max_lr <= 0.0f || d.step_size_up < 0 || d.step_size_down < 0) return NN_ERR_INVALID_ARGUMENT;
+        break;
+    case NN_SCHED_ONE_CYCLE:
+        if (d.max_lr <= 0.0f || d.total_steps <= 1 || d.pct_start <= 0.0f || d.pct_start >= 1.0f)
+            return NN_ERR_INVALID_ARGUMENT;
+        break;
+    case NN_SCHED_PLATEAU:
+        if (d.factor >= 1.0f || d.factor <= 0.0f || d.cooldown < 0) return NN_ERR_INVALID_ARGUMENT;
+        break;
+    default: break;
+    }
+    s->d = d;
+    s->t_i = d.t_0;
+    s->best = d.mode_max ? -HUGE_VAL : HUGE_VAL;
+    s->lr = d.base_lr;
+    if (d.warmup_steps > 0) s->lr = (double)d.base_lr * d.warmup_start_factor;
+    else if (d.kind != NN_SCHED_PLATEAU) s->lr = nn__sched_closed(s, 0);
+    return NN_OK;
+}
+
+/* The closed-form kinds at schedule time t (after any warmup). */
+static double nn__sched_closed(nn_sched *s, long t) {
+    const nn_sched_desc *d = &s->d;
+    double base = d->base_lr;
+    int i, k;
+    switch (d->kind) {
+    case NN_SCHED_CONSTANT: return base;
+    case NN_SCHED_STEP: return base * pow((double)d->gamma, (double)(t / d->step_size));
+    case NN_SCHED_MULTISTEP:
+        for (i = 0, k = 0; i < d->n_milestones; i++) k += d->milestones[i] <= t;
+        return base * pow((double)d->gamma, (double)k);
+    case NN_SCHED_EXPONENTIAL: return base * pow((double)d->gamma, (double)t);
+    case NN_SCHED_INVERSE_TIME: return base / (1.0 + (double)d->decay * (double)t);
+    case NN_SCHED_COSINE:
+        return d->eta_min + (base - d->eta_min) * (1.0 + cos(3.14159265358979323846 * (double)t / d->t_max)) / 2.0;
+    case NN_SCHED_COSINE_RESTARTS:
+        return d->eta_min +
+               (base - d->eta_min) * (1.0 + cos(3.14159265358979323846 * (double)s->t_cur / (double)s->t_i)) / 2.0;
+    case NN_SCHED_CYCLIC: {
+        double total = (double)d->step_size_up + d->step_size_down, ratio = d->step_size_up / total;
+        double cycle = floor(1.0 + t / total), x = 1.0 + t / total - cycle, scale, height;
+        scale = x <= ratio ? x / ratio : (x - 1.0) / (ratio - 1.0);
+        height = ((double)d->max_lr - base) * scale;
+        if (d->cyclic_mode == NN_CYCLIC_TRIANGULAR2) return base + height / pow(2.0, cycle - 1.0);
+        if (d->cyclic_mode == NN_CYCLIC_EXP_RANGE) return base + height * pow((double)d->gamma, (double)t);
+        return base + height;
+    }
+    case NN_SCHED_ONE_CYCLE: {
+        double init = (double)d->max_lr / d->div_factor, min_lr = init / d->final_div_factor;
+        double end1 = (double)d->pct_start * d->total_steps - 1.0, end2 = (double)d->total_steps - 1.0, pct, c;
+        double lr_a, lr_b, m_a, m_b, start;
+        if ((double)t <= end1) {
+            start = 0.0; pct = ((double)t - start) / (end1 - start);
+            lr_a = init; lr_b = d->max_lr; m_a = d->max_momentum; m_b = d->base_momentum;
+        } else {
+            start = end1; pct = ((double)t - start) / (end2 - start);
+            lr_a = d->max_lr; lr_b = min_lr; m_a = d->base_momentum; m_b = d->max_momentum;
+        }
+        c = cos(3.14159265358979323846 * pct) + 1.0;
+        s->momentum = m_b + (m_a - m_b) / 2.0 * c;
+        return lr_b + (lr_a - lr_b) / 2.0 * c;
+    }
+    default: return s->lr;
+    }
+}
+
+NNDEF float nn_sched_step(nn_sched *s, float metric) {
+    const nn_sched_desc *d = &s->d;
+    long t = ++s->t;
+    if (t < d->warmup_steps) {
+        /* LinearLR: start_factor -> 1 over warmup_steps */
+        double f = d->warmup_start_factor + (1.0 - d->warmup_start_factor) * (double)t / d->warmup_steps;
+        s->lr = d->base_lr * f;
+        return (float)s->lr;
+    }
+    t -= d->warmup_steps;
+    if (d->kind == NN_SCHED_COSINE_RESTARTS && t > 0) {
+        s->t_cur++;
+        if (s->t_cur >= s->t_i) {
+            s->t_cur -= s->t_i;
+            s->t_i *= d->t_mult;
+        }
+    }
+    if (d->kind == NN_SCHED_PLATEAU) {
+        double cur = metric, best = s->best, th = d->threshold;
+        int better;
+        if (t == 0) return (float)(s->lr = d->base_lr); /* warmup just ended */
+        if (d->mode_max) better = d->threshold_abs ? cur > best + th : cur > best * (1.0 + th);
+        else better = d->threshold_abs ? cur < best - th : cur < best * (1.0 - th);
+        if (better) {
+            s->best = cur;
+            s->num_bad = 0;
+        } else {
+            s->num_bad++;
+        }
+        if (s->cooldown_left > 0) {
+            s->cooldown_left--;
+            s->num_bad = 0;
+        }
+        if (s->num_bad > d->patience) {
+            double nl = s->lr * d->factor;
+            if (nl < d->min_lr) nl = d->min_lr;
+            if (s->lr - nl > 1e-8) s->lr = nl;
+            s->cooldown_left = d->cooldown;
+            s->num_bad = 0;
+        }
+        return (float)s->lr;
+    }
+    s->lr = nn__sched_closed(s, t);
+    return (float)s->lr;
+}
+
+NNDEF float nn_sched_lr(const nn_sched *s) { return (float)s->lr; }
+NNDEF float nn_sched_momentum(const nn_sched *s) { return (float)s->momentum; }
+
+NNDEF float nn_momentum_anneal(float start, float end, long t, long steps) {
+    double f = steps > 0 ? (double)t / (double)steps : 1.0;
+    if (f > 1.0) f = 1.0;
+    if (f < 0.0) f = 0.0;
+    return (float)(start + (end - start) * f);
+}
+
+/* == 11. training utilities ============================================== */
+NNDEF float nn_clip_grad_norm(float *grads, size_t n, float max_norm) {
+    double s = 0.0;
+    float norm, coef;
+    size_t i;
+    for (i = 0; i < n; i++) s += (double)grads[i] * grads[i];
+    norm = (float)sqrt(s);
+    coef = max_norm / (norm + 1e-6f);
+    if (coef < 1.0f)
+        for (i = 0; i < n; i++) grads[i] *= coef;
+    return norm;
+}
+
+NNDEF void nn_clip_grad_value(float *grads, size_t n, float clip) {
+    size_t i;
+    for (i = 0; i < n; i++) grads[i] = grads[i] > clip ? clip : (grads[i] < -clip ? -clip : grads[i]);
+}
+
+NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad) {
+    int p;
+    size_t i;
+    if (bad) *bad = -1;
+    for (p = 0; p < n; p++) {
+        const float *a = params[p].data, *g = params[p].grad;
+        for (i = 0; i < params[p].size; i++) {
+            /* x - x is 0 for finite x and NaN for NaN or Inf */
+            if (a[i] - a[i] != 0.0f || (g && g[i] - g[i] != 0.0f)) {
+                if (bad) *bad = p;
+                return NN_ERR_NONFINITE;
+            }
+        }
+    }
+    return NN_OK;
+}
+
+/* == 12. io helpers: crc32, gzip container, IDX ========================== */
 NNDEF uint32_t nn_crc32(uint32_t crc, const void *data, size_t len) {
     /* Nibble table: 64 bytes of constants, no table to build at run time. */
     static const uint32_t tab[16] = {
