@@ -84,7 +84,8 @@
      == 9. optimizers: SGD, momentum, Adagrad, RMSprop, Adam(W), Lookahead, L-BFGS
      == 10. schedules
      == 11. training utilities: clipping, finiteness
-     == 12. io helpers: crc32, gzip container, IDX
+     == 12. serializer: weights, checkpoints, C export (format: docs/FORMAT.md)
+     == 13. io helpers: crc32, gzip container, IDX
 */
 #ifndef NN_H
 #define NN_H
@@ -96,6 +97,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifndef NN_NO_STDIO
+#include <stdio.h>
+#endif
 
 #ifndef NNDEF
 #ifdef NN_STATIC
@@ -462,6 +466,9 @@ typedef struct nn_model {
     float *dout;           /* output gradient buffer (max_batch, outputs) */
     nn_rng rng;            /* dropout masks */
     size_t arena_bytes;    /* what nn_model_init took from the arena */
+    nn_layer_desc *descs;  /* copy of the description (the serializer stores it) */
+    int n_descs;
+    uint64_t seed;
 } nn_model;
 
 /* Exact arena bytes nn_model_init takes for this description (0 if invalid). */
@@ -697,6 +704,70 @@ NNDEF void nn_clip_grad_value(float *grads, size_t n, float clip);
    *bad (may be NULL) gets the index of the first bad run, else -1. */
 NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad);
 
+/* ---- serializer -------------------------------------------------------- */
+/* A versioned, little-endian binary file holding the model's description
+   (so a file alone rebuilds it), every parameter, the batch-norm running
+   statistics and, optionally, what an exact resume needs: optimizer state,
+   schedule state and RNG states. Every section carries a CRC-32C. The format
+   is specified in docs/FORMAT.md. Loaders validate everything (magic,
+   version, every count against limits and the bytes present, checksums,
+   names and shapes against the caller's model) before they write anything:
+   on any error the caller's model, optimizer, schedule and RNG are unchanged.
+   File saves are atomic: a temporary file in the same directory is written,
+   flushed, synced and renamed over the target. */
+#define NN_FORMAT_VERSION_MAJOR 1
+#define NN_FORMAT_VERSION_MINOR 0
+
+/* What to save or restore besides the model; any pointer may be NULL. */
+typedef struct nn_train_state {
+    nn_optim *optim;
+    nn_sched *sched;
+    nn_rng *rng;          /* e.g. the data-shuffling RNG */
+} nn_train_state;
+
+/* CRC-32C (Castagnoli). Pass crc = 0 to start. */
+NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Exact size of the file nn_model_save_to_memory writes. */
+NNDEF size_t nn_model_save_size(const nn_model *m, const nn_train_state *st);
+/* Write into buf (cap bytes); *written gets the size. NN_ERR_OUT_OF_MEMORY
+   when cap is too small (nothing useful written). */
+NNDEF nn_result nn_model_save_to_memory(const nn_model *m, const nn_train_state *st, void *buf,
+                                        size_t cap, size_t *written);
+/* Load into a model built from the same description (names and shapes must
+   match: NN_ERR_SHAPE_MISMATCH otherwise). st restores what it points to
+   and what the file has (an optimizer or schedule saved with the file must
+   match kind and size). */
+NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const void *buf, size_t len);
+/* Read only the description: layers gets up to max_layers entries. */
+NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
+                                          const void *buf, size_t len);
+/* Build a new model in the arena from the file alone, then load it. On
+   failure the arena is rewound. */
+NNDEF nn_result nn_model_init_from_memory(nn_model *m, nn_arena *arena, const void *buf, size_t len);
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_model_save_to_file(const nn_model *m, const nn_train_state *st, FILE *f);
+NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const char *path);
+NNDEF nn_result nn_model_load(nn_model *m, nn_train_state *st, const char *path);
+NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char *path);
+/* The model as C source: const arrays and a <name>_init(nn_model*, nn_arena*)
+   that builds it with no file I/O (for firmware and games). */
+NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f);
+
+/* Checkpoints for a training loop: call once per epoch with the validation
+   metric. Saves path_last every call (if set) and path_best when the metric
+   improves (lower is better unless mode_max). *improved (may be NULL) tells. */
+typedef struct nn_checkpoint {
+    const char *path_best;
+    const char *path_last;
+    int mode_max;
+    int has_best;
+    float best;
+} nn_checkpoint;
+NNDEF nn_result nn_checkpoint_update(nn_checkpoint *c, const nn_model *m, const nn_train_state *st,
+                                     float metric, int *improved);
+#endif
+
 /* ---- io helpers -------------------------------------------------------- */
 /* CRC-32 (IEEE, as gzip and PNG use). Pass crc = 0 to start. */
 NNDEF uint32_t nn_crc32(uint32_t crc, const void *data, size_t len);
@@ -748,9 +819,7 @@ NNDEF void nn_idx_free(nn_idx *idx);
 #include <string.h>
 #include <math.h>
 #include <limits.h>
-#ifndef NN_NO_STDIO
-#include <stdio.h>
-#endif
+#include <stdio.h> /* snprintf; NN_NO_STDIO removes only the FILE and path functions */
 
 #ifndef NN_ASSERT
 #include <assert.h>
@@ -805,6 +874,14 @@ NNDEF const char *nn_result_string(nn_result r) {
     case NN_ERR_UNSUPPORTED: return "unsupported feature";
     }
     return "unknown error";
+}
+
+/* Byte order of files is fixed; these read it on any host. */
+static uint32_t nn__le32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint32_t nn__be32(const unsigned char *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
 NNDEF void nn_free(void *p) {
@@ -2025,8 +2102,17 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
     params = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
     grads = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
     buffers = (float *)nn__take(a, sizeof(float) * n_buffers, &total, &fail);
+    {
+        nn_layer_desc *descs = (nn_layer_desc *)nn__take(a, sizeof(nn_layer_desc) * (size_t)d->n_layers, &total, &fail);
+        if (m && !fail) {
+            NN__ZERO(*m);
+            memcpy(descs, d->layers, sizeof(nn_layer_desc) * (size_t)d->n_layers);
+            m->descs = descs;
+            m->n_descs = d->n_layers;
+            m->seed = d->seed;
+        }
+    }
     if (m && !fail) {
-        NN__ZERO(*m);
         m->layers = layers;
         m->n_layers = L;
         m->inputs = d->inputs;
@@ -3036,7 +3122,747 @@ NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad) {
     return NN_OK;
 }
 
-/* == 12. io helpers: crc32, gzip container, IDX ========================== */
+/* == 12. serializer ====================================================== */
+#if !defined(NN_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
+#define NN__POSIX 1
+#include <fcntl.h>
+#include <unistd.h>
+#else
+#define NN__POSIX 0
+#endif
+
+NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len) {
+    static const uint32_t tab[16] = {
+        0x00000000u, 0x105EC76Fu, 0x20BD8EDEu, 0x30E349B1u, 0x417B1DBCu, 0x5125DAD3u,
+        0x61C69362u, 0x7198540Du, 0x82F63B78u, 0x92A8FC17u, 0xA24BB5A6u, 0xB21572C9u,
+        0xC38D26C4u, 0xD3D3E1ABu, 0xE330A81Au, 0xF36E6F75u};
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    crc = ~crc;
+    for (i = 0; i < len; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ tab[crc & 15];
+        crc = (crc >> 4) ^ tab[crc & 15];
+    }
+    return ~crc;
+}
+
+#define NN__TAG(a, b, c, d) ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+#define NN__TAG_ARCH NN__TAG('A', 'R', 'C', 'H')
+#define NN__TAG_PARM NN__TAG('P', 'A', 'R', 'M')
+#define NN__TAG_BUFS NN__TAG('B', 'U', 'F', 'S')
+#define NN__TAG_OPTM NN__TAG('O', 'P', 'T', 'M')
+#define NN__TAG_SCHD NN__TAG('S', 'C', 'H', 'D')
+#define NN__TAG_RNGS NN__TAG('R', 'N', 'G', 'S')
+#define NN__SEC_REQUIRED 1u
+#define NN__MAX_SECTIONS 64
+#define NN__MAX_NAME 31
+static const unsigned char nn__magic[8] = {0x89, 'N', 'N', 'H', 0x0D, 0x0A, 0x1A, 0x0A};
+
+/* Little-endian on every host. Float arrays are copied whole on little-endian
+   hosts; NN_PORTABLE_ENDIAN forces the byte-by-byte path that big-endian hosts
+   take, so that path is tested here too. */
+static int nn__host_le(void) {
+#ifdef NN_PORTABLE_ENDIAN
+    return 0;
+#else
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+#endif
+}
+
+/* ---- writer: to memory, a FILE, a POSIX fd, or nowhere (measuring) ---- */
+typedef struct nn__wr {
+    unsigned char *buf;
+    size_t cap, pos;
+#ifndef NN_NO_STDIO
+    FILE *f;
+#endif
+    int fd;
+    int err;
+    uint32_t crc;
+} nn__wr;
+
+static void nn__wr_bytes(nn__wr *w, const void *p, size_t n) {
+    if (w->err || !n) return;
+    w->crc = nn_crc32c(w->crc, p, n);
+    if (w->buf) {
+        if (n > w->cap - w->pos) {
+            w->err = NN_ERR_OUT_OF_MEMORY;
+            return;
+        }
+        memcpy(w->buf + w->pos, p, n);
+    }
+#ifndef NN_NO_STDIO
+    else if (w->f) {
+        if (fwrite(p, 1, n, w->f) != n) w->err = NN_ERR_IO;
+    }
+#endif
+#if NN__POSIX
+    else if (w->fd >= 0) {
+        const unsigned char *q = (const unsigned char *)p;
+        size_t left = n;
+        while (left) {
+            ssize_t k = write(w->fd, q, left);
+            if (k <= 0) {
+                w->err = NN_ERR_IO;
+                return;
+            }
+            q += k;
+            left -= (size_t)k;
+        }
+    }
+#endif
+    w->pos += n;
+}
+static void nn__wr_u32(nn__wr *w, uint32_t v) {
+    unsigned char b[4];
+    b[0] = (unsigned char)v; b[1] = (unsigned char)(v >> 8); b[2] = (unsigned char)(v >> 16); b[3] = (unsigned char)(v >> 24);
+    nn__wr_bytes(w, b, 4);
+}
+static void nn__wr_u64(nn__wr *w, uint64_t v) {
+    nn__wr_u32(w, (uint32_t)v);
+    nn__wr_u32(w, (uint32_t)(v >> 32));
+}
+static void nn__wr_f32(nn__wr *w, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    nn__wr_u32(w, u);
+}
+static void nn__wr_f64(nn__wr *w, double v) {
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    nn__wr_u64(w, u);
+}
+static void nn__wr_floats(nn__wr *w, const float *p, size_t n) {
+    size_t i;
+    if (nn__host_le()) nn__wr_bytes(w, p, n * sizeof(float));
+    else
+        for (i = 0; i < n; i++) nn__wr_f32(w, p[i]);
+}
+
+/* ---- reader over memory: every read is bounds-checked ---- */
+typedef struct nn__rd {
+    const unsigned char *p;
+    size_t len, pos;
+    int err;
+} nn__rd;
+static int nn__rd_need(nn__rd *r, size_t n) {
+    if (r->err) return 0;
+    if (n > r->len - r->pos) {
+        r->err = 1;
+        return 0;
+    }
+    return 1;
+}
+static uint32_t nn__rd_u32(nn__rd *r) {
+    uint32_t v;
+    if (!nn__rd_need(r, 4)) return 0;
+    v = nn__le32(r->p + r->pos);
+    r->pos += 4;
+    return v;
+}
+static uint64_t nn__rd_u64(nn__rd *r) {
+    uint64_t lo = nn__rd_u32(r);
+    return lo | ((uint64_t)nn__rd_u32(r) << 32);
+}
+static float nn__rd_f32(nn__rd *r) {
+    uint32_t u = nn__rd_u32(r);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static double nn__rd_f64(nn__rd *r) {
+    uint64_t u = nn__rd_u64(r);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+static void nn__floats_from_le(float *dst, const unsigned char *src, size_t n) {
+    size_t i;
+    if (nn__host_le()) memcpy(dst, src, n * sizeof(float));
+    else
+        for (i = 0; i < n; i++) {
+            uint32_t u = nn__le32(src + 4 * i);
+            memcpy(dst + i, &u, 4);
+        }
+}
+
+/* ---- the fields of each section, in file order ---- */
+#define NN__LAYER_FIELDS 14
+static void nn__wr_layer(nn__wr *w, const nn_layer_desc *l) {
+    nn__wr_u32(w, (uint32_t)l->kind); nn__wr_u32(w, (uint32_t)l->units); nn__wr_u32(w, (uint32_t)l->act);
+    nn__wr_f32(w, l->alpha); nn__wr_u32(w, (uint32_t)l->no_bias); nn__wr_u32(w, (uint32_t)l->weight_std);
+    nn__wr_u32(w, (uint32_t)l->init); nn__wr_f32(w, l->init_gain); nn__wr_f32(w, l->init_value);
+    nn__wr_u32(w, (uint32_t)l->init_fan_out); nn__wr_f32(w, l->p); nn__wr_f32(w, l->eps);
+    nn__wr_f32(w, l->momentum); nn__wr_u32(w, (uint32_t)l->k);
+}
+static void nn__rd_layer(nn__rd *r, nn_layer_desc *l) {
+    NN__ZERO(*l);
+    l->kind = (nn_layer_kind)nn__rd_u32(r); l->units = (int)nn__rd_u32(r); l->act = (nn_act)nn__rd_u32(r);
+    l->alpha = nn__rd_f32(r); l->no_bias = (int)nn__rd_u32(r); l->weight_std = (int)nn__rd_u32(r);
+    l->init = (nn_init)nn__rd_u32(r); l->init_gain = nn__rd_f32(r); l->init_value = nn__rd_f32(r);
+    l->init_fan_out = (int)nn__rd_u32(r); l->p = nn__rd_f32(r); l->eps = nn__rd_f32(r);
+    l->momentum = nn__rd_f32(r); l->k = (int)nn__rd_u32(r);
+}
+
+static void nn__wr_optim_desc(nn__wr *w, const nn_optim_desc *d) {
+    nn__wr_u32(w, (uint32_t)d->kind); nn__wr_f32(w, d->lr); nn__wr_f32(w, d->momentum);
+    nn__wr_f32(w, d->dampening); nn__wr_u32(w, (uint32_t)d->nesterov); nn__wr_u32(w, (uint32_t)d->classic_momentum);
+    nn__wr_f32(w, d->beta1); nn__wr_f32(w, d->beta2); nn__wr_f32(w, d->eps); nn__wr_f32(w, d->alpha);
+    nn__wr_u32(w, (uint32_t)d->centered); nn__wr_u32(w, (uint32_t)d->amsgrad);
+    nn__wr_u32(w, (uint32_t)d->no_bias_correction); nn__wr_f32(w, d->lr_decay);
+    nn__wr_f32(w, d->initial_accumulator_value); nn__wr_f32(w, d->weight_decay); nn__wr_f32(w, d->l1);
+    nn__wr_f32(w, d->max_norm); nn__wr_u32(w, (uint32_t)d->lookahead_k); nn__wr_f32(w, d->lookahead_alpha);
+}
+static void nn__rd_optim_desc(nn__rd *r, nn_optim_desc *d) {
+    NN__ZERO(*d);
+    d->kind = (nn_optim_kind)nn__rd_u32(r); d->lr = nn__rd_f32(r); d->momentum = nn__rd_f32(r);
+    d->dampening = nn__rd_f32(r); d->nesterov = (int)nn__rd_u32(r); d->classic_momentum = (int)nn__rd_u32(r);
+    d->beta1 = nn__rd_f32(r); d->beta2 = nn__rd_f32(r); d->eps = nn__rd_f32(r); d->alpha = nn__rd_f32(r);
+    d->centered = (int)nn__rd_u32(r); d->amsgrad = (int)nn__rd_u32(r);
+    d->no_bias_correction = (int)nn__rd_u32(r); d->lr_decay = nn__rd_f32(r);
+    d->initial_accumulator_value = nn__rd_f32(r); d->weight_decay = nn__rd_f32(r); d->l1 = nn__rd_f32(r);
+    d->max_norm = nn__rd_f32(r); d->lookahead_k = (int)nn__rd_u32(r); d->lookahead_alpha = nn__rd_f32(r);
+}
+
+static void nn__wr_sched(nn__wr *w, const nn_sched *s) {
+    const nn_sched_desc *d = &s->d;
+    int i;
+    nn__wr_u32(w, (uint32_t)d->kind); nn__wr_f32(w, d->base_lr); nn__wr_u32(w, (uint32_t)d->step_size);
+    nn__wr_f32(w, d->gamma);
+    for (i = 0; i < NN_SCHED_MAX_MILESTONES; i++) nn__wr_u32(w, (uint32_t)d->milestones[i]);
+    nn__wr_u32(w, (uint32_t)d->n_milestones); nn__wr_f32(w, d->decay); nn__wr_u32(w, (uint32_t)d->t_max);
+    nn__wr_f32(w, d->eta_min); nn__wr_u32(w, (uint32_t)d->t_0); nn__wr_u32(w, (uint32_t)d->t_mult);
+    nn__wr_f32(w, d->max_lr); nn__wr_u32(w, (uint32_t)d->step_size_up); nn__wr_u32(w, (uint32_t)d->step_size_down);
+    nn__wr_u32(w, (uint32_t)d->cyclic_mode); nn__wr_u32(w, (uint32_t)d->total_steps); nn__wr_f32(w, d->pct_start);
+    nn__wr_f32(w, d->div_factor); nn__wr_f32(w, d->final_div_factor); nn__wr_f32(w, d->base_momentum);
+    nn__wr_f32(w, d->max_momentum); nn__wr_u32(w, (uint32_t)d->mode_max); nn__wr_u32(w, (uint32_t)d->threshold_abs);
+    nn__wr_f32(w, d->factor); nn__wr_u32(w, (uint32_t)d->patience); nn__wr_f32(w, d->threshold);
+    nn__wr_u32(w, (uint32_t)d->cooldown); nn__wr_f32(w, d->min_lr); nn__wr_u32(w, (uint32_t)d->warmup_steps);
+    nn__wr_f32(w, d->warmup_start_factor);
+    nn__wr_u64(w, (uint64_t)s->t); nn__wr_f64(w, s->lr); nn__wr_f64(w, s->momentum);
+    nn__wr_u64(w, (uint64_t)s->t_cur); nn__wr_u64(w, (uint64_t)s->t_i); nn__wr_f64(w, s->best);
+    nn__wr_u32(w, (uint32_t)s->num_bad); nn__wr_u32(w, (uint32_t)s->cooldown_left);
+}
+static void nn__rd_sched(nn__rd *r, nn_sched *s) {
+    nn_sched_desc *d = &s->d;
+    int i;
+    NN__ZERO(*s);
+    d->kind = (nn_sched_kind)nn__rd_u32(r); d->base_lr = nn__rd_f32(r); d->step_size = (int)nn__rd_u32(r);
+    d->gamma = nn__rd_f32(r);
+    for (i = 0; i < NN_SCHED_MAX_MILESTONES; i++) d->milestones[i] = (int)nn__rd_u32(r);
+    d->n_milestones = (int)nn__rd_u32(r); d->decay = nn__rd_f32(r); d->t_max = (int)nn__rd_u32(r);
+    d->eta_min = nn__rd_f32(r); d->t_0 = (int)nn__rd_u32(r); d->t_mult = (int)nn__rd_u32(r);
+    d->max_lr = nn__rd_f32(r); d->step_size_up = (int)nn__rd_u32(r); d->step_size_down = (int)nn__rd_u32(r);
+    d->cyclic_mode = (nn_cyclic_mode)nn__rd_u32(r); d->total_steps = (int)nn__rd_u32(r); d->pct_start = nn__rd_f32(r);
+    d->div_factor = nn__rd_f32(r); d->final_div_factor = nn__rd_f32(r); d->base_momentum = nn__rd_f32(r);
+    d->max_momentum = nn__rd_f32(r); d->mode_max = (int)nn__rd_u32(r); d->threshold_abs = (int)nn__rd_u32(r);
+    d->factor = nn__rd_f32(r); d->patience = (int)nn__rd_u32(r); d->threshold = nn__rd_f32(r);
+    d->cooldown = (int)nn__rd_u32(r); d->min_lr = nn__rd_f32(r); d->warmup_steps = (int)nn__rd_u32(r);
+    d->warmup_start_factor = nn__rd_f32(r);
+    s->t = (long)nn__rd_u64(r); s->lr = nn__rd_f64(r); s->momentum = nn__rd_f64(r);
+    s->t_cur = (long)nn__rd_u64(r); s->t_i = (long)nn__rd_u64(r); s->best = nn__rd_f64(r);
+    s->num_bad = (int)nn__rd_u32(r); s->cooldown_left = (int)nn__rd_u32(r);
+}
+
+/* ---- section payloads ---- */
+static void nn__sec_arch(nn__wr *w, const nn_model *m) {
+    int i;
+    nn__wr_u32(w, (uint32_t)m->inputs);
+    nn__wr_u32(w, (uint32_t)m->max_batch);
+    nn__wr_u64(w, m->seed);
+    nn__wr_u32(w, (uint32_t)m->n_descs);
+    for (i = 0; i < m->n_descs; i++) nn__wr_layer(w, &m->descs[i]);
+}
+static void nn__sec_runs(nn__wr *w, const nn_param *list, int n) {
+    int i;
+    nn__wr_u32(w, (uint32_t)n);
+    for (i = 0; i < n; i++) {
+        uint32_t len = (uint32_t)strlen(list[i].name);
+        nn__wr_u32(w, len);
+        nn__wr_bytes(w, list[i].name, len);
+        nn__wr_u64(w, (uint64_t)list[i].size);
+        nn__wr_floats(w, list[i].data, list[i].size);
+    }
+}
+static int nn__optim_nvec(const nn_optim *o) {
+    return (o->s0 != NULL) + (o->s1 != NULL) + (o->s2 != NULL) + (o->slow != NULL);
+}
+static void nn__sec_optim(nn__wr *w, const nn_optim *o) {
+    nn__wr_optim_desc(w, &o->d);
+    nn__wr_u64(w, (uint64_t)o->step);
+    nn__wr_u64(w, (uint64_t)o->n);
+    nn__wr_u32(w, (uint32_t)nn__optim_nvec(o));
+    if (o->s0) nn__wr_floats(w, o->s0, o->n);
+    if (o->s1) nn__wr_floats(w, o->s1, o->n);
+    if (o->s2) nn__wr_floats(w, o->s2, o->n);
+    if (o->slow) nn__wr_floats(w, o->slow, o->n);
+}
+static void nn__sec_rngs(nn__wr *w, const nn_model *m, const nn_rng *user) {
+    int i;
+    nn__wr_u32(w, user ? 2u : 1u);
+    for (i = 0; i < 4; i++) nn__wr_u64(w, m->rng.s[i]);
+    if (user)
+        for (i = 0; i < 4; i++) nn__wr_u64(w, user->s[i]);
+}
+
+typedef void (*nn__sec_fn)(nn__wr *w, const nn_model *m, const nn_train_state *st);
+static void nn__secw_arch(nn__wr *w, const nn_model *m, const nn_train_state *st) { (void)st; nn__sec_arch(w, m); }
+static void nn__secw_parm(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    (void)st;
+    nn__sec_runs(w, m->param_list, m->n_param_list);
+}
+static void nn__secw_bufs(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    (void)st;
+    nn__sec_runs(w, m->buffer_list, m->n_buffer_list);
+}
+static void nn__secw_optm(nn__wr *w, const nn_model *m, const nn_train_state *st) { (void)m; nn__sec_optim(w, st->optim); }
+static void nn__secw_schd(nn__wr *w, const nn_model *m, const nn_train_state *st) { (void)m; nn__wr_sched(w, st->sched); }
+static void nn__secw_rngs(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    nn__sec_rngs(w, m, st ? st->rng : NULL);
+}
+
+/* Writes the whole file: sections are measured with a counting writer first,
+   so every length is known before its payload. */
+static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    nn__sec_fn fns[6];
+    uint32_t tags[6], flags[6];
+    int n = 0, i;
+    unsigned char head[20];
+    fns[n] = nn__secw_arch; tags[n] = NN__TAG_ARCH; flags[n++] = NN__SEC_REQUIRED;
+    fns[n] = nn__secw_parm; tags[n] = NN__TAG_PARM; flags[n++] = NN__SEC_REQUIRED;
+    fns[n] = nn__secw_bufs; tags[n] = NN__TAG_BUFS; flags[n++] = NN__SEC_REQUIRED;
+    fns[n] = nn__secw_rngs; tags[n] = NN__TAG_RNGS; flags[n++] = 0;
+    if (st && st->optim) { fns[n] = nn__secw_optm; tags[n] = NN__TAG_OPTM; flags[n++] = 0; }
+    if (st && st->sched) { fns[n] = nn__secw_schd; tags[n] = NN__TAG_SCHD; flags[n++] = 0; }
+    memcpy(head, nn__magic, 8);
+    {
+        nn__wr hw;
+        NN__ZERO(hw);
+        hw.buf = head + 8; hw.cap = 12; hw.fd = -1;
+        nn__wr_u32(&hw, NN_FORMAT_VERSION_MAJOR);
+        nn__wr_u32(&hw, NN_FORMAT_VERSION_MINOR);
+        nn__wr_u32(&hw, (uint32_t)n);
+    }
+    nn__wr_bytes(w, head, 20);
+    nn__wr_u32(w, nn_crc32c(0, head, 20));
+    for (i = 0; i < n; i++) {
+        nn__wr count;
+        NN__ZERO(count);
+        count.fd = -1;
+        fns[i](&count, m, st);
+        w->crc = 0;
+        nn__wr_u32(w, tags[i]);
+        nn__wr_u32(w, flags[i]);
+        nn__wr_u64(w, (uint64_t)count.pos);
+        fns[i](w, m, st);
+        nn__wr_u32(w, w->crc);
+    }
+}
+
+NNDEF size_t nn_model_save_size(const nn_model *m, const nn_train_state *st) {
+    nn__wr w;
+    NN__ZERO(w);
+    w.fd = -1;
+    nn__write_model(&w, m, st);
+    return w.pos;
+}
+
+NNDEF nn_result nn_model_save_to_memory(const nn_model *m, const nn_train_state *st, void *buf,
+                                        size_t cap, size_t *written) {
+    nn__wr w;
+    NN__ZERO(w);
+    w.fd = -1;
+    if (written) *written = 0;
+    if (!buf) return NN_ERR_INVALID_ARGUMENT;
+    w.buf = (unsigned char *)buf;
+    w.cap = cap;
+    nn__write_model(&w, m, st);
+    if (w.err) return (nn_result)w.err;
+    if (written) *written = w.pos;
+    return NN_OK;
+}
+
+/* ---- parsing: the whole file is checked before anything is written ---- */
+typedef struct nn__sec {
+    uint32_t tag;
+    const unsigned char *p;
+    size_t len;
+} nn__sec;
+typedef struct nn__file {
+    nn__sec arch, parm, bufs, optm, schd, rngs;
+} nn__file;
+
+static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len) {
+    const unsigned char *p = (const unsigned char *)buf;
+    uint32_t major, n, i;
+    size_t pos;
+    NN__ZERO(*out);
+    if (!buf || len < 8) return len && memcmp(p, nn__magic, len < 8 ? len : 8) != 0 ? NN_ERR_BAD_MAGIC : NN_ERR_TRUNCATED;
+    if (memcmp(p, nn__magic, 8) != 0) return NN_ERR_BAD_MAGIC;
+    if (len < 24) return NN_ERR_TRUNCATED;
+    if (nn_crc32c(0, p, 20) != nn__le32(p + 20)) return NN_ERR_CHECKSUM;
+    major = nn__le32(p + 8);
+    if (major != NN_FORMAT_VERSION_MAJOR) return NN_ERR_VERSION;
+    n = nn__le32(p + 16);
+    if (n > NN__MAX_SECTIONS) return NN_ERR_CORRUPT;
+    pos = 24;
+    for (i = 0; i < n; i++) {
+        uint32_t tag, flags;
+        uint64_t slen;
+        nn__sec *slot = NULL;
+        if (len - pos < 16) return NN_ERR_TRUNCATED;
+        tag = nn__le32(p + pos);
+        flags = nn__le32(p + pos + 4);
+        slen = (uint64_t)nn__le32(p + pos + 8) | ((uint64_t)nn__le32(p + pos + 12) << 32);
+        pos += 16;
+        if (slen > (uint64_t)(len - pos) || (size_t)slen > len - pos || len - pos - (size_t)slen < 4)
+            return NN_ERR_TRUNCATED;
+        /* the CRC covers the section header too: no bit goes unchecked */
+        if (nn_crc32c(nn_crc32c(0, p + pos - 16, 16), p + pos, (size_t)slen) != nn__le32(p + pos + (size_t)slen))
+            return NN_ERR_CHECKSUM;
+        switch (tag) {
+        case NN__TAG_ARCH: slot = &out->arch; break;
+        case NN__TAG_PARM: slot = &out->parm; break;
+        case NN__TAG_BUFS: slot = &out->bufs; break;
+        case NN__TAG_OPTM: slot = &out->optm; break;
+        case NN__TAG_SCHD: slot = &out->schd; break;
+        case NN__TAG_RNGS: slot = &out->rngs; break;
+        default:
+            /* a newer writer's section: skip it unless it says readers must know it */
+            if (flags & NN__SEC_REQUIRED) return NN_ERR_VERSION;
+            break;
+        }
+        if (slot) {
+            if (slot->p) return NN_ERR_CORRUPT; /* duplicate */
+            slot->tag = tag;
+            slot->p = p + pos;
+            slot->len = (size_t)slen;
+        }
+        pos += (size_t)slen + 4;
+    }
+    if (pos != len) return NN_ERR_CORRUPT;
+    if (!out->arch.p || !out->parm.p || !out->bufs.p) return NN_ERR_CORRUPT;
+    return NN_OK;
+}
+
+static nn_result nn__parse_arch(const nn__sec *s, nn_model_desc *desc, nn_layer_desc *layers, int max_layers) {
+    nn__rd r;
+    uint32_t n, i;
+    nn_layer_desc tmp;
+    r.p = s->p; r.len = s->len; r.pos = 0; r.err = 0;
+    NN__ZERO(*desc);
+    desc->inputs = (int)nn__rd_u32(&r);
+    desc->max_batch = (int)nn__rd_u32(&r);
+    desc->seed = nn__rd_u64(&r);
+    n = nn__rd_u32(&r);
+    if (r.err) return NN_ERR_TRUNCATED;
+    if (n == 0 || n > NN__MAX_LAYERS / 2) return NN_ERR_TOO_LARGE;
+    if ((size_t)n * NN__LAYER_FIELDS * 4 != r.len - r.pos) return NN_ERR_CORRUPT;
+    if (layers && (int)n > max_layers) return NN_ERR_TOO_LARGE;
+    for (i = 0; i < n; i++) nn__rd_layer(&r, layers ? &layers[i] : &tmp);
+    desc->layers = layers;
+    desc->n_layers = (int)n;
+    if (r.err) return NN_ERR_TRUNCATED;
+    return NN_OK;
+}
+
+/* Checks a PARM/BUFS section against the runs of a model; fills data[i]. */
+static nn_result nn__check_runs(const nn__sec *s, const nn_param *list, int n, const unsigned char **data) {
+    nn__rd r;
+    uint32_t count;
+    int i;
+    r.p = s->p; r.len = s->len; r.pos = 0; r.err = 0;
+    count = nn__rd_u32(&r);
+    if (r.err) return NN_ERR_TRUNCATED;
+    if (count > (uint32_t)NN__MAX_LAYERS * 2) return NN_ERR_TOO_LARGE;
+    if ((int)count != n) return NN_ERR_SHAPE_MISMATCH;
+    for (i = 0; i < n; i++) {
+        uint32_t len = nn__rd_u32(&r);
+        uint64_t size;
+        if (r.err) return NN_ERR_TRUNCATED;
+        if (len > NN__MAX_NAME) return NN_ERR_CORRUPT;
+        if (!nn__rd_need(&r, len)) return NN_ERR_TRUNCATED;
+        if (len != strlen(list[i].name) || memcmp(r.p + r.pos, list[i].name, len) != 0) return NN_ERR_SHAPE_MISMATCH;
+        r.pos += len;
+        size = nn__rd_u64(&r);
+        if (r.err) return NN_ERR_TRUNCATED;
+        if (size > (uint64_t)(r.len - r.pos) / 4) return NN_ERR_TRUNCATED;
+        if (size != (uint64_t)list[i].size) return NN_ERR_SHAPE_MISMATCH;
+        data[i] = r.p + r.pos;
+        r.pos += (size_t)size * 4;
+    }
+    if (r.pos != r.len) return NN_ERR_CORRUPT;
+    return NN_OK;
+}
+
+static int nn__same_layer(const nn_layer_desc *a, const nn_layer_desc *b) {
+    /* compare through the file encoding so padding never matters */
+    unsigned char ba[NN__LAYER_FIELDS * 4], bb[NN__LAYER_FIELDS * 4];
+    nn__wr w;
+    NN__ZERO(w); w.fd = -1; w.buf = ba; w.cap = sizeof ba; nn__wr_layer(&w, a);
+    NN__ZERO(w); w.fd = -1; w.buf = bb; w.cap = sizeof bb; nn__wr_layer(&w, b);
+    return memcmp(ba, bb, sizeof ba) == 0;
+}
+
+NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const void *buf, size_t len) {
+    nn__file f;
+    nn_model_desc fd;
+    nn_layer_desc one;
+    const unsigned char *pdata[NN__MAX_LAYERS * 2], *bdata[NN__MAX_LAYERS * 2];
+    nn_optim_desc od;
+    nn_sched sd;
+    uint64_t ostep = 0;
+    const unsigned char *ostate = NULL;
+    int nvec = 0, i;
+    nn__rd r;
+    nn_result res;
+    NN_ASSERT(m);
+    res = nn__parse_file(&f, buf, len);
+    if (res != NN_OK) return res;
+    res = nn__parse_arch(&f.arch, &fd, NULL, 0);
+    if (res != NN_OK) return res;
+    if (fd.inputs != m->inputs || fd.n_layers != m->n_descs) return NN_ERR_SHAPE_MISMATCH;
+    r.p = f.arch.p; r.len = f.arch.len; r.pos = 20; r.err = 0;
+    for (i = 0; i < fd.n_layers; i++) {
+        nn__rd_layer(&r, &one);
+        if (!nn__same_layer(&one, &m->descs[i])) return NN_ERR_SHAPE_MISMATCH;
+    }
+    res = nn__check_runs(&f.parm, m->param_list, m->n_param_list, pdata);
+    if (res != NN_OK) return res;
+    res = nn__check_runs(&f.bufs, m->buffer_list, m->n_buffer_list, bdata);
+    if (res != NN_OK) return res;
+    if (f.rngs.p) {
+        uint32_t cnt;
+        if (f.rngs.len < 4) return NN_ERR_TRUNCATED;
+        cnt = nn__le32(f.rngs.p);
+        if (cnt < 1 || cnt > 2 || f.rngs.len != 4 + 32 * (size_t)cnt) return NN_ERR_CORRUPT;
+    }
+    if (st && st->optim && f.optm.p) {
+        uint64_t n;
+        r.p = f.optm.p; r.len = f.optm.len; r.pos = 0; r.err = 0;
+        nn__rd_optim_desc(&r, &od);
+        ostep = nn__rd_u64(&r);
+        n = nn__rd_u64(&r);
+        nvec = (int)nn__rd_u32(&r);
+        if (r.err) return NN_ERR_TRUNCATED;
+        if (od.kind != st->optim->d.kind || n != (uint64_t)st->optim->n || nvec != nn__optim_nvec(st->optim))
+            return NN_ERR_SHAPE_MISMATCH;
+        if ((uint64_t)(r.len - r.pos) != n * 4u * (uint64_t)nvec) return NN_ERR_CORRUPT;
+        ostate = r.p + r.pos;
+    }
+    if (st && st->sched && f.schd.p) {
+        r.p = f.schd.p; r.len = f.schd.len; r.pos = 0; r.err = 0;
+        nn__rd_sched(&r, &sd);
+        if (r.err) return NN_ERR_TRUNCATED;
+        if (r.pos != r.len) return NN_ERR_CORRUPT;
+        if (sd.d.kind != st->sched->d.kind) return NN_ERR_SHAPE_MISMATCH;
+    }
+    /* everything checked: now write */
+    for (i = 0; i < m->n_param_list; i++) nn__floats_from_le(m->param_list[i].data, pdata[i], m->param_list[i].size);
+    for (i = 0; i < m->n_buffer_list; i++) nn__floats_from_le(m->buffer_list[i].data, bdata[i], m->buffer_list[i].size);
+    if (f.rngs.p) {
+        r.p = f.rngs.p; r.len = f.rngs.len; r.pos = 4; r.err = 0;
+        for (i = 0; i < 4; i++) m->rng.s[i] = nn__rd_u64(&r);
+        if (st && st->rng && nn__le32(f.rngs.p) == 2)
+            for (i = 0; i < 4; i++) st->rng->s[i] = nn__rd_u64(&r);
+    }
+    if (ostate) {
+        nn_optim *o = st->optim;
+        float *vecs[4];
+        int k = 0;
+        if (o->s0) vecs[k++] = o->s0;
+        if (o->s1) vecs[k++] = o->s1;
+        if (o->s2) vecs[k++] = o->s2;
+        if (o->slow) vecs[k++] = o->slow;
+        for (i = 0; i < k; i++) nn__floats_from_le(vecs[i], ostate + (size_t)i * o->n * 4, o->n);
+        o->d = od;
+        o->step = (long)ostep;
+    }
+    if (st && st->sched && f.schd.p) *st->sched = sd;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
+                                          const void *buf, size_t len) {
+    nn__file f;
+    nn_result r = nn__parse_file(&f, buf, len);
+    if (r != NN_OK) return r;
+    r = nn__parse_arch(&f.arch, desc, layers, max_layers);
+    if (r != NN_OK) return r;
+    return nn__model_validate(desc) == NN_OK ? NN_OK : NN_ERR_CORRUPT;
+}
+
+NNDEF nn_result nn_model_init_from_memory(nn_model *m, nn_arena *arena, const void *buf, size_t len) {
+    nn_layer_desc layers[NN__MAX_LAYERS / 2];
+    nn_model_desc desc;
+    nn_model tmp;
+    size_t mark = nn_arena_mark(arena);
+    nn_result r = nn_model_desc_from_memory(&desc, layers, NN__MAX_LAYERS / 2, buf, len);
+    if (r != NN_OK) return r;
+    /* The arena must hold it; never allocate what the file merely claims. */
+    if (nn_model_arena_bytes(&desc) > arena->cap - arena->used) return NN_ERR_OUT_OF_MEMORY;
+    r = nn_model_init(&tmp, arena, &desc);
+    if (r == NN_OK) r = nn_model_load_from_memory(&tmp, NULL, buf, len);
+    if (r != NN_OK) {
+        nn_arena_rewind(arena, mark);
+        return r;
+    }
+    *m = tmp;
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_model_save_to_file(const nn_model *m, const nn_train_state *st, FILE *f) {
+    nn__wr w;
+    NN__ZERO(w);
+    w.fd = -1;
+    w.f = f;
+    nn__write_model(&w, m, st);
+    if (!w.err && fflush(f) != 0) w.err = NN_ERR_IO;
+    return (nn_result)w.err;
+}
+
+NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const char *path) {
+    char tmp[4096];
+    nn_result r;
+    size_t n = strlen(path);
+    if (n == 0 || n + 8 > sizeof tmp) return NN_ERR_INVALID_ARGUMENT;
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+#if NN__POSIX
+    {
+        /* write, fsync, rename, then fsync the directory so the rename sticks */
+        nn__wr w;
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) return NN_ERR_IO;
+        NN__ZERO(w);
+        w.fd = fd;
+        nn__write_model(&w, m, st);
+        r = (nn_result)w.err;
+        if (r == NN_OK && fsync(fd) != 0) r = NN_ERR_IO;
+        if (close(fd) != 0 && r == NN_OK) r = NN_ERR_IO;
+        if (r == NN_OK && rename(tmp, path) != 0) r = NN_ERR_IO;
+        if (r != NN_OK) {
+            remove(tmp);
+            return r;
+        }
+        {
+            char dir[4096];
+            const char *slash = strrchr(path, '/');
+            int dfd;
+            if (slash) {
+                size_t dl = (size_t)(slash - path);
+                memcpy(dir, path, dl ? dl : 1);
+                dir[dl ? dl : 1] = 0;
+            } else {
+                dir[0] = '.'; dir[1] = 0;
+            }
+            dfd = open(dir, O_RDONLY);
+            if (dfd >= 0) {
+                (void)fsync(dfd);
+                close(dfd);
+            }
+        }
+        return NN_OK;
+    }
+#else
+    {
+        FILE *f = fopen(tmp, "wb");
+        if (!f) return NN_ERR_IO;
+        r = nn_model_save_to_file(m, st, f);
+        if (fclose(f) != 0 && r == NN_OK) r = NN_ERR_IO;
+        if (r == NN_OK && rename(tmp, path) != 0) {
+            /* where rename does not replace (Windows), replace in two steps */
+            remove(path);
+            if (rename(tmp, path) != 0) r = NN_ERR_IO;
+        }
+        if (r != NN_OK) remove(tmp);
+        return r;
+    }
+#endif
+}
+
+/* Model files are bounded by what a model can hold; refuse absurd sizes early. */
+#define NN__MODEL_FILE_MAX ((size_t)1 << 34)
+
+NNDEF nn_result nn_model_load(nn_model *m, nn_train_state *st, const char *path) {
+    void *buf;
+    size_t len;
+    nn_result r = nn_read_file(&buf, &len, path, NN__MODEL_FILE_MAX);
+    if (r != NN_OK) return r;
+    r = nn_model_load_from_memory(m, st, buf, len);
+    NN_FREE(buf);
+    return r;
+}
+
+NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char *path) {
+    void *buf;
+    size_t len;
+    nn_result r = nn_read_file(&buf, &len, path, NN__MODEL_FILE_MAX);
+    if (r != NN_OK) return r;
+    r = nn_model_init_from_memory(m, arena, buf, len);
+    NN_FREE(buf);
+    return r;
+}
+
+static void nn__export_floats(FILE *f, const float *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) fprintf(f, "%.9g%s", (double)p[i], (i + 1) % 8 == 0 ? ",\n    " : ", ");
+}
+
+NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) {
+    int i;
+    fprintf(f, "/* %s: a trained nn.h model as C source (nn.h %s, format %d.%d).\n"
+               "   #include \"nn.h\" first; then call %s_init(&model, &arena). */\n",
+            name, NN_VERSION_STRING, NN_FORMAT_VERSION_MAJOR, NN_FORMAT_VERSION_MINOR, name);
+    fprintf(f, "static const nn_layer_desc %s_layers[%d] = {\n", name, m->n_descs);
+    for (i = 0; i < m->n_descs; i++) {
+        const nn_layer_desc *l = &m->descs[i];
+        fprintf(f, "    {(nn_layer_kind)%d, %d, (nn_act)%d, %.9g, %d, %d, (nn_init)%d, %.9g, %.9g, %d, %.9g, %.9g, %.9g, %d},\n",
+                (int)l->kind, l->units, (int)l->act, (double)l->alpha, l->no_bias, l->weight_std, (int)l->init,
+                (double)l->init_gain, (double)l->init_value, l->init_fan_out, (double)l->p, (double)l->eps,
+                (double)l->momentum, l->k);
+    }
+    fprintf(f, "};\nstatic const float %s_params[%lu] = {\n    ", name, (unsigned long)(m->n_params ? m->n_params : 1));
+    if (m->n_params) nn__export_floats(f, m->params, m->n_params);
+    else fprintf(f, "0");
+    fprintf(f, "\n};\nstatic const float %s_buffers[%lu] = {\n    ", name, (unsigned long)(m->n_buffers ? m->n_buffers : 1));
+    if (m->n_buffers) nn__export_floats(f, m->buffers, m->n_buffers);
+    else fprintf(f, "0");
+    fprintf(f, "\n};\n");
+    fprintf(f, "static nn_result %s_init(nn_model *m, nn_arena *arena) {\n"
+               "    nn_model_desc d;\n    nn_result r;\n"
+               "    memset(&d, 0, sizeof d);\n"
+               "    d.inputs = %d; d.max_batch = %d; d.layers = %s_layers; d.n_layers = %d; d.seed = %lluull;\n"
+               "    r = nn_model_init(m, arena, &d);\n    if (r != NN_OK) return r;\n"
+               "    memcpy(m->params, %s_params, sizeof(float) * %luu);\n"
+               "    memcpy(m->buffers, %s_buffers, sizeof(float) * %luu);\n"
+               "    nn_model_set_mode(m, NN_MODE_EVAL);\n    return NN_OK;\n}\n",
+            name, m->inputs, m->max_batch, name, m->n_descs, (unsigned long long)m->seed, name,
+            (unsigned long)m->n_params, name, (unsigned long)m->n_buffers);
+    return ferror(f) ? NN_ERR_IO : NN_OK;
+}
+
+NNDEF nn_result nn_checkpoint_update(nn_checkpoint *c, const nn_model *m, const nn_train_state *st,
+                                     float metric, int *improved) {
+    int better = !c->has_best || (c->mode_max ? metric > c->best : metric < c->best);
+    nn_result r = NN_OK;
+    if (improved) *improved = better;
+    if (c->path_last) r = nn_model_save(m, st, c->path_last);
+    if (r == NN_OK && better && c->path_best) r = nn_model_save(m, st, c->path_best);
+    if (r == NN_OK && better) {
+        c->best = metric;
+        c->has_best = 1;
+    }
+    return r;
+}
+#endif /* NN_NO_STDIO */
+
+/* == 13. io helpers: crc32, gzip container, IDX ========================== */
 NNDEF uint32_t nn_crc32(uint32_t crc, const void *data, size_t len) {
     /* Nibble table: 64 bytes of constants, no table to build at run time. */
     static const uint32_t tab[16] = {
@@ -3054,12 +3880,6 @@ NNDEF uint32_t nn_crc32(uint32_t crc, const void *data, size_t len) {
     return ~crc;
 }
 
-static uint32_t nn__le32(const unsigned char *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint32_t nn__be32(const unsigned char *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
 
 NNDEF nn_result nn_gzip_decode(void **out, size_t *out_len, const void *gz, size_t len,
                                size_t max_out, nn_inflate_fn inflate) {
