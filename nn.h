@@ -1099,7 +1099,7 @@ NNDEF void nn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alph
 #define NN__NR 16
 #define NN__KC 256
 #define NN__MC 72   /* multiple of MR; A panel 72 KB of stack */
-#define NN__NC 128  /* multiple of NR; B panel 128 KB of stack */
+#define NN__NC 192  /* multiple of NR; B panel 192 KB of stack */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define NN__ALIGNED64 __attribute__((aligned(64)))
@@ -1250,22 +1250,32 @@ NNDEF int nn_simd_level(void) {
 #endif
 }
 
-static void nn__gemm_block(nn__micro_fn micro, int trans_a, int trans_b, int i0, int mc,
-                           int j0, int nc, int K, float alpha, const float *A, int lda,
-                           const float *B, int ldb, float beta, float *C, int ldc) {
+/* One thread's GEMM, in the GotoBLAS loop order: a KC x NC panel of B is
+   packed once and reused across every MC block of A. Narrow K (a batch of 64
+   in dW) widens the B panel so that A is packed fewer times. */
+static void nn__gemm_serial(nn__micro_fn micro, int trans_a, int trans_b, int M, int N, int K,
+                            float alpha, const float *A, int lda, const float *B, int ldb,
+                            float beta, float *C, int ldc) {
     float Ap[NN__MC * NN__KC] NN__ALIGNED64;
     float Bp[NN__KC * NN__NC] NN__ALIGNED64;
-    int p0, ir, jr;
-    for (p0 = 0; p0 < K; p0 += NN__KC) {
-        int kc = NN__MIN(NN__KC, K - p0);
-        float b = p0 == 0 ? beta : 1.0f;
-        nn__pack_a(Ap, trans_a, A, lda, i0, mc, p0, kc);
-        nn__pack_b(Bp, trans_b, B, ldb, j0, nc, p0, kc);
-        for (jr = 0; jr < nc; jr += NN__NR)
-            for (ir = 0; ir < mc; ir += NN__MR)
-                micro(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
-                      C + (size_t)(i0 + ir) * ldc + j0 + jr, ldc, NN__MIN(NN__MR, mc - ir),
-                      NN__MIN(NN__NR, nc - jr), alpha, b);
+    int kc_max = NN__MIN(NN__KC, K), nc_blk, jc, pc, ic, ir, jr;
+    nc_blk = (NN__KC * NN__NC / kc_max) / NN__NR * NN__NR;
+    for (jc = 0; jc < N; jc += nc_blk) {
+        int nc = NN__MIN(nc_blk, N - jc);
+        for (pc = 0; pc < K; pc += NN__KC) {
+            int kc = NN__MIN(NN__KC, K - pc);
+            float b = pc == 0 ? beta : 1.0f;
+            nn__pack_b(Bp, trans_b, B, ldb, jc, nc, pc, kc);
+            for (ic = 0; ic < M; ic += NN__MC) {
+                int mc = NN__MIN(NN__MC, M - ic);
+                nn__pack_a(Ap, trans_a, A, lda, ic, mc, pc, kc);
+                for (jr = 0; jr < nc; jr += NN__NR)
+                    for (ir = 0; ir < mc; ir += NN__MR)
+                        micro(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
+                              C + (size_t)(ic + ir) * ldc + jc + jr, ldc, NN__MIN(NN__MR, mc - ir),
+                              NN__MIN(NN__NR, nc - jr), alpha, b);
+            }
+        }
     }
 }
 
@@ -1273,7 +1283,7 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                    const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc) {
     nn__micro_fn micro = nn__micro_ref;
-    int mc = NN__MC, nc = NN__NC, nbi, nbj, tasks, t, threads = 1;
+    int threads = 1;
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         int i, j;
@@ -1290,27 +1300,36 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
 #ifdef _OPENMP
     if (2.0 * M * N * K >= 4e6) threads = omp_get_max_threads();
 #endif
-    /* Smaller tiles when there are fewer tiles than threads. Tiling M and N
-       never changes a result (see above). */
-    while (threads > 1 && ((M + mc - 1) / mc) * ((N + nc - 1) / nc) < threads) {
-        if (nc > NN__NR && N > M) nc = ((nc / 2 + NN__NR - 1) / NN__NR) * NN__NR;
-        else if (mc > NN__MR) mc = ((mc / 2 + NN__MR - 1) / NN__MR) * NN__MR;
-        else if (nc > NN__NR) nc = ((nc / 2 + NN__NR - 1) / NN__NR) * NN__NR;
-        else break;
+    if (threads <= 1) {
+        nn__gemm_serial(micro, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
     }
-    nbi = (M + mc - 1) / mc;
-    nbj = (N + nc - 1) / nc;
-    tasks = nbi * nbj;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && tasks > 1)
-#endif
-    for (t = 0; t < tasks; t++) {
-        int bi = t % nbi, bj = t / nbi;
-        int i0 = bi * mc, j0 = bj * nc;
-        nn__gemm_block(micro, trans_a, trans_b, i0, NN__MIN(mc, M - i0), j0,
-                       NN__MIN(nc, N - j0), K, alpha, A, lda, B, ldb, beta, C, ldc);
+    {
+        /* Each thread takes a contiguous slab of C's columns (or rows), in whole
+           tiles, and runs the serial GEMM on it: K is never split, so every
+           element sees the same sums for any thread count. */
+        int split_n = N / NN__NR >= M / NN__MR, unit = split_n ? NN__NR : NN__MR;
+        int tiles = ((split_n ? N : M) + unit - 1) / unit, t;
+        if (threads > tiles) threads = tiles;
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (t = 0; t < threads; t++) {
+            int t0 = tiles * t / threads * unit, t1 = tiles * (t + 1) / threads * unit;
+            if (split_n) {
+                int n = NN__MIN(t1, N) - t0;
+                if (n > 0)
+                    nn__gemm_serial(micro, trans_a, trans_b, M, n, K, alpha, A, lda,
+                                    trans_b ? B + (size_t)t0 * ldb : B + t0, ldb, beta, C + t0, ldc);
+            } else {
+                int m = NN__MIN(t1, M) - t0;
+                if (m > 0)
+                    nn__gemm_serial(micro, trans_a, trans_b, m, N, K, alpha,
+                                    trans_a ? A + t0 : A + (size_t)t0 * lda, lda, B, ldb, beta,
+                                    C + (size_t)t0 * ldc, ldc);
+            }
+        }
     }
-    (void)threads;
+#endif
 }
 
 /* == 6. layers: dense, weight std, maxout, dropout, norms, activations === */
@@ -2510,47 +2529,40 @@ oom:
     return NN_ERR_OUT_OF_MEMORY;
 }
 
-/* One run of n values at state offset off. t is the step number (from 1). */
-static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, size_t off,
-                          int decay, long t) {
+/* The update of n values whose effective gradient is g (regularizers already
+   in). Every loop is branch-free inside so compilers vectorize it. */
+static void nn__optim_update(nn_optim *o, float *w, const float *g, size_t n, size_t off, long t) {
     const nn_optim_desc *d = &o->d;
-    float lr = d->lr, wd = decay ? d->weight_decay : 0.0f, l1 = decay ? d->l1 : 0.0f;
-    float *s0 = o->s0 ? o->s0 + off : NULL, *s1 = o->s1 ? o->s1 + off : NULL;
+    float lr = d->lr, *s0 = o->s0 ? o->s0 + off : NULL, *s1 = o->s1 ? o->s1 + off : NULL;
     float *s2 = o->s2 ? o->s2 + off : NULL;
     size_t i;
-    if (d->kind == NN_OPTIM_ADAMW) {
-        /* decoupled decay: shrink the weight, keep it out of the moments */
-        float shrink = 1.0f - lr * wd;
-        for (i = 0; i < n; i++) w[i] *= shrink;
-        wd = 0.0f;
-    }
-#define NN__G(i) (grad[i] + (wd != 0.0f ? wd * w[i] : 0.0f) + \
-                  (l1 != 0.0f ? l1 * (float)((w[i] > 0.0f) - (w[i] < 0.0f)) : 0.0f))
     switch (d->kind) {
     case NN_OPTIM_SGD: {
         float mu = d->momentum, damp = 1.0f - d->dampening;
         if (d->classic_momentum) {
             for (i = 0; i < n; i++) {
-                s0[i] = mu * s0[i] - lr * NN__G(i);
+                s0[i] = mu * s0[i] - lr * g[i];
                 w[i] += s0[i];
             }
-        } else if (s0) {
-            for (i = 0; i < n; i++) {
-                float g = NN__G(i);
-                s0[i] = t == 1 ? g : mu * s0[i] + damp * g;
-                w[i] -= lr * (d->nesterov ? g + mu * s0[i] : s0[i]);
-            }
+        } else if (!s0) {
+            for (i = 0; i < n; i++) w[i] -= lr * g[i];
         } else {
-            for (i = 0; i < n; i++) w[i] -= lr * NN__G(i);
+            if (t == 1)
+                for (i = 0; i < n; i++) s0[i] = g[i];
+            else
+                for (i = 0; i < n; i++) s0[i] = mu * s0[i] + damp * g[i];
+            if (d->nesterov)
+                for (i = 0; i < n; i++) w[i] -= lr * (g[i] + mu * s0[i]);
+            else
+                for (i = 0; i < n; i++) w[i] -= lr * s0[i];
         }
         break;
     }
     case NN_OPTIM_ADAGRAD: {
         float clr = lr / (1.0f + (float)(t - 1) * d->lr_decay);
         for (i = 0; i < n; i++) {
-            float g = NN__G(i);
-            s0[i] += g * g;
-            w[i] -= clr * (g / (sqrtf(s0[i]) + d->eps));
+            s0[i] += g[i] * g[i];
+            w[i] -= clr * (g[i] / (sqrtf(s0[i]) + d->eps));
         }
         break;
     }
@@ -2558,46 +2570,75 @@ static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, si
         float a = d->alpha, mu = d->momentum;
         float *gavg = d->centered ? s1 : NULL, *buf = mu != 0.0f ? (d->centered ? s2 : s1) : NULL;
         for (i = 0; i < n; i++) {
-            float g = NN__G(i), den;
-            s0[i] = a * s0[i] + (1.0f - a) * g * g;
+            float den;
+            s0[i] = a * s0[i] + (1.0f - a) * g[i] * g[i];
             if (gavg) {
-                gavg[i] = a * gavg[i] + (1.0f - a) * g;
+                gavg[i] = a * gavg[i] + (1.0f - a) * g[i];
                 den = sqrtf(s0[i] - gavg[i] * gavg[i]) + d->eps;
             } else {
                 den = sqrtf(s0[i]) + d->eps;
             }
             if (buf) {
-                buf[i] = mu * buf[i] + g / den;
+                buf[i] = mu * buf[i] + g[i] / den;
                 w[i] -= lr * buf[i];
             } else {
-                w[i] -= lr * (g / den);
+                w[i] -= lr * (g[i] / den);
             }
         }
         break;
     }
     case NN_OPTIM_ADAM:
     case NN_OPTIM_ADAMW: {
-        float b1 = d->beta1, b2 = d->beta2;
+        float b1 = d->beta1, b2 = d->beta2, eps = d->eps;
         /* bias corrections in double, as PyTorch computes them in Python */
         double bc1 = d->no_bias_correction ? 1.0 : 1.0 - pow((double)b1, (double)t);
         double bc2 = d->no_bias_correction ? 1.0 : 1.0 - pow((double)b2, (double)t);
         float step = (float)(lr / bc1), bc2s = (float)sqrt(bc2);
         for (i = 0; i < n; i++) {
-            float g = NN__G(i), v;
-            s0[i] = b1 * s0[i] + (1.0f - b1) * g;
-            s1[i] = b2 * s1[i] + (1.0f - b2) * g * g;
-            v = s1[i];
-            if (s2) {
-                s2[i] = s2[i] > v ? s2[i] : v;
-                v = s2[i];
+            s0[i] = b1 * s0[i] + (1.0f - b1) * g[i];
+            s1[i] = b2 * s1[i] + (1.0f - b2) * g[i] * g[i];
+        }
+        if (s2) {
+            for (i = 0; i < n; i++) {
+                s2[i] = s2[i] > s1[i] ? s2[i] : s1[i];
+                w[i] -= step * (s0[i] / (sqrtf(s2[i]) / bc2s + eps));
             }
-            w[i] -= step * (s0[i] / (sqrtf(v) / bc2s + d->eps));
+        } else {
+            for (i = 0; i < n; i++) w[i] -= step * (s0[i] / (sqrtf(s1[i]) / bc2s + eps));
         }
         break;
     }
     default: NN_ASSERT(0); break;
     }
-#undef NN__G
+}
+
+/* One run of n values at state offset off. t is the step number (from 1). */
+static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, size_t off,
+                          int decay, long t) {
+    const nn_optim_desc *d = &o->d;
+    float wd = decay ? d->weight_decay : 0.0f, l1 = decay ? d->l1 : 0.0f;
+    size_t i, c;
+    if (d->kind == NN_OPTIM_ADAMW) {
+        /* decoupled decay: shrink the weight, keep it out of the moments */
+        float shrink = 1.0f - d->lr * wd;
+        if (wd != 0.0f)
+            for (i = 0; i < n; i++) w[i] *= shrink;
+        wd = 0.0f;
+    }
+    if (wd == 0.0f && l1 == 0.0f) {
+        nn__optim_update(o, w, grad, n, off, t);
+        return;
+    }
+    /* coupled regularizers: the effective gradient, a stack chunk at a time */
+    for (c = 0; c < n; c += 256) {
+        float g[256];
+        size_t len = NN__MIN((size_t)256, n - c);
+        for (i = 0; i < len; i++) {
+            float v = w[c + i];
+            g[i] = grad[c + i] + wd * v + l1 * (float)((v > 0.0f) - (v < 0.0f));
+        }
+        nn__optim_update(o, w + c, g, len, off + c, t);
+    }
 }
 
 static void nn__max_norm_rows(float *w, size_t n, int rows, float max_norm) {
@@ -3123,6 +3164,31 @@ NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad) {
 }
 
 /* == 12. serializer ====================================================== */
+/* Reflected CRC-32 with polynomial poly; tab16 is its nibble table. Long inputs
+   build a byte table on the stack first (no global tables, no races). */
+static uint32_t nn__crc(uint32_t crc, const void *data, size_t len, uint32_t poly, const uint32_t *tab16) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    crc = ~crc;
+    if (len >= 4096) {
+        uint32_t tab[256];
+        int b, k;
+        for (b = 0; b < 256; b++) {
+            uint32_t c = (uint32_t)b;
+            for (k = 0; k < 8; k++) c = (c & 1u) ? (c >> 1) ^ poly : c >> 1;
+            tab[b] = c;
+        }
+        for (i = 0; i < len; i++) crc = (crc >> 8) ^ tab[(crc ^ p[i]) & 255u];
+    } else {
+        for (i = 0; i < len; i++) {
+            crc ^= p[i];
+            crc = (crc >> 4) ^ tab16[crc & 15];
+            crc = (crc >> 4) ^ tab16[crc & 15];
+        }
+    }
+    return ~crc;
+}
+
 #if !defined(NN_NO_STDIO) && (defined(__unix__) || defined(__APPLE__))
 #define NN__POSIX 1
 #include <fcntl.h>
@@ -3136,15 +3202,7 @@ NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len) {
         0x00000000u, 0x105EC76Fu, 0x20BD8EDEu, 0x30E349B1u, 0x417B1DBCu, 0x5125DAD3u,
         0x61C69362u, 0x7198540Du, 0x82F63B78u, 0x92A8FC17u, 0xA24BB5A6u, 0xB21572C9u,
         0xC38D26C4u, 0xD3D3E1ABu, 0xE330A81Au, 0xF36E6F75u};
-    const unsigned char *p = (const unsigned char *)data;
-    size_t i;
-    crc = ~crc;
-    for (i = 0; i < len; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ tab[crc & 15];
-        crc = (crc >> 4) ^ tab[crc & 15];
-    }
-    return ~crc;
+    return nn__crc(crc, data, len, 0x82F63B78u, tab);
 }
 
 #define NN__TAG(a, b, c, d) ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
@@ -3864,20 +3922,11 @@ NNDEF nn_result nn_checkpoint_update(nn_checkpoint *c, const nn_model *m, const 
 
 /* == 13. io helpers: crc32, gzip container, IDX ========================== */
 NNDEF uint32_t nn_crc32(uint32_t crc, const void *data, size_t len) {
-    /* Nibble table: 64 bytes of constants, no table to build at run time. */
     static const uint32_t tab[16] = {
         0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
         0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
         0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
-    const unsigned char *p = (const unsigned char *)data;
-    size_t i;
-    crc = ~crc;
-    for (i = 0; i < len; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ tab[crc & 15];
-        crc = (crc >> 4) ^ tab[crc & 15];
-    }
-    return ~crc;
+    return nn__crc(crc, data, len, 0xEDB88320u, tab);
 }
 
 
