@@ -911,11 +911,12 @@ NNDEF nn_result nn_arena_init_heap(nn_arena *a, size_t bytes) {
     nn_result r;
     NN_ASSERT(a);
     NN__ZERO(*a);
+    if (bytes > SIZE_MAX - 2 * NN_ARENA_ALIGN) return NN_ERR_OUT_OF_MEMORY; /* before rounding wraps */
     bytes = nn_arena_bytes_for(bytes);
-    if (bytes > SIZE_MAX - NN_ARENA_ALIGN) return NN_ERR_OUT_OF_MEMORY;
     mem = NN_MALLOC(bytes + NN_ARENA_ALIGN);
     if (!mem) return NN_ERR_OUT_OF_MEMORY;
     r = nn_arena_init(a, mem, bytes + NN_ARENA_ALIGN);
+    a->cap = bytes; /* exactly what was asked, whatever the alignment left over */
     a->owned = mem;
     return r;
 }
@@ -4020,36 +4021,73 @@ NNDEF void nn_idx_free(nn_idx *idx) {
 #ifndef NN_NO_STDIO
 NNDEF nn_result nn_read_file(void **out, size_t *out_len, const char *path, size_t max_bytes) {
     FILE *f;
-    long size;
-    void *buf;
-    size_t got;
+    long size = -1;
+    unsigned char *buf = NULL;
+    size_t cap, len = 0;
+    int c;
     NN_ASSERT(out && out_len && path);
     *out = NULL;
     *out_len = 0;
     f = fopen(path, "rb");
     if (!f) return NN_ERR_IO;
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    /* A directory opens but cannot be read: find out before trusting any size. */
+    c = fgetc(f);
+    if (c == EOF && ferror(f)) {
         fclose(f);
-        return NN_ERR_IO; /* directories and pipes end here */
+        return NN_ERR_IO;
     }
-    if ((unsigned long)size > max_bytes) {
+    if (c != EOF) ungetc(c, f);
+    /* The size is only a hint (procfs reports 0); the read below decides. */
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return NN_ERR_IO;
+    }
+    if (size > 0 && (unsigned long)size > max_bytes) {
         fclose(f);
         return NN_ERR_TOO_LARGE;
     }
-    buf = NN_MALLOC(size ? (size_t)size : 1);
-    if (!buf) {
-        fclose(f);
-        return NN_ERR_OUT_OF_MEMORY;
-    }
-    got = fread(buf, 1, (size_t)size, f);
-    if (got != (size_t)size || ferror(f)) {
-        fclose(f);
-        NN_FREE(buf);
-        return NN_ERR_IO;
+    cap = size > 0 ? (size_t)size + 1 : 65536;
+    if (cap > max_bytes && max_bytes < SIZE_MAX) cap = max_bytes + 1;
+    for (;;) {
+        size_t got;
+        if (!buf || len == cap) {
+            unsigned char *nb;
+            if (buf) {
+                if (cap > max_bytes) { /* read max_bytes + 1: too large */
+                    NN_FREE(buf);
+                    fclose(f);
+                    return NN_ERR_TOO_LARGE;
+                }
+                cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+                if (cap > max_bytes && max_bytes < SIZE_MAX) cap = max_bytes + 1;
+            }
+            nb = (unsigned char *)NN_REALLOC(buf, cap ? cap : 1);
+            if (!nb) {
+                NN_FREE(buf);
+                fclose(f);
+                return NN_ERR_OUT_OF_MEMORY;
+            }
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0 || len < cap) {
+            if (ferror(f)) {
+                NN_FREE(buf);
+                fclose(f);
+                return NN_ERR_IO;
+            }
+            if (feof(f)) break;
+        }
     }
     fclose(f);
+    if (len > max_bytes) {
+        NN_FREE(buf);
+        return NN_ERR_TOO_LARGE;
+    }
     *out = buf;
-    *out_len = (size_t)size;
+    *out_len = len;
     return NN_OK;
 }
 
@@ -4059,9 +4097,9 @@ NNDEF nn_result nn_read_file(void **out, size_t *out_len, const char *path, size
 NNDEF nn_result nn_idx_load(nn_idx *out, const char *path, nn_inflate_fn inflate) {
     void *raw = NULL, *data;
     size_t raw_len = 0, data_len;
+    nn_idx idx;
     nn_result r;
     NN_ASSERT(out);
-    NN__ZERO(*out);
     r = nn_read_file(&raw, &raw_len, path, NN__IDX_MAX_BYTES);
     if (r != NN_OK) return r;
     data = raw;
@@ -4071,12 +4109,13 @@ NNDEF nn_result nn_idx_load(nn_idx *out, const char *path, nn_inflate_fn inflate
         NN_FREE(raw);
         if (r != NN_OK) return r;
     }
-    r = nn_idx_parse(out, data, data_len);
+    r = nn_idx_parse(&idx, data, data_len);
     if (r != NN_OK) {
         NN_FREE(data);
-        return r;
+        return r; /* *out untouched */
     }
-    out->owned = data;
+    idx.owned = data;
+    *out = idx;
     return NN_OK;
 }
 #endif /* NN_NO_STDIO */
