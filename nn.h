@@ -644,36 +644,37 @@ typedef enum nn_sched_kind {
 typedef enum nn_cyclic_mode { NN_CYCLIC_TRIANGULAR = 0, NN_CYCLIC_TRIANGULAR2, NN_CYCLIC_EXP_RANGE } nn_cyclic_mode;
 #define NN_SCHED_MAX_MILESTONES 16
 
-/* Zero means default. */
+/* Zero means default. Real-valued fields are double: PyTorch computes
+   schedules in Python floats, and gamma^t in float32 drifts by t * 2^-24. */
 typedef struct nn_sched_desc {
     nn_sched_kind kind;
-    float base_lr;            /* required */
+    double base_lr;            /* required */
     int step_size;            /* STEP (required) */
-    float gamma;              /* STEP, MULTISTEP: 0.1; EXPONENTIAL (required); EXP_RANGE: 1 */
+    double gamma;              /* STEP, MULTISTEP: 0.1; EXPONENTIAL (required); EXP_RANGE: 1 */
     int milestones[NN_SCHED_MAX_MILESTONES]; /* MULTISTEP, increasing */
     int n_milestones;
-    float decay;              /* INVERSE_TIME */
+    double decay;              /* INVERSE_TIME */
     int t_max;                /* COSINE (required) */
-    float eta_min;            /* COSINE, COSINE_RESTARTS: 0 */
+    double eta_min;            /* COSINE, COSINE_RESTARTS: 0 */
     int t_0, t_mult;          /* COSINE_RESTARTS: t_0 required, t_mult 1 */
-    float max_lr;             /* CYCLIC, ONE_CYCLE (required) */
+    double max_lr;             /* CYCLIC, ONE_CYCLE (required) */
     int step_size_up;         /* CYCLIC: 2000 */
     int step_size_down;       /* CYCLIC: step_size_up */
     nn_cyclic_mode cyclic_mode;
     int total_steps;          /* ONE_CYCLE (required) */
-    float pct_start;          /* ONE_CYCLE: 0.3 */
-    float div_factor;         /* ONE_CYCLE: 25 */
-    float final_div_factor;   /* ONE_CYCLE: 1e4 */
-    float base_momentum, max_momentum; /* ONE_CYCLE: 0.85, 0.95 */
+    double pct_start;          /* ONE_CYCLE: 0.3 */
+    double div_factor;         /* ONE_CYCLE: 25 */
+    double final_div_factor;   /* ONE_CYCLE: 1e4 */
+    double base_momentum, max_momentum; /* ONE_CYCLE: 0.85, 0.95 */
     int mode_max;             /* PLATEAU: 1 = higher metric is better */
     int threshold_abs;        /* PLATEAU: 1 = absolute threshold */
-    float factor;             /* PLATEAU: 0.1 */
+    double factor;             /* PLATEAU: 0.1 */
     int patience;             /* PLATEAU: 10 (use a negative value for 0) */
-    float threshold;          /* PLATEAU: 1e-4 */
+    double threshold;          /* PLATEAU: 1e-4 */
     int cooldown;             /* PLATEAU: 0 */
-    float min_lr;             /* PLATEAU: 0 */
+    double min_lr;             /* PLATEAU: 0 */
     int warmup_steps;         /* linear warmup before the schedule: 0 */
-    float warmup_start_factor;/* 1/3 */
+    double warmup_start_factor;/* 1/3 */
 } nn_sched_desc;
 
 typedef struct nn_sched {
@@ -3390,18 +3391,18 @@ static void nn__rd_optim_desc(nn__rd *r, nn_optim_desc *d) {
 static void nn__wr_sched(nn__wr *w, const nn_sched *s) {
     const nn_sched_desc *d = &s->d;
     int i;
-    nn__wr_u32(w, (uint32_t)d->kind); nn__wr_f32(w, d->base_lr); nn__wr_u32(w, (uint32_t)d->step_size);
-    nn__wr_f32(w, d->gamma);
+    nn__wr_u32(w, (uint32_t)d->kind); nn__wr_f64(w, d->base_lr); nn__wr_u32(w, (uint32_t)d->step_size);
+    nn__wr_f64(w, d->gamma);
     for (i = 0; i < NN_SCHED_MAX_MILESTONES; i++) nn__wr_u32(w, (uint32_t)d->milestones[i]);
-    nn__wr_u32(w, (uint32_t)d->n_milestones); nn__wr_f32(w, d->decay); nn__wr_u32(w, (uint32_t)d->t_max);
-    nn__wr_f32(w, d->eta_min); nn__wr_u32(w, (uint32_t)d->t_0); nn__wr_u32(w, (uint32_t)d->t_mult);
-    nn__wr_f32(w, d->max_lr); nn__wr_u32(w, (uint32_t)d->step_size_up); nn__wr_u32(w, (uint32_t)d->step_size_down);
-    nn__wr_u32(w, (uint32_t)d->cyclic_mode); nn__wr_u32(w, (uint32_t)d->total_steps); nn__wr_f32(w, d->pct_start);
-    nn__wr_f32(w, d->div_factor); nn__wr_f32(w, d->final_div_factor); nn__wr_f32(w, d->base_momentum);
-    nn__wr_f32(w, d->max_momentum); nn__wr_u32(w, (uint32_t)d->mode_max); nn__wr_u32(w, (uint32_t)d->threshold_abs);
-    nn__wr_f32(w, d->factor); nn__wr_u32(w, (uint32_t)d->patience); nn__wr_f32(w, d->threshold);
-    nn__wr_u32(w, (uint32_t)d->cooldown); nn__wr_f32(w, d->min_lr); nn__wr_u32(w, (uint32_t)d->warmup_steps);
-    nn__wr_f32(w, d->warmup_start_factor);
+    nn__wr_u32(w, (uint32_t)d->n_milestones); nn__wr_f64(w, d->decay); nn__wr_u32(w, (uint32_t)d->t_max);
+    nn__wr_f64(w, d->eta_min); nn__wr_u32(w, (uint32_t)d->t_0); nn__wr_u32(w, (uint32_t)d->t_mult);
+    nn__wr_f64(w, d->max_lr); nn__wr_u32(w, (uint32_t)d->step_size_up); nn__wr_u32(w, (uint32_t)d->step_size_down);
+    nn__wr_u32(w, (uint32_t)d->cyclic_mode); nn__wr_u32(w, (uint32_t)d->total_steps); nn__wr_f64(w, d->pct_start);
+    nn__wr_f64(w, d->div_factor); nn__wr_f64(w, d->final_div_factor); nn__wr_f64(w, d->base_momentum);
+    nn__wr_f64(w, d->max_momentum); nn__wr_u32(w, (uint32_t)d->mode_max); nn__wr_u32(w, (uint32_t)d->threshold_abs);
+    nn__wr_f64(w, d->factor); nn__wr_u32(w, (uint32_t)d->patience); nn__wr_f64(w, d->threshold);
+    nn__wr_u32(w, (uint32_t)d->cooldown); nn__wr_f64(w, d->min_lr); nn__wr_u32(w, (uint32_t)d->warmup_steps);
+    nn__wr_f64(w, d->warmup_start_factor);
     nn__wr_u64(w, (uint64_t)s->t); nn__wr_f64(w, s->lr); nn__wr_f64(w, s->momentum);
     nn__wr_u64(w, (uint64_t)s->t_cur); nn__wr_u64(w, (uint64_t)s->t_i); nn__wr_f64(w, s->best);
     nn__wr_u32(w, (uint32_t)s->num_bad); nn__wr_u32(w, (uint32_t)s->cooldown_left);
@@ -3410,18 +3411,18 @@ static void nn__rd_sched(nn__rd *r, nn_sched *s) {
     nn_sched_desc *d = &s->d;
     int i;
     NN__ZERO(*s);
-    d->kind = (nn_sched_kind)nn__rd_u32(r); d->base_lr = nn__rd_f32(r); d->step_size = (int)nn__rd_u32(r);
-    d->gamma = nn__rd_f32(r);
+    d->kind = (nn_sched_kind)nn__rd_u32(r); d->base_lr = nn__rd_f64(r); d->step_size = (int)nn__rd_u32(r);
+    d->gamma = nn__rd_f64(r);
     for (i = 0; i < NN_SCHED_MAX_MILESTONES; i++) d->milestones[i] = (int)nn__rd_u32(r);
-    d->n_milestones = (int)nn__rd_u32(r); d->decay = nn__rd_f32(r); d->t_max = (int)nn__rd_u32(r);
-    d->eta_min = nn__rd_f32(r); d->t_0 = (int)nn__rd_u32(r); d->t_mult = (int)nn__rd_u32(r);
-    d->max_lr = nn__rd_f32(r); d->step_size_up = (int)nn__rd_u32(r); d->step_size_down = (int)nn__rd_u32(r);
-    d->cyclic_mode = (nn_cyclic_mode)nn__rd_u32(r); d->total_steps = (int)nn__rd_u32(r); d->pct_start = nn__rd_f32(r);
-    d->div_factor = nn__rd_f32(r); d->final_div_factor = nn__rd_f32(r); d->base_momentum = nn__rd_f32(r);
-    d->max_momentum = nn__rd_f32(r); d->mode_max = (int)nn__rd_u32(r); d->threshold_abs = (int)nn__rd_u32(r);
-    d->factor = nn__rd_f32(r); d->patience = (int)nn__rd_u32(r); d->threshold = nn__rd_f32(r);
-    d->cooldown = (int)nn__rd_u32(r); d->min_lr = nn__rd_f32(r); d->warmup_steps = (int)nn__rd_u32(r);
-    d->warmup_start_factor = nn__rd_f32(r);
+    d->n_milestones = (int)nn__rd_u32(r); d->decay = nn__rd_f64(r); d->t_max = (int)nn__rd_u32(r);
+    d->eta_min = nn__rd_f64(r); d->t_0 = (int)nn__rd_u32(r); d->t_mult = (int)nn__rd_u32(r);
+    d->max_lr = nn__rd_f64(r); d->step_size_up = (int)nn__rd_u32(r); d->step_size_down = (int)nn__rd_u32(r);
+    d->cyclic_mode = (nn_cyclic_mode)nn__rd_u32(r); d->total_steps = (int)nn__rd_u32(r); d->pct_start = nn__rd_f64(r);
+    d->div_factor = nn__rd_f64(r); d->final_div_factor = nn__rd_f64(r); d->base_momentum = nn__rd_f64(r);
+    d->max_momentum = nn__rd_f64(r); d->mode_max = (int)nn__rd_u32(r); d->threshold_abs = (int)nn__rd_u32(r);
+    d->factor = nn__rd_f64(r); d->patience = (int)nn__rd_u32(r); d->threshold = nn__rd_f64(r);
+    d->cooldown = (int)nn__rd_u32(r); d->min_lr = nn__rd_f64(r); d->warmup_steps = (int)nn__rd_u32(r);
+    d->warmup_start_factor = nn__rd_f64(r);
     s->t = (long)nn__rd_u64(r); s->lr = nn__rd_f64(r); s->momentum = nn__rd_f64(r);
     s->t_cur = (long)nn__rd_u64(r); s->t_i = (long)nn__rd_u64(r); s->best = nn__rd_f64(r);
     s->num_bad = (int)nn__rd_u32(r); s->cooldown_left = (int)nn__rd_u32(r);
