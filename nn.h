@@ -1390,9 +1390,18 @@ NN__TARGET_AVX2_ONLY static void nn__sigmoid_avx2(float *y, const float *x, size
         __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, nn__exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
         _mm256_storeu_ps(y + i, silu ? _mm256_mul_ps(v, s) : s);
     }
-    for (; i < n; i++) {
-        float s = x[i] >= 0.0f ? 1.0f / (1.0f + expf(-x[i])) : expf(x[i]) / (1.0f + expf(x[i]));
-        y[i] = silu ? x[i] * s : s;
+    if (i < n) {
+        /* the tail through the same polynomial: an element's value never
+           depends on its position or on the batch size */
+        float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t k;
+        for (k = 0; i + k < n; k++) buf[k] = x[i + k];
+        {
+            __m256 v = _mm256_loadu_ps(buf);
+            __m256 sg = _mm256_div_ps(one, _mm256_add_ps(one, nn__exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+            _mm256_storeu_ps(buf, silu ? _mm256_mul_ps(v, sg) : sg);
+        }
+        for (k = 0; i + k < n; k++) y[i + k] = buf[k];
     }
 }
 /* SGD with momentum, PyTorch form, after the first step: v = mu v + damp g; w -= lr v */
