@@ -22,17 +22,25 @@ HEADERS  := nn.h tests/test.h tests/fixture.h
 # root needs no sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-TEST_BINS := \
-	$(BUILD)/test_core_c99 \
-	$(BUILD)/test_core_c11_clang \
-	$(BUILD)/test_core_cxx11 \
-	$(BUILD)/test_core_static \
-	$(BUILD)/test_core_nosimd \
-	$(BUILD)/test_core_openmp \
-	$(BUILD)/test_core_asan \
-	$(BUILD)/test_alloc \
-	$(BUILD)/tu_gcc \
-	$(BUILD)/tu_gxx
+# Every suite is built in every configuration of the matrix.
+SUITES  := core layers optim
+CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
+cmd_c99       = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS)
+cmd_c11_clang = $(CC_CLANG) $(C11) $(WARNINGS) $(CFLAGS)
+cmd_cxx11     = $(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS)
+cmd_static    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_STATIC
+cmd_nosimd    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_NO_SIMD
+cmd_openmp    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -fopenmp
+cmd_asan      = $(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE)
+
+define suite_rule
+$(BUILD)/test_$(1)_$(2): tests/test_$(1).c $(HEADERS) | $(BUILD)
+	$$(cmd_$(2)) $$< -o $$@ $$(LDLIBS)
+endef
+$(foreach s,$(SUITES),$(foreach c,$(CONFIGS),$(eval $(call suite_rule,$(s),$(c)))))
+
+SUITE_BINS := $(foreach s,$(SUITES),$(foreach c,$(CONFIGS),$(BUILD)/test_$(s)_$(c)))
+TEST_BINS := $(SUITE_BINS) $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx
 
 .DEFAULT_GOAL := test
 .PHONY: test test-run deps-test demo deps-demo bench clean
@@ -63,6 +71,7 @@ bench:
 test: deps-test
 	@$(MAKE) --no-print-directory -j$(JOBS) test-run
 
+
 # Install only what is missing; refresh the package lists only then (a fresh
 # Debian image has none).
 deps-test:
@@ -79,27 +88,6 @@ deps-test:
 $(BUILD):
 	@mkdir -p $(BUILD)
 
-$(BUILD)/test_core_c99: tests/test_core.c $(HEADERS) | $(BUILD)
-	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
-
-$(BUILD)/test_core_c11_clang: tests/test_core.c $(HEADERS) | $(BUILD)
-	$(CC_CLANG) $(C11) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
-
-$(BUILD)/test_core_cxx11: tests/test_core.c $(HEADERS) | $(BUILD)
-	$(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
-
-$(BUILD)/test_core_static: tests/test_core.c $(HEADERS) | $(BUILD)
-	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_STATIC $< -o $@ $(LDLIBS)
-
-$(BUILD)/test_core_nosimd: tests/test_core.c $(HEADERS) | $(BUILD)
-	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_NO_SIMD $< -o $@ $(LDLIBS)
-
-$(BUILD)/test_core_openmp: tests/test_core.c $(HEADERS) | $(BUILD)
-	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -fopenmp $< -o $@ $(LDLIBS)
-
-$(BUILD)/test_core_asan: tests/test_core.c $(HEADERS) | $(BUILD)
-	$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) $< -o $@ $(LDLIBS)
-
 $(BUILD)/test_alloc: tests/test_alloc.c $(HEADERS) | $(BUILD)
 	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
 
@@ -109,33 +97,20 @@ $(BUILD)/tu_gcc: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
 $(BUILD)/tu_gxx: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
 	$(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
 
-# $(call run_test,name,command): run, show its output, append its summary line to
-# $(BUILD)/results.txt. No summary line (a crash) or a non-zero exit with
-# "0 failed" (e.g. the leak checker at exit) counts as one more failure.
-define run_test
-	@echo "== $(1)"
-	@$(2) > $(BUILD)/$(1).log 2>&1; rc=$$?; cat $(BUILD)/$(1).log; \
-	line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed$$' $(BUILD)/$(1).log | tail -n 1); \
-	if [ -z "$$line" ]; then \
-		echo "$(1): no summary line (exit status $$rc)"; line="0 passed, 1 failed"; \
-	elif [ $$rc -ne 0 ] && [ "$${line##* passed, }" = "0 failed" ]; then \
-		echo "$(1): exit status $$rc"; line="$${line%% *} passed, 1 failed"; \
-	fi; \
-	echo "$$line" >> $(BUILD)/results.txt
-endef
 
 test-run: $(TEST_BINS)
 	@rm -f $(BUILD)/results.txt
-	$(call run_test,test_core_c99,./$(BUILD)/test_core_c99)
-	$(call run_test,test_core_c11_clang,./$(BUILD)/test_core_c11_clang)
-	$(call run_test,test_core_cxx11,./$(BUILD)/test_core_cxx11)
-	$(call run_test,test_core_static,./$(BUILD)/test_core_static)
-	$(call run_test,test_core_nosimd,./$(BUILD)/test_core_nosimd)
-	$(call run_test,test_core_openmp,env OMP_NUM_THREADS=2 ./$(BUILD)/test_core_openmp)
-	$(call run_test,test_core_asan,env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ./$(BUILD)/test_core_asan)
-	$(call run_test,test_alloc,./$(BUILD)/test_alloc)
-	$(call run_test,tu_gcc,./$(BUILD)/tu_gcc)
-	$(call run_test,tu_gxx,./$(BUILD)/tu_gxx)
+	@for s in $(SUITES); do for c in $(CONFIGS); do \
+		case $$c in \
+		openmp) e="env OMP_NUM_THREADS=2";; \
+		asan) e="env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1";; \
+		*) e="";; \
+		esac; \
+		sh tests/run_one.sh $(BUILD) test_$${s}_$$c $$e ./$(BUILD)/test_$${s}_$$c; \
+	done; done
+	@sh tests/run_one.sh $(BUILD) test_alloc ./$(BUILD)/test_alloc
+	@sh tests/run_one.sh $(BUILD) tu_gcc ./$(BUILD)/tu_gcc
+	@sh tests/run_one.sh $(BUILD) tu_gxx ./$(BUILD)/tu_gxx
 	@echo "== total"
 	@awk '{ p += $$1; f += $$3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(BUILD)/results.txt
 
