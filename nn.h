@@ -979,12 +979,12 @@ NNDEF nn_tensor nn_tensor_4d(float *data, int n, int c, int h, int w) {
 NNDEF size_t nn_tensor_size(nn_tensor t) {
     size_t n = 1;
     int i;
-    for (i = 0; i < t.rank; i++) n *= (size_t)t.shape[i];
+    for (i = 0; i < t.rank && i < NN_MAX_RANK; i++) n *= (size_t)t.shape[i];
     return n;
 }
 NNDEF int nn_tensor_row_size(nn_tensor t) {
     int n = 1, i;
-    for (i = 1; i < t.rank; i++) n *= t.shape[i];
+    for (i = 1; i < t.rank && i < NN_MAX_RANK; i++) n *= t.shape[i];
     return n;
 }
 NNDEF nn_tensor nn_tensor_alloc(nn_arena *a, int rank, const int *shape) {
