@@ -1112,20 +1112,65 @@ NNDEF void nn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alph
 typedef void (*nn__micro_fn)(int kc, const float *Ap, const float *Bp, float *C, int ldc,
                              int mr, int nr, float alpha, float beta);
 
+#if NN__AVX2
+/* 8x8 transpose: row k of dst (stride ds) gets column k of the 8 rows of src
+   (stride ss). Packing is pure data movement: any path gives the same bits. */
+__attribute__((target("avx2"))) static void nn__transpose8_avx2(float *dst, int ds, const float *src, size_t ss) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ss), r2 = _mm256_loadu_ps(src + 2 * ss);
+    __m256 r3 = _mm256_loadu_ps(src + 3 * ss), r4 = _mm256_loadu_ps(src + 4 * ss), r5 = _mm256_loadu_ps(src + 5 * ss);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * ss), r7 = _mm256_loadu_ps(src + 7 * ss);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
 /* op(A)[i0:i0+mc, p0:p0+kc] -> slivers of MR rows, each (kc, MR), zero-padded. */
 static void nn__pack_a(float *Ap, int trans_a, const float *A, int lda, int i0, int mc,
-                       int p0, int kc) {
+                       int p0, int kc, int simd) {
     int s, r, k;
     for (s = 0; s < mc; s += NN__MR) {
         int mr = NN__MIN(NN__MR, mc - s);
         float *dst = Ap + (size_t)s * kc;
         if (!trans_a) {
+            k = 0;
+#if NN__AVX2
+            /* 6 rows through an 8x8 transpose (rows 6 and 7 repeat row 5); each
+               8-float store spills 2 floats into the next k, which the next
+               store overwrites; the buffer has slack for the last one. */
+            if (simd && mr == NN__MR) {
+                const float *src = A + (size_t)(i0 + s) * lda + p0;
+                for (; k + 8 <= kc; k += 8) {
+                    float tmp[64];
+                    int q;
+                    nn__transpose8_avx2(tmp, 8, src + k, (size_t)lda);
+                    for (q = 0; q < 8; q++) memcpy(dst + (k + q) * NN__MR, tmp + q * 8, NN__MR * sizeof(float));
+                }
+            }
+#else
+            (void)simd;
+#endif
             for (r = 0; r < NN__MR; r++) {
                 if (r < mr) {
                     const float *src = A + (size_t)(i0 + s + r) * lda + p0;
-                    for (k = 0; k < kc; k++) dst[k * NN__MR + r] = src[k];
+                    int kk;
+                    for (kk = k; kk < kc; kk++) dst[kk * NN__MR + r] = src[kk];
                 } else {
-                    for (k = 0; k < kc; k++) dst[k * NN__MR + r] = 0.0f;
+                    int kk;
+                    for (kk = k; kk < kc; kk++) dst[kk * NN__MR + r] = 0.0f;
                 }
             }
         } else {
@@ -1139,7 +1184,7 @@ static void nn__pack_a(float *Ap, int trans_a, const float *A, int lda, int i0, 
 
 /* op(B)[p0:p0+kc, j0:j0+nc] -> slivers of NR columns, each (kc, NR), zero-padded. */
 static void nn__pack_b(float *Bp, int trans_b, const float *B, int ldb, int j0, int nc,
-                       int p0, int kc) {
+                       int p0, int kc, int simd) {
     int s, c, k;
     for (s = 0; s < nc; s += NN__NR) {
         int nr = NN__MIN(NN__NR, nc - s);
@@ -1147,15 +1192,30 @@ static void nn__pack_b(float *Bp, int trans_b, const float *B, int ldb, int j0, 
         if (!trans_b) {
             for (k = 0; k < kc; k++) {
                 const float *src = B + (size_t)(p0 + k) * ldb + j0 + s;
-                for (c = 0; c < NN__NR; c++) dst[k * NN__NR + c] = c < nr ? src[c] : 0.0f;
+                if (nr == NN__NR) memcpy(dst + k * NN__NR, src, NN__NR * sizeof(float));
+                else
+                    for (c = 0; c < NN__NR; c++) dst[k * NN__NR + c] = c < nr ? src[c] : 0.0f;
             }
         } else {
+            k = 0;
+#if NN__AVX2
+            if (simd && nr == NN__NR) {
+                const float *src = B + (size_t)(j0 + s) * ldb + p0;
+                for (; k + 8 <= kc; k += 8) {
+                    nn__transpose8_avx2(dst + k * NN__NR, NN__NR, src + k, (size_t)ldb);
+                    nn__transpose8_avx2(dst + k * NN__NR + 8, NN__NR, src + (size_t)8 * ldb + k, (size_t)ldb);
+                }
+            }
+#else
+            (void)simd;
+#endif
             for (c = 0; c < NN__NR; c++) {
+                int kk;
                 if (c < nr) {
                     const float *src = B + (size_t)(j0 + s + c) * ldb + p0;
-                    for (k = 0; k < kc; k++) dst[k * NN__NR + c] = src[k];
+                    for (kk = k; kk < kc; kk++) dst[kk * NN__NR + c] = src[kk];
                 } else {
-                    for (k = 0; k < kc; k++) dst[k * NN__NR + c] = 0.0f;
+                    for (kk = k; kk < kc; kk++) dst[kk * NN__NR + c] = 0.0f;
                 }
             }
         }
@@ -1255,7 +1315,7 @@ NNDEF int nn_simd_level(void) {
 /* One thread's GEMM, in the GotoBLAS loop order: a KC x NC panel of B is
    packed once and reused across every MC block of A. Narrow K (a batch of 64
    in dW) widens the B panel so that A is packed fewer times. */
-static void nn__gemm_serial(nn__micro_fn micro, int trans_a, int trans_b, int M, int N, int K,
+static void nn__gemm_serial(nn__micro_fn micro, int simd, int trans_a, int trans_b, int M, int N, int K,
                             float alpha, const float *A, int lda, const float *B, int ldb,
                             float beta, float *C, int ldc) {
     float Ap[NN__MC * NN__KC] NN__ALIGNED64;
@@ -1267,10 +1327,10 @@ static void nn__gemm_serial(nn__micro_fn micro, int trans_a, int trans_b, int M,
         for (pc = 0; pc < K; pc += NN__KC) {
             int kc = NN__MIN(NN__KC, K - pc);
             float b = pc == 0 ? beta : 1.0f;
-            nn__pack_b(Bp, trans_b, B, ldb, jc, nc, pc, kc);
+            nn__pack_b(Bp, trans_b, B, ldb, jc, nc, pc, kc, simd);
             for (ic = 0; ic < M; ic += NN__MC) {
                 int mc = NN__MIN(NN__MC, M - ic);
-                nn__pack_a(Ap, trans_a, A, lda, ic, mc, pc, kc);
+                nn__pack_a(Ap, trans_a, A, lda, ic, mc, pc, kc, simd);
                 for (jr = 0; jr < nc; jr += NN__NR)
                     for (ir = 0; ir < mc; ir += NN__MR)
                         micro(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
@@ -1285,7 +1345,7 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                    const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc) {
     nn__micro_fn micro = nn__micro_ref;
-    int threads = 1;
+    int threads = 1, simd = 0;
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         int i, j;
@@ -1297,13 +1357,16 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
         return;
     }
 #if NN__AVX2
-    if (nn__cpu_has_avx2()) micro = nn__micro_avx2;
+    if (nn__cpu_has_avx2()) {
+        micro = nn__micro_avx2;
+        simd = 1;
+    }
 #endif
 #ifdef _OPENMP
     if (2.0 * M * N * K >= 4e6) threads = omp_get_max_threads();
 #endif
     if (threads <= 1) {
-        nn__gemm_serial(micro, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        nn__gemm_serial(micro, simd, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #ifdef _OPENMP
@@ -1320,12 +1383,12 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
             if (split_n) {
                 int n = NN__MIN(t1, N) - t0;
                 if (n > 0)
-                    nn__gemm_serial(micro, trans_a, trans_b, M, n, K, alpha, A, lda,
+                    nn__gemm_serial(micro, simd, trans_a, trans_b, M, n, K, alpha, A, lda,
                                     trans_b ? B + (size_t)t0 * ldb : B + t0, ldb, beta, C + t0, ldc);
             } else {
                 int m = NN__MIN(t1, M) - t0;
                 if (m > 0)
-                    nn__gemm_serial(micro, trans_a, trans_b, m, N, K, alpha,
+                    nn__gemm_serial(micro, simd, trans_a, trans_b, m, N, K, alpha,
                                     trans_a ? A + t0 : A + (size_t)t0 * lda, lda, B, ldb, beta,
                                     C + (size_t)t0 * ldc, ldc);
             }
