@@ -47,7 +47,7 @@ TEST_BINS := $(SUITE_BINS) $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx
 
 # ---- demo: Fashion-MNIST -----------------------------------------------------
 DEMO_PKGS := gcc libc6-dev dataset-fashion-mnist libstb-dev
-DEMO_FLAGS ?= -O2 -fopenmp
+DEMO_FLAGS ?= -O2   # add -fopenmp to use every core (bit-identical results)
 
 demo: deps-demo | $(BUILD)
 	$(CC_GCC) $(DEMO_FLAGS) examples/fashion_mnist.c -o $(BUILD)/fashion_mnist -lm
