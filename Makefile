@@ -23,7 +23,7 @@ HEADERS  := nn.h tests/test.h tests/fixture.h
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Every suite is built in every configuration of the matrix.
-SUITES  := core layers optim
+SUITES  := core layers optim serialize
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 cmd_c99       = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS)
 cmd_c11_clang = $(CC_CLANG) $(C11) $(WARNINGS) $(CFLAGS)
@@ -40,10 +40,20 @@ endef
 $(foreach s,$(SUITES),$(foreach c,$(CONFIGS),$(eval $(call suite_rule,$(s),$(c)))))
 
 SUITE_BINS := $(foreach s,$(SUITES),$(foreach c,$(CONFIGS),$(BUILD)/test_$(s)_$(c)))
-TEST_BINS := $(SUITE_BINS) $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx
+# the serializer again through the byte-by-byte path big-endian hosts take,
+# and every fuzzer seed and past crash replayed under the sanitizers
+$(BUILD)/test_serialize_portable: tests/test_serialize.c $(HEADERS) | $(BUILD)
+	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_PORTABLE_ENDIAN $< -o $@ $(LDLIBS)
+$(BUILD)/test_serialize_portable_asan: tests/test_serialize.c $(HEADERS) | $(BUILD)
+	$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) -DNN_PORTABLE_ENDIAN $< -o $@ $(LDLIBS)
+$(BUILD)/fuzz_replay: tests/fuzz_load.c nn.h | $(BUILD)
+	$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
+
+TEST_BINS := $(SUITE_BINS) $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx \
+	$(BUILD)/test_serialize_portable $(BUILD)/test_serialize_portable_asan $(BUILD)/fuzz_replay
 
 .DEFAULT_GOAL := test
-.PHONY: test test-run deps-test demo deps-demo bench clean
+.PHONY: test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz clean
 
 # ---- demo: Fashion-MNIST -----------------------------------------------------
 DEMO_PKGS := gcc libc6-dev dataset-fashion-mnist libstb-dev
@@ -111,8 +121,33 @@ test-run: $(TEST_BINS)
 	@sh tests/run_one.sh $(BUILD) test_alloc ./$(BUILD)/test_alloc
 	@sh tests/run_one.sh $(BUILD) tu_gcc ./$(BUILD)/tu_gcc
 	@sh tests/run_one.sh $(BUILD) tu_gxx ./$(BUILD)/tu_gxx
+	@sh tests/run_one.sh $(BUILD) test_serialize_portable ./$(BUILD)/test_serialize_portable
+	@sh tests/run_one.sh $(BUILD) test_serialize_portable_asan env ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/test_serialize_portable_asan
+	@sh tests/run_one.sh $(BUILD) fuzz_replay ./$(BUILD)/fuzz_replay $(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)
 	@echo "== total"
 	@awk '{ p += $$1; f += $$3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(BUILD)/results.txt
+
+# ---- fuzz: libFuzzer over every loader ------------------------------------------
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?= -g -O1 -fsanitize=fuzzer,address,undefined
+CLANG_MAJOR   = $(shell $(CC_CLANG) -dumpversion | cut -d. -f1)
+
+deps-fuzz: deps-test
+	@dpkg -s libclang-rt-$(CLANG_MAJOR)-dev >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libclang-rt-$(CLANG_MAJOR)-dev; }
+
+$(BUILD)/fuzz_load: tests/fuzz_load.c nn.h | $(BUILD)
+	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
+
+# the committed corpus stays small: new inputs go to a scratch copy under build/
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz_load
+	rm -rf $(BUILD)/corpus_work && cp -r tests/corpus $(BUILD)/corpus_work && mkdir -p $(BUILD)/fuzz_artifacts
+	./$(BUILD)/fuzz_load -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_work tests/corpus
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
 clean:
 	rm -rf $(BUILD)

@@ -124,7 +124,7 @@ typedef enum nn_result {
     NN_ERR_INVALID_ARGUMENT = -2, /* a value the user chose is out of range */
     NN_ERR_IO = -3,               /* open/read/write/rename failed */
     NN_ERR_BAD_MAGIC = -4,        /* not the file type expected */
-    NN_ERR_VERSION = -5,          /* a newer format than this reader knows */
+    NN_ERR_VERSION = -5,          /* a format version this reader does not read */
     NN_ERR_TRUNCATED = -6,        /* fewer bytes than the header promises */
     NN_ERR_CORRUPT = -7,          /* inconsistent header or data */
     NN_ERR_CHECKSUM = -8,         /* checksum mismatch */
@@ -740,7 +740,8 @@ NNDEF nn_result nn_model_save_to_memory(const nn_model *m, const nn_train_state 
    and what the file has (an optimizer or schedule saved with the file must
    match kind and size). */
 NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const void *buf, size_t len);
-/* Read only the description: layers gets up to max_layers entries. */
+/* Read only the description: layers gets up to max_layers entries; with
+   layers NULL only desc->n_layers is filled in (to size the array). */
 NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
                                           const void *buf, size_t len);
 /* Build a new model in the arena from the file alone, then load it. On
@@ -853,6 +854,8 @@ NNDEF void nn_idx_free(nn_idx *idx);
 #include <omp.h>
 #endif
 
+/* Range checks written so that NaN fails them: !(lo <= x && x <= hi). */
+#define NN__IN(x, lo, hi) ((x) >= (lo) && (x) <= (hi))
 #define NN__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NN__MAX(a, b) ((a) > (b) ? (a) : (b))
 /* C and C++ both accept this for "the zero value of a struct". */
@@ -865,7 +868,7 @@ NNDEF const char *nn_result_string(nn_result r) {
     case NN_ERR_INVALID_ARGUMENT: return "invalid argument";
     case NN_ERR_IO: return "I/O error (cannot open, read, write or rename)";
     case NN_ERR_BAD_MAGIC: return "not a file of the expected type (bad magic)";
-    case NN_ERR_VERSION: return "format version newer than this reader";
+    case NN_ERR_VERSION: return "unsupported format version (or a section this reader must know)";
     case NN_ERR_TRUNCATED: return "file is truncated";
     case NN_ERR_CORRUPT: return "file is corrupt (inconsistent header or data)";
     case NN_ERR_CHECKSUM: return "checksum mismatch";
@@ -1113,12 +1116,12 @@ typedef void (*nn__micro_fn)(int kc, const float *Ap, const float *Bp, float *C,
                              int mr, int nr, float alpha, float beta);
 
 #if NN__AVX2
-/* 8x8 transpose: row k of dst (stride ds) gets column k of the 8 rows of src
-   (stride ss). Packing is pure data movement: any path gives the same bits. */
-__attribute__((target("avx2"))) static void nn__transpose8_avx2(float *dst, int ds, const float *src, size_t ss) {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ss), r2 = _mm256_loadu_ps(src + 2 * ss);
-    __m256 r3 = _mm256_loadu_ps(src + 3 * ss), r4 = _mm256_loadu_ps(src + 4 * ss), r5 = _mm256_loadu_ps(src + 5 * ss);
-    __m256 r6 = _mm256_loadu_ps(src + 6 * ss), r7 = _mm256_loadu_ps(src + 7 * ss);
+/* 8x8 transpose: row j of dst (stride ds) gets element k + j of the 8 source
+   rows. Packing is pure data movement: any path gives the same bits. */
+__attribute__((target("avx2"))) static void nn__transpose8_avx2(float *dst, int ds, const float *const *row, int k) {
+    __m256 r0 = _mm256_loadu_ps(row[0] + k), r1 = _mm256_loadu_ps(row[1] + k), r2 = _mm256_loadu_ps(row[2] + k);
+    __m256 r3 = _mm256_loadu_ps(row[3] + k), r4 = _mm256_loadu_ps(row[4] + k), r5 = _mm256_loadu_ps(row[5] + k);
+    __m256 r6 = _mm256_loadu_ps(row[6] + k), r7 = _mm256_loadu_ps(row[7] + k);
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
     __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
     __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
@@ -1148,15 +1151,15 @@ static void nn__pack_a(float *Ap, int trans_a, const float *A, int lda, int i0, 
         if (!trans_a) {
             k = 0;
 #if NN__AVX2
-            /* 6 rows through an 8x8 transpose (rows 6 and 7 repeat row 5); each
-               8-float store spills 2 floats into the next k, which the next
-               store overwrites; the buffer has slack for the last one. */
+            /* 6 rows through an 8x8 transpose (rows 6 and 7 repeat row 5, so
+               nothing past the matrix is read), 6 of every 8 lanes kept */
             if (simd && mr == NN__MR) {
-                const float *src = A + (size_t)(i0 + s) * lda + p0;
+                const float *row[8];
+                for (r = 0; r < 8; r++) row[r] = A + (size_t)(i0 + s + (r < NN__MR ? r : NN__MR - 1)) * lda + p0;
                 for (; k + 8 <= kc; k += 8) {
                     float tmp[64];
                     int q;
-                    nn__transpose8_avx2(tmp, 8, src + k, (size_t)lda);
+                    nn__transpose8_avx2(tmp, 8, row, k);
                     for (q = 0; q < 8; q++) memcpy(dst + (k + q) * NN__MR, tmp + q * 8, NN__MR * sizeof(float));
                 }
             }
@@ -1200,10 +1203,11 @@ static void nn__pack_b(float *Bp, int trans_b, const float *B, int ldb, int j0, 
             k = 0;
 #if NN__AVX2
             if (simd && nr == NN__NR) {
-                const float *src = B + (size_t)(j0 + s) * ldb + p0;
+                const float *row[16];
+                for (c = 0; c < 16; c++) row[c] = B + (size_t)(j0 + s + c) * ldb + p0;
                 for (; k + 8 <= kc; k += 8) {
-                    nn__transpose8_avx2(dst + k * NN__NR, NN__NR, src + k, (size_t)ldb);
-                    nn__transpose8_avx2(dst + k * NN__NR + 8, NN__NR, src + (size_t)8 * ldb + k, (size_t)ldb);
+                    nn__transpose8_avx2(dst + k * NN__NR, NN__NR, row, k);
+                    nn__transpose8_avx2(dst + k * NN__NR + 8, NN__NR, row + 8, k);
                 }
             }
 #else
@@ -2250,6 +2254,12 @@ static nn_result nn__model_validate(const nn_model_desc *d) {
         const nn_layer_desc *l = &d->layers[i];
         if ((int)l->act < 0 || l->act >= NN_ACT_COUNT_) return NN_ERR_INVALID_ARGUMENT;
         if ((int)l->init < 0 || l->init >= NN_INIT_COUNT_) return NN_ERR_INVALID_ARGUMENT;
+        /* every real field finite (a file may carry anything) */
+        if (!NN__IN(l->alpha, -1e30f, 1e30f) || !NN__IN(l->init_gain, -1e30f, 1e30f) ||
+            !NN__IN(l->init_value, -1e30f, 1e30f) || !NN__IN(l->eps, 0.0f, 1.0f) ||
+            !NN__IN(l->momentum, 0.0f, 1.0f) || !NN__IN(l->p, 0.0f, 1.0f))
+            return NN_ERR_INVALID_ARGUMENT;
+        if (l->weight_std && !NN__IN(l->eps, 0.0f, 1.0f)) return NN_ERR_INVALID_ARGUMENT;
         switch (l->kind) {
         case NN_LAYER_DENSE:
         case NN_LAYER_MAXOUT: {
@@ -2264,11 +2274,11 @@ static nn_result nn__model_validate(const nn_model_desc *d) {
         case NN_LAYER_ACT:
         case NN_LAYER_FLATTEN: break;
         case NN_LAYER_DROPOUT:
-            if (l->p < 0.0f || l->p >= 1.0f) return NN_ERR_INVALID_ARGUMENT;
+            if (!(l->p >= 0.0f && l->p < 1.0f)) return NN_ERR_INVALID_ARGUMENT;
             break;
         case NN_LAYER_BATCHNORM:
         case NN_LAYER_LAYERNORM:
-            if (l->eps < 0.0f || l->momentum < 0.0f || l->momentum > 1.0f) return NN_ERR_INVALID_ARGUMENT;
+            if (!NN__IN(l->eps, 0.0f, 1.0f) || !NN__IN(l->momentum, 0.0f, 1.0f)) return NN_ERR_INVALID_ARGUMENT;
             break;
         default: return NN_ERR_INVALID_ARGUMENT;
         }
@@ -2678,6 +2688,18 @@ NNDEF void nn_optim_elastic_net(nn_optim_desc *desc, float lambda, float mix) {
     desc->weight_decay = lambda * (1.0f - mix);
 }
 
+/* A resolved description is usable (every range check fails on NaN). */
+static int nn__optim_desc_valid(const nn_optim_desc *d) {
+    return (int)d->kind >= 0 && d->kind < NN_OPTIM_KIND_COUNT_ && NN__IN(d->lr, 0.0f, 1e30f) &&
+           NN__IN(d->momentum, 0.0f, 0.99999994f) && NN__IN(d->dampening, 0.0f, 1.0f) &&
+           NN__IN(d->beta1, 0.0f, 0.99999994f) && NN__IN(d->beta2, 0.0f, 0.99999994f) &&
+           NN__IN(d->eps, 0.0f, 1e30f) && NN__IN(d->alpha, 0.0f, 1.0f) && NN__IN(d->weight_decay, 0.0f, 1e30f) &&
+           NN__IN(d->l1, 0.0f, 1e30f) && NN__IN(d->max_norm, 0.0f, 1e30f) && NN__IN(d->lr_decay, 0.0f, 1e30f) &&
+           NN__IN(d->initial_accumulator_value, 0.0f, 1e30f) && d->lookahead_k >= 0 &&
+           NN__IN(d->lookahead_alpha, 0.0f, 1.0f) &&
+           !(d->nesterov && (d->momentum == 0.0f || d->dampening != 0.0f));
+}
+
 /* How many state vectors of n floats each kind keeps. */
 static int nn__optim_states(const nn_optim_desc *d) {
     switch (d->kind) {
@@ -2706,13 +2728,7 @@ NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc 
     NN_ASSERT(o && arena && desc);
     NN__ZERO(*o);
     d = nn_optim_defaults(desc);
-    if ((int)d.kind < 0 || d.kind >= NN_OPTIM_KIND_COUNT_ || d.lr < 0.0f || d.momentum < 0.0f ||
-        d.momentum >= 1.0f || d.dampening < 0.0f || d.dampening > 1.0f || d.beta1 < 0.0f ||
-        d.beta1 >= 1.0f || d.beta2 < 0.0f || d.beta2 >= 1.0f || d.eps < 0.0f || d.alpha < 0.0f ||
-        d.alpha > 1.0f || d.weight_decay < 0.0f || d.l1 < 0.0f || d.max_norm < 0.0f ||
-        d.lookahead_k < 0 || d.lookahead_alpha < 0.0f || d.lookahead_alpha > 1.0f ||
-        (d.nesterov && (d.momentum == 0.0f || d.dampening != 0.0f)))
-        return NN_ERR_INVALID_ARGUMENT;
+    if (!nn__optim_desc_valid(&d)) return NN_ERR_INVALID_ARGUMENT;
     if (n_params > SIZE_MAX / sizeof(float) / 4) return NN_ERR_TOO_LARGE;
     o->d = d;
     o->n = n_params;
@@ -3195,47 +3211,63 @@ NNDEF float nn_lbfgs_step(nn_lbfgs *lb, float *x, nn_lbfgs_fn f, void *user) {
 
 /* == 10. schedules ======================================================= */
 static double nn__sched_closed(nn_sched *s, long t);
-NNDEF nn_result nn_sched_init(nn_sched *s, const nn_sched_desc *desc) {
+/* Defaults filled in, then checked; 0 when unusable. Every check fails on NaN. */
+static int nn__sched_resolve(nn_sched_desc *out, const nn_sched_desc *desc) {
     nn_sched_desc d = *desc;
     int i;
-    NN__ZERO(*s);
-    if (d.base_lr <= 0.0f || (int)d.kind < 0 || d.kind >= NN_SCHED_KIND_COUNT_ || d.warmup_steps < 0)
-        return NN_ERR_INVALID_ARGUMENT;
-    if (d.gamma == 0.0f) d.gamma = (d.kind == NN_SCHED_STEP || d.kind == NN_SCHED_MULTISTEP) ? 0.1f : 1.0f;
+    if (!NN__IN(d.base_lr, 1e-30, 1e30) || (int)d.kind < 0 || d.kind >= NN_SCHED_KIND_COUNT_ || d.warmup_steps < 0)
+        return 0;
+    if (d.gamma == 0.0) d.gamma = (d.kind == NN_SCHED_STEP || d.kind == NN_SCHED_MULTISTEP) ? 0.1 : 1.0;
     if (d.t_mult == 0) d.t_mult = 1;
     if (d.step_size_up == 0) d.step_size_up = 2000;
     if (d.step_size_down == 0) d.step_size_down = d.step_size_up;
-    if (d.pct_start == 0.0f) d.pct_start = 0.3f;
-    if (d.div_factor == 0.0f) d.div_factor = 25.0f;
-    if (d.final_div_factor == 0.0f) d.final_div_factor = 1e4f;
-    if (d.base_momentum == 0.0f) d.base_momentum = 0.85f;
-    if (d.max_momentum == 0.0f) d.max_momentum = 0.95f;
-    if (d.factor == 0.0f) d.factor = 0.1f;
+    if (d.pct_start == 0.0) d.pct_start = 0.3;
+    if (d.div_factor == 0.0) d.div_factor = 25.0;
+    if (d.final_div_factor == 0.0) d.final_div_factor = 1e4;
+    if (d.base_momentum == 0.0) d.base_momentum = 0.85;
+    if (d.max_momentum == 0.0) d.max_momentum = 0.95;
+    if (d.factor == 0.0) d.factor = 0.1;
     if (d.patience == 0) d.patience = 10;
     if (d.patience < 0) d.patience = 0;
-    if (d.threshold == 0.0f) d.threshold = 1e-4f;
-    if (d.warmup_start_factor == 0.0f) d.warmup_start_factor = 1.0f / 3.0f;
+    if (d.threshold == 0.0) d.threshold = 1e-4;
+    if (d.warmup_start_factor == 0.0) d.warmup_start_factor = 1.0 / 3.0;
+    if (!NN__IN(d.gamma, 0.0, 1e30) || !NN__IN(d.decay, 0.0, 1e30) || !NN__IN(d.eta_min, 0.0, 1e30) ||
+        !NN__IN(d.max_lr, 0.0, 1e30) || !NN__IN(d.pct_start, 0.0, 1.0) || !NN__IN(d.div_factor, 1e-30, 1e30) ||
+        !NN__IN(d.final_div_factor, 1e-30, 1e30) || !NN__IN(d.base_momentum, 0.0, 1.0) ||
+        !NN__IN(d.max_momentum, 0.0, 1.0) || !NN__IN(d.threshold, 0.0, 1e30) || !NN__IN(d.min_lr, 0.0, 1e30) ||
+        !NN__IN(d.warmup_start_factor, 0.0, 1e30) || (int)d.cyclic_mode < 0 || d.cyclic_mode > NN_CYCLIC_EXP_RANGE ||
+        d.n_milestones < 0 || d.n_milestones > NN_SCHED_MAX_MILESTONES || d.cooldown < 0 || d.t_mult < 1)
+        return 0;
     switch (d.kind) {
-    case NN_SCHED_STEP: if (d.step_size <= 0) return NN_ERR_INVALID_ARGUMENT; break;
+    case NN_SCHED_STEP: if (d.step_size <= 0) return 0; break;
     case NN_SCHED_MULTISTEP:
-        if (d.n_milestones < 0 || d.n_milestones > NN_SCHED_MAX_MILESTONES) return NN_ERR_INVALID_ARGUMENT;
         for (i = 1; i < d.n_milestones; i++)
-            if (d.milestones[i] < d.milestones[i - 1]) return NN_ERR_INVALID_ARGUMENT;
+            if (d.milestones[i] < d.milestones[i - 1]) return 0;
         break;
-    case NN_SCHED_COSINE: if (d.t_max <= 0) return NN_ERR_INVALID_ARGUMENT; break;
-    case NN_SCHED_COSINE_RESTARTS: if (d.t_0 <= 0 || d.t_mult < 1) return NN_ERR_INVALID_ARGUMENT; break;
+    case NN_SCHED_COSINE: if (d.t_max <= 0) return 0; break;
+    case NN_SCHED_COSINE_RESTARTS: if (d.t_0 <= 0) return 0; break;
     case NN_SCHED_CYCLIC:
-        if (d.max_lr <= 0.0f || d.step_size_up < 0 || d.step_size_down < 0) return NN_ERR_INVALID_ARGUMENT;
+        if (!(d.max_lr > 0.0) || d.step_size_up < 0 || d.step_size_down < 0 || d.step_size_up + d.step_size_down <= 0)
+            return 0;
         break;
     case NN_SCHED_ONE_CYCLE:
-        if (d.max_lr <= 0.0f || d.total_steps <= 1 || d.pct_start <= 0.0f || d.pct_start >= 1.0f)
-            return NN_ERR_INVALID_ARGUMENT;
+        if (!(d.max_lr > 0.0) || d.total_steps <= 1 || !(d.pct_start > 0.0 && d.pct_start < 1.0) ||
+            !(d.pct_start * d.total_steps - 1.0 > 0.0) || !(d.pct_start * d.total_steps < d.total_steps - 1.0))
+            return 0;
         break;
     case NN_SCHED_PLATEAU:
-        if (d.factor >= 1.0f || d.factor <= 0.0f || d.cooldown < 0) return NN_ERR_INVALID_ARGUMENT;
+        if (!(d.factor > 0.0 && d.factor < 1.0)) return 0;
         break;
     default: break;
     }
+    *out = d;
+    return 1;
+}
+
+NNDEF nn_result nn_sched_init(nn_sched *s, const nn_sched_desc *desc) {
+    nn_sched_desc d;
+    NN__ZERO(*s);
+    if (!nn__sched_resolve(&d, desc)) return NN_ERR_INVALID_ARGUMENT;
     s->d = d;
     s->t_i = d.t_0;
     s->best = d.mode_max ? -HUGE_VAL : HUGE_VAL;
@@ -3837,7 +3869,8 @@ static nn_result nn__parse_arch(const nn__sec *s, nn_model_desc *desc, nn_layer_
     desc->seed = nn__rd_u64(&r);
     n = nn__rd_u32(&r);
     if (r.err) return NN_ERR_TRUNCATED;
-    if (n == 0 || n > NN__MAX_LAYERS / 2) return NN_ERR_TOO_LARGE;
+    if (n == 0) return NN_ERR_CORRUPT;
+    if (n > NN__MAX_LAYERS / 2) return NN_ERR_TOO_LARGE;
     if ((size_t)n * NN__LAYER_FIELDS * 4 != r.len - r.pos) return NN_ERR_CORRUPT;
     if (layers && (int)n > max_layers) return NN_ERR_TOO_LARGE;
     for (i = 0; i < n; i++) nn__rd_layer(&r, layers ? &layers[i] : &tmp);
@@ -3926,8 +3959,15 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
         n = nn__rd_u64(&r);
         nvec = (int)nn__rd_u32(&r);
         if (r.err) return NN_ERR_TRUNCATED;
-        if (od.kind != st->optim->d.kind || n != (uint64_t)st->optim->n || nvec != nn__optim_nvec(st->optim))
+        if (!nn__optim_desc_valid(&od)) return NN_ERR_CORRUPT;
+        /* the same state vectors, not merely as many */
+        if (od.kind != st->optim->d.kind || n != (uint64_t)st->optim->n || nvec != nn__optim_nvec(st->optim) ||
+            nn__optim_states(&od) != (st->optim->s0 != NULL) + (st->optim->s1 != NULL) + (st->optim->s2 != NULL) ||
+            (od.lookahead_k > 0) != (st->optim->slow != NULL) || (od.kind == NN_OPTIM_RMSPROP &&
+            (od.centered != st->optim->d.centered || (od.momentum != 0.0f) != (st->optim->d.momentum != 0.0f))) ||
+            ((od.kind == NN_OPTIM_ADAM || od.kind == NN_OPTIM_ADAMW) && od.amsgrad != st->optim->d.amsgrad))
             return NN_ERR_SHAPE_MISMATCH;
+        if (ostep > (uint64_t)LONG_MAX / 2) return NN_ERR_CORRUPT;
         if ((uint64_t)(r.len - r.pos) != n * 4u * (uint64_t)nvec) return NN_ERR_CORRUPT;
         ostate = r.p + r.pos;
     }
@@ -3936,6 +3976,15 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
         nn__rd_sched(&r, &sd);
         if (r.err) return NN_ERR_TRUNCATED;
         if (r.pos != r.len) return NN_ERR_CORRUPT;
+        {
+            nn_sched_desc check;
+            /* what init would accept (the integer divisors it checks are never
+               defaulted, so they are checked as stored) */
+            if (!nn__sched_resolve(&check, &sd.d) || sd.t < 0 ||
+                sd.t_cur < 0 || sd.t_i < 0 || (sd.d.kind == NN_SCHED_COSINE_RESTARTS && sd.t_i < 1) ||
+                sd.num_bad < 0 || sd.cooldown_left < 0 || !NN__IN(sd.lr, 0.0, 1e30) || !NN__IN(sd.momentum, 0.0, 1.0))
+                return NN_ERR_CORRUPT;
+        }
         if (sd.d.kind != st->sched->d.kind) return NN_ERR_SHAPE_MISMATCH;
     }
     /* everything checked: now write */
@@ -3966,11 +4015,19 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
 NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
                                           const void *buf, size_t len) {
     nn__file f;
+    nn_model_desc d;
     nn_result r = nn__parse_file(&f, buf, len);
     if (r != NN_OK) return r;
-    r = nn__parse_arch(&f.arch, desc, layers, max_layers);
+    if (!layers) { /* the count only: desc->n_layers */
+        r = nn__parse_arch(&f.arch, &d, NULL, 0);
+        if (r == NN_OK) *desc = d;
+        return r;
+    }
+    r = nn__parse_arch(&f.arch, &d, layers, max_layers);
     if (r != NN_OK) return r;
-    return nn__model_validate(desc) == NN_OK ? NN_OK : NN_ERR_CORRUPT;
+    if (nn__model_validate(&d) != NN_OK) return NN_ERR_CORRUPT;
+    *desc = d; /* only on success */
+    return NN_OK;
 }
 
 NNDEF nn_result nn_model_init_from_memory(nn_model *m, nn_arena *arena, const void *buf, size_t len) {
@@ -4126,7 +4183,8 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
 
 NNDEF nn_result nn_checkpoint_update(nn_checkpoint *c, const nn_model *m, const nn_train_state *st,
                                      float metric, int *improved) {
-    int better = !c->has_best || (c->mode_max ? metric > c->best : metric < c->best);
+    /* NaN never improves (and never becomes the best) */
+    int better = metric == metric && (!c->has_best || (c->mode_max ? metric > c->best : metric < c->best));
     nn_result r = NN_OK;
     if (improved) *improved = better;
     if (c->path_last) r = nn_model_save(m, st, c->path_last);

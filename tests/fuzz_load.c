@@ -1,0 +1,517 @@
+/* fuzz_load.c - libFuzzer target for nn.h's loaders of untrusted bytes.
+
+   Each input goes to:
+     nn_model_load_from_memory   into three fixed small models, each with an optimizer,
+                                 a schedule and a data RNG in the train state; on failure
+                                 the target's whole arena and structs must be unchanged
+                                 (STYLE.md rule 15), on success one training step runs on
+                                 what was loaded (unless FUZZ_NO_STEP) and the target is
+                                 restored for the next input;
+     nn_model_init_from_memory   into a 256 KiB arena; on failure the arena must be
+                                 rewound, on success the model runs a forward pass;
+     nn_model_desc_from_memory, nn_idx_parse, nn_gzip_decode (with a stub inflate that
+                                 copies its input).
+   Random bytes almost never carry valid CRC-32C checksums, so every input that starts
+   with the magic is also run a second time with its header and section checksums
+   recomputed: the mutations then reach the section parsers instead of the checksum test.
+
+   Build and run (Debian's clang needs libclang-rt-14-dev for -fsanitize=fuzzer):
+       clang -g -O1 -fsanitize=fuzzer,address,undefined tests/fuzz_load.c -o build/fuzz_load -lm
+       cp -r tests/corpus build/corpus_work   # a scratch copy: the committed corpus stays small
+       build/fuzz_load -max_total_time=600 build/corpus_work tests/corpus
+   Without libFuzzer (any compiler), -DFUZZ_STANDALONE gives a main that runs files
+   through the same target (reproducers, corpus regression) and writes the seed corpus:
+       cc -DFUZZ_STANDALONE -g -fsanitize=address,undefined tests/fuzz_load.c -o build/fuzz_standalone -lm
+       build/fuzz_standalone tests/corpus/[a-z]*    # replay every seed
+       build/fuzz_standalone --write-corpus tests/corpus
+   -DFUZZ_NO_STEP leaves out the training step after a successful load (loaders only).
+   -DFUZZ_SKIP_KNOWN also skips the forward pass of a model built from a file whose
+   description holds a NaN (nn.h bug: NaN passes nn__model_validate, then NN_ASSERT fires
+   in nn_dropout_forward), so a long run can look past the known bugs for new ones. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NN_IMPLEMENTATION
+#include "../nn.h"
+
+#define FZ_CHECK(c)                                                                  \
+    do {                                                                             \
+        if (!(c)) {                                                                  \
+            fprintf(stderr, "fuzz_load.c:%d: check failed: %s\n", __LINE__, #c);     \
+            abort();                                                                 \
+        }                                                                            \
+    } while (0)
+
+static uint32_t fz_rd32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t fz_rd64(const unsigned char *p) { return (uint64_t)fz_rd32(p) | ((uint64_t)fz_rd32(p + 4) << 32); }
+static void fz_wr32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+/* ---- the fixed targets ---- */
+#define FZ_TARGETS 3
+typedef struct fz_target {
+    nn_arena arena;
+    nn_model m;
+    nn_optim o;
+    nn_sched s;
+    nn_rng rng;
+    nn_train_state st;
+    /* snapshot: the arena's bytes and the structs */
+    unsigned char *snap;
+    nn_model sm;
+    nn_optim so;
+    nn_sched ss;
+    nn_rng sr;
+    float *x, *t; /* a batch for the training step */
+} fz_target;
+static fz_target fz_t[FZ_TARGETS];
+static int fz_ready = 0;
+
+static nn_layer_desc fz_ld(nn_layer_kind kind, int units, nn_act act) {
+    nn_layer_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = kind;
+    d.units = units;
+    d.act = act;
+    return d;
+}
+
+/* The descriptions of target i (also used for the seed corpus). */
+static int fz_layers(int i, nn_layer_desc *l, int *inputs, int *max_batch) {
+    switch (i) {
+    case 0:
+        *inputs = 4; *max_batch = 3;
+        l[0] = fz_ld(NN_LAYER_DENSE, 6, NN_ACT_RELU);
+        l[1] = fz_ld(NN_LAYER_BATCHNORM, 0, NN_ACT_IDENTITY);
+        l[2] = fz_ld(NN_LAYER_DROPOUT, 0, NN_ACT_IDENTITY);
+        l[2].p = 0.2f;
+        l[3] = fz_ld(NN_LAYER_DENSE, 2, NN_ACT_IDENTITY);
+        return 4;
+    case 1:
+        *inputs = 5; *max_batch = 2;
+        l[0] = fz_ld(NN_LAYER_MAXOUT, 3, NN_ACT_IDENTITY);
+        l[1] = fz_ld(NN_LAYER_LAYERNORM, 0, NN_ACT_IDENTITY);
+        l[2] = fz_ld(NN_LAYER_DENSE, 4, NN_ACT_IDENTITY);
+        l[2].no_bias = 1;
+        l[2].weight_std = 1;
+        l[3] = fz_ld(NN_LAYER_ACT, 0, NN_ACT_SOFTMAX);
+        return 4;
+    default:
+        *inputs = 3; *max_batch = 2;
+        l[0] = fz_ld(NN_LAYER_DENSE, 4, NN_ACT_TANH);
+        l[1] = fz_ld(NN_LAYER_FLATTEN, 0, NN_ACT_IDENTITY);
+        l[2] = fz_ld(NN_LAYER_DENSE, 1, NN_ACT_ELU);
+        return 3;
+    }
+}
+
+static void fz_optim_sched(int i, nn_optim_desc *od, nn_sched_desc *sd) {
+    memset(od, 0, sizeof *od);
+    memset(sd, 0, sizeof *sd);
+    switch (i) {
+    case 0:
+        od->kind = NN_OPTIM_ADAM;
+        od->amsgrad = 1;
+        sd->kind = NN_SCHED_COSINE;
+        sd->base_lr = 0.01;
+        sd->t_max = 10;
+        sd->warmup_steps = 2;
+        break;
+    case 1:
+        od->kind = NN_OPTIM_SGD;
+        od->momentum = 0.9f;
+        od->lookahead_k = 3;
+        sd->kind = NN_SCHED_MULTISTEP;
+        sd->base_lr = 0.1;
+        sd->n_milestones = 2;
+        sd->milestones[0] = 2;
+        sd->milestones[1] = 4;
+        break;
+    default:
+        od->kind = NN_OPTIM_RMSPROP;
+        od->centered = 1;
+        od->momentum = 0.5f;
+        sd->kind = NN_SCHED_STEP;
+        sd->base_lr = 0.05;
+        sd->step_size = 3;
+        break;
+    }
+}
+
+static void fz_step(fz_target *g) {
+    nn_tensor y, dy;
+    float loss;
+    int B = g->m.max_batch;
+    nn_model_set_mode(&g->m, NN_MODE_TRAIN);
+    y = nn_model_forward(&g->m, nn_tensor_2d(g->x, B, g->m.inputs));
+    dy = nn_model_output_grad(&g->m);
+    loss = nn_loss_mse(dy, y, nn_tensor_2d(g->t, B, g->m.outputs));
+    nn_model_zero_grad(&g->m);
+    nn_model_backward(&g->m, dy);
+    g->o.d.lr = nn_sched_lr(&g->s);
+    nn_optim_step_params(&g->o, g->m.param_list, g->m.n_param_list);
+    nn_sched_step(&g->s, loss);
+}
+
+static void fz_build(int i, fz_target *g, int train_steps) {
+    nn_layer_desc l[8];
+    nn_model_desc md;
+    nn_optim_desc od;
+    nn_sched_desc sd;
+    int inputs, mb, k;
+    memset(g, 0, sizeof *g);
+    memset(&md, 0, sizeof md);
+    md.n_layers = fz_layers(i, l, &inputs, &mb);
+    md.layers = l;
+    md.inputs = inputs;
+    md.max_batch = mb;
+    md.seed = 100 + (uint64_t)i;
+    fz_optim_sched(i, &od, &sd);
+    FZ_CHECK(nn_arena_init_heap(&g->arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ==
+             NN_OK);
+    FZ_CHECK(nn_model_init(&g->m, &g->arena, &md) == NN_OK);
+    FZ_CHECK(nn_optim_init(&g->o, &g->arena, &od, g->m.n_params) == NN_OK);
+    FZ_CHECK(nn_sched_init(&g->s, &sd) == NN_OK);
+    nn_rng_seed(&g->rng, 7 + (uint64_t)i);
+    g->st.optim = &g->o;
+    g->st.sched = &g->s;
+    g->st.rng = &g->rng;
+    g->x = (float *)malloc(sizeof(float) * (size_t)mb * (size_t)inputs);
+    g->t = (float *)malloc(sizeof(float) * (size_t)mb * (size_t)g->m.outputs);
+    FZ_CHECK(g->x && g->t);
+    for (k = 0; k < mb * inputs; k++) g->x[k] = (float)((k * 7) % 5) - 2.0f;
+    for (k = 0; k < mb * g->m.outputs; k++) g->t[k] = (float)(k % 3) * 0.5f;
+    for (k = 0; k < train_steps; k++) fz_step(g);
+    g->snap = (unsigned char *)malloc(g->arena.used ? g->arena.used : 1);
+    FZ_CHECK(g->snap != NULL);
+}
+
+static void fz_snap(fz_target *g) {
+    memcpy(g->snap, g->arena.base, g->arena.used);
+    g->sm = g->m;
+    g->so = g->o;
+    g->ss = g->s;
+    g->sr = g->rng;
+}
+static int fz_unchanged(const fz_target *g) {
+    return memcmp(g->snap, g->arena.base, g->arena.used) == 0 && memcmp(&g->sm, &g->m, sizeof g->m) == 0 &&
+           memcmp(&g->so, &g->o, sizeof g->o) == 0 && memcmp(&g->ss, &g->s, sizeof g->s) == 0 &&
+           memcmp(&g->sr, &g->rng, sizeof g->rng) == 0;
+}
+static void fz_restore(fz_target *g) {
+    memcpy(g->arena.base, g->snap, g->arena.used);
+    g->m = g->sm;
+    g->o = g->so;
+    g->s = g->ss;
+    g->rng = g->sr;
+}
+
+static void fz_init(void) {
+    int i;
+    if (fz_ready) return;
+    for (i = 0; i < FZ_TARGETS; i++) {
+        fz_build(i, &fz_t[i], 2);
+        fz_snap(&fz_t[i]);
+    }
+    fz_ready = 1;
+}
+
+/* ---- the loaders ---- */
+static unsigned char fz_mem[1 << 18];
+
+static nn_result fz_stub_inflate(void *dst, size_t dst_len, const void *src, size_t src_len) {
+    size_t n = dst_len < src_len ? dst_len : src_len;
+    if (src_len == 0) return NN_ERR_CORRUPT;
+    memcpy(dst, src, n);
+    if (n < dst_len) memset((unsigned char *)dst + n, 0, dst_len - n);
+    return NN_OK;
+}
+
+#ifdef FUZZ_SKIP_KNOWN
+static int fz_known_bug(const nn_model *m) {
+    int i;
+    for (i = 0; i < m->n_descs; i++) {
+        const nn_layer_desc *l = &m->descs[i];
+        if (l->p != l->p || l->eps != l->eps || l->momentum != l->momentum) return 1;
+    }
+    return 0;
+}
+#endif
+
+static void fz_models(const unsigned char *data, size_t size) {
+    int i;
+    for (i = 0; i < FZ_TARGETS; i++) {
+        fz_target *g = &fz_t[i];
+        nn_result r = nn_model_load_from_memory(&g->m, &g->st, data, size);
+        if (r != NN_OK) {
+            FZ_CHECK(r < 0 && r >= NN_ERR_UNSUPPORTED);
+            FZ_CHECK(fz_unchanged(g)); /* a failed load changes nothing */
+            continue;
+        }
+#ifndef FUZZ_NO_STEP
+        fz_step(g); /* what was accepted must be usable */
+#endif
+        fz_restore(g);
+    }
+    {
+        nn_arena a;
+        nn_model m;
+        nn_result r;
+        FZ_CHECK(nn_arena_init(&a, fz_mem, sizeof fz_mem) == NN_OK);
+        r = nn_model_init_from_memory(&m, &a, data, size);
+        if (r != NN_OK) {
+            FZ_CHECK(a.used == 0);
+        } else {
+            static float x[4096];
+            int B = m.max_batch < 2 ? m.max_batch : 2;
+            FZ_CHECK(a.used == m.arena_bytes);
+#ifdef FUZZ_SKIP_KNOWN
+            if (fz_known_bug(&m)) B = 0;
+#endif
+            if (B > 0 && (size_t)B * (size_t)m.inputs <= sizeof x / sizeof x[0]) {
+                nn_model_set_mode(&m, NN_MODE_EVAL);
+                nn_model_forward(&m, nn_tensor_2d(x, B, m.inputs));
+                if (B > 1) {
+                    nn_model_set_mode(&m, NN_MODE_TRAIN);
+                    nn_model_forward(&m, nn_tensor_2d(x, B, m.inputs));
+                }
+            }
+        }
+    }
+    {
+        static nn_layer_desc layers[512];
+        nn_model_desc d;
+        (void)nn_model_desc_from_memory(&d, layers, 512, data, size);
+    }
+}
+
+/* Recompute the header and section CRCs where the framing allows; 1 if it looked like
+   a model file at all. */
+static int fz_repair(unsigned char *p, size_t len) {
+    static const unsigned char magic[8] = {0x89, 'N', 'N', 'H', 0x0D, 0x0A, 0x1A, 0x0A};
+    size_t pos = 24;
+    uint32_t n, i;
+    if (len < 24 || memcmp(p, magic, 8) != 0) return 0;
+    fz_wr32(p + 20, nn_crc32c(0, p, 20));
+    n = fz_rd32(p + 16);
+    for (i = 0; i < n && i < 64; i++) {
+        uint64_t slen;
+        if (len - pos < 16) break;
+        slen = fz_rd64(p + pos + 8);
+        if (slen > (uint64_t)(len - pos - 16) || len - pos - 16 - (size_t)slen < 4) break;
+        fz_wr32(p + pos + 16 + (size_t)slen, nn_crc32c(0, p + pos, 16 + (size_t)slen));
+        pos += 16 + (size_t)slen + 4;
+    }
+    return 1;
+}
+
+#ifdef __cplusplus
+extern "C"
+#endif
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#ifdef __cplusplus
+extern "C"
+#endif
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fz_init();
+    fz_models(data, size);
+    if (size >= 24) {
+        unsigned char *p = (unsigned char *)malloc(size);
+        FZ_CHECK(p != NULL);
+        memcpy(p, data, size);
+        if (fz_repair(p, size) && memcmp(p, data, size) != 0) fz_models(p, size);
+        free(p);
+    }
+    {
+        nn_idx idx;
+        if (nn_idx_parse(&idx, data, size) == NN_OK) {
+            FZ_CHECK(idx.data >= data && idx.data + idx.count == data + size);
+            FZ_CHECK(idx.rank >= 1 && idx.rank <= 4);
+        }
+    }
+    {
+        void *out = NULL;
+        size_t out_len = 0;
+        if (nn_gzip_decode(&out, &out_len, data, size, (size_t)1 << 20, fz_stub_inflate) == NN_OK) {
+            FZ_CHECK(out != NULL && out_len <= ((size_t)1 << 20));
+            nn_free(out);
+        } else {
+            FZ_CHECK(out == NULL && out_len == 0);
+        }
+    }
+    return 0;
+}
+
+#ifdef FUZZ_STANDALONE
+/* ---- without libFuzzer: replay files, or write the seed corpus ---- */
+static int fz_write(const char *dir, const char *name, const void *p, size_t n) {
+    char path[1024];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n) {
+        fprintf(stderr, "cannot write %s\n", path);
+        if (f) fclose(f);
+        return 1;
+    }
+    fclose(f);
+    printf("%s (%lu bytes)\n", path, (unsigned long)n);
+    return 0;
+}
+
+static unsigned char *fz_save(const nn_model *m, const nn_train_state *st, size_t *len) {
+    unsigned char *b;
+    *len = nn_model_save_size(m, st);
+    b = (unsigned char *)malloc(*len);
+    FZ_CHECK(b && nn_model_save_to_memory(m, st, b, *len, len) == NN_OK);
+    return b;
+}
+
+static int fz_write_corpus(const char *dir) {
+    fz_target g[FZ_TARGETS];
+    nn_train_state st;
+    unsigned char *b, *c;
+    size_t len, clen, off;
+    int i, bad = 0;
+    char name[64];
+    for (i = 0; i < FZ_TARGETS; i++) fz_build(i, &g[i], 3);
+    /* each target with everything, and with parts of the train state */
+    for (i = 0; i < FZ_TARGETS; i++) {
+        snprintf(name, sizeof name, "t%d_full.nnw", i);
+        b = fz_save(&g[i].m, &g[i].st, &len);
+        bad |= fz_write(dir, name, b, len);
+        free(b);
+    }
+    b = fz_save(&g[0].m, NULL, &len);
+    bad |= fz_write(dir, "t0_plain.nnw", b, len);
+    free(b);
+    memset(&st, 0, sizeof st);
+    st.optim = &g[2].o;
+    b = fz_save(&g[2].m, &st, &len);
+    bad |= fz_write(dir, "t2_optim_only.nnw", b, len);
+    free(b);
+    /* an architecture none of the targets has (init_from_memory builds it) */
+    {
+        nn_layer_desc l[3];
+        nn_model_desc md;
+        nn_arena a;
+        nn_model m;
+        l[0] = fz_ld(NN_LAYER_DENSE, 3, NN_ACT_GELU);
+        l[1] = fz_ld(NN_LAYER_LAYERNORM, 0, NN_ACT_IDENTITY);
+        l[2] = fz_ld(NN_LAYER_DENSE, 2, NN_ACT_SIGMOID);
+        memset(&md, 0, sizeof md);
+        md.inputs = 7; md.max_batch = 2; md.layers = l; md.n_layers = 3; md.seed = 5;
+        FZ_CHECK(nn_arena_init_heap(&a, nn_model_arena_bytes(&md)) == NN_OK && nn_model_init(&m, &a, &md) == NN_OK);
+        b = fz_save(&m, NULL, &len);
+        bad |= fz_write(dir, "other_arch.nnw", b, len);
+        free(b);
+        nn_arena_deinit(&a);
+    }
+    /* an optional section of a newer writer in the middle (skipped by readers) */
+    b = fz_save(&g[0].m, &g[0].st, &len);
+    off = 24;
+    {
+        size_t plen = 6; /* after ARCH */
+        off += 16 + (size_t)fz_rd64(b + off + 8) + 4;
+        clen = len + 16 + plen + 4;
+        c = (unsigned char *)malloc(clen);
+        FZ_CHECK(c != NULL);
+        memcpy(c, b, off);
+        fz_wr32(c + off, 0x5A5A5A5Au); /* "ZZZZ" */
+        fz_wr32(c + off + 4, 0);
+        fz_wr32(c + off + 8, (uint32_t)plen);
+        fz_wr32(c + off + 12, 0);
+        memcpy(c + off + 16, "future", plen);
+        fz_wr32(c + off + 16 + plen, nn_crc32c(0, c + off, 16 + plen));
+        memcpy(c + off + 16 + plen + 4, b + off, len - off);
+        fz_wr32(c + 16, fz_rd32(c + 16) + 1);
+        fz_wr32(c + 20, nn_crc32c(0, c, 20));
+        bad |= fz_write(dir, "t0_unknown_section.nnw", c, clen);
+        free(c);
+    }
+    /* damaged copies: truncated, one bit flipped in PARM, wrong major version */
+    bad |= fz_write(dir, "t0_truncated.nnw", b, len / 2);
+    c = (unsigned char *)malloc(len);
+    FZ_CHECK(c != NULL);
+    memcpy(c, b, len);
+    c[24 + 16 + fz_rd64(b + 24 + 8) + 4 + 16 + 30] ^= 0x10;
+    bad |= fz_write(dir, "t0_bitflip.nnw", c, len);
+    memcpy(c, b, len);
+    fz_wr32(c + 8, 2);
+    fz_wr32(c + 20, nn_crc32c(0, c, 20));
+    bad |= fz_write(dir, "t0_major2.nnw", c, len);
+    free(c);
+    free(b);
+    /* IDX: 2 x 3 x 4 unsigned bytes, and one with a byte too many */
+    {
+        unsigned char idx[4 + 12 + 25];
+        int k;
+        memset(idx, 0, sizeof idx);
+        idx[2] = 0x08;
+        idx[3] = 3;
+        idx[7] = 2; idx[11] = 3; idx[15] = 4;
+        for (k = 0; k < 25; k++) idx[16 + k] = (unsigned char)(k * 11);
+        bad |= fz_write(dir, "ok.idx", idx, sizeof idx - 1);
+        bad |= fz_write(dir, "trailing.idx", idx, sizeof idx);
+    }
+    /* gzip whose "deflate" bytes the stub copies: CRC-32 and size match its output */
+    {
+        static const char text[] = "nn.h fuzz seed: gzip member with FNAME";
+        unsigned char gz[128];
+        size_t n = sizeof text - 1, pos = 0;
+        gz[pos++] = 0x1f; gz[pos++] = 0x8b; gz[pos++] = 8; gz[pos++] = 8; /* FNAME */
+        memset(gz + pos, 0, 6);
+        pos += 6;
+        memcpy(gz + pos, "seed\0", 5);
+        pos += 5;
+        memcpy(gz + pos, text, n);
+        pos += n;
+        fz_wr32(gz + pos, nn_crc32(0, text, n));
+        fz_wr32(gz + pos + 4, (uint32_t)n);
+        pos += 8;
+        bad |= fz_write(dir, "member.gz", gz, pos);
+    }
+    for (i = 0; i < FZ_TARGETS; i++) {
+        nn_arena_deinit(&g[i].arena);
+        free(g[i].x);
+        free(g[i].t);
+        free(g[i].snap);
+    }
+    return bad;
+}
+
+int main(int argc, char **argv) {
+    int i;
+    if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0) return fz_write_corpus(argv[2]);
+    for (i = 1; i < argc; i++) {
+        FILE *f = fopen(argv[i], "rb");
+        unsigned char *buf;
+        long n;
+        if (!f) {
+            fprintf(stderr, "cannot open %s\n", argv[i]);
+            return 1;
+        }
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
+        FZ_CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
+        fclose(f);
+        LLVMFuzzerTestOneInput(buf, (size_t)n);
+        free(buf);
+        printf("ok %s\n", argv[i]);
+    }
+    /* a failing input aborts above; the summary line is for tests/run_one.sh */
+    printf("%d passed, 0 failed\n", argc - 1);
+    return argc > 1 ? 0 : 1;
+}
+#endif
