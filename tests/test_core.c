@@ -777,6 +777,76 @@ static void test_gemm_deterministic(void) {
     free(C2);
 }
 
+/* Trains a 256-300-200-10 MLP (every GEMM form; big enough that the GEMMs use
+   threads, with both column and row slabs) for a few Adam steps and returns
+   a copy of the weights. */
+static float *train_threads_run(int threads) {
+    enum { IN = 256, B = 64, STEPS = 6 };
+    nn_layer_desc ls[3];
+    nn_model_desc d;
+    nn_model m;
+    nn_arena a;
+    nn_optim o;
+    nn_optim_desc od;
+    float x[B * IN], *out;
+    int y[B], step, i;
+    nn_rng r;
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    ls[0] = ld_dense(300, NN_ACT_RELU);
+    ls[1] = ld_dense(200, NN_ACT_TANH);
+    ls[2] = ld_dense(10, NN_ACT_IDENTITY);
+    d = md_make(IN, B, ls, 3, 77);
+    memset(&od, 0, sizeof od);
+    od.kind = NN_OPTIM_ADAM;
+    if (!model_make(&m, &a, &d, nn_optim_arena_bytes(&od, nn_model_param_count(&d))) ||
+        nn_optim_init(&o, &a, &od, m.n_params) != NN_OK)
+        return NULL;
+    nn_rng_seed(&r, 5);
+    for (step = 0; step < STEPS; step++) {
+        nn_tensor z, dz;
+        fill_uniform(&r, x, B * IN, -1, 1);
+        for (i = 0; i < B; i++) y[i] = (int)nn_rng_below(&r, 10);
+        z = nn_model_forward(&m, nn_tensor_2d(x, B, IN));
+        dz = nn_model_output_grad(&m);
+        nn_loss_cross_entropy(dz, z, y);
+        nn_model_zero_grad(&m);
+        nn_model_backward(&m, dz);
+        nn_optim_step(&o, m.params, m.grads, m.n_params);
+    }
+    out = falloc(m.n_params);
+    memcpy(out, m.params, sizeof(float) * m.n_params);
+    nn_arena_deinit(&a);
+    return out;
+}
+
+/* Same seed, same data: bit-identical weights at any thread count (and run
+   after run without OpenMP). */
+static void test_training_threads_bit_identical(void) {
+    size_t n = 256 * 300 + 300 + 300 * 200 + 200 + 200 * 10 + 10;
+    float *ref = train_threads_run(1), *other;
+    int t;
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+#endif
+    CHECK(ref != NULL);
+    if (!ref) return;
+    for (t = 1; t <= 3; t++) {
+        other = train_threads_run(t);
+        CHECK(other != NULL);
+        if (other) CHECKF(memcmp(ref, other, sizeof(float) * n) == 0, "training at %d threads differs from 1 thread", t);
+        free(other);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+    TEST_NOTE("Adam training of a 256-300-200-10 MLP: weights bit-identical at 1, 2 and 3 threads");
+#endif
+    free(ref);
+}
+
 /* ------------------------------------------------------------------ PyTorch parity */
 /* One family = fixture files <prefix>_<shape>.txt and a checker. To add one: write a
    checker, add a row to PARITY_FAMILIES and a one-line test function. */
@@ -2183,6 +2253,7 @@ static const test_case tests[] = {
     TEST(test_gemm_large),
     TEST(test_gemm_k0_and_empty),
     TEST(test_gemm_deterministic),
+    TEST(test_training_threads_bit_identical),
     TEST(test_parity_dense),
     TEST(test_parity_relu),
     TEST(test_parity_sigmoid),
