@@ -68,9 +68,12 @@
      - Threads: distinct objects may be used from distinct threads. With
        -fopenmp the GEMM splits work over output tiles only, never over a
        reduction, so results are bit-identical for every thread count.
-     - Determinism: same seed and same data give bit-identical weights. The
-       AVX2/FMA and reference paths may differ in the last bits (FMA rounds
-       once); each path on its own is reproducible.
+     - Determinism: same seed and same data give bit-identical weights, at
+       any thread count. The AVX2/FMA and reference paths may differ in the
+       last bits (FMA rounds once), and so may batches of fewer than 6 rows
+       and larger ones (a row kernel replaces the packed GEMM there); each
+       path on its own is reproducible, and within it a row's result never
+       depends on the other rows of the batch.
 
    TABLE OF CONTENTS (implementation sections, in order; search for "== n.")
      == 1. config, result codes, version
@@ -1345,6 +1348,90 @@ static void nn__gemm_serial(nn__micro_fn micro, int simd, int trans_a, int trans
     }
 }
 
+#if NN__AVX2
+/* A few rows of C (batch-1 inference, the last rows of nothing else): packing
+   a whole weight matrix for one row costs more than the product, so rows are
+   computed straight from A and B. trans_b: 8 dot products at once along the
+   contiguous rows of B; otherwise 32-wide AXPYs along B's rows. Results can
+   differ in the last bits from the packed path (other summation order); each
+   path is reproducible, and which one runs depends only on M. */
+NN__TARGET_AVX2 static float nn__hsum_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+NN__TARGET_AVX2 static void nn__gemm_rows_avx2(int trans_b, int M, int N, int K, float alpha, const float *A,
+                                               int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    int i, j, k, r;
+    for (i = 0; i < M; i++) {
+        const float *a = A + (size_t)i * lda;
+        float *c = C + (size_t)i * ldc;
+        if (trans_b) {
+            for (j = 0; j < N; j += 8) {
+                int nr = NN__MIN(8, N - j);
+                __m256 acc[8];
+                float dot[8];
+                for (r = 0; r < 8; r++) acc[r] = _mm256_setzero_ps();
+                for (k = 0; k + 8 <= K; k += 8) {
+                    __m256 av = _mm256_loadu_ps(a + k);
+                    for (r = 0; r < nr; r++)
+                        acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(B + (size_t)(j + r) * ldb + k), av, acc[r]);
+                }
+                for (r = 0; r < nr; r++) {
+                    const float *b = B + (size_t)(j + r) * ldb;
+                    float t = nn__hsum_avx2(acc[r]);
+                    int kk;
+                    for (kk = k; kk < K; kk++) t += a[kk] * b[kk];
+                    dot[r] = t;
+                }
+                for (r = 0; r < nr; r++) {
+                    float v = alpha * dot[r];
+                    if (beta != 0.0f) v += beta * c[j + r];
+                    c[j + r] = v;
+                }
+            }
+        } else {
+            for (j = 0; j < N; j += 32) {
+                int nc = NN__MIN(32, N - j);
+                if (nc == 32) {
+                    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(),
+                           c3 = _mm256_setzero_ps();
+                    for (k = 0; k < K; k++) {
+                        const float *b = B + (size_t)k * ldb + j;
+                        __m256 av = _mm256_broadcast_ss(a + k);
+                        c0 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b), c0);
+                        c1 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b + 8), c1);
+                        c2 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b + 16), c2);
+                        c3 = _mm256_fmadd_ps(av, _mm256_loadu_ps(b + 24), c3);
+                    }
+                    {
+                        float t[32];
+                        int q;
+                        _mm256_storeu_ps(t, c0); _mm256_storeu_ps(t + 8, c1);
+                        _mm256_storeu_ps(t + 16, c2); _mm256_storeu_ps(t + 24, c3);
+                        for (q = 0; q < 32; q++) {
+                            float v = alpha * t[q];
+                            if (beta != 0.0f) v += beta * c[j + q];
+                            c[j + q] = v;
+                        }
+                    }
+                } else {
+                    int q;
+                    for (q = 0; q < nc; q++) {
+                        float t = 0.0f, v;
+                        for (k = 0; k < K; k++) t += a[k] * B[(size_t)k * ldb + j + q];
+                        v = alpha * t;
+                        if (beta != 0.0f) v += beta * c[j + q];
+                        c[j + q] = v;
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
 NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                    const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc) {
@@ -1364,6 +1451,10 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     if (nn__cpu_has_avx2()) {
         micro = nn__micro_avx2;
         simd = 1;
+        if (M < NN__MR && !trans_a) {
+            nn__gemm_rows_avx2(trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            return;
+        }
     }
 #endif
 #ifdef _OPENMP
