@@ -71,9 +71,9 @@
      - Determinism: same seed and same data give bit-identical weights, at
        any thread count. The AVX2/FMA and reference paths may differ in the
        last bits (FMA rounds once), and so may batches of fewer than 6 rows
-       and larger ones (a row kernel replaces the packed GEMM there); each
-       path on its own is reproducible, and within it a row's result never
-       depends on the other rows of the batch.
+       and larger ones in a dense layer (a row kernel replaces the packed GEMM
+       there); each path on its own is reproducible, and within it a row's
+       result never depends on the other rows of the batch.
 
    TABLE OF CONTENTS (implementation sections, in order; search for "== n.")
      == 1. config, result codes, version
@@ -1349,12 +1349,14 @@ static void nn__gemm_serial(nn__micro_fn micro, int simd, int trans_a, int trans
 }
 
 #if NN__AVX2
-/* A few rows of C (batch-1 inference, the last rows of nothing else): packing
-   a whole weight matrix for one row costs more than the product, so rows are
-   computed straight from A and B. trans_b: 8 dot products at once along the
-   contiguous rows of B; otherwise 32-wide AXPYs along B's rows. Results can
-   differ in the last bits from the packed path (other summation order); each
-   path is reproducible, and which one runs depends only on M. */
+/* Few rows of C (batch-1 inference), or few columns with B transposed (a
+   10-class output layer): packing a whole weight matrix for one row, or
+   padding 10 columns to a 16-wide tile, costs more than the product, so rows
+   are computed straight from A and B. trans_b: dot products along the
+   contiguous rows of B, 4 at a time; otherwise 32-wide AXPYs along B's rows.
+   Results can differ in the last bits from the packed path (another summation
+   order); each path is reproducible, and the choice never depends on the
+   threads, only on the shape (M < 6, or N <= 16 with B transposed). */
 NN__TARGET_AVX2 static float nn__hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -1368,28 +1370,56 @@ NN__TARGET_AVX2 static void nn__gemm_rows_avx2(int trans_b, int M, int N, int K,
         const float *a = A + (size_t)i * lda;
         float *c = C + (size_t)i * ldc;
         if (trans_b) {
-            for (j = 0; j < N; j += 8) {
-                int nr = NN__MIN(8, N - j);
-                __m256 acc[8];
-                float dot[8];
-                for (r = 0; r < 8; r++) acc[r] = _mm256_setzero_ps();
-                for (k = 0; k + 8 <= K; k += 8) {
-                    __m256 av = _mm256_loadu_ps(a + k);
-                    for (r = 0; r < nr; r++)
-                        acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(B + (size_t)(j + r) * ldb + k), av, acc[r]);
+            /* 4 rows of B at a time, two accumulators each: 8 independent FMA
+               chains, every load of A shared by 4 rows */
+            for (j = 0; j + 4 <= N; j += 4) {
+                const float *b0 = B + (size_t)j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+                __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
+                       s3 = _mm256_setzero_ps(), t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps(),
+                       t2 = _mm256_setzero_ps(), t3 = _mm256_setzero_ps();
+                float dot[4];
+                for (k = 0; k + 16 <= K; k += 16) {
+                    __m256 a0 = _mm256_loadu_ps(a + k), a1 = _mm256_loadu_ps(a + k + 8);
+                    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(b0 + k), a0, s0);
+                    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(b1 + k), a0, s1);
+                    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(b2 + k), a0, s2);
+                    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(b3 + k), a0, s3);
+                    t0 = _mm256_fmadd_ps(_mm256_loadu_ps(b0 + k + 8), a1, t0);
+                    t1 = _mm256_fmadd_ps(_mm256_loadu_ps(b1 + k + 8), a1, t1);
+                    t2 = _mm256_fmadd_ps(_mm256_loadu_ps(b2 + k + 8), a1, t2);
+                    t3 = _mm256_fmadd_ps(_mm256_loadu_ps(b3 + k + 8), a1, t3);
                 }
-                for (r = 0; r < nr; r++) {
-                    const float *b = B + (size_t)(j + r) * ldb;
-                    float t = nn__hsum_avx2(acc[r]);
+                for (; k + 8 <= K; k += 8) {
+                    __m256 a0 = _mm256_loadu_ps(a + k);
+                    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(b0 + k), a0, s0);
+                    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(b1 + k), a0, s1);
+                    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(b2 + k), a0, s2);
+                    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(b3 + k), a0, s3);
+                }
+                dot[0] = nn__hsum_avx2(_mm256_add_ps(s0, t0));
+                dot[1] = nn__hsum_avx2(_mm256_add_ps(s1, t1));
+                dot[2] = nn__hsum_avx2(_mm256_add_ps(s2, t2));
+                dot[3] = nn__hsum_avx2(_mm256_add_ps(s3, t3));
+                for (r = 0; r < 4; r++) {
+                    const float *br = B + (size_t)(j + r) * ldb;
+                    float t = dot[r], v;
                     int kk;
-                    for (kk = k; kk < K; kk++) t += a[kk] * b[kk];
-                    dot[r] = t;
-                }
-                for (r = 0; r < nr; r++) {
-                    float v = alpha * dot[r];
+                    for (kk = k; kk < K; kk++) t += a[kk] * br[kk];
+                    v = alpha * t;
                     if (beta != 0.0f) v += beta * c[j + r];
                     c[j + r] = v;
                 }
+            }
+            for (; j < N; j++) { /* the last rows of B, one at a time */
+                const float *br = B + (size_t)j * ldb;
+                __m256 s0 = _mm256_setzero_ps();
+                float t, v;
+                for (k = 0; k + 8 <= K; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(br + k), _mm256_loadu_ps(a + k), s0);
+                t = nn__hsum_avx2(s0);
+                for (; k < K; k++) t += a[k] * br[k];
+                v = alpha * t;
+                if (beta != 0.0f) v += beta * c[j];
+                c[j] = v;
             }
         } else {
             for (j = 0; j < N; j += 32) {
@@ -1451,7 +1481,7 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
     if (nn__cpu_has_avx2()) {
         micro = nn__micro_avx2;
         simd = 1;
-        if (M < NN__MR && !trans_a) {
+        if (!trans_a && (M < NN__MR || (trans_b && N <= NN__NR))) {
             nn__gemm_rows_avx2(trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
