@@ -53,7 +53,7 @@ TEST_BINS := $(SUITE_BINS) $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx \
 	$(BUILD)/test_serialize_portable $(BUILD)/test_serialize_portable_asan $(BUILD)/fuzz_replay
 
 .DEFAULT_GOAL := test
-.PHONY: test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz clean
+.PHONY: test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz test-aarch64 deps-aarch64 clean
 
 # ---- demo: Fashion-MNIST -----------------------------------------------------
 DEMO_PKGS := gcc libc6-dev dataset-fashion-mnist libstb-dev
@@ -125,6 +125,29 @@ test-run: $(TEST_BINS)
 	@sh tests/run_one.sh $(BUILD) test_serialize_portable_asan env ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/test_serialize_portable_asan
 	@sh tests/run_one.sh $(BUILD) fuzz_replay ./$(BUILD)/fuzz_replay $(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)
 	@echo "== total"
+	@awk '{ p += $$1; f += $$3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(BUILD)/results.txt
+
+# ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
+ARM_CC   ?= aarch64-linux-gnu-gcc
+ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+ARM_SUITES := core layers optim
+
+deps-aarch64:
+	@missing=""; \
+	for p in $(ARM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+test-aarch64: deps-aarch64 | $(BUILD)
+	@rm -f $(BUILD)/results.txt
+	@for s in $(ARM_SUITES); do \
+		$(ARM_CC) $(C99) $(WARNINGS) $(CFLAGS) -static tests/test_$$s.c -o $(BUILD)/test_$${s}_aarch64 $(LDLIBS) || exit 1; \
+		sh tests/run_one.sh $(BUILD) test_$${s}_aarch64 qemu-aarch64 ./$(BUILD)/test_$${s}_aarch64; \
+	done
+	@echo "== total (aarch64, NEON)"
 	@awk '{ p += $$1; f += $$3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(BUILD)/results.txt
 
 # ---- fuzz: libFuzzer over every loader ------------------------------------------

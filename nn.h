@@ -45,7 +45,8 @@
      NN_FREE(p)
      NN_STATIC          every public function static       default: off (extern)
      NNDEF              decoration of public functions     default: extern (static with NN_STATIC)
-     NN_NO_SIMD         force the plain reference kernels  default: off (AVX2/FMA picked at run time)
+     NN_NO_SIMD         force the plain reference kernels  default: off (AVX2/FMA picked at run
+                                                           time on x86-64; NEON on aarch64)
      NN_NO_STDIO        drop FILE and path I/O, keep memory I/O   default: off
      The library never prints and never calls exit(); failures that a correct
      program can meet come back as an nn_result (see nn_result_string).
@@ -80,7 +81,7 @@
      == 2. arena
      == 3. tensor
      == 4. rng
-     == 5. kernels: gemm (reference, then AVX2/FMA), elementwise
+     == 5. kernels: gemm (reference, then AVX2/FMA and NEON), elementwise
      == 6. layers: dense, weight std, maxout, dropout, norms, activations, init
      == 7. losses
      == 8. model (sequential)
@@ -214,7 +215,7 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
 NNDEF void nn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha,
                        const float *A, int lda, const float *B, int ldb,
                        float beta, float *C, int ldc);
-/* 0 = reference, 1 = AVX2+FMA: what nn_gemm uses on this CPU and build. */
+/* 0 = reference, 1 = AVX2+FMA, 2 = NEON: what nn_gemm uses on this CPU and build. */
 NNDEF int nn_simd_level(void);
 
 /* ---- layers ------------------------------------------------------------ */
@@ -853,6 +854,14 @@ NNDEF void nn_idx_free(nn_idx *idx);
 #define NN__AVX2 0
 #endif
 
+/* NEON is part of every aarch64 CPU: no run-time check needed. */
+#if !defined(NN_NO_SIMD) && defined(__aarch64__)
+#define NN__NEON 1
+#include <arm_neon.h>
+#else
+#define NN__NEON 0
+#endif
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -1329,9 +1338,57 @@ static int nn__cpu_has_avx2(void) {
 }
 #endif
 
+#if NN__NEON
+/* 6x16 NEON micro-kernel: 24 accumulators, 4 loads of B and one 4+2 load of A
+   per k, each A value used through a lane. */
+static void nn__micro_neon(int kc, const float *Ap, const float *Bp, float *C, int ldc, int mr, int nr,
+                           float alpha, float beta) {
+    float32x4_t c00 = vdupq_n_f32(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    float32x4_t c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    float32x4_t c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+    float tmp[NN__MR * NN__NR];
+    int k, i, j;
+    for (k = 0; k < kc; k++) {
+        float32x4_t b0 = vld1q_f32(Bp), b1 = vld1q_f32(Bp + 4), b2 = vld1q_f32(Bp + 8), b3 = vld1q_f32(Bp + 12);
+        float32x4_t a = vld1q_f32(Ap);
+        float32x2_t a45 = vld1_f32(Ap + 4);
+        c00 = vfmaq_laneq_f32(c00, b0, a, 0); c01 = vfmaq_laneq_f32(c01, b1, a, 0);
+        c02 = vfmaq_laneq_f32(c02, b2, a, 0); c03 = vfmaq_laneq_f32(c03, b3, a, 0);
+        c10 = vfmaq_laneq_f32(c10, b0, a, 1); c11 = vfmaq_laneq_f32(c11, b1, a, 1);
+        c12 = vfmaq_laneq_f32(c12, b2, a, 1); c13 = vfmaq_laneq_f32(c13, b3, a, 1);
+        c20 = vfmaq_laneq_f32(c20, b0, a, 2); c21 = vfmaq_laneq_f32(c21, b1, a, 2);
+        c22 = vfmaq_laneq_f32(c22, b2, a, 2); c23 = vfmaq_laneq_f32(c23, b3, a, 2);
+        c30 = vfmaq_laneq_f32(c30, b0, a, 3); c31 = vfmaq_laneq_f32(c31, b1, a, 3);
+        c32 = vfmaq_laneq_f32(c32, b2, a, 3); c33 = vfmaq_laneq_f32(c33, b3, a, 3);
+        c40 = vfmaq_lane_f32(c40, b0, a45, 0); c41 = vfmaq_lane_f32(c41, b1, a45, 0);
+        c42 = vfmaq_lane_f32(c42, b2, a45, 0); c43 = vfmaq_lane_f32(c43, b3, a45, 0);
+        c50 = vfmaq_lane_f32(c50, b0, a45, 1); c51 = vfmaq_lane_f32(c51, b1, a45, 1);
+        c52 = vfmaq_lane_f32(c52, b2, a45, 1); c53 = vfmaq_lane_f32(c53, b3, a45, 1);
+        Ap += NN__MR;
+        Bp += NN__NR;
+    }
+    vst1q_f32(tmp + 0, c00); vst1q_f32(tmp + 4, c01); vst1q_f32(tmp + 8, c02); vst1q_f32(tmp + 12, c03);
+    vst1q_f32(tmp + 16, c10); vst1q_f32(tmp + 20, c11); vst1q_f32(tmp + 24, c12); vst1q_f32(tmp + 28, c13);
+    vst1q_f32(tmp + 32, c20); vst1q_f32(tmp + 36, c21); vst1q_f32(tmp + 40, c22); vst1q_f32(tmp + 44, c23);
+    vst1q_f32(tmp + 48, c30); vst1q_f32(tmp + 52, c31); vst1q_f32(tmp + 56, c32); vst1q_f32(tmp + 60, c33);
+    vst1q_f32(tmp + 64, c40); vst1q_f32(tmp + 68, c41); vst1q_f32(tmp + 72, c42); vst1q_f32(tmp + 76, c43);
+    vst1q_f32(tmp + 80, c50); vst1q_f32(tmp + 84, c51); vst1q_f32(tmp + 88, c52); vst1q_f32(tmp + 92, c53);
+    for (i = 0; i < mr; i++) {
+        float *c = C + (size_t)i * ldc;
+        for (j = 0; j < nr; j++) {
+            float v = alpha * tmp[i * NN__NR + j];
+            if (beta != 0.0f) v += beta * c[j];
+            c[j] = v;
+        }
+    }
+}
+#endif
+
 NNDEF int nn_simd_level(void) {
 #if NN__AVX2
     return nn__cpu_has_avx2() ? 1 : 0;
+#elif NN__NEON
+    return 2;
 #else
     return 0;
 #endif
@@ -1504,6 +1561,9 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
             return;
         }
     }
+#endif
+#if NN__NEON
+    micro = nn__micro_neon;
 #endif
 #ifdef _OPENMP
     if (2.0 * M * N * K >= 4e6) threads = omp_get_max_threads();
