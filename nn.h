@@ -1260,6 +1260,18 @@ static void nn__micro_ref(int kc, const float *Ap, const float *Bp, float *C, in
 }
 
 #if NN__AVX2
+/* C = alpha acc + beta C, one element, with the FMA written out: compilers
+   differ in which multiply-adds they would fuse on their own, and the same
+   bits from every compiler need the same fusing everywhere. */
+NN__TARGET_AVX2 static float nn__fma1_avx2(float a, float b, float c) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+NN__TARGET_AVX2 static float nn__axpby1_avx2(float acc, float alpha, float beta, float c) {
+    if (beta == 0.0f) return alpha * acc;
+    if (beta == 1.0f) return nn__fma1_avx2(alpha, acc, c);
+    return nn__fma1_avx2(beta, c, alpha * acc);
+}
+
 /* 6x16 AVX2/FMA micro-kernel: 12 accumulators, 2 loads of B and 6 broadcasts
    of A per k. */
 NN__TARGET_AVX2 static void nn__micro_avx2(int kc, const float *Ap, const float *Bp, float *C,
@@ -1307,13 +1319,16 @@ NN__TARGET_AVX2 static void nn__micro_avx2(int kc, const float *Ap, const float 
         __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
         for (i = 0; i < NN__MR; i++) {
             float *c = C + (size_t)i * ldc;
-            __m256 v0 = _mm256_mul_ps(va, acc[2 * i]), v1 = _mm256_mul_ps(va, acc[2 * i + 1]);
+            __m256 v0, v1;
             if (beta == 1.0f) {
-                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(c));
-                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(c + 8));
+                v0 = _mm256_fmadd_ps(va, acc[2 * i], _mm256_loadu_ps(c));
+                v1 = _mm256_fmadd_ps(va, acc[2 * i + 1], _mm256_loadu_ps(c + 8));
             } else if (beta != 0.0f) {
-                v0 = _mm256_add_ps(v0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
-                v1 = _mm256_add_ps(v1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8)));
+                v0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc[2 * i]));
+                v1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), _mm256_mul_ps(va, acc[2 * i + 1]));
+            } else {
+                v0 = _mm256_mul_ps(va, acc[2 * i]);
+                v1 = _mm256_mul_ps(va, acc[2 * i + 1]);
             }
             _mm256_storeu_ps(c, v0);
             _mm256_storeu_ps(c + 8, v1);
@@ -1323,11 +1338,7 @@ NN__TARGET_AVX2 static void nn__micro_avx2(int kc, const float *Ap, const float 
         for (i = 0; i < 12; i++) _mm256_storeu_ps(tmp + 8 * i, acc[i]);
         for (i = 0; i < mr; i++) {
             float *c = C + (size_t)i * ldc;
-            for (j = 0; j < nr; j++) {
-                float v = alpha * tmp[i * NN__NR + j];
-                if (beta != 0.0f) v += beta * c[j];
-                c[j] = v;
-            }
+            for (j = 0; j < nr; j++) c[j] = nn__axpby1_avx2(tmp[i * NN__NR + j], alpha, beta, c[j]);
         }
     }
 }
@@ -1477,24 +1488,20 @@ NN__TARGET_AVX2 static void nn__gemm_rows_avx2(int trans_b, int M, int N, int K,
                 dot[3] = nn__hsum_avx2(_mm256_add_ps(s3, t3));
                 for (r = 0; r < 4; r++) {
                     const float *br = B + (size_t)(j + r) * ldb;
-                    float t = dot[r], v;
+                    float t = dot[r];
                     int kk;
-                    for (kk = k; kk < K; kk++) t += a[kk] * br[kk];
-                    v = alpha * t;
-                    if (beta != 0.0f) v += beta * c[j + r];
-                    c[j + r] = v;
+                    for (kk = k; kk < K; kk++) t = nn__fma1_avx2(a[kk], br[kk], t);
+                    c[j + r] = nn__axpby1_avx2(t, alpha, beta, c[j + r]);
                 }
             }
             for (; j < N; j++) { /* the last rows of B, one at a time */
                 const float *br = B + (size_t)j * ldb;
                 __m256 s0 = _mm256_setzero_ps();
-                float t, v;
+                float t;
                 for (k = 0; k + 8 <= K; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(br + k), _mm256_loadu_ps(a + k), s0);
                 t = nn__hsum_avx2(s0);
-                for (; k < K; k++) t += a[k] * br[k];
-                v = alpha * t;
-                if (beta != 0.0f) v += beta * c[j];
-                c[j] = v;
+                for (; k < K; k++) t = nn__fma1_avx2(a[k], br[k], t);
+                c[j] = nn__axpby1_avx2(t, alpha, beta, c[j]);
             }
         } else {
             for (j = 0; j < N; j += 32) {
@@ -1515,20 +1522,14 @@ NN__TARGET_AVX2 static void nn__gemm_rows_avx2(int trans_b, int M, int N, int K,
                         int q;
                         _mm256_storeu_ps(t, c0); _mm256_storeu_ps(t + 8, c1);
                         _mm256_storeu_ps(t + 16, c2); _mm256_storeu_ps(t + 24, c3);
-                        for (q = 0; q < 32; q++) {
-                            float v = alpha * t[q];
-                            if (beta != 0.0f) v += beta * c[j + q];
-                            c[j + q] = v;
-                        }
+                        for (q = 0; q < 32; q++) c[j + q] = nn__axpby1_avx2(t[q], alpha, beta, c[j + q]);
                     }
                 } else {
                     int q;
                     for (q = 0; q < nc; q++) {
-                        float t = 0.0f, v;
-                        for (k = 0; k < K; k++) t += a[k] * B[(size_t)k * ldb + j + q];
-                        v = alpha * t;
-                        if (beta != 0.0f) v += beta * c[j + q];
-                        c[j + q] = v;
+                        float t = 0.0f;
+                        for (k = 0; k < K; k++) t = nn__fma1_avx2(a[k], B[(size_t)k * ldb + j + q], t);
+                        c[j + q] = nn__axpby1_avx2(t, alpha, beta, c[j + q]);
                     }
                 }
             }
