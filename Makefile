@@ -153,11 +153,13 @@ test-aarch64: deps-aarch64 | $(BUILD)
 # ---- fuzz: libFuzzer over every loader ------------------------------------------
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?= -g -O1 -fsanitize=fuzzer,address,undefined
-CLANG_MAJOR   = $(shell $(CC_CLANG) -dumpversion | cut -d. -f1)
 
+# libFuzzer ships in clang's runtime package; its name carries clang's major
+# version, read only once clang is surely installed
 deps-fuzz: deps-test
-	@dpkg -s libclang-rt-$(CLANG_MAJOR)-dev >/dev/null 2>&1 || { $(SUDO) apt-get update && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libclang-rt-$(CLANG_MAJOR)-dev; }
+	@major=$$($(CC_CLANG) -dumpversion | cut -d. -f1); \
+	dpkg -s libclang-rt-$$major-dev >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libclang-rt-$$major-dev; }
 
 $(BUILD)/fuzz_load: tests/fuzz_load.c nn.h | $(BUILD)
 	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
