@@ -68,7 +68,11 @@
        needed first. After set-up a training step allocates nothing.
      - Threads: distinct objects may be used from distinct threads. With
        -fopenmp the GEMM splits work over output tiles only, never over a
-       reduction, so results are bit-identical for every thread count.
+       reduction, so results are bit-identical for every thread count. Give
+       OpenMP cores of its own: on oversubscribed cores its barriers stall.
+       nn_gemm packs panels on the stack: about 264 KB per calling thread.
+     - Activations on the AVX2 path use polynomial approximations whose
+       measured errors are listed at "elementwise kernels" below.
      - Determinism: same seed and same data give bit-identical weights, at
        any thread count. The AVX2/FMA and reference paths may differ in the
        last bits (FMA rounds once), and so may batches of fewer than 6 rows
