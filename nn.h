@@ -484,6 +484,14 @@ NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc);
 /* Parameter count of the model this description builds (0 if invalid): size
    the optimizer state with it before building anything. */
 NNDEF size_t nn_model_param_count(const nn_model_desc *desc);
+/* Where nn_model_arena_bytes goes, in arena bytes (each part rounded as the
+   arena rounds it): parameters, their gradients, running statistics, the
+   per-batch scratch for max_batch rows (activations, gradient buffers, masks,
+   saved statistics) and the layer tables. total == nn_model_arena_bytes. */
+typedef struct nn_model_sizes {
+    size_t params, grads, buffers, scratch, tables, total;
+} nn_model_sizes;
+NNDEF nn_result nn_model_sizes_query(const nn_model_desc *desc, nn_model_sizes *out);
 /* Build and initialize (see nn_init for the schemes). */
 NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc *desc);
 /* TRAIN: dropout active, batch norm uses and updates batch statistics.
@@ -2833,6 +2841,30 @@ NNDEF size_t nn_model_param_count(const nn_model_desc *desc) {
         n += w + b;
     }
     return n;
+}
+
+NNDEF nn_result nn_model_sizes_query(const nn_model_desc *desc, nn_model_sizes *out) {
+    nn_result r = nn__model_validate(desc);
+    size_t n_params, n_buffers = 0, w, b, buf, total = 0;
+    nn__lplan plan[NN__MAX_LAYERS];
+    int L, l;
+    NN_ASSERT(out);
+    if (r != NN_OK) return r;
+    L = nn__model_expand(desc, plan);
+    n_params = nn_model_param_count(desc);
+    for (l = 0; l < L; l++) {
+        nn__lplan_counts(&plan[l], &w, &b, &buf);
+        n_buffers += buf;
+    }
+    nn__model_build(NULL, NULL, desc, &total);
+    out->params = nn_arena_bytes_for(n_params * sizeof(float));
+    out->grads = out->params;
+    out->buffers = nn_arena_bytes_for(n_buffers * sizeof(float));
+    out->tables = nn_arena_bytes_for(sizeof(nn_layer) * (size_t)L) + 2 * nn_arena_bytes_for(sizeof(nn_param) * 2 * (size_t)L) +
+                  nn_arena_bytes_for(sizeof(nn_layer_desc) * (size_t)desc->n_layers);
+    out->scratch = total - out->params - out->grads - out->buffers - out->tables;
+    out->total = total;
+    return NN_OK;
 }
 
 NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc) {

@@ -152,6 +152,14 @@ int main(int argc, char **argv) {
 
     nn_model_summary(&net, summary, sizeof summary);
     printf("%s", summary);
+    {
+        nn_model_sizes z;
+        nn_model_sizes_query(&md, &z);
+        printf("arena: parameters %lu B, gradients %lu B, batch scratch %lu B, optimizer %lu B, data buffers %lu B\n",
+               (unsigned long)z.params, (unsigned long)z.grads, (unsigned long)z.scratch,
+               (unsigned long)nn_optim_arena_bytes(&od, net.n_params),
+               (unsigned long)(bytes - z.total - nn_optim_arena_bytes(&od, net.n_params)));
+    }
     printf("train %d, test %d images; batch %d; SGD lr %.3g (cosine decay) momentum %.2g; %s kernels\n", n, test_x.dims[0], BATCH,
            od.lr, od.momentum, nn_simd_level() ? "AVX2+FMA" : "reference");
 

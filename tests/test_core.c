@@ -777,6 +777,27 @@ static void test_gemm_deterministic(void) {
     free(C2);
 }
 
+/* The size breakdown adds up to the exact query and names the right parts. */
+static void test_model_sizes_breakdown(void) {
+    nn_layer_desc ls[4];
+    nn_model_desc d;
+    nn_model_sizes z;
+    memset(ls, 0, sizeof ls);
+    ls[0] = ld_dense(256, NN_ACT_RELU);
+    ls[1].kind = NN_LAYER_BATCHNORM;
+    ls[2] = ld_dense(128, NN_ACT_RELU);
+    ls[3] = ld_dense(10, NN_ACT_IDENTITY);
+    d = md_make(784, 64, ls, 4, 1);
+    CHECK_EQ_INT(nn_model_sizes_query(&d, &z), NN_OK);
+    CHECK(z.total == nn_model_arena_bytes(&d));
+    CHECK(z.params == nn_arena_bytes_for(sizeof(float) * nn_model_param_count(&d)) && z.grads == z.params);
+    CHECK(z.buffers == nn_arena_bytes_for(sizeof(float) * 2 * 256));  /* running mean and var */
+    CHECK(z.scratch >= sizeof(float) * 64 * (256 + 256 + 256 + 128 + 128 + 10)); /* every layer's output */
+    CHECK(z.params + z.grads + z.buffers + z.scratch + z.tables == z.total);
+    d.inputs = 0;
+    CHECK_EQ_INT(nn_model_sizes_query(&d, &z), NN_ERR_INVALID_ARGUMENT);
+}
+
 /* Trains a 256-300-200-10 MLP (every GEMM form; big enough that the GEMMs use
    threads, with both column and row slabs) for a few Adam steps and returns
    a copy of the weights. */
@@ -2263,6 +2284,7 @@ static const test_case tests[] = {
     TEST(test_gemm_k0_and_empty),
     TEST(test_gemm_deterministic),
     TEST(test_training_threads_bit_identical),
+    TEST(test_model_sizes_breakdown),
     TEST(test_parity_dense),
     TEST(test_parity_relu),
     TEST(test_parity_sigmoid),
