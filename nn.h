@@ -2685,7 +2685,9 @@ static void nn__add_param(nn_param *list, int *n, const char *name, float *data,
     (*n)++;
 }
 
-static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *d, size_t *bytes) {
+/* Builds into m and a, or (both NULL) only measures; z (may be NULL) gets the
+   bytes of each kind of allocation, in the order they are taken. */
+static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *d, nn_model_sizes *z) {
     nn__lplan plan[NN__MAX_LAYERS];
     int L = nn__model_expand(d, plan), l, fail = 0, max_width = d->inputs;
     size_t n_params = 0, n_buffers = 0, poff = 0, boff = 0, total = 0, MB = (size_t)d->max_batch;
@@ -2699,14 +2701,22 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         n_buffers += buf;
         max_width = NN__MAX(max_width, plan[l].out);
     }
+    nn_model_sizes parts;
+    NN__ZERO(parts);
     layers = (nn_layer *)nn__take(a, sizeof(nn_layer) * (size_t)L, &total, &fail);
     plist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &total, &fail);
     blist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &total, &fail);
+    parts.tables = total;
     params = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
+    parts.params = total - parts.tables;
     grads = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
+    parts.grads = total - parts.tables - parts.params;
     buffers = (float *)nn__take(a, sizeof(float) * n_buffers, &total, &fail);
+    parts.buffers = total - parts.tables - parts.params - parts.grads;
     {
+        size_t before = total;
         nn_layer_desc *descs = (nn_layer_desc *)nn__take(a, sizeof(nn_layer_desc) * (size_t)d->n_layers, &total, &fail);
+        parts.tables += total - before;
         if (m && !fail) {
             NN__ZERO(*m);
             memcpy(descs, d->layers, sizeof(nn_layer_desc) * (size_t)d->n_layers);
@@ -2826,7 +2836,12 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
             m->outputs = (int)width;
         }
     }
-    if (bytes) *bytes = total;
+    if (z) {
+        /* everything not named above is per-batch scratch */
+        parts.total = total;
+        parts.scratch = total - parts.tables - parts.params - parts.grads - parts.buffers;
+        *z = parts;
+    }
     return fail ? NN_ERR_OUT_OF_MEMORY : NN_OK;
 }
 
@@ -2845,49 +2860,34 @@ NNDEF size_t nn_model_param_count(const nn_model_desc *desc) {
 
 NNDEF nn_result nn_model_sizes_query(const nn_model_desc *desc, nn_model_sizes *out) {
     nn_result r = nn__model_validate(desc);
-    size_t n_params, n_buffers = 0, w, b, buf, total = 0;
-    nn__lplan plan[NN__MAX_LAYERS];
-    int L, l;
     NN_ASSERT(out);
     if (r != NN_OK) return r;
-    L = nn__model_expand(desc, plan);
-    n_params = nn_model_param_count(desc);
-    for (l = 0; l < L; l++) {
-        nn__lplan_counts(&plan[l], &w, &b, &buf);
-        n_buffers += buf;
-    }
-    nn__model_build(NULL, NULL, desc, &total);
-    out->params = nn_arena_bytes_for(n_params * sizeof(float));
-    out->grads = out->params;
-    out->buffers = nn_arena_bytes_for(n_buffers * sizeof(float));
-    out->tables = nn_arena_bytes_for(sizeof(nn_layer) * (size_t)L) + 2 * nn_arena_bytes_for(sizeof(nn_param) * 2 * (size_t)L) +
-                  nn_arena_bytes_for(sizeof(nn_layer_desc) * (size_t)desc->n_layers);
-    out->scratch = total - out->params - out->grads - out->buffers - out->tables;
-    out->total = total;
+    nn__model_build(NULL, NULL, desc, out);
     return NN_OK;
 }
 
 NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc) {
-    size_t bytes = 0;
+    nn_model_sizes z;
     if (nn__model_validate(desc) != NN_OK) return 0;
-    nn__model_build(NULL, NULL, desc, &bytes);
-    return bytes;
+    nn__model_build(NULL, NULL, desc, &z);
+    return z.total;
 }
 
 NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc *desc) {
-    size_t mark, bytes = 0;
+    size_t mark;
+    nn_model_sizes z;
     nn_result r;
     int l;
     NN_ASSERT(m && arena);
     r = nn__model_validate(desc);
     if (r != NN_OK) return r;
     mark = nn_arena_mark(arena);
-    r = nn__model_build(m, arena, desc, &bytes);
+    r = nn__model_build(m, arena, desc, &z);
     if (r != NN_OK) {
         nn_arena_rewind(arena, mark);
         return r;
     }
-    m->arena_bytes = bytes;
+    m->arena_bytes = z.total;
     /* Initialize in layer order from the model's seed: reproducible. */
     {
         nn__lplan plan[NN__MAX_LAYERS];
