@@ -5,7 +5,9 @@
    address+undefined sanitizer variants. Run from the repository root (fixtures are read
    from FIXTURE_DIR); `build/test_core_c99 gemm` runs only the tests whose name contains
    "gemm". */
+#ifndef NN_TEST_LINKED /* built against a separately compiled implementation */
 #define NN_IMPLEMENTATION
+#endif
 #include "../nn.h"
 #include "fixture.h"
 #include "test.h"

@@ -27,7 +27,9 @@
    - Dropout masks (rates, scaling, determinism), initializer statistics and gains, and
      whole models (training, train/eval determinism, summary, whole-model gradients).
    Everything is deterministic: data comes from nn_rng with fixed seeds. */
+#ifndef NN_TEST_LINKED /* built against a separately compiled implementation */
 #define NN_IMPLEMENTATION
+#endif
 #include "../nn.h"
 #include "fixture.h"
 #include "test.h"

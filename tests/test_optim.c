@@ -18,7 +18,9 @@
                  formula (a wrong direction or step changes the point at the 1e-1 level).
                  max_iter 20: float32 chaotic (see the fixtures); first point within 1e-3
                  and the final point within 1e-3 of the minimum (1,1), as PyTorch's. */
+#ifndef NN_TEST_LINKED /* built against a separately compiled implementation */
 #define NN_IMPLEMENTATION
+#endif
 #include "../nn.h"
 #include "fixture.h"
 #include "test.h"

@@ -55,7 +55,9 @@ static T_UNUSED void *t_realloc(void *p, size_t n) {
 #define NN_REALLOC(p, sz) t_realloc(p, sz)
 #define NN_FREE(p) free(p)
 
+#ifndef NN_TEST_LINKED /* built against a separately compiled implementation */
 #define NN_IMPLEMENTATION
+#endif
 #include "../nn.h"
 #include "fixture.h"
 #include "test.h"
