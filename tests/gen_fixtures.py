@@ -152,6 +152,88 @@ def act_cases():
             c.write()
 
 
+# Special values (IEEE edge cases) for every activation. Elementwise activations see one row
+# of these; softmax sees rows of width 5 (SOFTMAX_SPECIAL_ROWS).
+TINY_DENORMAL = float(np.float32(1.401298464324817e-45))  # smallest positive float32 denormal
+SPECIAL_X = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e-40, -1e-40, TINY_DENORMAL, -TINY_DENORMAL,
+             1e-30, -1e-30, 1.0, -1.0, 20.0, -20.0, 88.0, -88.0, 100.0, -100.0, 1e30, -1e30]
+SPECIAL_DY_ROWS = [math.nan, math.inf, -math.inf]  # x2 row r repeats SPECIAL_X, dy2 row r is all this value
+
+SPECIAL_ACTS = [
+    # (case suffix, fn, hyperparameters, note)
+    ("relu", lambda x: F.relu(x), {}, None),
+    ("sigmoid", lambda x: torch.sigmoid(x), {}, None),
+    ("tanh", lambda x: torch.tanh(x), {}, None),
+    ("leaky_relu_s001", lambda x: F.leaky_relu(x, negative_slope=0.01), {"alpha": 0.01}, "negative_slope alpha"),
+    ("leaky_relu_s02", lambda x: F.leaky_relu(x, negative_slope=0.2), {"alpha": 0.2}, "negative_slope alpha"),
+    ("elu_a10", lambda x: F.elu(x, alpha=1.0), {"alpha": 1.0}, None),
+    ("elu_a05", lambda x: F.elu(x, alpha=0.5), {"alpha": 0.5}, None),
+    ("gelu", lambda x: F.gelu(x, approximate="none"), {}, "exact gelu: x*Phi(x) with erf"),
+    ("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), {}, "gelu approximate='tanh'"),
+    ("silu", lambda x: F.silu(x), {}, None),
+    ("softplus", lambda x: F.softplus(x, beta=1, threshold=20), {"beta": 1, "threshold": 20},
+     "torch: y = x where beta*x > threshold, else log1p(exp(beta*x))/beta"),
+]
+
+SOFTMAX_SPECIAL_ROWS = [
+    [1.0, -2.0, 0.5, 3.0, 0.0],                                # all finite
+    [1.0, math.nan, 0.5, 3.0, 0.0],                            # one nan
+    [1.0, math.inf, 0.5, 3.0, 0.0],                            # one +inf
+    [1.0, -math.inf, 0.5, 3.0, 0.0],                           # one -inf
+    [math.inf, 1.0, math.inf, 0.0, -1.0],                      # two +inf
+    [-math.inf] * 5,                                           # all -inf
+    [-0.0, 0.0, 1e-40, -1e-40, TINY_DENORMAL],                 # -0 and denormals
+    [1e30, 1e30, -1e30, 0.0, 88.0],                            # huge, two equal maxima
+    [100.0, -100.0, 88.0, -88.0, 20.0],                        # large finite spread
+    [-math.inf, 2.0, -math.inf, 1.0, -math.inf],               # some -inf among finite
+]
+
+
+def special_dy(n):
+    # finite, exactly representable, not all one: 0.25, -0.5, 0.75, -1.0, ...
+    return torch.tensor([(i + 1) * 0.25 * (1 if i % 2 == 0 else -1) for i in range(n)])
+
+
+def vjp(fn, x, dy):
+    x = leaf(x)
+    y = fn(x)
+    y.backward(dy)
+    return x, y, x.grad
+
+
+def special_act_cases():
+    rows_note = ["x (1,N): nan, +inf, -inf, 0, -0, 1e-40, -1e-40, +-smallest denormal, +-1e-30, +-1, +-20,",
+                 "+-88, +-100, +-1e30; dy finite (0.25, -0.5, 0.75, ...); y, dx = torch forward and autograd",
+                 "vector-Jacobian product. x2 (3,N) repeats x on each row, dy2 rows are all nan, all +inf,",
+                 "all -inf (non-finite upstream gradient); y2, dx2 likewise."]
+    for suffix, fn, hp, note in SPECIAL_ACTS:
+        c = Case("special_" + suffix, "activation %s on special values" % suffix, *rows_note)
+        if note:
+            c.notes.append(note)
+        n = len(SPECIAL_X)
+        x, y, dx = vjp(fn, torch.tensor([SPECIAL_X]), special_dy(n).view(1, n))
+        x2 = torch.tensor([SPECIAL_X] * len(SPECIAL_DY_ROWS))
+        dy2 = torch.tensor([[v] * n for v in SPECIAL_DY_ROWS])
+        x2, y2, dx2 = vjp(fn, x2, dy2)
+        for k, v in hp.items():
+            c.add(k, v)
+        c.add_all(x=x, dy=special_dy(n).view(1, n), y=y, dx=dx, x2=x2, dy2=dy2, y2=y2, dx2=dx2)
+        c.write()
+
+    c = Case("special_softmax", "row softmax over the last dim on special values; dx = autograd VJP of dy",
+             "x rows: finite; one nan; one +inf; one -inf; two +inf; all -inf; -0 and denormals;",
+             "+-1e30 with two equal maxima; +-100/+-88/20; finite with three -inf. dy finite (0.25, -0.5, ...).",
+             "x2 rows: finite row 0 of x twice; dy2 row 0 holds one nan, row 1 one +inf (and -inf)")
+    x = torch.tensor(SOFTMAX_SPECIAL_ROWS)
+    dy = special_dy(x.numel()).view(x.shape)
+    x, y, dx = vjp(lambda t: F.softmax(t, dim=-1), x, dy)
+    x2 = torch.tensor([SOFTMAX_SPECIAL_ROWS[0]] * 2)
+    dy2 = torch.tensor([[0.25, math.nan, 0.75, -1.0, 1.25], [math.inf, -0.5, 0.75, -math.inf, 1.25]])
+    x2, y2, dx2 = vjp(lambda t: F.softmax(t, dim=-1), x2, dy2)
+    c.add_all(x=x, dy=dy, y=y, dx=dx, x2=x2, dy2=dy2, y2=y2, dx2=dx2)
+    c.write()
+
+
 def maxout_cases():
     for B, IN, OUT, K in [(1, 3, 1, 2), (3, 17, 5, 3), (64, 33, 3, 3)]:
         c = Case("maxout_%dx%dx%dx%d" % (B, IN, OUT, K),
@@ -368,6 +450,154 @@ def loss_cases():
                "(p - t) / max(p*(1-p), 1e-12) / n in torch, so +-1e12/n where p*(1-p) = 0 and p != t"])
 
 
+# Special values for every loss (reduction='mean'); loss_none is the same loss with
+# reduction='none' (per element, or per row for cross-entropy), recorded for diagnosis.
+NAN, INF = math.nan, math.inf
+
+SPECIAL_LOSSES = {
+    # name: (mean fn, none fn, note, hyperparameters)
+    "mse": (lambda p, t: F.mse_loss(p, t), lambda p, t: F.mse_loss(p, t, reduction="none"),
+            "MSELoss mean", {}),
+    "l1": (lambda p, t: F.l1_loss(p, t), lambda p, t: F.l1_loss(p, t, reduction="none"),
+           "L1Loss mean; gradient sign(p - t)/n", {}),
+    "huber_d10": (lambda p, t: F.huber_loss(p, t, delta=1.0),
+                  lambda p, t: F.huber_loss(p, t, delta=1.0, reduction="none"),
+                  "HuberLoss(delta=1.0) mean", {"delta": 1.0}),
+    "huber_d05": (lambda p, t: F.huber_loss(p, t, delta=0.5),
+                  lambda p, t: F.huber_loss(p, t, delta=0.5, reduction="none"),
+                  "HuberLoss(delta=0.5) mean", {"delta": 0.5}),
+}
+
+
+def special_loss_case(name, pred, target, fn, fn_none, notes, **extra):
+    c = Case(name, *notes)
+    p = leaf(pred)
+    loss = fn(p, target)
+    loss.backward()
+    with torch.no_grad():
+        loss_none = fn_none(pred, target)
+    for k, v in extra.items():
+        c.add(k, v)
+    c.add_all(pred=p, target=target, loss=loss, dpred=p.grad, loss_none=loss_none)
+    c.write()
+
+
+def special_loss_cases():
+    common = "loss = reduction 'mean', dpred = d loss / d pred (autograd); loss_none = reduction 'none'"
+    for lname, (fn, fn_none, note, hp) in SPECIAL_LOSSES.items():
+        nm = "special_loss_%s_pred_nan" % lname
+        Case(nm)  # seed
+        pred, target = torch.randn(2, 4), torch.randn(2, 4)
+        pred[0, 1] = NAN
+        special_loss_case(nm, pred, target, fn, fn_none, [note + "; pred[0,1] = nan, the rest finite", common], **hp)
+
+        nm = "special_loss_%s_target_nan" % lname
+        Case(nm)
+        pred, target = torch.randn(2, 4), torch.randn(2, 4)
+        target[1, 2] = NAN
+        special_loss_case(nm, pred, target, fn, fn_none, [note + "; target[1,2] = nan, the rest finite", common],
+                          **hp)
+
+        nm = "special_loss_%s_pred_inf" % lname
+        pred = torch.tensor([[INF, -INF, 1e30, -1e30], [1e20, -1e-40, 2.0, 0.5]])
+        target = torch.tensor([[0.5, -0.25, 0.0, 1.0], [-1e20, 1e-40, 2.0, -0.75]])
+        special_loss_case(nm, pred, target, fn, fn_none,
+                          [note + "; pred +-inf, +-1e30, 1e20 (target -1e20), denormal, a tie; targets finite",
+                           common], **hp)
+
+        nm = "special_loss_%s_target_inf" % lname
+        pred = torch.tensor([[INF, -INF, 0.5, 0.5], [-INF, 1.0, 3.0, -2.0]])
+        target = torch.tensor([[INF, INF, INF, -INF], [-INF, 1e30, 2.5, -1.0]])
+        special_loss_case(nm, pred, target, fn, fn_none,
+                          [note + "; target +-inf (also against equal and opposite infinite pred), 1e30", common],
+                          **hp)
+
+    # BCE on probabilities. torch 1.13 raises "all elements of input should be between 0 and 1"
+    # for a nan (or out-of-range) probability, so there is no pred_nan case.
+    bce = (lambda p, t: F.binary_cross_entropy(p, t), lambda p, t: F.binary_cross_entropy(p, t, reduction="none"))
+    one_minus_ulp = float(np.float32(1.0) - np.float32(2.0 ** -24))
+    pred = torch.tensor([[0.0, 0.0, 0.0, 1.0, 1.0, 1.0], [1e-40, one_minus_ulp, 1e-30, 0.5, 1e-7, 0.25]])
+    target = torch.tensor([[0.0, 1.0, 0.5, 0.0, 1.0, 0.5], [0.0, 1.0, 1.0, 0.5, 0.0, 1.0]])
+    special_loss_case("special_loss_bce_edge", pred, target, *bce,
+                      ["BCELoss mean on probabilities at and near 0 and 1 (p = 0, 1, denormal, 1-2^-24, 1e-30):",
+                       "each log is clamped at -100; gradient (p - t) / max(p (1-p), 1e-12) / n",
+                       "(a nan probability is rejected by torch 1.13 with a RuntimeError: no pred_nan case)",
+                       common])
+    nm = "special_loss_bce_target_nan"
+    Case(nm)
+    pred = torch.sigmoid(torch.randn(2, 4))
+    target = torch.rand(2, 4)
+    target[1, 2] = NAN
+    special_loss_case(nm, pred, target, *bce, ["BCELoss mean; target[1,2] = nan", common])
+
+    # BCE with logits.
+    bcel = (lambda p, t: F.binary_cross_entropy_with_logits(p, t),
+            lambda p, t: F.binary_cross_entropy_with_logits(p, t, reduction="none"))
+    pred = torch.tensor([[INF, INF, INF, -INF, -INF, -INF]])
+    target = torch.tensor([[1.0, 0.0, 0.5, 1.0, 0.0, 0.5]])
+    special_loss_case("special_loss_bce_logits_pred_inf", pred, target, *bcel,
+                      ["BCEWithLogitsLoss mean, logits +-inf against targets 1, 0, 0.5", common])
+    pred = torch.tensor([[1e30, 1e30, 1e30, -1e30, -1e30, -1e30], [100.0, 100.0, -100.0, -100.0, 88.0, -88.0]])
+    target = torch.tensor([[1.0, 0.0, 0.5, 1.0, 0.0, 0.5], [1.0, 0.0, 1.0, 0.0, 0.0, 1.0]])
+    special_loss_case("special_loss_bce_logits_pred_huge", pred, target, *bcel,
+                      ["BCEWithLogitsLoss mean, finite logits +-1e30, +-100, +-88 against targets 1, 0, 0.5", common])
+    for what in ("pred", "target"):
+        nm = "special_loss_bce_logits_%s_nan" % what
+        Case(nm)
+        pred = torch.randn(2, 4) * 2.0
+        target = torch.rand(2, 4)
+        (pred if what == "pred" else target)[1, 2] = NAN
+        special_loss_case(nm, pred, target, *bcel, ["BCEWithLogitsLoss mean; %s[1,2] = nan" % what, common])
+
+    # Cross-entropy with integer labels (stored as floats); pred are logits (B, C).
+    cel = (lambda p, t: F.cross_entropy(p, t.long()), lambda p, t: F.cross_entropy(p, t.long(), reduction="none"))
+    ce_note = "CrossEntropyLoss mean, pred logits (B,C), target class indices (B) stored as floats"
+    pred = torch.tensor([[2.0, -1.0, 0.5, 0.0], [0.3, -0.7, NAN, 1.5], [0.3, -0.7, NAN, 1.5]])
+    labels = torch.tensor([1.0, 0.0, 2.0])
+    special_loss_case("special_loss_ce_labels_pred_nan", pred, labels, *cel,
+                      [ce_note, "row 0 finite; row 1 nan at a non-label class; row 2 nan at the label", common])
+    pred = torch.tensor([[2.0, -INF, 0.5, -INF], [-INF, 1.0, -INF, -INF], [0.5, 1.5, -1.0, -INF]])
+    labels = torch.tensor([0.0, 1.0, 2.0])
+    special_loss_case("special_loss_ce_labels_neginf", pred, labels, *cel,
+                      [ce_note, "-inf logits (masked classes) never at the label; row 1 has only the label finite",
+                       common])
+    pred = torch.tensor([[2.0, -INF, 0.5, 0.0], [0.5, 1.5, -1.0, 0.0]])
+    labels = torch.tensor([1.0, 2.0])
+    special_loss_case("special_loss_ce_labels_neginf_label", pred, labels, *cel,
+                      [ce_note, "row 0 has -inf at its label (loss +inf); row 1 finite", common])
+    pred = torch.tensor([[INF, 1.0, 0.5, 0.0], [1.0, INF, 0.5, 0.0], [INF, 1.0, INF, 0.0], [0.5, 1.5, -1.0, 0.0]])
+    labels = torch.tensor([0.0, 0.0, 2.0, 3.0])
+    special_loss_case("special_loss_ce_labels_posinf", pred, labels, *cel,
+                      [ce_note, "+inf at the label; +inf at another class; two +inf (one at the label); finite row",
+                       common])
+    pred = torch.tensor([[1e30, 0.0, -1e30, 5.0], [1e30, 0.0, -1e30, 5.0], [100.0, -100.0, 88.0, -88.0]])
+    labels = torch.tensor([0.0, 1.0, 2.0])
+    special_loss_case("special_loss_ce_labels_huge", pred, labels, *cel,
+                      [ce_note, "finite huge logits +-1e30 (label at the max, label elsewhere), +-100/+-88", common])
+
+    # Cross-entropy with probability targets.
+    cep = (lambda p, t: F.cross_entropy(p, t), lambda p, t: F.cross_entropy(p, t, reduction="none"))
+    cep_note = "CrossEntropyLoss with probability targets (rows sum to 1), mean over B"
+    pred = torch.tensor([[2.0, -1.0, 0.5, 0.0], [0.3, NAN, 0.2, 1.5], [0.3, -0.7, 0.1, NAN]])
+    target = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]])
+    special_loss_case("special_loss_ce_probs_pred_nan", pred, target, *cep,
+                      [cep_note, "row 0 finite; row 1 nan logit with target 0.25; row 2 nan logit with target 0",
+                       common])
+    pred = torch.tensor([[2.0, -1.0, 0.5, 0.0], [0.3, -0.7, 0.2, 1.5]])
+    target = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.25, NAN, 0.5, 0.25]])
+    special_loss_case("special_loss_ce_probs_target_nan", pred, target, *cep,
+                      [cep_note, "row 0 finite; row 1 has a nan target", common])
+    pred = torch.tensor([[-INF, 0.0, 1.0, 0.5], [-INF, 0.0, 1.0, 0.5], [0.3, -0.7, 0.2, 1.5]])
+    target = torch.tensor([[0.0, 0.5, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25], [0.1, 0.2, 0.3, 0.4]])
+    special_loss_case("special_loss_ce_probs_neginf", pred, target, *cep,
+                      [cep_note, "-inf logit with target 0 (row 0) and with target 0.25 (row 1); row 2 finite",
+                       common])
+    pred = torch.tensor([[INF, 0.0, 1.0, 0.5], [0.3, -0.7, 0.2, 1.5]])
+    target = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4]])
+    special_loss_case("special_loss_ce_probs_posinf", pred, target, *cep,
+                      [cep_note, "+inf logit carrying all the target mass (row 0); row 1 finite", common])
+
+
 # --------------------------------------------------------------------------- optimizers
 
 STEPS = 30
@@ -497,14 +727,27 @@ def rosen(p):
     return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
 
 
-def lbfgs_case(name, line_search, max_iter):
+# torch's _strong_wolfe tests, in its bracketing loop: (1) Armijo failure or (ls_iter > 1 and
+# f_new >= f_prev) -> bracket; (2) |gtd_new| <= -c2*gtd -> done; (3) gtd_new >= 0 -> bracket.
+# From x0 = (1.2, 0.5) the very first trial step satisfies Armijo and (2) with gtd_new > 0, so
+# torch stops there; testing gtd_new >= 0 together with (1) instead brackets and zooms.
+LBFGS_WOLFE_ORDER_NOTES = [
+    "order of the strong-Wolfe tests: the first line search (t = 1/|g|_1 = 0.001633, f 88.4 -> 30.502,",
+    "gtd -239286.6, gtd_new +70205.7 <= 0.9*|gtd| = 215357.9) satisfies Armijo and the strong curvature",
+    "condition with gtd_new > 0: torch accepts it (1 evaluation, traj row 0 = (0.4939337, 0.7939337),",
+    "func_evals 2). Testing gtd_new >= 0 before the curvature condition brackets [0, t] and zooms instead:",
+    "step 1 then ends at (0.8153751, 0.6601185), loss 0.0363124, func_evals 3."]
+
+
+def lbfgs_case(name, line_search, max_iter, x0=(-1.5, 2.0), notes=()):
     c = Case(name, "torch.optim.LBFGS on Rosenbrock f = (1-x)^2 + 100(y-x^2)^2 in float32 from x0,",
              ".step(closure) called nsteps times; traj row i = point after step i, loss = f(traj[i]),",
              "step_loss = value returned by step i (f at its start), func_evals/n_iter = cumulative state")
     if max_iter > 2:
         c.notes += ["with max_iter=20 the float32 path is chaotic (float64 differs from traj row 1 on):",
                     "expect close agreement only for the first step and convergence near (1,1) at the end"]
-    p = torch.tensor([-1.5, 2.0], requires_grad=True)
+    c.notes += list(notes)
+    p = torch.tensor(list(x0), requires_grad=True)
     opt = torch.optim.LBFGS([p], lr=1, max_iter=max_iter, history_size=10,
                             line_search_fn=line_search)
     g = opt.param_groups[0]
@@ -643,6 +886,31 @@ def schedule_cases():
                dict(max_lr=0.1, total_steps=NSCHED, pct_start=0.3, div_factor=25.0, final_div_factor=1e4,
                     base_momentum=0.85, max_momentum=0.95, three_phase=0, anneal_cos=1),
                momentum=True)
+    onecycle_notes = {
+        (0, "linear"): ["OneCycleLR, linear annealing, two phases: phase 1 ends at step pct_start*total_steps - 1,",
+                        "phase 2 at total_steps - 1; within a phase value = (end - start)*pct + start;",
+                        "initial lr = max_lr/div_factor, final = initial/final_div_factor; momentum cycled",
+                        "between max_momentum and base_momentum the other way (SGD momentum)"],
+        (1, "cos"): ["OneCycleLR, cos annealing, three phases: initial -> max_lr ending at step",
+                     "pct_start*total_steps - 1, max_lr -> initial ending at 2*pct_start*total_steps - 2,",
+                     "initial -> initial/final_div_factor ending at total_steps - 1; momentum max -> base -> max,",
+                     "then stays at max_momentum in phase 3; cos: end + (start - end)/2*(1 + cos(pi*pct))"],
+        (1, "linear"): ["OneCycleLR, linear annealing, three phases: initial -> max_lr ending at step",
+                        "pct_start*total_steps - 1, max_lr -> initial ending at 2*pct_start*total_steps - 2,",
+                        "initial -> initial/final_div_factor ending at total_steps - 1; momentum max -> base -> max,",
+                        "then stays at max_momentum in phase 3; linear: (end - start)*pct + start"],
+    }
+    for nm, three, strat, pct, div, fdiv in (("sched_onecycle_linear", 0, "linear", 0.25, 10.0, 100.0),
+                                             ("sched_onecycle_three_phase", 1, "cos", 0.35, 8.0, 50.0),
+                                             ("sched_onecycle_three_phase_linear", 1, "linear", 0.35, 8.0, 50.0)):
+        sched_case(nm,
+                   lambda o, t=three, a=strat, ps=pct, d=div, fd=fdiv: S.OneCycleLR(
+                       o, max_lr=0.2, total_steps=NSCHED, pct_start=ps, anneal_strategy=a, div_factor=d,
+                       final_div_factor=fd, base_momentum=0.8, max_momentum=0.9, three_phase=bool(t)),
+                   onecycle_notes[(three, strat)],
+                   dict(max_lr=0.2, total_steps=NSCHED, pct_start=pct, div_factor=div, final_div_factor=fdiv,
+                        base_momentum=0.8, max_momentum=0.9, three_phase=three, anneal_cos=1 if strat == "cos" else 0),
+                   momentum=True)
     sched_case("sched_plateau_min",
                lambda o: S.ReduceLROnPlateau(o, mode="min", factor=0.5, patience=3, threshold=0.01,
                                              threshold_mode="rel", cooldown=2, min_lr=0.002, eps=1e-8),
@@ -665,11 +933,13 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     dense_cases()
     act_cases()
+    special_act_cases()
     maxout_cases()
     batchnorm_cases()
     layernorm_cases()
     wsdense_cases()
     loss_cases()
+    special_loss_cases()
     optimizer_cases()
     lookahead_case("opt_lookahead_sgd", torch.optim.SGD, dict(lr=0.01, momentum=0.9))
     lookahead_case("opt_lookahead_adam", torch.optim.Adam, dict(lr=0.01))
@@ -677,6 +947,7 @@ def main():
     lbfgs_case("opt_lbfgs_strong_wolfe", "strong_wolfe", 20)
     lbfgs_case("opt_lbfgs_short_none", None, 2)  # few iterations: float32 path still stable
     lbfgs_case("opt_lbfgs_short_strong_wolfe", "strong_wolfe", 2)
+    lbfgs_case("lbfgs_wolfe_order", "strong_wolfe", 2, x0=(1.2, 0.5), notes=LBFGS_WOLFE_ORDER_NOTES)
     schedule_cases()
     with open(os.path.join(OUT_DIR, "meta.txt"), "w", newline="\n") as f:
         f.write("# fixtures generated by tests/gen_fixtures.py\n")
