@@ -15,14 +15,11 @@
    A COMPLETE EXAMPLE (XOR, see examples/xor.c for the full program)
          static unsigned char mem[1 << 20];
          nn_arena arena; nn_model net; nn_optim opt;
-         nn_layer_desc layers[2];
-         memset(layers, 0, sizeof layers);
-         layers[0].kind = NN_LAYER_DENSE; layers[0].units = 8; layers[0].act = NN_ACT_TANH;
-         layers[1].kind = NN_LAYER_DENSE; layers[1].units = 1; layers[1].act = NN_ACT_SIGMOID;
+         nn_layer_desc layers[2] = {nn_dense(8, NN_ACT_TANH), nn_dense(1, NN_ACT_SIGMOID)};
          nn_model_desc md; memset(&md, 0, sizeof md);
          md.inputs = 2; md.max_batch = 4; md.layers = layers; md.n_layers = 2; md.seed = 1;
-         nn_optim_desc od; memset(&od, 0, sizeof od);
-         od.kind = NN_OPTIM_SGD; od.lr = 0.5f; od.momentum = 0.9f;
+         nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+         od.lr = 0.5f; od.momentum = 0.9f;
          nn_arena_init(&arena, mem, sizeof mem);
          if (nn_model_init(&net, &arena, &md) != NN_OK) return 1;
          if (nn_optim_init(&opt, &arena, &od, net.n_params) != NN_OK) return 1;
@@ -50,6 +47,33 @@
      NN_NO_STDIO        drop FILE and path I/O, keep memory I/O   default: off
      The library never prints and never calls exit(); failures that a correct
      program can meet come back as an nn_result (see nn_result_string).
+
+   DESCRIPTIONS (one rule for every _desc)
+     Every field of every description is taken literally: 0 means zero
+     (dropout p = 0, weight_decay = 0, momentum = 0 are all expressible).
+     Defaults are one call away: start from the kind's constructor, which
+     fills PyTorch's defaults, and override what you need:
+         nn_layer_desc l = nn_batchnorm();      l.momentum = 0.0f;
+         nn_optim_desc o = nn_optim_desc_default(NN_OPTIM_ADAMW);  o.weight_decay = 0.0f;
+         nn_sched_desc s = nn_sched_desc_default(NN_SCHED_COSINE, 0.1);  s.t_max = 100;
+         nn_lbfgs_desc b = nn_lbfgs_desc_default();
+     Layer constructors: nn_dense, nn_maxout, nn_activation, nn_dropout,
+     nn_batchnorm, nn_layernorm, nn_flatten (or nn_layer_desc_default(kind)).
+     Each constructor stamps .tag = NN_DESC_TAG; init refuses a description
+     without it, so a zeroed struct is an error, never silently "all zeros".
+     nn_model_desc has no defaults (every field is required or literal).
+     Files follow the same rule (format 1.1); a 1.0 file is read as it was
+     written, zeros meaning defaults.
+
+   ERRORS
+     Whatever depends on data the caller passes at run time (batch size,
+     feature counts, tensor sizes, labels, NULL buffers) is checked in every
+     build, -DNDEBUG included: functions that return nn_result return an
+     error; model forward returns a tensor with .data NULL; losses return NaN
+     and write nothing; the void per-layer kernels check sizes always and,
+     on a mismatch, trip NN_ASSERT (debug) and return without writing
+     (release). Objects carry a message buffer (.error, NN_ERROR_MAX bytes)
+     saying what was wrong: which layer or run, expected vs got.
 
    CONVENTIONS
      - float32 everywhere. Tensors are row-major (C order); shapes are written
@@ -145,6 +169,12 @@ typedef enum nn_result {
 /* A short, static, human-readable description of r. */
 NNDEF const char *nn_result_string(nn_result r);
 
+/* Objects that can fail (model, optimizer, schedule, L-BFGS, IDX) carry an
+   error buffer of this size: on failure it says what is wrong and where
+   (which layer or run, expected vs got, which section or byte offset). It is
+   the one field a failed call changes; "" after success. */
+#define NN_ERROR_MAX 192
+
 /* ---- arena ------------------------------------------------------------- */
 /* A bump allocator over one block. Every allocation is 64-byte aligned.
    Mark/rewind frees everything allocated after the mark (per-batch scratch). */
@@ -157,7 +187,10 @@ typedef struct nn_arena {
     void *owned;          /* block to NN_FREE at deinit, or NULL */
 } nn_arena;
 
-/* Use a caller buffer (any alignment; up to 63 bytes go to alignment). */
+/* Use a caller buffer (any alignment; up to 63 bytes go to alignment). A
+   static buffer for a queried size: unsigned char mem[NN_ARENA_BUFFER_BYTES(n)]
+   holds n arena bytes whatever its alignment. */
+#define NN_ARENA_BUFFER_BYTES(n) ((n) + NN_ARENA_ALIGN - 1)
 NNDEF nn_result nn_arena_init(nn_arena *a, void *buf, size_t bytes);
 /* Allocate `bytes` usable bytes with one NN_MALLOC call. */
 NNDEF nn_result nn_arena_init_heap(nn_arena *a, size_t bytes);
@@ -183,6 +216,8 @@ typedef struct nn_tensor {
 } nn_tensor;
 
 NNDEF nn_tensor nn_tensor_view(float *data, int rank, const int *shape);
+/* The empty tensor (.data NULL): "no dx", "no bias". Same in C and C++. */
+NNDEF nn_tensor nn_tensor_none(void);
 NNDEF nn_tensor nn_tensor_1d(float *data, int n);
 NNDEF nn_tensor nn_tensor_2d(float *data, int rows, int cols);
 NNDEF nn_tensor nn_tensor_3d(float *data, int d0, int d1, int d2);
@@ -338,7 +373,9 @@ NNDEF void nn_softmax_backward(nn_tensor dx, nn_tensor dy, nn_tensor y);
      KAIMING_NORMAL   N(0, gain^2/fan)
      LECUN_UNIFORM    U(-a,a), a = sqrt(3/fan_in)
      LECUN_NORMAL     N(0, 1/fan_in)
-   gain: 0 means nn_init_gain(act of the layer), as torch.nn.init.calculate_gain. */
+   gain is taken literally, as torch.nn.init's gain argument (0 gives zeros);
+   nn_init_gain(act, alpha) is torch.nn.init.calculate_gain, and the layer
+   constructors (nn_dense, nn_maxout) set .init_gain from it. */
 typedef enum nn_init {
     NN_INIT_DEFAULT = 0,
     NN_INIT_ZEROS,
@@ -362,6 +399,9 @@ NNDEF void nn_init_fill(float *w, int fan_out, int fan_in, nn_init scheme, float
 /* ---- losses ------------------------------------------------------------ */
 /* Each returns the mean loss (PyTorch's reduction='mean') and, when
    dpred.data is not NULL, writes the gradient of that mean w.r.t. its input.
+   Invalid input (sizes that differ, an empty or NULL tensor, a label outside
+   [0, C), Huber delta <= 0) returns NaN and writes nothing, in every build.
+   NaN and Inf in the data propagate as in PyTorch.
    Which output pairs with which loss (the course's rule):
      binary       sigmoid + BCE      -> use nn_loss_bce_logits on raw logits
      multi-class  softmax + CE       -> use nn_loss_cross_entropy on raw logits
@@ -402,23 +442,42 @@ typedef enum nn_layer_kind {
 
 typedef enum nn_mode { NN_MODE_TRAIN = 0, NN_MODE_EVAL = 1 } nn_mode;
 
-/* Zero means default for every field. */
+/* Every field is taken literally (see DESCRIPTIONS at the top): start from
+   a constructor below, which fills PyTorch's defaults, then override fields. */
 typedef struct nn_layer_desc {
     nn_layer_kind kind;
     int units;           /* DENSE, MAXOUT: outputs (required) */
-    nn_act act;          /* DENSE, MAXOUT: activation after it (identity); ACT: which */
-    float alpha;         /* LeakyReLU slope (0.01) / ELU alpha (1.0) */
+    nn_act act;          /* DENSE, MAXOUT: activation after it; ACT: which */
+    float alpha;         /* LeakyReLU slope (0.01) / ELU alpha (1.0); any finite value */
     int no_bias;         /* DENSE: 1 = no bias */
-    int weight_std;      /* DENSE: 1 = weight standardization (eps from .eps, 1e-5) */
+    int weight_std;      /* DENSE: 1 = weight standardization (eps from .eps) */
     nn_init init;        /* DENSE, MAXOUT: weight initialization (NN_INIT_DEFAULT) */
-    float init_gain;     /* 0: nn_init_gain of .act */
-    float init_value;    /* NN_INIT_CONSTANT value */
+    float init_gain;     /* nn_init_gain(act, alpha), set by the constructor: set it
+                            again (or call nn_init_gain) if you change .act */
+    float init_value;    /* NN_INIT_CONSTANT value (0) */
     int init_fan_out;    /* KAIMING: 1 = use fan_out */
-    float p;             /* DROPOUT: drop probability (0.5) */
-    float eps;           /* BATCHNORM, LAYERNORM, weight_std: (1e-5) */
-    float momentum;      /* BATCHNORM: running-statistics momentum (0.1) */
-    int k;               /* MAXOUT: pieces (2) */
+    float p;             /* DROPOUT: drop probability in [0, 1) (0.5) */
+    float eps;           /* BATCHNORM, LAYERNORM, DENSE weight_std: in [0, 1] (1e-5) */
+    float momentum;      /* BATCHNORM: running-statistics momentum in [0, 1] (0.1) */
+    int k;               /* MAXOUT: pieces >= 1 (2) */
+    uint32_t tag;        /* NN_DESC_TAG, set by the constructors: a desc without it
+                            (a zeroed struct) is refused, never read as defaults */
 } nn_layer_desc;
+
+/* Marks a description that started from nn.h's defaults. */
+#define NN_DESC_TAG 0x314e4e64u
+
+/* Constructors: a layer of each kind with PyTorch's defaults. They compose
+   into arrays: nn_layer_desc ls[] = {nn_dense(256, NN_ACT_RELU), nn_dropout(0.2f),
+   nn_dense(10, NN_ACT_IDENTITY)}; then override any field (ls[1].p = 0.0f). */
+NNDEF nn_layer_desc nn_layer_desc_default(nn_layer_kind kind);
+NNDEF nn_layer_desc nn_dense(int units, nn_act act);          /* nn.Linear (+ activation) */
+NNDEF nn_layer_desc nn_maxout(int units, int k, nn_act act);  /* k pieces per output */
+NNDEF nn_layer_desc nn_activation(nn_act act);                /* alpha 0.01 (leaky), 1 (ELU) */
+NNDEF nn_layer_desc nn_dropout(float p);                      /* p in [0, 1) */
+NNDEF nn_layer_desc nn_batchnorm(void);                       /* eps 1e-5, momentum 0.1 */
+NNDEF nn_layer_desc nn_layernorm(void);                       /* eps 1e-5 */
+NNDEF nn_layer_desc nn_flatten(void);
 
 typedef struct nn_model_desc {
     int inputs;                   /* features per input row (required) */
@@ -477,6 +536,7 @@ typedef struct nn_model {
     nn_layer_desc *descs;  /* copy of the description (the serializer stores it) */
     int n_descs;
     uint64_t seed;
+    char error[NN_ERROR_MAX]; /* what the last failed call found wrong */
 } nn_model;
 
 /* Exact arena bytes nn_model_init takes for this description (0 if invalid). */
@@ -499,13 +559,16 @@ NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc 
    Forgetting to switch is the classic bug: the mode shows in nn_model_summary. */
 NNDEF void nn_model_set_mode(nn_model *m, nn_mode mode);
 /* x (B, inputs), B <= max_batch. Returns a view of the output (B, outputs),
-   valid until the next forward. x must stay alive until backward. */
+   valid until the next forward. x must stay alive until backward. A batch
+   outside 1..max_batch, a row size other than inputs or NULL data is refused
+   in every build (-DNDEBUG too): the result has .data NULL, m->error says why. */
 NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x);
 /* A (B, outputs) buffer owned by the model for the loss gradient. */
 NNDEF nn_tensor nn_model_output_grad(nn_model *m);
 /* dy (B, outputs): gradient of the loss w.r.t. the last forward's output.
-   Accumulates into m->grads. */
-NNDEF void nn_model_backward(nn_model *m, nn_tensor dy);
+   Accumulates into m->grads. NN_ERR_SHAPE_MISMATCH (nothing written) when dy
+   is not (B, outputs) of the last successful forward, or no forward ran. */
+NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy);
 NNDEF void nn_model_zero_grad(nn_model *m);
 /* Writes a table of layers, output shapes, parameter counts and the mode
    into buf (always NUL-terminated). Returns the length it needed. */
@@ -546,7 +609,8 @@ typedef enum nn_optim_kind {
     NN_OPTIM_KIND_COUNT_
 } nn_optim_kind;
 
-/* Zero means default. */
+/* Every field is taken literally: start from nn_optim_desc_default(kind),
+   which fills torch.optim's defaults (in brackets), then override. */
 typedef struct nn_optim_desc {
     nn_optim_kind kind;
     float lr;            /* 0.01 (SGD, Adagrad, RMSprop), 0.001 (Adam, AdamW) */
@@ -567,28 +631,41 @@ typedef struct nn_optim_desc {
     float max_norm;      /* row max-norm constraint: 0 = off */
     int lookahead_k;     /* 0 = no Lookahead; 5 is usual */
     float lookahead_alpha; /* 0.5 */
+    uint32_t tag;        /* NN_DESC_TAG (set by nn_optim_desc_default) */
 } nn_optim_desc;
 
+struct nn_sched;
 typedef struct nn_optim {
-    nn_optim_desc d;     /* resolved: defaults filled in */
+    nn_optim_desc d;     /* the description in force (lr changes with a schedule) */
     float *s0, *s1, *s2; /* state vectors (kind-specific), n floats each or NULL */
     float *slow;         /* Lookahead slow weights */
     size_t n;
     long step;           /* steps taken */
+    const struct nn_sched *sched; /* attached schedule or NULL (nn_optim_attach_sched) */
+    char error[NN_ERROR_MAX];
 } nn_optim;
 
-/* desc with every default filled in. */
-NNDEF nn_optim_desc nn_optim_defaults(const nn_optim_desc *desc);
+/* torch.optim's defaults for kind: lr 0.01 (SGD, Adagrad, RMSprop) or 0.001
+   (Adam, AdamW), betas (0.9, 0.999), eps 1e-8 (1e-10 Adagrad), RMSprop alpha
+   0.99, AdamW weight_decay 0.01, everything else 0 / off; lookahead_alpha 0.5
+   (used once lookahead_k > 0). */
+NNDEF nn_optim_desc nn_optim_desc_default(nn_optim_kind kind);
 /* ElasticNet with strength lambda and mixing mix in [0,1]: penalty
    lambda (mix |w|_1 + (1-mix)/2 |w|^2), i.e. l1 = lambda mix and
    weight_decay = lambda (1-mix). */
 NNDEF void nn_optim_elastic_net(nn_optim_desc *desc, float lambda, float mix);
 NNDEF size_t nn_optim_arena_bytes(const nn_optim_desc *desc, size_t n_params);
 NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc *desc, size_t n_params);
+/* Let a schedule drive the optimizer: before every step the optimizer takes
+   its lr from s (and, for ONE_CYCLE, its momentum: SGD momentum or Adam's
+   beta1, as torch's cycle_momentum). You still advance s yourself with
+   nn_sched_step, per step or per epoch, as with torch.optim.lr_scheduler.
+   NULL detaches. */
+NNDEF void nn_optim_attach_sched(nn_optim *o, const struct nn_sched *s);
 /* One update of named runs (per-run no_decay; e.g. m->param_list). */
-NNDEF void nn_optim_step_params(nn_optim *o, const nn_param *params, int n);
+NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n);
 /* One update of n parameters as one run with decay (e.g. m->params). */
-NNDEF void nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n);
+NNDEF nn_result nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n);
 /* The penalty the regularizers add to the loss (report loss + this):
    weight_decay/2 |w|^2 + l1 |w|_1 over runs without no_decay. */
 NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n);
@@ -598,15 +675,18 @@ NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n);
    at x and writes its gradient. One nn_lbfgs_step is one torch .step(closure):
    up to max_iter iterations. */
 typedef float (*nn_lbfgs_fn)(const float *x, float *grad, size_t n, void *user);
+/* Every field literal: start from nn_lbfgs_desc_default() (torch's defaults). */
 typedef struct nn_lbfgs_desc {
     float lr;               /* 1 */
     int max_iter;           /* 20 */
-    int max_eval;           /* max_iter * 5 / 4 */
+    int max_eval;           /* -1: max_iter * 5 / 4 (torch's None) */
     float tolerance_grad;   /* 1e-7 */
     float tolerance_change; /* 1e-9 */
     int history_size;       /* 100 */
     int strong_wolfe;       /* 0: fixed step lr; 1: strong-Wolfe line search */
+    uint32_t tag;           /* NN_DESC_TAG */
 } nn_lbfgs_desc;
+NNDEF nn_lbfgs_desc nn_lbfgs_desc_default(void);
 typedef struct nn_lbfgs {
     nn_lbfgs_desc d;
     size_t n;
@@ -616,6 +696,7 @@ typedef struct nn_lbfgs {
     float t, h_diag, prev_loss;
     long n_iter, func_evals;
     int have_state;
+    char error[NN_ERROR_MAX];
 } nn_lbfgs;
 NNDEF size_t nn_lbfgs_arena_bytes(const nn_lbfgs_desc *desc, size_t n);
 NNDEF nn_result nn_lbfgs_init(nn_lbfgs *lb, nn_arena *arena, const nn_lbfgs_desc *desc, size_t n);
@@ -633,11 +714,13 @@ NNDEF float nn_lbfgs_step(nn_lbfgs *lb, float *x, nn_lbfgs_fn f, void *user);
      INVERSE_TIME      base_lr / (1 + decay t)                       (1/t decay)
      COSINE            eta_min + (base_lr - eta_min)(1 + cos(pi t / t_max)) / 2
      COSINE_RESTARTS   the same within each period; t_0, then x t_mult
-     CYCLIC            between base_lr and max_lr, step_size_up/down;
-                       triangular, triangular2 (halves each cycle), exp_range (gamma^t)
-     ONE_CYCLE         warm up to max_lr over pct_start of total_steps, anneal
-                       (cosine) to max_lr/div_factor/final_div_factor; momentum
-                       cycles base_momentum..max_momentum the other way
+     CYCLIC            between base_lr (the LOWER bound, as torch's CyclicLR) and
+                       max_lr, step_size_up/down; triangular, triangular2
+                       (halves each cycle), exp_range (gamma^t)
+     ONE_CYCLE         warm up from max_lr/div_factor to max_lr over pct_start of
+                       total_steps, anneal (cosine, or linear with anneal_linear)
+                       to max_lr/div_factor/final_div_factor; momentum cycles
+                       base_momentum..max_momentum the other way. base_lr unused.
      PLATEAU           ReduceLROnPlateau: lr *= factor when the metric has not
                        improved (threshold rel/abs, mode min/max) for more than
                        patience steps; then cooldown steps; never below min_lr
@@ -660,11 +743,14 @@ typedef enum nn_sched_kind {
 typedef enum nn_cyclic_mode { NN_CYCLIC_TRIANGULAR = 0, NN_CYCLIC_TRIANGULAR2, NN_CYCLIC_EXP_RANGE } nn_cyclic_mode;
 #define NN_SCHED_MAX_MILESTONES 16
 
-/* Zero means default. Real-valued fields are double: PyTorch computes
-   schedules in Python floats, and gamma^t in float32 drifts by t * 2^-24. */
+/* Every field is taken literally: start from nn_sched_desc_default(kind,
+   base_lr), which fills torch.optim.lr_scheduler's defaults (in brackets),
+   then set what the kind needs ("required" fields are 0 until you do).
+   Real-valued fields are double: PyTorch computes schedules in Python
+   floats, and gamma^t in float32 drifts by t * 2^-24. */
 typedef struct nn_sched_desc {
     nn_sched_kind kind;
-    double base_lr;            /* required */
+    double base_lr;            /* required, > 0 (not read by ONE_CYCLE) */
     int step_size;            /* STEP (required) */
     double gamma;              /* STEP, MULTISTEP: 0.1; EXPONENTIAL (required); EXP_RANGE: 1 */
     int milestones[NN_SCHED_MAX_MILESTONES]; /* MULTISTEP, increasing */
@@ -675,22 +761,26 @@ typedef struct nn_sched_desc {
     int t_0, t_mult;          /* COSINE_RESTARTS: t_0 required, t_mult 1 */
     double max_lr;             /* CYCLIC, ONE_CYCLE (required) */
     int step_size_up;         /* CYCLIC: 2000 */
-    int step_size_down;       /* CYCLIC: step_size_up */
+    int step_size_down;       /* CYCLIC: -1 = step_size_up (torch's None) */
     nn_cyclic_mode cyclic_mode;
     int total_steps;          /* ONE_CYCLE (required) */
     double pct_start;          /* ONE_CYCLE: 0.3 */
     double div_factor;         /* ONE_CYCLE: 25 */
     double final_div_factor;   /* ONE_CYCLE: 1e4 */
     double base_momentum, max_momentum; /* ONE_CYCLE: 0.85, 0.95 */
+    int anneal_linear;        /* ONE_CYCLE: 1 = anneal_strategy='linear' (0: 'cos') */
+    int three_phase;          /* ONE_CYCLE: 1 = torch's three_phase (back down to the
+                                 initial lr by 2 pct_start, then annealed) */
     int mode_max;             /* PLATEAU: 1 = higher metric is better */
     int threshold_abs;        /* PLATEAU: 1 = absolute threshold */
     double factor;             /* PLATEAU: 0.1 */
-    int patience;             /* PLATEAU: 10 (use a negative value for 0) */
+    int patience;             /* PLATEAU: 10 */
     double threshold;          /* PLATEAU: 1e-4 */
     int cooldown;             /* PLATEAU: 0 */
     double min_lr;             /* PLATEAU: 0 */
     int warmup_steps;         /* linear warmup before the schedule: 0 */
     double warmup_start_factor;/* 1/3 */
+    uint32_t tag;             /* NN_DESC_TAG (set by nn_sched_desc_default) */
 } nn_sched_desc;
 
 typedef struct nn_sched {
@@ -701,10 +791,13 @@ typedef struct nn_sched {
     long t_cur, t_i;          /* COSINE_RESTARTS position */
     double best;              /* PLATEAU */
     int num_bad, cooldown_left;
+    char error[NN_ERROR_MAX];
 } nn_sched;
 
+NNDEF nn_sched_desc nn_sched_desc_default(nn_sched_kind kind, double base_lr);
 NNDEF nn_result nn_sched_init(nn_sched *s, const nn_sched_desc *desc);
-/* Advance one step; metric is read by PLATEAU only. Returns the new lr. */
+/* Advance one step; metric is read by PLATEAU only. Returns the new lr.
+   Counters saturate: a schedule never overflows, however long it runs. */
 NNDEF float nn_sched_step(nn_sched *s, float metric);
 NNDEF float nn_sched_lr(const nn_sched *s);
 NNDEF float nn_sched_momentum(const nn_sched *s);
@@ -733,7 +826,7 @@ NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad);
    File saves are atomic: a temporary file in the same directory is written,
    flushed, synced and renamed over the target. */
 #define NN_FORMAT_VERSION_MAJOR 1
-#define NN_FORMAT_VERSION_MINOR 0
+#define NN_FORMAT_VERSION_MINOR 1
 
 /* What to save or restore besides the model; any pointer may be NULL. */
 typedef struct nn_train_state {
@@ -760,6 +853,11 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
    layers NULL only desc->n_layers is filled in (to size the array). */
 NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
                                           const void *buf, size_t len);
+/* Arena bytes nn_model_init_from_memory needs for this file, with the
+   model's buffers sized for max_batch rows (0: the max_batch stored in the
+   file; e.g. larger for inference than for training). The file is parsed
+   and checked as the loader would, nothing is allocated. */
+NNDEF nn_result nn_model_arena_bytes_from_memory(size_t *bytes, const void *buf, size_t len, int max_batch);
 /* Build a new model in the arena from the file alone, then load it. On
    failure the arena is rewound. */
 NNDEF nn_result nn_model_init_from_memory(nn_model *m, nn_arena *arena, const void *buf, size_t len);
@@ -768,6 +866,10 @@ NNDEF nn_result nn_model_save_to_file(const nn_model *m, const nn_train_state *s
 NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const char *path);
 NNDEF nn_result nn_model_load(nn_model *m, nn_train_state *st, const char *path);
 NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char *path);
+NNDEF nn_result nn_model_arena_bytes_from_file(size_t *bytes, const char *path, int max_batch);
+/* As init_from_memory/file, with buffers for max_batch rows (0: the file's). */
+NNDEF nn_result nn_model_init_from_memory_batch(nn_model *m, nn_arena *arena, const void *buf, size_t len,
+                                                int max_batch);
 /* The model as C source: const arrays and a <name>_init(nn_model*, nn_arena*)
    that builds it with no file I/O (for firmware and games). */
 NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f);
@@ -838,6 +940,7 @@ NNDEF void nn_idx_free(nn_idx *idx);
 #include <math.h>
 #include <limits.h>
 #include <stdio.h> /* snprintf; NN_NO_STDIO removes only the FILE and path functions */
+#include <stdarg.h>
 
 #ifndef NN_ASSERT
 #include <assert.h>
@@ -885,6 +988,26 @@ NNDEF void nn_idx_free(nn_idx *idx);
 /* C and C++ both accept this for "the zero value of a struct". */
 #define NN__ZERO(x) memset(&(x), 0, sizeof(x))
 
+/* Writes the detail of a failure into err (NN_ERROR_MAX bytes; may be NULL)
+   and returns r, so a check reads: return nn__fail(err, NN_ERR_..., "...", ...). */
+#if defined(__GNUC__) || defined(__clang__)
+static nn_result nn__fail(char *err, nn_result r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#endif
+static nn_result nn__fail(char *err, nn_result r, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, NN_ERROR_MAX, fmt, ap);
+        va_end(ap);
+    }
+    return r;
+}
+
+static const char *nn__layer_kind_name(nn_layer_kind k) {
+    static const char *names[] = {"none", "dense", "activation", "dropout", "batchnorm", "layernorm", "maxout", "flatten"};
+    return (int)k >= 0 && k < NN_LAYER_KIND_COUNT_ ? names[k] : "unknown";
+}
+
 NNDEF const char *nn_result_string(nn_result r) {
     switch (r) {
     case NN_OK: return "ok";
@@ -923,7 +1046,7 @@ NNDEF size_t nn_arena_bytes_for(size_t bytes) {
 
 NNDEF nn_result nn_arena_init(nn_arena *a, void *buf, size_t bytes) {
     uintptr_t p, q;
-    NN_ASSERT(a);
+    if (!a) return NN_ERR_INVALID_ARGUMENT;
     NN__ZERO(*a);
     if (!buf) return NN_ERR_INVALID_ARGUMENT;
     p = (uintptr_t)buf;
@@ -937,7 +1060,7 @@ NNDEF nn_result nn_arena_init(nn_arena *a, void *buf, size_t bytes) {
 NNDEF nn_result nn_arena_init_heap(nn_arena *a, size_t bytes) {
     void *mem;
     nn_result r;
-    NN_ASSERT(a);
+    if (!a) return NN_ERR_INVALID_ARGUMENT;
     NN__ZERO(*a);
     if (bytes > SIZE_MAX - 2 * NN_ARENA_ALIGN) return NN_ERR_OUT_OF_MEMORY; /* before rounding wraps */
     bytes = nn_arena_bytes_for(bytes);
@@ -958,7 +1081,7 @@ NNDEF void nn_arena_deinit(nn_arena *a) {
 NNDEF void *nn_arena_alloc(nn_arena *a, size_t bytes) {
     size_t need;
     void *p;
-    NN_ASSERT(a);
+    if (!a || !a->base) return NULL;
     if (bytes > SIZE_MAX - NN_ARENA_ALIGN) return NULL;
     need = nn_arena_bytes_for(bytes);
     if (need > a->cap - a->used) return NULL;
@@ -985,6 +1108,11 @@ NNDEF nn_tensor nn_tensor_view(float *data, int rank, const int *shape) {
     t.rank = rank;
     for (i = 0; i < NN_MAX_RANK; i++) t.shape[i] = i < rank ? shape[i] : 1;
     for (i = 0; i < rank; i++) NN_ASSERT(shape[i] >= 0);
+    return t;
+}
+NNDEF nn_tensor nn_tensor_none(void) {
+    nn_tensor t;
+    NN__ZERO(t);
     return t;
 }
 NNDEF nn_tensor nn_tensor_1d(float *data, int n) { return nn_tensor_view(data, 1, &n); }
@@ -1615,6 +1743,8 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
 
 /* ---- elementwise kernels ---- */
 #define NN__SQRT1_2 0.70710678118654752440f
+/* PyTorch's relu: 0 where x < 0, x elsewhere (NaN and -0 pass through) */
+static float nn__relu1(float x) { return x < 0.0f ? 0.0f : x; }
 #define NN__GELU_TANH_BETA 0.79788456080286535588f /* sqrt(2/pi) */
 #define NN__GELU_TANH_KAPPA 0.044715f
 /* AVX2 twins of the hot elementwise loops. They are compiled for "avx2" only
@@ -1633,27 +1763,33 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
    far tail to 0). The backward passes other than ReLU stay on libm. */
 #if NN__AVX2
 #define NN__TARGET_AVX2_ONLY __attribute__((target("avx2")))
+/* ReLU keeps x where !(x < 0): NaN and -0 pass through, as in PyTorch */
 NN__TARGET_AVX2_ONLY static void nn__relu_avx2(float *y, const float *x, size_t n) {
     size_t i = 0;
     __m256 z = _mm256_setzero_ps();
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
-        _mm256_storeu_ps(y + i, _mm256_and_ps(v, _mm256_cmp_ps(v, z, _CMP_GT_OQ)));
+        _mm256_storeu_ps(y + i, _mm256_and_ps(v, _mm256_cmp_ps(v, z, _CMP_NLT_UQ)));
     }
-    for (; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (; i < n; i++) y[i] = nn__relu1(x[i]);
 }
+/* dx = dy where !(x <= 0), as torch's threshold_backward (NaN x passes dy) */
 NN__TARGET_AVX2_ONLY static void nn__relu_backward_avx2(float *dx, const float *dy, const float *x, size_t n) {
     size_t i = 0;
     __m256 z = _mm256_setzero_ps();
     for (; i + 8 <= n; i += 8) {
-        __m256 m = _mm256_cmp_ps(_mm256_loadu_ps(x + i), z, _CMP_GT_OQ);
+        __m256 m = _mm256_cmp_ps(_mm256_loadu_ps(x + i), z, _CMP_NLE_UQ);
         _mm256_storeu_ps(dx + i, _mm256_and_ps(_mm256_loadu_ps(dy + i), m));
     }
-    for (; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+    for (; i < n; i++) dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
+}
+/* Where v is NaN, r takes it: min/max and the polynomial clamps would hide it. */
+NN__TARGET_AVX2_ONLY static __m256 nn__keep_nan_avx2(__m256 r, __m256 v) {
+    return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 NN__TARGET_AVX2_ONLY static __m256 nn__exp_avx2(__m256 x) {
     const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 fx, z, y;
+    __m256 fx, z, y, x_in = x;
     __m256i e;
     x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
     x = _mm256_max_ps(x, _mm256_set1_ps(-103.972084f)); /* below, e^x rounds to 0 */
@@ -1673,7 +1809,7 @@ NN__TARGET_AVX2_ONLY static __m256 nn__exp_avx2(__m256 x) {
         __m256i n = _mm256_cvttps_epi32(fx), n1 = _mm256_srai_epi32(n, 1), n2 = _mm256_sub_epi32(n, n1);
         __m256i e1 = _mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23);
         e = _mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23);
-        return _mm256_mul_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(e1)), _mm256_castsi256_ps(e));
+        return nn__keep_nan_avx2(_mm256_mul_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(e1)), _mm256_castsi256_ps(e)), x_in);
     }
 }
 /* e = e^-|x|; x >= 0: 1/(1+e), else e/(1+e): no overflow, denormals kept */
@@ -1681,7 +1817,7 @@ NN__TARGET_AVX2_ONLY static __m256 nn__sigmoid8_avx2(__m256 v) {
     const __m256 one = _mm256_set1_ps(1.0f);
     __m256 neg_abs = _mm256_or_ps(v, _mm256_set1_ps(-0.0f));
     __m256 e = nn__exp_avx2(neg_abs), r = _mm256_div_ps(one, _mm256_add_ps(one, e));
-    return _mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
+    return nn__keep_nan_avx2(_mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)), v);
 }
 /* sigmoid (silu = 0) or x * sigmoid(x) (silu = 1) */
 NN__TARGET_AVX2_ONLY static void nn__sigmoid_avx2(float *y, const float *x, size_t n, int silu) {
@@ -1716,7 +1852,10 @@ NN__TARGET_AVX2_ONLY static __m256 nn__tanh8_avx2(__m256 x) {
     e = nn__exp_avx2(_mm256_add_ps(ax, ax));
     big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
     big = _mm256_or_ps(big, _mm256_and_ps(x, sgn));
-    return _mm256_blendv_ps(big, p, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+    p = _mm256_blendv_ps(big, p, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+    /* odd function: the sign is x's (keeps tanh(-0) = -0) */
+    p = _mm256_or_ps(_mm256_andnot_ps(sgn, p), _mm256_and_ps(x, sgn));
+    return nn__keep_nan_avx2(p, x);
 }
 NN__TARGET_AVX2_ONLY static void nn__tanh_avx2(float *y, const float *x, size_t n) {
     size_t i = 0;
@@ -1772,9 +1911,19 @@ NN__TARGET_AVX2_ONLY static void nn__softmax_rows_avx2(float *y, const float *x,
 /* ELU and GELU (tanh form) 8 at a time; nn__map8_avx2 runs one over n values,
    the tail through the same code via a padded buffer. */
 NN__TARGET_AVX2_ONLY static void nn__elu8_avx2(float *y, const float *x, float alpha) {
-    __m256 v = _mm256_loadu_ps(x), e = nn__exp_avx2(_mm256_min_ps(v, _mm256_setzero_ps()));
-    __m256 neg = _mm256_mul_ps(_mm256_set1_ps(alpha), _mm256_sub_ps(e, _mm256_set1_ps(1.0f)));
-    _mm256_storeu_ps(y, _mm256_blendv_ps(neg, v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)));
+    /* e^x - 1 cancels for small |x|: a Taylor series there (|x| < 1/16, error
+       below x^6/720), so tiny and denormal inputs keep their value (expm1) */
+    __m256 v = _mm256_loadu_ps(x), e = nn__exp_avx2(_mm256_min_ps(v, _mm256_setzero_ps())), em1, t;
+    __m256 small = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v), _mm256_set1_ps(0.0625f), _CMP_LT_OQ);
+    t = _mm256_add_ps(_mm256_set1_ps(1.0f / 24.0f), _mm256_mul_ps(v, _mm256_set1_ps(1.0f / 120.0f)));
+    t = _mm256_add_ps(_mm256_set1_ps(1.0f / 6.0f), _mm256_mul_ps(v, t));
+    t = _mm256_add_ps(_mm256_set1_ps(0.5f), _mm256_mul_ps(v, t));
+    t = _mm256_mul_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(v, t))); /* -0 stays -0 */
+    em1 = _mm256_blendv_ps(_mm256_sub_ps(e, _mm256_set1_ps(1.0f)), t, small);
+    {
+        __m256 neg = _mm256_mul_ps(_mm256_set1_ps(alpha), em1);
+        _mm256_storeu_ps(y, nn__keep_nan_avx2(_mm256_blendv_ps(neg, v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)), v));
+    }
 }
 NN__TARGET_AVX2_ONLY static void nn__gelu_tanh8_avx2(float *y, const float *x, float alpha) {
     __m256 v = _mm256_loadu_ps(x), v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v), t;
@@ -1798,8 +1947,8 @@ NN__TARGET_AVX2_ONLY static void nn__gelu8_avx2(float *y, const float *x, float 
     q = _mm256_add_ps(_mm256_mul_ps(q, t), _mm256_set1_ps(0.254829592f));
     q = _mm256_mul_ps(q, t);
     erfc_h = _mm256_mul_ps(half, _mm256_mul_ps(q, nn__exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(z, z)))));
-    _mm256_storeu_ps(y, _mm256_blendv_ps(_mm256_mul_ps(v, erfc_h), _mm256_mul_ps(v, _mm256_sub_ps(one, erfc_h)),
-                                         _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)));
+    _mm256_storeu_ps(y, nn__keep_nan_avx2(_mm256_blendv_ps(_mm256_mul_ps(v, erfc_h), _mm256_mul_ps(v, _mm256_sub_ps(one, erfc_h)),
+                                                            _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)), v));
 }
 typedef void (*nn__map8_fn)(float *y, const float *x, float alpha);
 NN__TARGET_AVX2_ONLY static void nn__map8_avx2(float *y, const float *x, size_t n, nn__map8_fn f, float alpha) {
@@ -1854,12 +2003,26 @@ NN__TARGET_AVX2_ONLY static void nn__adam_avx2(float *w, float *m, float *v, con
 
 /* == 6. layers: dense, weight std, maxout, dropout, norms, activations === */
 /* ---- dense ---- */
+/* The per-layer kernels check the caller's shapes in every build before they
+   write anything: a mismatch trips NN_ASSERT (debug builds) and returns with
+   the outputs untouched (release builds). */
+#define NN__REQUIRE(c)                                 \
+    do {                                               \
+        if (!(c)) {                                    \
+            NN_ASSERT(!"nn.h: caller data: " #c);      \
+            return;                                    \
+        }                                              \
+    } while (0)
+/* a tensor with data and a usable rank */
+#define NN__T(t) ((t).data && (t).rank >= 1 && (t).rank <= NN_MAX_RANK)
+
 NNDEF void nn_dense_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b) {
     /* x (B,IN) w (OUT,IN) b (OUT) -> y (B,OUT) */
-    int B = x.shape[0], IN = nn_tensor_row_size(x), OUT = w.shape[0], i, o;
-    NN_ASSERT(w.rank == 2 && w.shape[1] == IN);
-    NN_ASSERT(y.shape[0] == B && nn_tensor_row_size(y) == OUT);
-    NN_ASSERT(!b.data || (int)nn_tensor_size(b) == OUT);
+    int B, IN, OUT, i, o;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(w) && w.rank == 2);
+    B = x.shape[0]; IN = nn_tensor_row_size(x); OUT = w.shape[0];
+    NN__REQUIRE(w.shape[1] == IN && y.shape[0] == B && nn_tensor_row_size(y) == OUT);
+    NN__REQUIRE(!b.data || (int)nn_tensor_size(b) == OUT);
     if (b.data) {
         /* Start from the bias and accumulate x w^T onto it, as BLAS addmm does. */
         for (i = 0; i < B; i++)
@@ -1871,19 +2034,20 @@ NNDEF void nn_dense_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b) 
 NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db,
                              nn_tensor dy, nn_tensor x, nn_tensor w) {
     /* dy (B,OUT) x (B,IN) w (OUT,IN) -> dx (B,IN) =, dw (OUT,IN) +=, db (OUT) += */
-    int B = dy.shape[0], OUT = nn_tensor_row_size(dy), IN = w.shape[1], i, o;
-    NN_ASSERT(w.rank == 2 && w.shape[0] == OUT);
-    NN_ASSERT(x.shape[0] == B && nn_tensor_row_size(x) == IN);
+    int B, OUT, IN, i, o;
+    NN__REQUIRE(NN__T(dy) && NN__T(x) && NN__T(w) && w.rank == 2);
+    B = dy.shape[0]; OUT = nn_tensor_row_size(dy); IN = w.shape[1];
+    NN__REQUIRE(w.shape[0] == OUT && x.shape[0] == B && nn_tensor_row_size(x) == IN);
+    NN__REQUIRE(!dx.data || (dx.rank >= 1 && dx.shape[0] == B && nn_tensor_row_size(dx) == IN));
+    NN__REQUIRE(!dw.data || nn_tensor_same_shape(dw, w));
+    NN__REQUIRE(!db.data || (int)nn_tensor_size(db) == OUT);
     if (dx.data) {
-        NN_ASSERT(dx.shape[0] == B && nn_tensor_row_size(dx) == IN);
         nn_gemm(0, 0, B, IN, OUT, 1.0f, dy.data, OUT, w.data, IN, 0.0f, dx.data, IN);
     }
     if (dw.data) {
-        NN_ASSERT(nn_tensor_same_shape(dw, w));
         nn_gemm(1, 0, OUT, IN, B, 1.0f, dy.data, OUT, x.data, IN, 1.0f, dw.data, IN);
     }
     if (db.data) {
-        NN_ASSERT((int)nn_tensor_size(db) == OUT);
         for (i = 0; i < B; i++) {
             const float *g = dy.data + (size_t)i * OUT;
             for (o = 0; o < OUT; o++) db.data[o] += g[o];
@@ -1894,8 +2058,9 @@ NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db,
 /* ---- weight standardization ---- */
 NNDEF void nn_weight_std_forward(nn_tensor w_hat, float *rstd, nn_tensor w, float eps) {
     /* w (OUT,IN) -> w_hat (OUT,IN), rstd (OUT) */
-    int OUT = w.shape[0], IN = w.shape[1], o, i;
-    NN_ASSERT(w.rank == 2 && nn_tensor_same_shape(w_hat, w));
+    int OUT, IN, o, i;
+    NN__REQUIRE(NN__T(w) && w.rank == 2 && w_hat.data && nn_tensor_same_shape(w_hat, w) && rstd);
+    OUT = w.shape[0]; IN = w.shape[1];
     for (o = 0; o < OUT; o++) {
         const float *src = w.data + (size_t)o * IN;
         float *dst = w_hat.data + (size_t)o * IN, mean, r;
@@ -1933,8 +2098,10 @@ static void nn__norm_row_backward(float *dx, const float *g, const float *x_hat_
 
 NNDEF void nn_weight_std_backward(nn_tensor dw, nn_tensor dw_hat, nn_tensor w_hat, const float *rstd) {
     /* dw_hat, w_hat (OUT,IN) rstd (OUT) -> dw (OUT,IN) += */
-    int OUT = w_hat.shape[0], IN = w_hat.shape[1], o;
-    NN_ASSERT(nn_tensor_same_shape(dw, w_hat) && nn_tensor_same_shape(dw_hat, w_hat));
+    int OUT, IN, o;
+    NN__REQUIRE(NN__T(w_hat) && w_hat.rank == 2 && dw.data && dw_hat.data && rstd);
+    NN__REQUIRE(nn_tensor_same_shape(dw, w_hat) && nn_tensor_same_shape(dw_hat, w_hat));
+    OUT = w_hat.shape[0]; IN = w_hat.shape[1];
     for (o = 0; o < OUT; o++)
         nn__norm_row_backward(dw.data + (size_t)o * IN, dw_hat.data + (size_t)o * IN,
                               w_hat.data + (size_t)o * IN, NULL, 0.0f, rstd[o], IN, 1);
@@ -1944,8 +2111,12 @@ NNDEF void nn_weight_std_backward(nn_tensor dw, nn_tensor dw_hat, nn_tensor w_ha
 NNDEF void nn_maxout_forward(nn_tensor y, nn_tensor z, int *argmax, nn_tensor x,
                              nn_tensor w, nn_tensor b, int k) {
     /* x (B,IN) w (OUT*k,IN) b (OUT*k) -> z (B,OUT*k), argmax (B,OUT), y (B,OUT) */
-    int B = x.shape[0], OUT = nn_tensor_row_size(y), i, o, j;
-    NN_ASSERT(k >= 1 && w.shape[0] == OUT * k && y.shape[0] == B);
+    int B, OUT, i, o, j;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(z) && NN__T(w) && w.rank == 2 && argmax && k >= 1);
+    B = x.shape[0]; OUT = nn_tensor_row_size(y);
+    NN__REQUIRE(y.shape[0] == B && (long)w.shape[0] == (long)OUT * k && w.shape[1] == nn_tensor_row_size(x));
+    NN__REQUIRE(z.shape[0] == B && (long)nn_tensor_row_size(z) == (long)OUT * k);
+    NN__REQUIRE(!b.data || (long)nn_tensor_size(b) == (long)OUT * k);
     nn_dense_forward(z, x, w, b);
     for (i = 0; i < B; i++) {
         const float *zr = z.data + (size_t)i * OUT * k;
@@ -1962,8 +2133,16 @@ NNDEF void nn_maxout_forward(nn_tensor y, nn_tensor z, int *argmax, nn_tensor x,
 NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz,
                               nn_tensor dy, nn_tensor x, nn_tensor w, const int *argmax, int k) {
     /* dy (B,OUT) -> dz (B,OUT*k) scratch -> dx (B,IN) =, dw +=, db += */
-    int B = dy.shape[0], OUT = nn_tensor_row_size(dy), i, o;
-    NN_ASSERT(nn_tensor_size(dz) == (size_t)B * OUT * k);
+    int B, OUT, i, o;
+    size_t q;
+    NN__REQUIRE(NN__T(dy) && NN__T(dz) && NN__T(x) && NN__T(w) && w.rank == 2 && argmax && k >= 1);
+    B = dy.shape[0]; OUT = nn_tensor_row_size(dy);
+    NN__REQUIRE(dz.shape[0] == B && (long)nn_tensor_row_size(dz) == (long)OUT * k && (long)w.shape[0] == (long)OUT * k);
+    NN__REQUIRE(x.shape[0] == B && nn_tensor_row_size(x) == w.shape[1]);
+    NN__REQUIRE(!dx.data || (dx.rank >= 1 && dx.shape[0] == B && nn_tensor_row_size(dx) == w.shape[1]));
+    NN__REQUIRE(!dw.data || nn_tensor_same_shape(dw, w));
+    NN__REQUIRE(!db.data || (long)nn_tensor_size(db) == (long)OUT * k);
+    for (q = 0; q < (size_t)B * OUT; q++) NN__REQUIRE(argmax[q] >= 0 && argmax[q] < k);
     memset(dz.data, 0, sizeof(float) * (size_t)B * OUT * k);
     for (i = 0; i < B; i++)
         for (o = 0; o < OUT; o++)
@@ -1975,8 +2154,10 @@ NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tenso
 /* ---- dropout ---- */
 NNDEF void nn_dropout_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng) {
     /* x (any) -> y, mask (same size) */
-    size_t n = nn_tensor_size(x), i;
-    NN_ASSERT(nn_tensor_size(y) == n && p >= 0.0f && p < 1.0f);
+    size_t n, i;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && nn_tensor_size(y) == nn_tensor_size(x) && p >= 0.0f && p < 1.0f);
+    NN__REQUIRE(!train || p == 0.0f || (mask && rng));
+    n = nn_tensor_size(x);
     if (!train || p == 0.0f) {
         if (y.data != x.data) memmove(y.data, x.data, n * sizeof(float));
         if (mask)
@@ -1994,8 +2175,10 @@ NNDEF void nn_dropout_forward(nn_tensor y, float *mask, nn_tensor x, float p, in
 }
 
 NNDEF void nn_dropout_backward(nn_tensor dx, nn_tensor dy, const float *mask, int train) {
-    size_t n = nn_tensor_size(dy), i;
+    size_t n, i;
     if (!dx.data) return;
+    NN__REQUIRE(NN__T(dy) && nn_tensor_size(dx) == nn_tensor_size(dy) && (!train || mask));
+    n = nn_tensor_size(dy);
     if (!train) {
         if (dx.data != dy.data) memmove(dx.data, dy.data, n * sizeof(float));
         return;
@@ -2008,13 +2191,16 @@ NNDEF void nn_batchnorm_forward(nn_tensor y, float *save_mean, float *save_rstd,
                                 nn_tensor gamma, nn_tensor beta, float *running_mean,
                                 float *running_var, float eps, float momentum, int train) {
     /* x (B,F) gamma beta running_* save_* (F) -> y (B,F) */
-    int B = x.shape[0], F = nn_tensor_row_size(x), i, f;
-    NN_ASSERT(nn_tensor_size(y) == nn_tensor_size(x) && (int)nn_tensor_size(gamma) == F);
+    int B, F, i, f;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(gamma) && NN__T(beta) && save_mean && save_rstd);
+    B = x.shape[0]; F = nn_tensor_row_size(x);
+    NN__REQUIRE(nn_tensor_size(y) == nn_tensor_size(x) && (int)nn_tensor_size(gamma) == F &&
+                (int)nn_tensor_size(beta) == F && running_mean && running_var);
+    NN__REQUIRE(!train || B > 1); /* PyTorch refuses too: one value gives no variance */
     for (f = 0; f < F; f++) {
         float mean, rstd;
         if (train) {
             double s = 0.0, v = 0.0, var;
-            NN_ASSERT(B > 1); /* PyTorch refuses too: one value gives no variance */
             for (i = 0; i < B; i++) s += x.data[(size_t)i * F + f];
             mean = (float)(s / B);
             for (i = 0; i < B; i++) {
@@ -2042,7 +2228,13 @@ NNDEF void nn_batchnorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta
                                  nn_tensor x, nn_tensor gamma, const float *save_mean,
                                  const float *save_rstd, int train) {
     /* dy x (B,F) -> dx (B,F) =, dgamma dbeta (F) += */
-    int B = dy.shape[0], F = nn_tensor_row_size(dy), i, f;
+    int B, F, i, f;
+    NN__REQUIRE(NN__T(dy) && NN__T(x) && NN__T(gamma) && save_mean && save_rstd);
+    B = dy.shape[0]; F = nn_tensor_row_size(dy);
+    NN__REQUIRE(nn_tensor_same_shape(x, dy) && (int)nn_tensor_size(gamma) == F);
+    NN__REQUIRE(!dx.data || nn_tensor_size(dx) == nn_tensor_size(dy));
+    NN__REQUIRE(!dgamma.data || (int)nn_tensor_size(dgamma) == F);
+    NN__REQUIRE(!dbeta.data || (int)nn_tensor_size(dbeta) == F);
     for (f = 0; f < F; f++) {
         float mean = save_mean[f], rstd = save_rstd[f], g = gamma.data[f];
         double sg = 0.0, sgx = 0.0;
@@ -2075,8 +2267,11 @@ NNDEF void nn_batchnorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta
 NNDEF void nn_layernorm_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
                                 nn_tensor gamma, nn_tensor beta, float eps) {
     /* x (B,F) gamma beta (F) -> y (B,F), save_mean save_rstd (B) */
-    int B = x.shape[0], F = nn_tensor_row_size(x), i, f;
-    NN_ASSERT(nn_tensor_size(y) == nn_tensor_size(x) && (int)nn_tensor_size(gamma) == F);
+    int B, F, i, f;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(gamma) && NN__T(beta) && save_mean && save_rstd);
+    B = x.shape[0]; F = nn_tensor_row_size(x);
+    NN__REQUIRE(nn_tensor_size(y) == nn_tensor_size(x) && (int)nn_tensor_size(gamma) == F &&
+                (int)nn_tensor_size(beta) == F);
     for (i = 0; i < B; i++) {
         const float *xr = x.data + (size_t)i * F;
         float *yr = y.data + (size_t)i * F, mean, rstd;
@@ -2095,7 +2290,13 @@ NNDEF void nn_layernorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta
                                  nn_tensor x, nn_tensor gamma, const float *save_mean,
                                  const float *save_rstd) {
     /* dy x (B,F) -> dx (B,F) =, dgamma dbeta (F) += */
-    int B = dy.shape[0], F = nn_tensor_row_size(dy), i, f;
+    int B, F, i, f;
+    NN__REQUIRE(NN__T(dy) && NN__T(x) && NN__T(gamma) && save_mean && save_rstd);
+    B = dy.shape[0]; F = nn_tensor_row_size(dy);
+    NN__REQUIRE(nn_tensor_same_shape(x, dy) && (int)nn_tensor_size(gamma) == F);
+    NN__REQUIRE(!dx.data || nn_tensor_size(dx) == nn_tensor_size(dy));
+    NN__REQUIRE(!dgamma.data || (int)nn_tensor_size(dgamma) == F);
+    NN__REQUIRE(!dbeta.data || (int)nn_tensor_size(dbeta) == F);
     for (i = 0; i < B; i++) {
         const float *xr = x.data + (size_t)i * F, *gr = dy.data + (size_t)i * F;
         float mean = save_mean[i], rstd = save_rstd[i];
@@ -2172,10 +2373,12 @@ static void nn__softmax_rows(float *y, const float *x, size_t rows, int n) {
 
 NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
     /* x (any) -> y (same shape) */
-    size_t n = nn_tensor_size(x), i;
+    size_t n, i;
     const float *in = x.data;
     float *out = y.data;
-    NN_ASSERT(nn_tensor_size(y) == n);
+    NN__REQUIRE(NN__T(x) && NN__T(y) && nn_tensor_size(y) == nn_tensor_size(x) && (int)a >= 0 && a < NN_ACT_COUNT_);
+    NN__REQUIRE(a != NN_ACT_SOFTMAX || nn_tensor_same_shape(x, y));
+    n = nn_tensor_size(x);
     switch (a) {
     case NN_ACT_IDENTITY:
         if (out != in) memmove(out, in, n * sizeof(float));
@@ -2187,7 +2390,7 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
             break;
         }
 #endif
-        for (i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+        for (i = 0; i < n; i++) out[i] = nn__relu1(in[i]);
         break;
     case NN_ACT_SIGMOID:
 #if NN__AVX2
@@ -2277,11 +2480,17 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
 NNDEF void nn_act_backward(nn_act a, float alpha, nn_tensor dx, nn_tensor dy,
                            nn_tensor x, nn_tensor y) {
     /* dy, x, y (same shape) -> dx (same shape); dx may alias dy */
-    size_t n = nn_tensor_size(dy), i;
+    size_t n, i;
     const float *g = dy.data, *xv = x.data, *yv = y.data;
     float *d = dx.data;
+    int uses_y = a == NN_ACT_SIGMOID || a == NN_ACT_TANH || a == NN_ACT_SOFTMAX;
     if (!d) return;
-    NN_ASSERT(nn_tensor_size(dx) == n);
+    NN__REQUIRE(NN__T(dy) && nn_tensor_size(dx) == nn_tensor_size(dy) && (int)a >= 0 && a < NN_ACT_COUNT_);
+    /* the input it reads must be as large as dy: x, or y for sigmoid, tanh, softmax */
+    NN__REQUIRE(a == NN_ACT_IDENTITY || (uses_y ? NN__T(y) && nn_tensor_size(y) == nn_tensor_size(dy)
+                                                : NN__T(x) && nn_tensor_size(x) == nn_tensor_size(dy)));
+    NN__REQUIRE(a != NN_ACT_SOFTMAX || nn_tensor_same_shape(y, dy));
+    n = nn_tensor_size(dy);
     switch (a) {
     case NN_ACT_IDENTITY:
         if (d != g) memmove(d, g, n * sizeof(float));
@@ -2293,7 +2502,7 @@ NNDEF void nn_act_backward(nn_act a, float alpha, nn_tensor dx, nn_tensor dy,
             break;
         }
 #endif
-        for (i = 0; i < n; i++) d[i] = xv[i] > 0.0f ? g[i] : 0.0f;
+        for (i = 0; i < n; i++) d[i] = xv[i] <= 0.0f ? 0.0f : g[i];
         break;
     case NN_ACT_SIGMOID:
         for (i = 0; i < n; i++) d[i] = g[i] * (1.0f - yv[i]) * yv[i];
@@ -2305,6 +2514,7 @@ NNDEF void nn_act_backward(nn_act a, float alpha, nn_tensor dx, nn_tensor dy,
         for (i = 0; i < n; i++) d[i] = xv[i] > 0.0f ? g[i] : g[i] * alpha;
         break;
     case NN_ACT_ELU:
+        /* PyTorch selects on x > 0: a NaN x takes the exp branch, so dx is NaN */
         for (i = 0; i < n; i++) d[i] = xv[i] > 0.0f ? g[i] : g[i] * alpha * expf(xv[i]);
         break;
     case NN_ACT_GELU:
@@ -2405,12 +2615,18 @@ NNDEF void nn_init_fill(float *w, int fan_out, int fan_in, nn_init scheme, float
 }
 
 /* == 7. losses =========================================================== */
+/* Caller data is checked in every build before anything is written; a
+   mismatch returns NaN (a loss that cannot be mistaken for a real one). */
+static int nn__same_size_ok(nn_tensor grad, nn_tensor pred, nn_tensor target) {
+    size_t n = nn_tensor_size(pred);
+    return pred.data && target.data && n > 0 && nn_tensor_size(target) == n && (!grad.data || nn_tensor_size(grad) == n);
+}
 NNDEF float nn_loss_mse(nn_tensor dpred, nn_tensor pred, nn_tensor target) {
     /* pred, target (any, same size) -> mean (pred - target)^2; dpred = 2 (pred - target) / n */
     size_t n = nn_tensor_size(pred), i;
     double total = 0.0;
     float scale = 2.0f / (float)n;
-    NN_ASSERT(nn_tensor_size(target) == n && n > 0);
+    if (!nn__same_size_ok(dpred, pred, target)) return NAN;
     for (i = 0; i < n; i++) {
         float d = pred.data[i] - target.data[i];
         total += (double)d * d;
@@ -2423,7 +2639,7 @@ NNDEF float nn_loss_l1(nn_tensor dpred, nn_tensor pred, nn_tensor target) {
     size_t n = nn_tensor_size(pred), i;
     double total = 0.0;
     float inv = 1.0f / (float)n;
-    NN_ASSERT(nn_tensor_size(target) == n && n > 0);
+    if (!nn__same_size_ok(dpred, pred, target)) return NAN;
     for (i = 0; i < n; i++) {
         float d = pred.data[i] - target.data[i];
         total += fabs((double)d);
@@ -2436,7 +2652,7 @@ NNDEF float nn_loss_huber(nn_tensor dpred, nn_tensor pred, nn_tensor target, flo
     size_t n = nn_tensor_size(pred), i;
     double total = 0.0;
     float inv = 1.0f / (float)n;
-    NN_ASSERT(nn_tensor_size(target) == n && n > 0 && delta > 0.0f);
+    if (!nn__same_size_ok(dpred, pred, target) || !(delta > 0.0f)) return NAN;
     for (i = 0; i < n; i++) {
         float d = pred.data[i] - target.data[i], z = fabsf(d);
         total += z < delta ? 0.5 * (double)z * z : (double)delta * (z - 0.5 * delta);
@@ -2449,7 +2665,7 @@ NNDEF float nn_loss_bce(nn_tensor dprob, nn_tensor prob, nn_tensor target) {
     size_t n = nn_tensor_size(prob), i;
     double total = 0.0;
     float inv = 1.0f / (float)n;
-    NN_ASSERT(nn_tensor_size(target) == n && n > 0);
+    if (!nn__same_size_ok(dprob, prob, target)) return NAN;
     for (i = 0; i < n; i++) {
         float p = prob.data[i], t = target.data[i];
         float lp = logf(p), lq = log1pf(-p);
@@ -2468,7 +2684,7 @@ NNDEF float nn_loss_bce_logits(nn_tensor dlogits, nn_tensor logits, nn_tensor ta
     size_t n = nn_tensor_size(logits), i;
     double total = 0.0;
     float inv = 1.0f / (float)n;
-    NN_ASSERT(nn_tensor_size(target) == n && n > 0);
+    if (!nn__same_size_ok(dlogits, logits, target)) return NAN;
     for (i = 0; i < n; i++) {
         float z = logits.data[i], t = target.data[i];
         /* max(z,0) - z t + log(1 + e^-|z|): no overflow for any z */
@@ -2492,13 +2708,14 @@ NNDEF float nn_loss_cross_entropy_weighted(nn_tensor dlogits, nn_tensor logits, 
                                            const float *class_weights) {
     /* logits (B,C) labels (B) weights (C) or NULL -> mean NLL of softmax;
        dlogits (B,C) = w_y (p - onehot) / sum w_y */
-    int B = logits.shape[0], C = nn_tensor_row_size(logits), i, j;
+    int B = logits.rank >= 1 ? logits.shape[0] : 0, C = nn_tensor_row_size(logits), i, j;
     double total = 0.0, wsum = 0.0;
     float inv;
-    NN_ASSERT(B > 0 && C > 0);
-    NN_ASSERT(!dlogits.data || nn_tensor_size(dlogits) == nn_tensor_size(logits));
+    if (!logits.data || !labels || B <= 0 || C <= 0 ||
+        (dlogits.data && nn_tensor_size(dlogits) != nn_tensor_size(logits)))
+        return NAN;
     for (i = 0; i < B; i++) {
-        NN_ASSERT(labels[i] >= 0 && labels[i] < C);
+        if (labels[i] < 0 || labels[i] >= C) return NAN; /* a label outside [0, C): nothing written */
         wsum += class_weights ? class_weights[labels[i]] : 1.0f;
     }
     inv = (float)(1.0 / wsum);
@@ -2524,10 +2741,10 @@ NNDEF float nn_loss_cross_entropy_probs(nn_tensor dlogits, nn_tensor logits, nn_
                                         const float *class_weights) {
     /* logits probs (B,C) -> -(1/B) sum w_c p_c log softmax_c;
        dlogits = (softmax sum_c w_c p_c - w p) / B */
-    int B = logits.shape[0], C = nn_tensor_row_size(logits), i, j;
+    int B = logits.rank >= 1 ? logits.shape[0] : 0, C = nn_tensor_row_size(logits), i, j;
     double total = 0.0;
     float inv = 1.0f / (float)B;
-    NN_ASSERT(nn_tensor_size(probs) == nn_tensor_size(logits));
+    if (B <= 0 || C <= 0 || !nn__same_size_ok(dlogits, logits, probs)) return NAN;
     for (i = 0; i < B; i++) {
         const float *z = logits.data + (size_t)i * C, *p = probs.data + (size_t)i * C;
         float mx, lse = nn__row_lse(z, C, &mx), wp = 0.0f;
@@ -2573,12 +2790,81 @@ static void *nn__take(nn_arena *a, size_t bytes, size_t *total, int *fail) {
     return p;
 }
 
-static float nn__or(float v, float def) { return v != 0.0f ? v : def; }
+/* ---- layer descriptions: PyTorch's defaults, then taken literally ---- */
+static float nn__act_default_alpha(nn_act act) {
+    return act == NN_ACT_LEAKY_RELU ? 0.01f : act == NN_ACT_ELU ? 1.0f : 0.0f;
+}
 
-static float nn__act_alpha(nn_act act, float alpha) {
-    if (act == NN_ACT_LEAKY_RELU) return nn__or(alpha, 0.01f);
-    if (act == NN_ACT_ELU) return nn__or(alpha, 1.0f);
-    return alpha;
+NNDEF nn_layer_desc nn_layer_desc_default(nn_layer_kind kind) {
+    /* only the fields a kind reads are set: two descriptions of the same
+       layer compare equal field by field (the loader relies on it) */
+    nn_layer_desc l;
+    NN__ZERO(l);
+    l.kind = kind;
+    l.tag = NN_DESC_TAG;
+    switch (kind) {
+    case NN_LAYER_DENSE:
+        l.eps = 1e-5f; /* read only with weight_std */
+        l.init_gain = nn_init_gain(NN_ACT_IDENTITY, 0.0f);
+        break;
+    case NN_LAYER_MAXOUT:
+        l.k = 2;
+        l.init_gain = nn_init_gain(NN_ACT_IDENTITY, 0.0f);
+        break;
+    case NN_LAYER_DROPOUT: l.p = 0.5f; break;
+    case NN_LAYER_BATCHNORM: l.eps = 1e-5f; l.momentum = 0.1f; break;
+    case NN_LAYER_LAYERNORM: l.eps = 1e-5f; break;
+    default: break;
+    }
+    return l;
+}
+NNDEF nn_layer_desc nn_dense(int units, nn_act act) {
+    nn_layer_desc l = nn_layer_desc_default(NN_LAYER_DENSE);
+    l.units = units;
+    l.act = act;
+    l.alpha = nn__act_default_alpha(act);
+    l.init_gain = nn_init_gain(act, l.alpha);
+    return l;
+}
+NNDEF nn_layer_desc nn_maxout(int units, int k, nn_act act) {
+    nn_layer_desc l = nn_layer_desc_default(NN_LAYER_MAXOUT);
+    l.units = units;
+    l.k = k;
+    l.act = act;
+    l.alpha = nn__act_default_alpha(act);
+    l.init_gain = nn_init_gain(act, l.alpha);
+    return l;
+}
+NNDEF nn_layer_desc nn_activation(nn_act act) {
+    nn_layer_desc l = nn_layer_desc_default(NN_LAYER_ACT);
+    l.act = act;
+    l.alpha = nn__act_default_alpha(act);
+    return l;
+}
+NNDEF nn_layer_desc nn_dropout(float p) {
+    nn_layer_desc l = nn_layer_desc_default(NN_LAYER_DROPOUT);
+    l.p = p;
+    return l;
+}
+NNDEF nn_layer_desc nn_batchnorm(void) { return nn_layer_desc_default(NN_LAYER_BATCHNORM); }
+NNDEF nn_layer_desc nn_layernorm(void) { return nn_layer_desc_default(NN_LAYER_LAYERNORM); }
+NNDEF nn_layer_desc nn_flatten(void) { return nn_layer_desc_default(NN_LAYER_FLATTEN); }
+
+/* Format 1.0 files were written when zero meant "default": give each zero
+   field the value its kind's constructor would set. */
+static void nn__layer_from_v10(nn_layer_desc *l) {
+    nn_layer_desc d = nn_layer_desc_default(l->kind);
+    nn_act act = l->kind == NN_LAYER_DENSE || l->kind == NN_LAYER_MAXOUT || l->kind == NN_LAYER_ACT ? l->act
+                                                                                                  : NN_ACT_IDENTITY;
+    if (l->alpha == 0.0f) l->alpha = nn__act_default_alpha(act);
+    if (l->kind == NN_LAYER_DENSE || l->kind == NN_LAYER_MAXOUT) {
+        if (l->init_gain == 0.0f) l->init_gain = nn_init_gain(act, l->alpha);
+    }
+    if (l->p == 0.0f) l->p = d.p;
+    if (l->eps == 0.0f) l->eps = d.eps;
+    if (l->momentum == 0.0f) l->momentum = d.momentum;
+    if (l->k == 0) l->k = d.k;
+    l->tag = NN_DESC_TAG;
 }
 
 /* Expands d into plan (may be NULL to count). Returns the internal layer count. */
@@ -2610,46 +2896,63 @@ static int nn__model_expand(const nn_model_desc *d, nn__lplan *plan) {
     return n;
 }
 
-static nn_result nn__model_validate(const nn_model_desc *d) {
+/* err (NN_ERROR_MAX bytes, may be NULL) gets what is wrong and where. */
+static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
     int i, width;
-    if (!d || d->inputs <= 0 || d->max_batch <= 0 || d->n_layers <= 0 || !d->layers ||
-        d->n_layers > NN__MAX_LAYERS / 2)
-        return NN_ERR_INVALID_ARGUMENT;
+    if (!d) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "model description is NULL");
+    if (d->inputs <= 0 || d->max_batch <= 0)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "inputs = %d and max_batch = %d must both be >= 1",
+                        d->inputs, d->max_batch);
+    if (d->n_layers <= 0 || !d->layers)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "no layers (n_layers = %d, layers %s)", d->n_layers,
+                        d->layers ? "set" : "NULL");
+    if (d->n_layers > NN__MAX_LAYERS / 2)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "n_layers = %d, at most %d", d->n_layers, NN__MAX_LAYERS / 2);
     width = d->inputs;
-    if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX) return NN_ERR_TOO_LARGE;
+    if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "max_batch x inputs = %d x %d is over INT_MAX", d->max_batch, width);
     for (i = 0; i < d->n_layers; i++) {
         const nn_layer_desc *l = &d->layers[i];
-        if ((int)l->act < 0 || l->act >= NN_ACT_COUNT_) return NN_ERR_INVALID_ARGUMENT;
-        if ((int)l->init < 0 || l->init >= NN_INIT_COUNT_) return NN_ERR_INVALID_ARGUMENT;
-        /* every real field finite (a file may carry anything) */
+        if (l->tag != NN_DESC_TAG)
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT,
+                            "layer %d: description not made by nn_dense(), nn_dropout(), ... or "
+                            "nn_layer_desc_default() (fields are literal; a zeroed struct is not a default)", i);
+        if ((int)l->kind <= (int)NN_LAYER_NONE || l->kind >= NN_LAYER_KIND_COUNT_)
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d: unknown kind %d", i, (int)l->kind);
+        if ((int)l->act < 0 || l->act >= NN_ACT_COUNT_)
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d: unknown activation %d", i, (int)l->act);
+        if ((int)l->init < 0 || l->init >= NN_INIT_COUNT_)
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d: unknown init scheme %d", i, (int)l->init);
+        /* every real field finite and in range (a file may carry anything) */
         if (!NN__IN(l->alpha, -1e30f, 1e30f) || !NN__IN(l->init_gain, -1e30f, 1e30f) ||
-            !NN__IN(l->init_value, -1e30f, 1e30f) || !NN__IN(l->eps, 0.0f, 1.0f) ||
-            !NN__IN(l->momentum, 0.0f, 1.0f) || !NN__IN(l->p, 0.0f, 1.0f))
-            return NN_ERR_INVALID_ARGUMENT;
-        if (l->weight_std && !NN__IN(l->eps, 0.0f, 1.0f)) return NN_ERR_INVALID_ARGUMENT;
+            !NN__IN(l->init_value, -1e30f, 1e30f))
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d: alpha %g, init_gain %g, init_value %g: "
+                            "each must be finite", i, (double)l->alpha, (double)l->init_gain, (double)l->init_value);
+        if (!NN__IN(l->eps, 0.0f, 1.0f) || !NN__IN(l->momentum, 0.0f, 1.0f))
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): eps %g and momentum %g must be in [0, 1]", i,
+                            nn__layer_kind_name(l->kind), (double)l->eps, (double)l->momentum);
+        if (!(l->p >= 0.0f && l->p < 1.0f))
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): p = %g, must be in [0, 1)", i,
+                            nn__layer_kind_name(l->kind), (double)l->p);
         switch (l->kind) {
         case NN_LAYER_DENSE:
         case NN_LAYER_MAXOUT: {
-            int k = l->kind == NN_LAYER_MAXOUT ? (l->k ? l->k : 2) : 1;
-            if (l->units <= 0 || k <= 0 || l->k < 0) return NN_ERR_INVALID_ARGUMENT;
+            int k = l->kind == NN_LAYER_MAXOUT ? l->k : 1;
+            if (l->units <= 0 || k <= 0)
+                return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): units = %d%s%d, must be >= 1", i,
+                                nn__layer_kind_name(l->kind), l->units, l->kind == NN_LAYER_MAXOUT ? ", k = " : "",
+                                l->kind == NN_LAYER_MAXOUT ? l->k : l->units);
             if ((size_t)l->units * (size_t)k * (size_t)width > (size_t)INT_MAX ||
                 (size_t)d->max_batch * (size_t)l->units * (size_t)k > (size_t)INT_MAX)
-                return NN_ERR_TOO_LARGE;
+                return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d (%s): %d x %d weights or %d x %d outputs over INT_MAX",
+                                i, nn__layer_kind_name(l->kind), l->units * k, width, d->max_batch, l->units * k);
             width = l->units;
             break;
         }
-        case NN_LAYER_ACT:
-        case NN_LAYER_FLATTEN: break;
-        case NN_LAYER_DROPOUT:
-            if (!(l->p >= 0.0f && l->p < 1.0f)) return NN_ERR_INVALID_ARGUMENT;
-            break;
-        case NN_LAYER_BATCHNORM:
-        case NN_LAYER_LAYERNORM:
-            if (!NN__IN(l->eps, 0.0f, 1.0f) || !NN__IN(l->momentum, 0.0f, 1.0f)) return NN_ERR_INVALID_ARGUMENT;
-            break;
-        default: return NN_ERR_INVALID_ARGUMENT;
+        default: break;
         }
-        if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX) return NN_ERR_TOO_LARGE;
+        if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX)
+            return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d: max_batch x width over INT_MAX", i);
     }
     return NN_OK;
 }
@@ -2663,7 +2966,7 @@ static void nn__lplan_counts(const nn__lplan *p, size_t *n_w, size_t *n_b, size_
         *n_b = p->d->no_bias ? 0 : (size_t)p->out;
         break;
     case NN_LAYER_MAXOUT: {
-        size_t k = (size_t)(p->d->k ? p->d->k : 2);
+        size_t k = (size_t)p->d->k;
         *n_w = (size_t)p->out * k * (size_t)p->in;
         *n_b = (size_t)p->out * k;
         break;
@@ -2745,7 +3048,7 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         const nn_layer_desc *ld = p->d;
         nn_layer *ly = m && !fail ? &layers[l] : NULL;
         size_t nw, nb, nbuf, out = (size_t)p->out, in = (size_t)p->in;
-        int k = p->kind == NN_LAYER_MAXOUT ? (ld->k ? ld->k : 2) : 1;
+        int k = p->kind == NN_LAYER_MAXOUT ? ld->k : 1;
         float *y = NULL, *sa = NULL, *sb = NULL, *z = NULL, *dz = NULL;
         int *argmax = NULL;
         nn__lplan_counts(p, &nw, &nb, &nbuf);
@@ -2780,10 +3083,10 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         ly->act = p->act;
         ly->in = p->in;
         ly->out = p->out;
-        ly->alpha = nn__act_alpha(p->act, ld->alpha);
-        ly->p = nn__or(ld->p, 0.5f);
-        ly->eps = nn__or(ld->eps, 1e-5f);
-        ly->momentum = nn__or(ld->momentum, 0.1f);
+        ly->alpha = ld->alpha;
+        ly->p = ld->p;
+        ly->eps = ld->eps;
+        ly->momentum = ld->momentum;
         ly->k = k;
         ly->weight_std = p->kind == NN_LAYER_DENSE && ld->weight_std;
         ly->y = nn_tensor_2d(y, d->max_batch, p->out);
@@ -2849,7 +3152,7 @@ NNDEF size_t nn_model_param_count(const nn_model_desc *desc) {
     nn__lplan plan[NN__MAX_LAYERS];
     size_t n = 0, w, b, buf;
     int L, l;
-    if (nn__model_validate(desc) != NN_OK) return 0;
+    if (nn__model_validate(desc, NULL) != NN_OK) return 0;
     L = nn__model_expand(desc, plan);
     for (l = 0; l < L; l++) {
         nn__lplan_counts(&plan[l], &w, &b, &buf);
@@ -2859,8 +3162,8 @@ NNDEF size_t nn_model_param_count(const nn_model_desc *desc) {
 }
 
 NNDEF nn_result nn_model_sizes_query(const nn_model_desc *desc, nn_model_sizes *out) {
-    nn_result r = nn__model_validate(desc);
-    NN_ASSERT(out);
+    nn_result r = nn__model_validate(desc, NULL);
+    if (!out) return NN_ERR_INVALID_ARGUMENT;
     if (r != NN_OK) return r;
     nn__model_build(NULL, NULL, desc, out);
     return NN_OK;
@@ -2868,44 +3171,46 @@ NNDEF nn_result nn_model_sizes_query(const nn_model_desc *desc, nn_model_sizes *
 
 NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc) {
     nn_model_sizes z;
-    if (nn__model_validate(desc) != NN_OK) return 0;
+    if (nn__model_validate(desc, NULL) != NN_OK) return 0;
     nn__model_build(NULL, NULL, desc, &z);
     return z.total;
 }
 
 NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc *desc) {
+    /* built into a copy: a failed init leaves a live model as it was (all but m->error) */
     size_t mark;
     nn_model_sizes z;
+    nn_model t;
     nn_result r;
     int l;
-    NN_ASSERT(m && arena);
-    r = nn__model_validate(desc);
+    if (!m) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena) return nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "nn_model_init: arena is NULL");
+    r = nn__model_validate(desc, m->error);
     if (r != NN_OK) return r;
     mark = nn_arena_mark(arena);
-    r = nn__model_build(m, arena, desc, &z);
+    r = nn__model_build(&t, arena, desc, &z);
     if (r != NN_OK) {
         nn_arena_rewind(arena, mark);
-        return r;
+        return nn__fail(m->error, r, "arena full: the model needs %lu bytes, %lu are free",
+                        (unsigned long)z.total, (unsigned long)(arena->cap - mark));
     }
-    m->arena_bytes = z.total;
+    t.arena_bytes = z.total;
     /* Initialize in layer order from the model's seed: reproducible. */
     {
         nn__lplan plan[NN__MAX_LAYERS];
         nn__model_expand(desc, plan);
-        for (l = 0; l < m->n_layers; l++) {
-            nn_layer *ly = &m->layers[l];
+        for (l = 0; l < t.n_layers; l++) {
+            nn_layer *ly = &t.layers[l];
             const nn_layer_desc *ld = plan[l].d;
             if (ly->kind == NN_LAYER_DENSE || ly->kind == NN_LAYER_MAXOUT) {
-                float gain = ld->init_gain != 0.0f ? ld->init_gain
-                                                   : nn_init_gain(ld->act, nn__act_alpha(ld->act, ld->alpha));
-                nn_init_fill(ly->w.data, ly->w.shape[0], ly->in, ld->init, gain, ld->init_value,
-                             ld->init_fan_out, &m->rng);
+                nn_init_fill(ly->w.data, ly->w.shape[0], ly->in, ld->init, ld->init_gain, ld->init_value,
+                             ld->init_fan_out, &t.rng);
                 if (ly->b.data && ld->init == NN_INIT_DEFAULT) {
                     /* nn.Linear: bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); other schemes keep 0 */
                     float bound = 1.0f / sqrtf((float)ly->in);
                     size_t i;
                     for (i = 0; i < nn_tensor_size(ly->b); i++)
-                        ly->b.data[i] = (2.0f * nn_rng_uniform(&m->rng) - 1.0f) * bound;
+                        ly->b.data[i] = (2.0f * nn_rng_uniform(&t.rng) - 1.0f) * bound;
                 }
             } else if (ly->kind == NN_LAYER_BATCHNORM || ly->kind == NN_LAYER_LAYERNORM) {
                 size_t i;
@@ -2915,6 +3220,7 @@ NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc 
             }
         }
     }
+    *m = t;
     return NN_OK;
 }
 
@@ -2923,8 +3229,24 @@ NNDEF void nn_model_set_mode(nn_model *m, nn_mode mode) { m->mode = mode; }
 NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     /* x (B, inputs) -> (B, outputs) */
     int B = x.shape[0], l, train = m->mode == NN_MODE_TRAIN;
-    nn_tensor in;
-    NN_ASSERT(B >= 1 && B <= m->max_batch && nn_tensor_row_size(x) == m->inputs);
+    nn_tensor in, none;
+    NN__ZERO(none);
+    /* run-time data: checked in every build; a bad batch never reaches the buffers */
+    if (!x.data || x.rank < 1 || x.rank > NN_MAX_RANK) {
+        nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "forward: input %s", x.data ? "rank outside 1..4" : "data is NULL");
+        return none;
+    }
+    if (B < 1 || B > m->max_batch) {
+        nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "forward: batch of %d rows, the model holds 1..%d (max_batch)", B,
+                 m->max_batch);
+        return none;
+    }
+    if (nn_tensor_row_size(x) != m->inputs) {
+        nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "forward: %d features per row, the model takes %d",
+                 nn_tensor_row_size(x), m->inputs);
+        return none;
+    }
+    m->error[0] = '\0';
     m->batch = B;
     m->x = nn_tensor_2d(x.data, B, m->inputs);
     in = m->x;
@@ -2967,10 +3289,14 @@ NNDEF nn_tensor nn_model_output_grad(nn_model *m) {
     return nn_tensor_2d(m->dout, m->batch > 0 ? m->batch : m->max_batch, m->outputs);
 }
 
-NNDEF void nn_model_backward(nn_model *m, nn_tensor dy) {
+NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
     int B = m->batch, l, t = 0, train = m->mode == NN_MODE_TRAIN;
     nn_tensor g;
-    NN_ASSERT(B >= 1 && dy.shape[0] == B && nn_tensor_row_size(dy) == m->outputs);
+    if (B < 1) return nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "backward: no forward pass to go back through");
+    if (!dy.data || dy.rank < 1 || dy.rank > NN_MAX_RANK || dy.shape[0] != B || nn_tensor_row_size(dy) != m->outputs)
+        return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "backward: dy is (%d, %d)%s, the last forward gave (%d, %d)",
+                        dy.rank >= 1 ? dy.shape[0] : 0, dy.rank >= 1 ? nn_tensor_row_size(dy) : 0,
+                        dy.data ? "" : " with NULL data", B, m->outputs);
     g = nn_tensor_2d(dy.data, B, m->outputs);
     for (l = m->n_layers - 1; l >= 0; l--) {
         nn_layer *ly = &m->layers[l];
@@ -3009,13 +3335,13 @@ NNDEF void nn_model_backward(nn_model *m, nn_tensor dy) {
         g = dx;
         t ^= 1;
     }
+    return NN_OK;
 }
 
 NNDEF void nn_model_zero_grad(nn_model *m) {
     if (m->n_params) memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
-#include <stdarg.h>
 static void nn__append(char *buf, size_t size, size_t *len, const char *fmt, ...) {
     va_list ap;
     int n;
@@ -3061,16 +3387,19 @@ NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size) {
 }
 
 /* == 9. optimizers ======================================================= */
-NNDEF nn_optim_desc nn_optim_defaults(const nn_optim_desc *desc) {
-    nn_optim_desc d = *desc;
-    int adam = d.kind == NN_OPTIM_ADAM || d.kind == NN_OPTIM_ADAMW;
-    if (d.lr == 0.0f) d.lr = adam ? 0.001f : 0.01f;
-    if (d.beta1 == 0.0f) d.beta1 = 0.9f;
-    if (d.beta2 == 0.0f) d.beta2 = 0.999f;
-    if (d.eps == 0.0f) d.eps = d.kind == NN_OPTIM_ADAGRAD ? 1e-10f : 1e-8f;
-    if (d.alpha == 0.0f) d.alpha = 0.99f;
-    if (d.kind == NN_OPTIM_ADAMW && d.weight_decay == 0.0f) d.weight_decay = 0.01f;
-    if (d.lookahead_alpha == 0.0f) d.lookahead_alpha = 0.5f;
+NNDEF nn_optim_desc nn_optim_desc_default(nn_optim_kind kind) {
+    nn_optim_desc d;
+    int adam = kind == NN_OPTIM_ADAM || kind == NN_OPTIM_ADAMW;
+    NN__ZERO(d);
+    d.kind = kind;
+    d.lr = adam ? 0.001f : 0.01f;
+    d.beta1 = 0.9f;
+    d.beta2 = 0.999f;
+    d.eps = kind == NN_OPTIM_ADAGRAD ? 1e-10f : 1e-8f;
+    d.alpha = 0.99f;
+    d.weight_decay = kind == NN_OPTIM_ADAMW ? 0.01f : 0.0f;
+    d.lookahead_alpha = 0.5f;
+    d.tag = NN_DESC_TAG;
     return d;
 }
 
@@ -3079,16 +3408,34 @@ NNDEF void nn_optim_elastic_net(nn_optim_desc *desc, float lambda, float mix) {
     desc->weight_decay = lambda * (1.0f - mix);
 }
 
-/* A resolved description is usable (every range check fails on NaN). */
-static int nn__optim_desc_valid(const nn_optim_desc *d) {
-    return (int)d->kind >= 0 && d->kind < NN_OPTIM_KIND_COUNT_ && NN__IN(d->lr, 0.0f, 1e30f) &&
-           NN__IN(d->momentum, 0.0f, 0.99999994f) && NN__IN(d->dampening, 0.0f, 1.0f) &&
-           NN__IN(d->beta1, 0.0f, 0.99999994f) && NN__IN(d->beta2, 0.0f, 0.99999994f) &&
-           NN__IN(d->eps, 0.0f, 1e30f) && NN__IN(d->alpha, 0.0f, 1.0f) && NN__IN(d->weight_decay, 0.0f, 1e30f) &&
-           NN__IN(d->l1, 0.0f, 1e30f) && NN__IN(d->max_norm, 0.0f, 1e30f) && NN__IN(d->lr_decay, 0.0f, 1e30f) &&
-           NN__IN(d->initial_accumulator_value, 0.0f, 1e30f) && d->lookahead_k >= 0 &&
-           NN__IN(d->lookahead_alpha, 0.0f, 1.0f) &&
-           !(d->nesterov && (d->momentum == 0.0f || d->dampening != 0.0f));
+/* The ranges torch.optim accepts (every check fails on NaN); err (may be NULL)
+   names the field. A file's description goes through the same checks. */
+static nn_result nn__optim_desc_check(const nn_optim_desc *d, char *err) {
+#define NN__OPT_RANGE(f, lo, hi)                                                                           \
+    if (!NN__IN(d->f, lo, hi))                                                                             \
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: " #f " = %g, must be in [%g, %g]", (double)d->f, \
+                        (double)(lo), (double)(hi));
+    if ((int)d->kind < 0 || d->kind >= NN_OPTIM_KIND_COUNT_)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: unknown kind %d", (int)d->kind);
+    NN__OPT_RANGE(lr, 0.0f, 1e30f)
+    NN__OPT_RANGE(momentum, 0.0f, 1e30f)
+    NN__OPT_RANGE(dampening, 0.0f, 1.0f)
+    NN__OPT_RANGE(beta1, 0.0f, 0.99999994f)
+    NN__OPT_RANGE(beta2, 0.0f, 0.99999994f)
+    NN__OPT_RANGE(eps, 0.0f, 1e30f)
+    NN__OPT_RANGE(alpha, 0.0f, 1e30f)
+    NN__OPT_RANGE(weight_decay, 0.0f, 1e30f)
+    NN__OPT_RANGE(l1, 0.0f, 1e30f)
+    NN__OPT_RANGE(max_norm, 0.0f, 1e30f)
+    NN__OPT_RANGE(lr_decay, 0.0f, 1e30f)
+    NN__OPT_RANGE(initial_accumulator_value, 0.0f, 1e30f)
+    NN__OPT_RANGE(lookahead_alpha, 0.0f, 1.0f)
+#undef NN__OPT_RANGE
+    if (d->lookahead_k < 0)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: lookahead_k = %d, must be >= 0", d->lookahead_k);
+    if (d->nesterov && (d->momentum == 0.0f || d->dampening != 0.0f))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: nesterov needs momentum > 0 and dampening 0 (torch)");
+    return NN_OK;
 }
 
 /* How many state vectors of n floats each kind keeps. */
@@ -3104,8 +3451,9 @@ static int nn__optim_states(const nn_optim_desc *d) {
 }
 
 NNDEF size_t nn_optim_arena_bytes(const nn_optim_desc *desc, size_t n_params) {
-    nn_optim_desc d = nn_optim_defaults(desc);
-    size_t k = (size_t)nn__optim_states(&d) + (d.lookahead_k > 0);
+    size_t k;
+    if (!desc || desc->tag != NN_DESC_TAG || nn__optim_desc_check(desc, NULL) != NN_OK) return 0;
+    k = (size_t)nn__optim_states(desc) + (desc->lookahead_k > 0);
     if (n_params > SIZE_MAX / sizeof(float) / 4) return 0;
     return k * nn_arena_bytes_for(n_params * sizeof(float));
 }
@@ -3116,11 +3464,19 @@ NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc 
     float **slots[3];
     int k, i;
     size_t mark, j;
-    NN_ASSERT(o && arena && desc);
+    nn_result r;
+    if (!o) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena || !desc)
+        return nn__fail(o->error, NN_ERR_INVALID_ARGUMENT, "nn_optim_init: %s is NULL", arena ? "desc" : "arena");
+    if (desc->tag != NN_DESC_TAG)
+        return nn__fail(o->error, NN_ERR_INVALID_ARGUMENT,
+                        "optimizer: description not made by nn_optim_desc_default() (fields are literal)");
+    r = nn__optim_desc_check(desc, o->error);
+    if (r != NN_OK) return r;
+    if (n_params > SIZE_MAX / sizeof(float) / 4)
+        return nn__fail(o->error, NN_ERR_TOO_LARGE, "optimizer: %lu parameters", (unsigned long)n_params);
+    d = *desc;
     NN__ZERO(*o);
-    d = nn_optim_defaults(desc);
-    if (!nn__optim_desc_valid(&d)) return NN_ERR_INVALID_ARGUMENT;
-    if (n_params > SIZE_MAX / sizeof(float) / 4) return NN_ERR_TOO_LARGE;
     o->d = d;
     o->n = n_params;
     k = nn__optim_states(&d);
@@ -3140,7 +3496,8 @@ NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc 
 oom:
     nn_arena_rewind(arena, mark);
     NN__ZERO(*o);
-    return NN_ERR_OUT_OF_MEMORY;
+    return nn__fail(o->error, NN_ERR_OUT_OF_MEMORY, "optimizer: arena full (%d state vectors of %lu floats)",
+                    k + (d.lookahead_k > 0), (unsigned long)n_params);
 }
 
 /* The update of n values whose effective gradient is g (regularizers already
@@ -3281,14 +3638,37 @@ static void nn__max_norm_rows(float *w, size_t n, int rows, float max_norm) {
     }
 }
 
-NNDEF void nn_optim_step_params(nn_optim *o, const nn_param *params, int n) {
-    size_t off = 0, i;
-    long t = ++o->step;
+NNDEF void nn_optim_attach_sched(nn_optim *o, const struct nn_sched *s) { o->sched = s; }
+
+/* Loaded files accept step counts up to this; a step never goes past it. */
+#define NN__STEP_MAX ((long)(LONG_MAX / 2))
+
+NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n) {
+    size_t off = 0, i, total = 0;
+    long t;
     int p;
+    /* caller data: sizes checked before anything is written */
+    if (n < 0 || (n > 0 && !params)) return nn__fail(o->error, NN_ERR_INVALID_ARGUMENT, "step: %d runs, params NULL", n);
+    for (p = 0; p < n; p++) {
+        if (!params[p].grad) continue;
+        if (!params[p].data || params[p].size > o->n - total)
+            return nn__fail(o->error, NN_ERR_SHAPE_MISMATCH, "step: run %d (%s) of %lu values %s; the optimizer holds %lu",
+                            p, params[p].name ? params[p].name : "unnamed", (unsigned long)params[p].size,
+                            params[p].data ? "goes past the state" : "has NULL data", (unsigned long)o->n);
+        total += params[p].size;
+    }
+    if (o->step >= NN__STEP_MAX) return nn__fail(o->error, NN_ERR_TOO_LARGE, "step: step count at its limit");
+    if (o->sched) {
+        o->d.lr = nn_sched_lr(o->sched);
+        if (o->sched->d.kind == NN_SCHED_ONE_CYCLE) {
+            if (o->d.kind == NN_OPTIM_ADAM || o->d.kind == NN_OPTIM_ADAMW) o->d.beta1 = nn_sched_momentum(o->sched);
+            else o->d.momentum = nn_sched_momentum(o->sched);
+        }
+    }
+    t = ++o->step;
     for (p = 0; p < n; p++) {
         const nn_param *pr = &params[p];
         if (!pr->grad) continue;
-        NN_ASSERT(off + pr->size <= o->n);
         if (o->slow && t == 1) memcpy(o->slow + off, pr->data, pr->size * sizeof(float));
         nn__optim_run(o, pr->data, pr->grad, pr->size, off, !pr->no_decay, t);
         if (o->d.max_norm > 0.0f && !pr->no_decay) nn__max_norm_rows(pr->data, pr->size, pr->rows, o->d.max_norm);
@@ -3301,15 +3681,17 @@ NNDEF void nn_optim_step_params(nn_optim *o, const nn_param *params, int n) {
         }
         off += pr->size;
     }
+    return NN_OK;
 }
 
-NNDEF void nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n) {
+NNDEF nn_result nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n) {
     nn_param p;
     NN__ZERO(p);
     p.data = params;
     p.grad = (float *)grads; /* read only */
     p.size = n;
-    nn_optim_step_params(o, &p, 1);
+    if (!grads) return nn__fail(o->error, NN_ERR_INVALID_ARGUMENT, "step: grads is NULL");
+    return nn_optim_step_params(o, &p, 1);
 }
 
 NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n) {
@@ -3329,27 +3711,52 @@ NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n) {
 }
 
 /* ---- L-BFGS ---- */
+NNDEF nn_lbfgs_desc nn_lbfgs_desc_default(void) {
+    nn_lbfgs_desc d;
+    NN__ZERO(d);
+    d.lr = 1.0f;
+    d.max_iter = 20;
+    d.max_eval = -1;
+    d.tolerance_grad = 1e-7f;
+    d.tolerance_change = 1e-9f;
+    d.history_size = 100;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
 NNDEF size_t nn_lbfgs_arena_bytes(const nn_lbfgs_desc *desc, size_t n) {
-    size_t m = (size_t)(desc->history_size > 0 ? desc->history_size : 100);
+    size_t m;
+    if (!desc || desc->tag != NN_DESC_TAG || desc->history_size < 1 || desc->history_size > (1 << 20)) return 0;
+    m = (size_t)desc->history_size;
     return 2 * nn_arena_bytes_for(m * n * sizeof(float)) + 2 * nn_arena_bytes_for(m * sizeof(float)) +
            8 * nn_arena_bytes_for(n * sizeof(float));
 }
 
 NNDEF nn_result nn_lbfgs_init(nn_lbfgs *lb, nn_arena *arena, const nn_lbfgs_desc *desc, size_t n) {
-    size_t m, mark = nn_arena_mark(arena);
+    size_t m, mark;
     float **vecs[8];
     int i;
+    nn_lbfgs_desc d;
+    if (!lb) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena || !desc)
+        return nn__fail(lb->error, NN_ERR_INVALID_ARGUMENT, "nn_lbfgs_init: %s is NULL", arena ? "desc" : "arena");
+    if (desc->tag != NN_DESC_TAG)
+        return nn__fail(lb->error, NN_ERR_INVALID_ARGUMENT,
+                        "L-BFGS: description not made by nn_lbfgs_desc_default() (fields are literal)");
+    d = *desc;
+    if (d.max_eval == -1 && d.max_iter >= 0) d.max_eval = d.max_iter / 4 * 5 + d.max_iter % 4 * 5 / 4;
+    if (!NN__IN(d.lr, 0.0f, 1e30f) || d.max_iter < 0 || d.max_eval < 0 || !NN__IN(d.tolerance_grad, 0.0f, 1e30f) ||
+        !NN__IN(d.tolerance_change, 0.0f, 1e30f) || d.history_size < 1 || d.history_size > (1 << 20) || n == 0)
+        return nn__fail(lb->error, NN_ERR_INVALID_ARGUMENT,
+                        "L-BFGS: lr %g, max_iter %d, max_eval %d, tolerances %g %g, history_size %d (1..2^20), "
+                        "n %lu (>= 1)", (double)d.lr, d.max_iter, d.max_eval, (double)d.tolerance_grad,
+                        (double)d.tolerance_change, d.history_size, (unsigned long)n);
+    m = (size_t)d.history_size;
+    if (n > SIZE_MAX / sizeof(float) / m / 2)
+        return nn__fail(lb->error, NN_ERR_TOO_LARGE, "L-BFGS: %lu x %lu history", (unsigned long)m, (unsigned long)n);
+    mark = nn_arena_mark(arena);
     NN__ZERO(*lb);
-    lb->d = *desc;
-    if (lb->d.lr == 0.0f) lb->d.lr = 1.0f;
-    if (lb->d.max_iter == 0) lb->d.max_iter = 20;
-    if (lb->d.max_eval == 0) lb->d.max_eval = lb->d.max_iter * 5 / 4;
-    if (lb->d.tolerance_grad == 0.0f) lb->d.tolerance_grad = 1e-7f;
-    if (lb->d.tolerance_change == 0.0f) lb->d.tolerance_change = 1e-9f;
-    if (lb->d.history_size == 0) lb->d.history_size = 100;
-    if (lb->d.lr < 0.0f || lb->d.max_iter < 0 || lb->d.history_size < 0 || n == 0) return NN_ERR_INVALID_ARGUMENT;
-    m = (size_t)lb->d.history_size;
-    if (n > SIZE_MAX / sizeof(float) / m) return NN_ERR_TOO_LARGE;
+    lb->d = d;
     lb->n = n;
     lb->old_dirs = (float *)nn_arena_alloc(arena, m * n * sizeof(float));
     lb->old_stps = (float *)nn_arena_alloc(arena, m * n * sizeof(float));
@@ -3361,7 +3768,8 @@ NNDEF nn_result nn_lbfgs_init(nn_lbfgs *lb, nn_arena *arena, const nn_lbfgs_desc
     if (!lb->old_dirs || !lb->old_stps || !lb->ro || !lb->al || !lb->g_prev || !lb->bg[1] || !lb->bg[0] ||
         !lb->g_new || !lb->x0 || !lb->g || !lb->prev_grad || !lb->d_) {
         nn_arena_rewind(arena, mark);
-        return NN_ERR_OUT_OF_MEMORY;
+        NN__ZERO(*lb);
+        return nn__fail(lb->error, NN_ERR_OUT_OF_MEMORY, "L-BFGS: arena full");
     }
     return NN_OK;
 }
@@ -3422,13 +3830,17 @@ static void nn__strong_wolfe(nn_lbfgs *lb, float *x, nn_lbfgs_fn f, void *user, 
     *evals = 1;
     gtd_new = nn__dot(lb->g_new, lb->d_, n);
     while (ls_iter < max_ls) {
-        if (f_new > f0 + c1 * t * gtd || (ls_iter > 1 && f_new >= f_prev) || gtd_new >= 0.0) {
+        /* torch's order: Armijo (or no decrease), then the curvature test, and
+           only then a positive slope; a step meeting both Wolfe conditions is
+           taken even where the slope has turned */
+        int curvature_ok = fabs(gtd_new) <= -c2 * gtd;
+        if (f_new > f0 + c1 * t * gtd || (ls_iter > 1 && f_new >= f_prev) || (!curvature_ok && gtd_new >= 0.0)) {
             br[0] = t_prev; bf[0] = f_prev; bgtd[0] = gtd_prev; memcpy(lb->bg[0], lb->g_prev, bytes);
             br[1] = t; bf[1] = f_new; bgtd[1] = gtd_new; memcpy(lb->bg[1], lb->g_new, bytes);
             nb = 2;
             break;
         }
-        if (fabs(gtd_new) <= -c2 * gtd) {
+        if (curvature_ok) {
             br[0] = t; bf[0] = f_new; bgtd[0] = gtd_new; memcpy(lb->bg[0], lb->g_new, bytes);
             nb = 1;
             done = 1;
@@ -3602,63 +4014,100 @@ NNDEF float nn_lbfgs_step(nn_lbfgs *lb, float *x, nn_lbfgs_fn f, void *user) {
 
 /* == 10. schedules ======================================================= */
 static double nn__sched_closed(nn_sched *s, long t);
-/* Defaults filled in, then checked; 0 when unusable. Every check fails on NaN. */
-static int nn__sched_resolve(nn_sched_desc *out, const nn_sched_desc *desc) {
-    nn_sched_desc d = *desc;
+NNDEF nn_sched_desc nn_sched_desc_default(nn_sched_kind kind, double base_lr) {
+    nn_sched_desc d;
+    NN__ZERO(d);
+    d.kind = kind;
+    d.base_lr = base_lr;
+    d.gamma = (kind == NN_SCHED_STEP || kind == NN_SCHED_MULTISTEP) ? 0.1 : kind == NN_SCHED_CYCLIC ? 1.0 : 0.0;
+    d.t_mult = 1;
+    d.step_size_up = 2000;
+    d.step_size_down = -1;
+    d.pct_start = 0.3;
+    d.div_factor = 25.0;
+    d.final_div_factor = 1e4;
+    d.base_momentum = 0.85;
+    d.max_momentum = 0.95;
+    d.factor = 0.1;
+    d.patience = 10;
+    d.threshold = 1e-4;
+    d.warmup_start_factor = 1.0 / 3.0;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+/* Checks a literal description (every check fails on NaN); err may be NULL.
+   A file's description goes through the same checks. */
+static nn_result nn__sched_check(const nn_sched_desc *d, char *err) {
     int i;
-    if (!NN__IN(d.base_lr, 1e-30, 1e30) || (int)d.kind < 0 || d.kind >= NN_SCHED_KIND_COUNT_ || d.warmup_steps < 0)
-        return 0;
-    if (d.gamma == 0.0) d.gamma = (d.kind == NN_SCHED_STEP || d.kind == NN_SCHED_MULTISTEP) ? 0.1 : 1.0;
-    if (d.t_mult == 0) d.t_mult = 1;
-    if (d.step_size_up == 0) d.step_size_up = 2000;
-    if (d.step_size_down == 0) d.step_size_down = d.step_size_up;
-    if (d.pct_start == 0.0) d.pct_start = 0.3;
-    if (d.div_factor == 0.0) d.div_factor = 25.0;
-    if (d.final_div_factor == 0.0) d.final_div_factor = 1e4;
-    if (d.base_momentum == 0.0) d.base_momentum = 0.85;
-    if (d.max_momentum == 0.0) d.max_momentum = 0.95;
-    if (d.factor == 0.0) d.factor = 0.1;
-    if (d.patience == 0) d.patience = 10;
-    if (d.patience < 0) d.patience = 0;
-    if (d.threshold == 0.0) d.threshold = 1e-4;
-    if (d.warmup_start_factor == 0.0) d.warmup_start_factor = 1.0 / 3.0;
-    if (!NN__IN(d.gamma, 0.0, 1e30) || !NN__IN(d.decay, 0.0, 1e30) || !NN__IN(d.eta_min, 0.0, 1e30) ||
-        !NN__IN(d.max_lr, 0.0, 1e30) || !NN__IN(d.pct_start, 0.0, 1.0) || !NN__IN(d.div_factor, 1e-30, 1e30) ||
-        !NN__IN(d.final_div_factor, 1e-30, 1e30) || !NN__IN(d.base_momentum, 0.0, 1.0) ||
-        !NN__IN(d.max_momentum, 0.0, 1.0) || !NN__IN(d.threshold, 0.0, 1e30) || !NN__IN(d.min_lr, 0.0, 1e30) ||
-        !NN__IN(d.warmup_start_factor, 0.0, 1e30) || (int)d.cyclic_mode < 0 || d.cyclic_mode > NN_CYCLIC_EXP_RANGE ||
-        d.n_milestones < 0 || d.n_milestones > NN_SCHED_MAX_MILESTONES || d.cooldown < 0 || d.t_mult < 1)
-        return 0;
-    switch (d.kind) {
-    case NN_SCHED_STEP: if (d.step_size <= 0) return 0; break;
+#define NN__SCHED_BAD(...) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, __VA_ARGS__)
+    if ((int)d->kind < 0 || d->kind >= NN_SCHED_KIND_COUNT_) NN__SCHED_BAD("schedule: unknown kind %d", (int)d->kind);
+    if (d->kind != NN_SCHED_ONE_CYCLE && !NN__IN(d->base_lr, 1e-30, 1e30))
+        NN__SCHED_BAD("schedule: base_lr = %g, must be > 0", d->base_lr);
+    if (d->warmup_steps < 0 || d->cooldown < 0 || d->patience < 0 || d->t_mult < 1 || d->n_milestones < 0 ||
+        d->n_milestones > NN_SCHED_MAX_MILESTONES)
+        NN__SCHED_BAD("schedule: warmup_steps %d, cooldown %d, patience %d must be >= 0, t_mult %d >= 1, "
+                      "n_milestones %d in 0..%d", d->warmup_steps, d->cooldown, d->patience, d->t_mult,
+                      d->n_milestones, NN_SCHED_MAX_MILESTONES);
+    if (!NN__IN(d->gamma, 0.0, 1e30) || !NN__IN(d->decay, 0.0, 1e30) || !NN__IN(d->eta_min, 0.0, 1e30) ||
+        !NN__IN(d->max_lr, 0.0, 1e30) || !NN__IN(d->pct_start, 0.0, 1.0) || !NN__IN(d->div_factor, 1e-30, 1e30) ||
+        !NN__IN(d->final_div_factor, 1e-30, 1e30) || !NN__IN(d->base_momentum, 0.0, 1.0) ||
+        !NN__IN(d->max_momentum, 0.0, 1.0) || !NN__IN(d->threshold, 0.0, 1e30) || !NN__IN(d->min_lr, 0.0, 1e30) ||
+        !NN__IN(d->warmup_start_factor, 0.0, 1e30) || (int)d->cyclic_mode < 0 || d->cyclic_mode > NN_CYCLIC_EXP_RANGE)
+        NN__SCHED_BAD("schedule: a real-valued field is out of range or not finite (gamma %g, max_lr %g, pct_start %g, "
+                      "div_factor %g, final_div_factor %g, threshold %g, min_lr %g)", d->gamma, d->max_lr,
+                      d->pct_start, d->div_factor, d->final_div_factor, d->threshold, d->min_lr);
+    switch (d->kind) {
+    case NN_SCHED_STEP:
+        if (d->step_size <= 0) NN__SCHED_BAD("schedule STEP: step_size = %d, must be >= 1", d->step_size);
+        break;
     case NN_SCHED_MULTISTEP:
-        for (i = 1; i < d.n_milestones; i++)
-            if (d.milestones[i] < d.milestones[i - 1]) return 0;
+        for (i = 1; i < d->n_milestones; i++)
+            if (d->milestones[i] < d->milestones[i - 1]) NN__SCHED_BAD("schedule MULTISTEP: milestones not increasing");
         break;
-    case NN_SCHED_COSINE: if (d.t_max <= 0) return 0; break;
-    case NN_SCHED_COSINE_RESTARTS: if (d.t_0 <= 0) return 0; break;
-    case NN_SCHED_CYCLIC:
-        if (!(d.max_lr > 0.0) || d.step_size_up < 0 || d.step_size_down < 0 || d.step_size_up + d.step_size_down <= 0)
-            return 0;
+    case NN_SCHED_COSINE:
+        if (d->t_max <= 0) NN__SCHED_BAD("schedule COSINE: t_max = %d, must be >= 1", d->t_max);
         break;
+    case NN_SCHED_COSINE_RESTARTS:
+        if (d->t_0 <= 0) NN__SCHED_BAD("schedule COSINE_RESTARTS: t_0 = %d, must be >= 1", d->t_0);
+        break;
+    case NN_SCHED_CYCLIC: {
+        int down = d->step_size_down == -1 ? d->step_size_up : d->step_size_down;
+        if (!(d->max_lr > 0.0) || d->step_size_up < 0 || down < 0 || (long)d->step_size_up + down <= 0)
+            NN__SCHED_BAD("schedule CYCLIC: max_lr %g > 0 and step sizes %d, %d (>= 0, not both 0) needed", d->max_lr,
+                          d->step_size_up, d->step_size_down);
+        break;
+    }
     case NN_SCHED_ONE_CYCLE:
-        if (!(d.max_lr > 0.0) || d.total_steps <= 1 || !(d.pct_start > 0.0 && d.pct_start < 1.0) ||
-            !(d.pct_start * d.total_steps - 1.0 > 0.0) || !(d.pct_start * d.total_steps < d.total_steps - 1.0))
-            return 0;
+        if (!(d->max_lr > 0.0) || d->total_steps <= 1 || !(d->pct_start > 0.0 && d->pct_start < 1.0) ||
+            !(d->pct_start * d->total_steps - 1.0 > 0.0) || !(d->pct_start * d->total_steps < d->total_steps - 1.0) ||
+            (d->three_phase && !(2.0 * d->pct_start * d->total_steps - 2.0 < d->total_steps - 1.0)) ||
+            (unsigned)d->anneal_linear > 1u || (unsigned)d->three_phase > 1u)
+            NN__SCHED_BAD("schedule ONE_CYCLE: max_lr %g > 0, total_steps %d >= 2 and pct_start %g leaving both "
+                          "phases at least one step", d->max_lr, d->total_steps, d->pct_start);
         break;
     case NN_SCHED_PLATEAU:
-        if (!(d.factor > 0.0 && d.factor < 1.0)) return 0;
+        if (!(d->factor > 0.0 && d->factor < 1.0)) NN__SCHED_BAD("schedule PLATEAU: factor = %g, must be in (0, 1)", d->factor);
         break;
     default: break;
     }
-    *out = d;
-    return 1;
+#undef NN__SCHED_BAD
+    return NN_OK;
 }
 
 NNDEF nn_result nn_sched_init(nn_sched *s, const nn_sched_desc *desc) {
     nn_sched_desc d;
+    nn_result r;
+    if (!s) return NN_ERR_INVALID_ARGUMENT;
+    if (!desc) return nn__fail(s->error, NN_ERR_INVALID_ARGUMENT, "nn_sched_init: desc is NULL");
+    if (desc->tag != NN_DESC_TAG)
+        return nn__fail(s->error, NN_ERR_INVALID_ARGUMENT,
+                        "schedule: description not made by nn_sched_desc_default() (fields are literal)");
+    r = nn__sched_check(desc, s->error);
+    if (r != NN_OK) return r;
+    d = *desc;
+    if (d.step_size_down == -1) d.step_size_down = d.step_size_up;
     NN__ZERO(*s);
-    if (!nn__sched_resolve(&d, desc)) return NN_ERR_INVALID_ARGUMENT;
     s->d = d;
     s->t_i = d.t_0;
     s->best = d.mode_max ? -HUGE_VAL : HUGE_VAL;
@@ -3699,12 +4148,28 @@ static double nn__sched_closed(nn_sched *s, long t) {
         double init = (double)d->max_lr / d->div_factor, min_lr = init / d->final_div_factor;
         double end1 = (double)d->pct_start * d->total_steps - 1.0, end2 = (double)d->total_steps - 1.0, pct, c;
         double lr_a, lr_b, m_a, m_b, start;
-        if ((double)t <= end1) {
+        if (d->three_phase) { /* torch: up to pct T - 1, down to 2 pct T - 2, then the tail */
+            double mid = 2.0 * d->pct_start * d->total_steps - 2.0;
+            if ((double)t <= end1) {
+                start = 0.0; pct = (double)t / end1;
+                lr_a = init; lr_b = d->max_lr; m_a = d->max_momentum; m_b = d->base_momentum;
+            } else if ((double)t <= mid) {
+                start = end1; pct = ((double)t - start) / (mid - start);
+                lr_a = d->max_lr; lr_b = init; m_a = d->base_momentum; m_b = d->max_momentum;
+            } else {
+                start = mid; pct = ((double)t - start) / (end2 - start);
+                lr_a = init; lr_b = min_lr; m_a = d->max_momentum; m_b = d->max_momentum;
+            }
+        } else if ((double)t <= end1) {
             start = 0.0; pct = ((double)t - start) / (end1 - start);
             lr_a = init; lr_b = d->max_lr; m_a = d->max_momentum; m_b = d->base_momentum;
         } else {
             start = end1; pct = ((double)t - start) / (end2 - start);
             lr_a = d->max_lr; lr_b = min_lr; m_a = d->base_momentum; m_b = d->max_momentum;
+        }
+        if (d->anneal_linear) { /* torch's _annealing_linear: (end - start) * pct + start */
+            s->momentum = (m_b - m_a) * pct + m_a;
+            return (lr_b - lr_a) * pct + lr_a;
         }
         c = cos(3.14159265358979323846 * pct) + 1.0;
         s->momentum = m_b + (m_a - m_b) / 2.0 * c;
@@ -3716,7 +4181,9 @@ static double nn__sched_closed(nn_sched *s, long t) {
 
 NNDEF float nn_sched_step(nn_sched *s, float metric) {
     const nn_sched_desc *d = &s->d;
-    long t = ++s->t;
+    long t;
+    if (s->t >= NN__STEP_MAX) return (float)s->lr; /* saturated: the lr stays */
+    t = ++s->t;
     if (t < d->warmup_steps) {
         /* LinearLR: start_factor -> 1 over warmup_steps */
         double f = d->warmup_start_factor + (1.0 - d->warmup_start_factor) * (double)t / d->warmup_steps;
@@ -3728,7 +4195,7 @@ NNDEF float nn_sched_step(nn_sched *s, float metric) {
         s->t_cur++;
         if (s->t_cur >= s->t_i) {
             s->t_cur -= s->t_i;
-            s->t_i *= d->t_mult;
+            s->t_i = s->t_i > NN__STEP_MAX / d->t_mult ? NN__STEP_MAX : s->t_i * d->t_mult;
         }
     }
     if (d->kind == NN_SCHED_PLATEAU) {
@@ -3740,7 +4207,7 @@ NNDEF float nn_sched_step(nn_sched *s, float metric) {
         if (better) {
             s->best = cur;
             s->num_bad = 0;
-        } else {
+        } else if (s->num_bad < INT_MAX) {
             s->num_bad++;
         }
         if (s->cooldown_left > 0) {
@@ -3854,6 +4321,8 @@ NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len) {
 #define NN__TAG_OPTM NN__TAG('O', 'P', 'T', 'M')
 #define NN__TAG_SCHD NN__TAG('S', 'C', 'H', 'D')
 #define NN__TAG_RNGS NN__TAG('R', 'N', 'G', 'S')
+#define NN__TAG_ZLIT NN__TAG('Z', 'L', 'I', 'T') /* 1.1: ARCH holds zeros a 1.0 reader would replace */
+#define NN__TAG_SCHX NN__TAG('S', 'C', 'H', 'X') /* 1.1: schedule fields SCHD lacks (u32 anneal_linear, three_phase) */
 #define NN__SEC_REQUIRED 1u
 #define NN__MAX_SECTIONS 64
 #define NN__MAX_NAME 31
@@ -4008,6 +4477,15 @@ static void nn__rd_layer(nn__rd *r, nn_layer_desc *l) {
     l->momentum = nn__rd_f32(r); l->k = (int)nn__rd_u32(r);
 }
 
+static int nn__same_layer(const nn_layer_desc *a, const nn_layer_desc *b) {
+    /* compare through the file encoding so padding never matters */
+    unsigned char ba[NN__LAYER_FIELDS * 4], bb[NN__LAYER_FIELDS * 4];
+    nn__wr w;
+    NN__ZERO(w); w.fd = -1; w.buf = ba; w.cap = sizeof ba; nn__wr_layer(&w, a);
+    NN__ZERO(w); w.fd = -1; w.buf = bb; w.cap = sizeof bb; nn__wr_layer(&w, b);
+    return memcmp(ba, bb, sizeof ba) == 0;
+}
+
 static void nn__wr_optim_desc(nn__wr *w, const nn_optim_desc *d) {
     nn__wr_u32(w, (uint32_t)d->kind); nn__wr_f32(w, d->lr); nn__wr_f32(w, d->momentum);
     nn__wr_f32(w, d->dampening); nn__wr_u32(w, (uint32_t)d->nesterov); nn__wr_u32(w, (uint32_t)d->classic_momentum);
@@ -4124,20 +4602,39 @@ static void nn__secw_schd(nn__wr *w, const nn_model *m, const nn_train_state *st
 static void nn__secw_rngs(nn__wr *w, const nn_model *m, const nn_train_state *st) {
     nn__sec_rngs(w, m, st ? st->rng : NULL);
 }
+static void nn__secw_zlit(nn__wr *w, const nn_model *m, const nn_train_state *st) { (void)w; (void)m; (void)st; }
+static void nn__secw_schx(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    (void)m;
+    nn__wr_u32(w, (uint32_t)st->sched->d.anneal_linear);
+    nn__wr_u32(w, (uint32_t)st->sched->d.three_phase);
+}
+
+/* Would a 1.0 reader (zero meant "default") read this layer differently? */
+static int nn__layer_needs_zlit(const nn_layer_desc *l) {
+    nn_layer_desc c = *l;
+    nn__layer_from_v10(&c);
+    return !nn__same_layer(&c, l);
+}
 
 /* Writes the whole file: sections are measured with a counting writer first,
    so every length is known before its payload. */
 static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *st) {
-    nn__sec_fn fns[6];
-    uint32_t tags[6], flags[6];
-    int n = 0, i;
+    nn__sec_fn fns[8];
+    uint32_t tags[8], flags[8];
+    int n = 0, i, zlit = 0;
     unsigned char head[20];
+    for (i = 0; i < m->n_descs; i++) zlit |= nn__layer_needs_zlit(&m->descs[i]);
+    /* required: a 1.0 reader must refuse (NN_ERR_VERSION), not misread */
+    if (zlit) { fns[n] = nn__secw_zlit; tags[n] = NN__TAG_ZLIT; flags[n++] = NN__SEC_REQUIRED; }
     fns[n] = nn__secw_arch; tags[n] = NN__TAG_ARCH; flags[n++] = NN__SEC_REQUIRED;
     fns[n] = nn__secw_parm; tags[n] = NN__TAG_PARM; flags[n++] = NN__SEC_REQUIRED;
     fns[n] = nn__secw_bufs; tags[n] = NN__TAG_BUFS; flags[n++] = NN__SEC_REQUIRED;
     fns[n] = nn__secw_rngs; tags[n] = NN__TAG_RNGS; flags[n++] = 0;
     if (st && st->optim) { fns[n] = nn__secw_optm; tags[n] = NN__TAG_OPTM; flags[n++] = 0; }
     if (st && st->sched) { fns[n] = nn__secw_schd; tags[n] = NN__TAG_SCHD; flags[n++] = 0; }
+    if (st && st->sched && (st->sched->d.anneal_linear || st->sched->d.three_phase)) {
+        fns[n] = nn__secw_schx; tags[n] = NN__TAG_SCHX; flags[n++] = NN__SEC_REQUIRED;
+    }
     memcpy(head, nn__magic, 8);
     {
         nn__wr hw;
@@ -4193,20 +4690,30 @@ typedef struct nn__sec {
     size_t len;
 } nn__sec;
 typedef struct nn__file {
-    nn__sec arch, parm, bufs, optm, schd, rngs;
+    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx;
+    uint32_t minor;
 } nn__file;
 
-static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len) {
+/* err (may be NULL) gets where the file went wrong: the byte offset and section. */
+static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char *err) {
     const unsigned char *p = (const unsigned char *)buf;
     uint32_t major, n, i;
     size_t pos;
     NN__ZERO(*out);
-    if (!buf || len < 8) return len && memcmp(p, nn__magic, len < 8 ? len : 8) != 0 ? NN_ERR_BAD_MAGIC : NN_ERR_TRUNCATED;
-    if (memcmp(p, nn__magic, 8) != 0) return NN_ERR_BAD_MAGIC;
-    if (len < 24) return NN_ERR_TRUNCATED;
-    if (nn_crc32c(0, p, 20) != nn__le32(p + 20)) return NN_ERR_CHECKSUM;
+    if (!buf) return nn__fail(err, len ? NN_ERR_INVALID_ARGUMENT : NN_ERR_TRUNCATED, "file buffer is NULL");
+    if (len < 8)
+        return memcmp(p, nn__magic, len) != 0 ? nn__fail(err, NN_ERR_BAD_MAGIC, "not an nn.h weight file (magic)")
+                                              : nn__fail(err, NN_ERR_TRUNCATED, "%lu bytes: shorter than the header",
+                                                         (unsigned long)len);
+    if (memcmp(p, nn__magic, 8) != 0) return nn__fail(err, NN_ERR_BAD_MAGIC, "not an nn.h weight file (magic)");
+    if (len < 24)
+        return nn__fail(err, NN_ERR_TRUNCATED, "%lu bytes: shorter than the 24-byte header", (unsigned long)len);
+    if (nn_crc32c(0, p, 20) != nn__le32(p + 20)) return nn__fail(err, NN_ERR_CHECKSUM, "header (bytes 0..19): CRC mismatch");
     major = nn__le32(p + 8);
-    if (major != NN_FORMAT_VERSION_MAJOR) return NN_ERR_VERSION;
+    if (major != NN_FORMAT_VERSION_MAJOR)
+        return nn__fail(err, NN_ERR_VERSION, "format %u.%u; this reader reads %d.x", major, nn__le32(p + 12),
+                        NN_FORMAT_VERSION_MAJOR);
+    out->minor = nn__le32(p + 12);
     n = nn__le32(p + 16);
     if (n > NN__MAX_SECTIONS) return NN_ERR_CORRUPT;
     pos = 24;
@@ -4214,16 +4721,23 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len) {
         uint32_t tag, flags;
         uint64_t slen;
         nn__sec *slot = NULL;
-        if (len - pos < 16) return NN_ERR_TRUNCATED;
+        if (len - pos < 16)
+            return nn__fail(err, NN_ERR_TRUNCATED, "section %u of %u: header at byte %lu is cut short", i, n,
+                            (unsigned long)pos);
         tag = nn__le32(p + pos);
         flags = nn__le32(p + pos + 4);
         slen = (uint64_t)nn__le32(p + pos + 8) | ((uint64_t)nn__le32(p + pos + 12) << 32);
         pos += 16;
         if (slen > (uint64_t)(len - pos) || (size_t)slen > len - pos || len - pos - (size_t)slen < 4)
-            return NN_ERR_TRUNCATED;
+            return nn__fail(err, NN_ERR_TRUNCATED, "section '%c%c%c%c' at byte %lu: %llu bytes promised, %lu left",
+                            (char)(tag & 0x7f), (char)((tag >> 8) & 0x7f), (char)((tag >> 16) & 0x7f),
+                            (char)((tag >> 24) & 0x7f), (unsigned long)(pos - 16), (unsigned long long)slen,
+                            (unsigned long)(len - pos));
         /* the CRC covers the section header too: no bit goes unchecked */
         if (nn_crc32c(nn_crc32c(0, p + pos - 16, 16), p + pos, (size_t)slen) != nn__le32(p + pos + (size_t)slen))
-            return NN_ERR_CHECKSUM;
+            return nn__fail(err, NN_ERR_CHECKSUM, "section '%c%c%c%c' at byte %lu: CRC mismatch", (char)(tag & 0x7f),
+                            (char)((tag >> 8) & 0x7f), (char)((tag >> 16) & 0x7f), (char)((tag >> 24) & 0x7f),
+                            (unsigned long)(pos - 16));
         switch (tag) {
         case NN__TAG_ARCH: slot = &out->arch; break;
         case NN__TAG_PARM: slot = &out->parm; break;
@@ -4231,6 +4745,8 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len) {
         case NN__TAG_OPTM: slot = &out->optm; break;
         case NN__TAG_SCHD: slot = &out->schd; break;
         case NN__TAG_RNGS: slot = &out->rngs; break;
+        case NN__TAG_ZLIT: slot = &out->zlit; break;
+        case NN__TAG_SCHX: slot = &out->schx; break;
         default:
             /* a newer writer's section: skip it unless it says readers must know it */
             if (flags & NN__SEC_REQUIRED) return NN_ERR_VERSION;
@@ -4246,10 +4762,20 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len) {
     }
     if (pos != len) return NN_ERR_CORRUPT;
     if (!out->arch.p || !out->parm.p || !out->bufs.p) return NN_ERR_CORRUPT;
+    if ((out->zlit.p && out->zlit.len != 0) || (out->schx.p && (out->schx.len != 8 || !out->schd.p)))
+        return NN_ERR_CORRUPT;
     return NN_OK;
 }
 
-static nn_result nn__parse_arch(const nn__sec *s, nn_model_desc *desc, nn_layer_desc *layers, int max_layers) {
+/* One ARCH layer record as this version reads it: literal from 1.1 on. */
+static void nn__rd_layer_v(nn__rd *r, nn_layer_desc *l, uint32_t minor) {
+    nn__rd_layer(r, l);
+    if (minor == 0) nn__layer_from_v10(l);
+    l->tag = NN_DESC_TAG;
+}
+
+static nn_result nn__parse_arch(const nn__sec *s, nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
+                                uint32_t minor) {
     nn__rd r;
     uint32_t n, i;
     nn_layer_desc tmp;
@@ -4264,7 +4790,7 @@ static nn_result nn__parse_arch(const nn__sec *s, nn_model_desc *desc, nn_layer_
     if (n > NN__MAX_LAYERS / 2) return NN_ERR_TOO_LARGE;
     if ((size_t)n * NN__LAYER_FIELDS * 4 != r.len - r.pos) return NN_ERR_CORRUPT;
     if (layers && (int)n > max_layers) return NN_ERR_TOO_LARGE;
-    for (i = 0; i < n; i++) nn__rd_layer(&r, layers ? &layers[i] : &tmp);
+    for (i = 0; i < n; i++) nn__rd_layer_v(&r, layers ? &layers[i] : &tmp, minor);
     desc->layers = layers;
     desc->n_layers = (int)n;
     if (r.err) return NN_ERR_TRUNCATED;
@@ -4300,15 +4826,6 @@ static nn_result nn__check_runs(const nn__sec *s, const nn_param *list, int n, c
     return NN_OK;
 }
 
-static int nn__same_layer(const nn_layer_desc *a, const nn_layer_desc *b) {
-    /* compare through the file encoding so padding never matters */
-    unsigned char ba[NN__LAYER_FIELDS * 4], bb[NN__LAYER_FIELDS * 4];
-    nn__wr w;
-    NN__ZERO(w); w.fd = -1; w.buf = ba; w.cap = sizeof ba; nn__wr_layer(&w, a);
-    NN__ZERO(w); w.fd = -1; w.buf = bb; w.cap = sizeof bb; nn__wr_layer(&w, b);
-    return memcmp(ba, bb, sizeof ba) == 0;
-}
-
 NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const void *buf, size_t len) {
     nn__file f;
     nn_model_desc fd;
@@ -4321,16 +4838,19 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
     int nvec = 0, i;
     nn__rd r;
     nn_result res;
-    NN_ASSERT(m);
-    res = nn__parse_file(&f, buf, len);
+    if (!m) return NN_ERR_INVALID_ARGUMENT;
+    res = nn__parse_file(&f, buf, len, m->error);
     if (res != NN_OK) return res;
-    res = nn__parse_arch(&f.arch, &fd, NULL, 0);
+    res = nn__parse_arch(&f.arch, &fd, NULL, 0, f.minor);
     if (res != NN_OK) return res;
     if (fd.inputs != m->inputs || fd.n_layers != m->n_descs) return NN_ERR_SHAPE_MISMATCH;
     r.p = f.arch.p; r.len = f.arch.len; r.pos = 20; r.err = 0;
     for (i = 0; i < fd.n_layers; i++) {
-        nn__rd_layer(&r, &one);
-        if (!nn__same_layer(&one, &m->descs[i])) return NN_ERR_SHAPE_MISMATCH;
+        nn__rd_layer_v(&r, &one, f.minor);
+        if (!nn__same_layer(&one, &m->descs[i]))
+            return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "ARCH: layer %d of the file (%s, %d units) differs from "
+                            "the model's (%s, %d units) or in another field", i, nn__layer_kind_name(one.kind),
+                            one.units, nn__layer_kind_name(m->descs[i].kind), m->descs[i].units);
     }
     res = nn__check_runs(&f.parm, m->param_list, m->n_param_list, pdata);
     if (res != NN_OK) return res;
@@ -4341,6 +4861,11 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
         if (f.rngs.len < 4) return NN_ERR_TRUNCATED;
         cnt = nn__le32(f.rngs.p);
         if (cnt < 1 || cnt > 2 || f.rngs.len != 4 + 32 * (size_t)cnt) return NN_ERR_CORRUPT;
+        for (i = 0; i < (int)cnt; i++) { /* xoshiro's all-zero state is a fixed point: never seeded */
+            static const unsigned char zero[32] = {0};
+            if (memcmp(f.rngs.p + 4 + 32 * (size_t)i, zero, 32) == 0)
+                return nn__fail(m->error, NN_ERR_CORRUPT, "RNGS: generator %d has the all-zero state", i);
+        }
     }
     if (st && st->optim && f.optm.p) {
         uint64_t n;
@@ -4350,7 +4875,8 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
         n = nn__rd_u64(&r);
         nvec = (int)nn__rd_u32(&r);
         if (r.err) return NN_ERR_TRUNCATED;
-        if (!nn__optim_desc_valid(&od)) return NN_ERR_CORRUPT;
+        if (nn__optim_desc_check(&od, NULL) != NN_OK) return NN_ERR_CORRUPT;
+        od.tag = NN_DESC_TAG;
         /* the same state vectors, not merely as many */
         if (od.kind != st->optim->d.kind || n != (uint64_t)st->optim->n || nvec != nn__optim_nvec(st->optim) ||
             nn__optim_states(&od) != (st->optim->s0 != NULL) + (st->optim->s1 != NULL) + (st->optim->s2 != NULL) ||
@@ -4358,7 +4884,7 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
             (od.centered != st->optim->d.centered || (od.momentum != 0.0f) != (st->optim->d.momentum != 0.0f))) ||
             ((od.kind == NN_OPTIM_ADAM || od.kind == NN_OPTIM_ADAMW) && od.amsgrad != st->optim->d.amsgrad))
             return NN_ERR_SHAPE_MISMATCH;
-        if (ostep > (uint64_t)LONG_MAX / 2) return NN_ERR_CORRUPT;
+        if (ostep > (uint64_t)NN__STEP_MAX) return NN_ERR_CORRUPT;
         if ((uint64_t)(r.len - r.pos) != n * 4u * (uint64_t)nvec) return NN_ERR_CORRUPT;
         ostate = r.p + r.pos;
     }
@@ -4367,15 +4893,22 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
         nn__rd_sched(&r, &sd);
         if (r.err) return NN_ERR_TRUNCATED;
         if (r.pos != r.len) return NN_ERR_CORRUPT;
-        {
-            nn_sched_desc check;
-            /* what init would accept (the integer divisors it checks are never
-               defaulted, so they are checked as stored) */
-            if (!nn__sched_resolve(&check, &sd.d) || sd.t < 0 ||
-                sd.t_cur < 0 || sd.t_i < 0 || (sd.d.kind == NN_SCHED_COSINE_RESTARTS && sd.t_i < 1) ||
-                sd.num_bad < 0 || sd.cooldown_left < 0 || !NN__IN(sd.lr, 0.0, 1e30) || !NN__IN(sd.momentum, 0.0, 1.0))
-                return NN_ERR_CORRUPT;
+        if (f.schx.p) {
+            uint32_t al = nn__le32(f.schx.p), tp = nn__le32(f.schx.p + 4);
+            if (al > 1 || tp > 1) return NN_ERR_CORRUPT;
+            sd.d.anneal_linear = (int)al;
+            sd.d.three_phase = (int)tp;
         }
+        /* what init accepts, and only a state a run can reach (counters
+           within their limits, so the next step cannot overflow) */
+        if (nn__sched_check(&sd.d, NULL) != NN_OK || sd.d.step_size_down < 0 || sd.t < 0 || sd.t > NN__STEP_MAX ||
+            sd.t_cur < 0 || sd.t_i < 0 || sd.t_i > NN__STEP_MAX ||
+            (sd.d.kind == NN_SCHED_COSINE_RESTARTS ? (sd.t_i < 1 || sd.t_cur >= sd.t_i)
+                                                   : (sd.t_cur != 0 || sd.t_i != sd.d.t_0)) ||
+            sd.num_bad < 0 || sd.num_bad > sd.d.patience || sd.cooldown_left < 0 || sd.cooldown_left > sd.d.cooldown ||
+            !NN__IN(sd.lr, 0.0, 1e30) || !NN__IN(sd.momentum, 0.0, 1.0))
+            return nn__fail(m->error, NN_ERR_CORRUPT, "SCHD: description or state no run can produce");
+        sd.d.tag = NN_DESC_TAG;
         if (sd.d.kind != st->sched->d.kind) return NN_ERR_SHAPE_MISMATCH;
     }
     /* everything checked: now write */
@@ -4407,27 +4940,51 @@ NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *la
                                           const void *buf, size_t len) {
     nn__file f;
     nn_model_desc d;
-    nn_result r = nn__parse_file(&f, buf, len);
+    nn_result r;
+    if (!desc) return NN_ERR_INVALID_ARGUMENT;
+    r = nn__parse_file(&f, buf, len, NULL);
     if (r != NN_OK) return r;
     if (!layers) { /* the count only: desc->n_layers */
-        r = nn__parse_arch(&f.arch, &d, NULL, 0);
+        r = nn__parse_arch(&f.arch, &d, NULL, 0, f.minor);
         if (r == NN_OK) *desc = d;
         return r;
     }
-    r = nn__parse_arch(&f.arch, &d, layers, max_layers);
+    r = nn__parse_arch(&f.arch, &d, layers, max_layers, f.minor);
     if (r != NN_OK) return r;
-    if (nn__model_validate(&d) != NN_OK) return NN_ERR_CORRUPT;
+    if (nn__model_validate(&d, NULL) != NN_OK) return NN_ERR_CORRUPT;
     *desc = d; /* only on success */
     return NN_OK;
 }
 
+NNDEF nn_result nn_model_arena_bytes_from_memory(size_t *bytes, const void *buf, size_t len, int max_batch) {
+    nn_layer_desc layers[NN__MAX_LAYERS / 2];
+    nn_model_desc desc;
+    nn_result r;
+    if (!bytes || max_batch < 0) return NN_ERR_INVALID_ARGUMENT;
+    r = nn_model_desc_from_memory(&desc, layers, NN__MAX_LAYERS / 2, buf, len);
+    if (r != NN_OK) return r;
+    if (max_batch) desc.max_batch = max_batch;
+    if (nn__model_validate(&desc, NULL) != NN_OK) return NN_ERR_TOO_LARGE;
+    *bytes = nn_model_arena_bytes(&desc);
+    return NN_OK;
+}
+
 NNDEF nn_result nn_model_init_from_memory(nn_model *m, nn_arena *arena, const void *buf, size_t len) {
+    return nn_model_init_from_memory_batch(m, arena, buf, len, 0);
+}
+
+NNDEF nn_result nn_model_init_from_memory_batch(nn_model *m, nn_arena *arena, const void *buf, size_t len,
+                                                int max_batch) {
     nn_layer_desc layers[NN__MAX_LAYERS / 2];
     nn_model_desc desc;
     nn_model tmp;
-    size_t mark = nn_arena_mark(arena);
-    nn_result r = nn_model_desc_from_memory(&desc, layers, NN__MAX_LAYERS / 2, buf, len);
+    size_t mark;
+    nn_result r;
+    if (!m || !arena || max_batch < 0) return NN_ERR_INVALID_ARGUMENT;
+    mark = nn_arena_mark(arena);
+    r = nn_model_desc_from_memory(&desc, layers, NN__MAX_LAYERS / 2, buf, len);
     if (r != NN_OK) return r;
+    if (max_batch) desc.max_batch = max_batch;
     /* The arena must hold it; never allocate what the file merely claims. */
     if (nn_model_arena_bytes(&desc) > arena->cap - arena->used) return NN_ERR_OUT_OF_MEMORY;
     r = nn_model_init(&tmp, arena, &desc);
@@ -4454,7 +5011,9 @@ NNDEF nn_result nn_model_save_to_file(const nn_model *m, const nn_train_state *s
 NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const char *path) {
     char tmp[4096];
     nn_result r;
-    size_t n = strlen(path);
+    size_t n;
+    if (!m || !path) return NN_ERR_INVALID_ARGUMENT;
+    n = strlen(path);
     if (n == 0 || n + 8 > sizeof tmp) return NN_ERR_INVALID_ARGUMENT;
     memcpy(tmp, path, n);
     memcpy(tmp + n, ".tmp", 5);
@@ -4524,6 +5083,16 @@ NNDEF nn_result nn_model_load(nn_model *m, nn_train_state *st, const char *path)
     return r;
 }
 
+NNDEF nn_result nn_model_arena_bytes_from_file(size_t *bytes, const char *path, int max_batch) {
+    void *buf;
+    size_t len;
+    nn_result r = nn_read_file(&buf, &len, path, NN__MODEL_FILE_MAX);
+    if (r != NN_OK) return r;
+    r = nn_model_arena_bytes_from_memory(bytes, buf, len, max_batch);
+    NN_FREE(buf);
+    return r;
+}
+
 NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char *path) {
     void *buf;
     size_t len;
@@ -4544,10 +5113,21 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
     fprintf(f, "/* %s: a trained nn.h model as C source (nn.h %s, format %d.%d).\n"
                "   #include \"nn.h\" first; then call %s_init(&model, &arena). */\n",
             name, NN_VERSION_STRING, NN_FORMAT_VERSION_MAJOR, NN_FORMAT_VERSION_MINOR, name);
+    /* a static arena can be declared from this: static unsigned char
+       mem[NN_ARENA_BUFFER_BYTES(<NAME>_ARENA_BYTES)] */
+    {
+        char up[64];
+        size_t k;
+        for (k = 0; name[k] && k < sizeof up - 1; k++) up[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
+        up[k] = 0;
+        fprintf(f, "#define %s_ARENA_BYTES %luu /* nn_model_arena_bytes of this model */\n", up,
+                (unsigned long)m->arena_bytes);
+    }
     fprintf(f, "static const nn_layer_desc %s_layers[%d] = {\n", name, m->n_descs);
     for (i = 0; i < m->n_descs; i++) {
         const nn_layer_desc *l = &m->descs[i];
-        fprintf(f, "    {(nn_layer_kind)%d, %d, (nn_act)%d, %.9g, %d, %d, (nn_init)%d, %.9g, %.9g, %d, %.9g, %.9g, %.9g, %d},\n",
+        fprintf(f, "    {(nn_layer_kind)%d, %d, (nn_act)%d, %.9g, %d, %d, (nn_init)%d, %.9g, %.9g, %d, %.9g, %.9g, %.9g, %d, "
+                   "NN_DESC_TAG},\n",
                 (int)l->kind, l->units, (int)l->act, (double)l->alpha, l->no_bias, l->weight_std, (int)l->init,
                 (double)l->init_gain, (double)l->init_value, l->init_fan_out, (double)l->p, (double)l->eps,
                 (double)l->momentum, l->k);
@@ -4609,6 +5189,7 @@ NNDEF nn_result nn_gzip_decode(void **out, size_t *out_len, const void *gz, size
     *out = NULL;
     *out_len = 0;
     if (!inflate) return NN_ERR_UNSUPPORTED;
+    if (!gz && len) return NN_ERR_INVALID_ARGUMENT;
     if (len < 2 || p[0] != 0x1f || p[1] != 0x8b) return NN_ERR_BAD_MAGIC;
     if (len < 18) return NN_ERR_TRUNCATED;
     if (p[2] != 8) return NN_ERR_UNSUPPORTED; /* only DEFLATE exists */
@@ -4635,6 +5216,9 @@ NNDEF nn_result nn_gzip_decode(void **out, size_t *out_len, const void *gz, size
     if (flags & 2u) pos += 2;                   /* FHCRC */
     if (pos > len || len - pos < 8) return NN_ERR_TRUNCATED;
     isize = nn__le32(p + len - 4);
+    /* DEFLATE expands at most 1032:1, so a trailer promising more than that
+       was not written for these bytes: the file is cut short (or corrupt) */
+    if ((uint64_t)isize > (uint64_t)(len - pos - 8) * 1032u + 1032u) return NN_ERR_TRUNCATED;
     if (isize > max_out) return NN_ERR_TOO_LARGE;
     buf = NN_MALLOC(isize ? isize : 1);
     if (!buf) return NN_ERR_OUT_OF_MEMORY;
@@ -4654,7 +5238,7 @@ NNDEF nn_result nn_idx_parse(nn_idx *out, const void *buf, size_t len) {
     nn_idx idx;
     size_t count = 1;
     int i;
-    NN_ASSERT(out);
+    if (!out || (!buf && len)) return NN_ERR_INVALID_ARGUMENT;
     NN__ZERO(idx);
     if (len < 4) return NN_ERR_TRUNCATED;
     if (p[0] != 0 || p[1] != 0) return NN_ERR_BAD_MAGIC;
@@ -4692,9 +5276,10 @@ NNDEF nn_result nn_read_file(void **out, size_t *out_len, const char *path, size
     unsigned char *buf = NULL;
     size_t cap, len = 0;
     int c;
-    NN_ASSERT(out && out_len && path);
+    if (!out || !out_len) return NN_ERR_INVALID_ARGUMENT;
     *out = NULL;
     *out_len = 0;
+    if (!path) return NN_ERR_INVALID_ARGUMENT;
     f = fopen(path, "rb");
     if (!f) return NN_ERR_IO;
     /* A directory opens but cannot be read: find out before trusting any size. */
