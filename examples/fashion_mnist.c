@@ -8,7 +8,8 @@
    Debian's dataset-fashion-mnist, inflated with stb_image's zlib decoder),
    sizing an arena before anything is allocated, a hand-written training loop
    with shuffled minibatches and SGD with momentum, and evaluation in EVAL mode.
-   Usage: fashion_mnist [epochs] [data-dir]                                     */
+   Usage: fashion_mnist [epochs 1-1000, default 10] [data-dir]; a bad argument
+   prints the usage on stderr and exits with status 2.                         */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty */
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG /* we only need its zlib decoder */
@@ -17,6 +18,7 @@
 #define NN_IMPLEMENTATION
 #include "../nn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,25 @@
 
 #define BATCH 64
 #define EVAL_BATCH 256
+#define DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+/* A whole number in [lo, hi] and nothing else: "abc", "-1", "5x", "" fail. */
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v;
+    if (*s < '0' || *s > '9') return 0;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int usage(const char *why) {
+    fprintf(stderr, "fashion_mnist: %s\nusage: fashion_mnist [epochs] [data-dir]\n"
+                    "  epochs    1 to 1000 (default 10)\n  data-dir  default " DATA_DIR "\n", why);
+    return 2;
+}
 
 /* nn.h brings no decompressor; plug in stb's. */
 static nn_result stb_inflate(void *dst, size_t dst_len, const void *src, size_t src_len) {
@@ -101,22 +122,27 @@ static double evaluate(nn_model *net, const nn_idx *images, const nn_idx *labels
 }
 
 int main(int argc, char **argv) {
-    int epochs = argc > 1 ? atoi(argv[1]) : 10;
-    const char *dir = argc > 2 ? argv[2] : "/usr/share/datasets/fashion-mnist";
+    int epochs = 10;
+    const char *dir = argc > 2 ? argv[2] : DATA_DIR;
     nn_idx train_x, train_y, test_x, test_y;
     nn_layer_desc layers[3];
     nn_model_desc md;
     nn_optim_desc od;
+    nn_sched_desc sd;
     nn_model net;
     nn_optim opt;
+    nn_sched sched;
     nn_arena arena;
     nn_rng rng;
-    size_t bytes;
+    size_t model_bytes, optim_bytes, data_bytes, bytes;
     float *x;
     int *y, *idx, n, epoch, steps_per_epoch;
     char summary[2048];
-    double acc = 0.0, lr0;
+    double acc = 0.0;
 
+    if (argc > 3) return usage("too many arguments");
+    if (argc > 1 && !parse_int(argv[1], 1, 1000, &epochs)) return usage("epochs must be a whole number from 1 to 1000");
+    if (!*dir) return usage("data-dir is empty");
     if (!load(&train_x, dir, "train-images-idx3-ubyte.gz", 3) || !load(&train_y, dir, "train-labels-idx1-ubyte.gz", 1) ||
         !load(&test_x, dir, "t10k-images-idx3-ubyte.gz", 3) || !load(&test_y, dir, "t10k-labels-idx1-ubyte.gz", 1))
         return 1;
@@ -126,20 +152,23 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    /* Each layer has its own width and its own activation. */
-    memset(layers, 0, sizeof layers);
-    layers[0].kind = NN_LAYER_DENSE; layers[0].units = 256; layers[0].act = NN_ACT_RELU;
-    layers[1].kind = NN_LAYER_DENSE; layers[1].units = 128; layers[1].act = NN_ACT_RELU;
-    layers[2].kind = NN_LAYER_DENSE; layers[2].units = 10;  /* logits: softmax lives in the loss */
+    /* Each layer has its own width and its own activation. Constructors give
+       PyTorch's defaults (nn.Linear's initialization here); fields can be
+       overridden afterwards, and every value is taken literally. */
+    layers[0] = nn_dense(256, NN_ACT_RELU);
+    layers[1] = nn_dense(128, NN_ACT_RELU);
+    layers[2] = nn_dense(10, NN_ACT_IDENTITY); /* logits: softmax lives in the loss */
     memset(&md, 0, sizeof md);
     md.inputs = 784; md.max_batch = EVAL_BATCH; md.layers = layers; md.n_layers = 3; md.seed = 42;
-    memset(&od, 0, sizeof od);
-    od.kind = NN_OPTIM_SGD; od.lr = 0.05f; od.momentum = 0.9f;
+    od = nn_optim_desc_default(NN_OPTIM_SGD);
+    od.lr = 0.05f; od.momentum = 0.9f;
 
     /* Size everything first, then allocate once: model, optimizer state, batch buffers. */
-    bytes = nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md)) +
-            nn_arena_bytes_for(sizeof(float) * EVAL_BATCH * 784) + nn_arena_bytes_for(sizeof(int) * EVAL_BATCH) +
-            nn_arena_bytes_for(sizeof(int) * (size_t)n);
+    model_bytes = nn_model_arena_bytes(&md);
+    optim_bytes = nn_optim_arena_bytes(&od, nn_model_param_count(&md));
+    data_bytes = nn_arena_bytes_for(sizeof(float) * EVAL_BATCH * 784) + nn_arena_bytes_for(sizeof(int) * EVAL_BATCH) +
+                 nn_arena_bytes_for(sizeof(int) * (size_t)n);
+    bytes = model_bytes + optim_bytes + data_bytes;
     if (nn_arena_init_heap(&arena, bytes) != NN_OK) { fprintf(stderr, "error: out of memory\n"); return 1; }
     if (nn_model_init(&net, &arena, &md) != NN_OK || nn_optim_init(&opt, &arena, &od, net.n_params) != NN_OK) {
         fprintf(stderr, "error: arena too small\n");
@@ -153,29 +182,39 @@ int main(int argc, char **argv) {
     nn_model_summary(&net, summary, sizeof summary);
     printf("%s", summary);
     {
+        /* The summary's "arena" is the model's share alone (nn_model_arena_bytes);
+           the arena this program allocates also holds the optimizer state and
+           its own batch buffers. Every figure printed is the sum of its parts. */
         nn_model_sizes z;
         nn_model_sizes_query(&md, &z);
-        printf("arena: parameters %lu B, gradients %lu B, batch scratch %lu B, optimizer %lu B, data buffers %lu B\n",
-               (unsigned long)z.params, (unsigned long)z.grads, (unsigned long)z.scratch,
-               (unsigned long)nn_optim_arena_bytes(&od, net.n_params),
-               (unsigned long)(bytes - z.total - nn_optim_arena_bytes(&od, net.n_params)));
+        printf("arena: %lu B in one allocation, %lu B used after set-up =\n", (unsigned long)bytes,
+               (unsigned long)arena.used);
+        printf("  %8lu B  model (the summary's \"arena\") = parameters %lu + gradients %lu\n"
+               "             + running statistics %lu + batch scratch for %d rows %lu + layer tables %lu\n",
+               (unsigned long)model_bytes, (unsigned long)z.params, (unsigned long)z.grads, (unsigned long)z.buffers,
+               md.max_batch, (unsigned long)z.scratch, (unsigned long)z.tables);
+        printf("  %8lu B  optimizer: SGD momentum, one float per parameter\n", (unsigned long)optim_bytes);
+        printf("  %8lu B  this program's buffers: a batch of %d images and labels, %d shuffle indices\n",
+               (unsigned long)data_bytes, EVAL_BATCH, n);
     }
     printf("train %d, test %d images; batch %d; SGD lr %.3g (cosine decay) momentum %.2g; %s kernels\n", n, test_x.dims[0], BATCH,
            od.lr, od.momentum, nn_simd_level() ? "AVX2+FMA" : "reference");
 
-    lr0 = od.lr;
     nn_rng_seed(&rng, 7);
     for (int i = 0; i < n; i++) idx[i] = i;
     steps_per_epoch = n / BATCH;
+    /* cosine decay of the learning rate over the whole run, one schedule step
+       per optimizer step; attached, the optimizer reads its lr from it */
+    sd = nn_sched_desc_default(NN_SCHED_COSINE, od.lr);
+    sd.t_max = epochs * steps_per_epoch;
+    if (nn_sched_init(&sched, &sd) != NN_OK) { fprintf(stderr, "error: %s\n", sched.error); return 1; }
+    nn_optim_attach_sched(&opt, &sched);
     for (epoch = 1; epoch <= epochs; epoch++) {
         double t0 = now(), loss_sum = 0.0, dt;
         int step;
         nn_rng_shuffle(&rng, idx, n);
         for (step = 0; step < steps_per_epoch; step++) {
             nn_tensor out, dout;
-            /* cosine decay of the learning rate over the whole run */
-            double progress_frac = ((double)(epoch - 1) * steps_per_epoch + step) / ((double)epochs * steps_per_epoch);
-            opt.d.lr = (float)(0.5 * lr0 * (1.0 + cos(3.14159265358979 * progress_frac)));
             gather(x, y, &train_x, &train_y, idx + step * BATCH, BATCH);
             out = nn_model_forward(&net, nn_tensor_2d(x, BATCH, 784));
             dout = nn_model_output_grad(&net);
@@ -183,6 +222,7 @@ int main(int argc, char **argv) {
             nn_model_zero_grad(&net);
             nn_model_backward(&net, dout);
             nn_optim_step(&opt, net.params, net.grads, net.n_params);
+            nn_sched_step(&sched, 0.0f);
             if (step % 50 == 0 || step == steps_per_epoch - 1)
                 progress(epoch, epochs, (step + 1) * BATCH, steps_per_epoch * BATCH, loss_sum / (step + 1), t0);
         }

@@ -146,7 +146,7 @@ static int run_method(const surface *s, int m, run *r) {
            per iteration than a single call with a large max_iter makes. */
         nn_lbfgs_desc ld;
         nn_lbfgs lb;
-        memset(&ld, 0, sizeof ld);
+        ld = nn_lbfgs_desc_default();
         ld.lr = s->lr[m]; ld.max_iter = 1; ld.strong_wolfe = 1;
         if (nn_lbfgs_init(&lb, &arena, &ld, 2) != NN_OK) return 0;
         for (t = 1; t <= MAX_STEPS; t++) {
@@ -158,8 +158,7 @@ static int run_method(const surface *s, int m, run *r) {
     } else {
         nn_optim_desc od;
         nn_optim opt;
-        memset(&od, 0, sizeof od);
-        od.kind = me->kind;
+        od = nn_optim_desc_default(me->kind);
         od.lr = s->lr[m];
         od.momentum = me->momentum;
         od.nesterov = me->nesterov;
@@ -566,5 +565,11 @@ static int race(surface *s, const char *dir) {
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : ".";
+    const char *why = argc > 2 ? "too many arguments" : !*dir ? "output-dir is empty"
+                      : dir[0] == '-' ? "unknown option" : NULL;
+    if (why) {
+        fprintf(stderr, "optimizers: %s\nusage: optimizers [output-dir]   (default: the current directory)\n", why);
+        return 2;
+    }
     return race(&surfaces[0], dir) && race(&surfaces[1], dir) ? 0 : 1;
 }

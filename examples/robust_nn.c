@@ -10,7 +10,12 @@
    mask on every forward in TRAIN mode; EVAL is deterministic), parameter groups
    (biases and norm parameters skip weight decay), an LR schedule, and
    checkpoints: the best epoch is saved atomically and reloaded from the file
-   alone at the end. Usage: robust_nn [epochs] [data-dir]                        */
+   alone at the end. Model selection never looks at the test set: the best
+   epoch is picked on a validation split, 10,000 of the 60,000 training images
+   (a seeded shuffle picks them; they are never trained on), and the test set
+   is evaluated once, at the end, on the reloaded best checkpoint.
+   Usage: robust_nn [epochs 1-1000, default 5] [data-dir]; a bad argument
+   prints the usage on stderr and exits with status 2.                          */
 #define _POSIX_C_SOURCE 200809L
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG /* only its zlib decoder is used */
@@ -19,11 +24,33 @@
 #define NN_IMPLEMENTATION
 #include "../nn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BATCH 128
+#define N_VAL 10000      /* training images held out to pick the best epoch */
+#define SPLIT_SEED 3     /* which ones: a shuffle with this seed */
+#define DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+/* A whole number in [lo, hi] and nothing else: "abc", "-1", "5x", "" fail. */
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v;
+    if (*s < '0' || *s > '9') return 0;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int usage(const char *why) {
+    fprintf(stderr, "robust_nn: %s\nusage: robust_nn [epochs] [data-dir]\n"
+                    "  epochs    1 to 1000 (default 5)\n  data-dir  default " DATA_DIR "\n", why);
+    return 2;
+}
 
 static nn_result stb_inflate(void *dst, size_t dst_len, const void *src, size_t src_len) {
     int n;
@@ -50,13 +77,14 @@ static void gather(float *x, int *y, const nn_idx *im, const nn_idx *lb, const i
     }
 }
 
-static double accuracy(nn_model *net, const nn_idx *im, const nn_idx *lb, float *x, int *y, int *idx) {
-    int n = im->dims[0], correct = 0, s, i, j;
-    for (i = 0; i < n; i++) idx[i] = i;
+/* Accuracy in percent over the n images rows[0..n) (images 0..n-1 when rows is NULL). */
+static double accuracy(nn_model *net, const nn_idx *im, const nn_idx *lb, const int *rows, int n, float *x, int *y) {
+    int correct = 0, s, i, j, chunk[BATCH];
     for (s = 0; s < n; s += BATCH) {
         int b = n - s < BATCH ? n - s : BATCH;
         nn_tensor out;
-        gather(x, y, im, lb, idx + s, b);
+        for (i = 0; i < b; i++) chunk[i] = rows ? rows[s + i] : s + i;
+        gather(x, y, im, lb, chunk, b);
         out = nn_model_forward(net, nn_tensor_2d(x, b, 784));
         for (i = 0; i < b; i++) {
             int best = 0;
@@ -68,8 +96,8 @@ static double accuracy(nn_model *net, const nn_idx *im, const nn_idx *lb, float 
 }
 
 int main(int argc, char **argv) {
-    int epochs = argc > 1 ? atoi(argv[1]) : 5;
-    const char *dir = argc > 2 ? argv[2] : "/usr/share/datasets/fashion-mnist";
+    int epochs = 5;
+    const char *dir = argc > 2 ? argv[2] : DATA_DIR;
     nn_idx tx, ty, vx, vy;
     nn_layer_desc L[9];
     nn_model_desc md;
@@ -79,37 +107,44 @@ int main(int argc, char **argv) {
     nn_optim opt;
     nn_sched sched;
     nn_arena arena, arena2;
-    nn_rng shuffle;
+    nn_rng shuffle, splitter;
     nn_train_state st;
     nn_checkpoint ck;
     float *x, first[10], second[10];
-    int *y, *idx, n, epoch, steps, i;
+    int *y, *idx, *split, *val, n, n_train, epoch, best_epoch = 0, steps, i;
     char summary[2048];
-    double acc, acc2;
+    double acc, val2, test;
 
+    if (argc > 3) return usage("too many arguments");
+    if (argc > 1 && !parse_int(argv[1], 1, 1000, &epochs)) return usage("epochs must be a whole number from 1 to 1000");
+    if (!*dir) return usage("data-dir is empty");
     if (!load(&tx, dir, "train-images-idx3-ubyte.gz") || !load(&ty, dir, "train-labels-idx1-ubyte.gz") ||
         !load(&vx, dir, "t10k-images-idx3-ubyte.gz") || !load(&vy, dir, "t10k-labels-idx1-ubyte.gz"))
         return 1;
     n = tx.dims[0];
+    n_train = n - N_VAL;
+    if (ty.dims[0] != n || vy.dims[0] != vx.dims[0] || n_train < BATCH) {
+        fprintf(stderr, "error: expected matching image and label counts and more than %d training images\n", N_VAL + BATCH);
+        return 1;
+    }
 
     /* Linear -> BatchNorm -> ReLU -> Dropout, twice, then Linear */
-    memset(L, 0, sizeof L);
-    L[0].kind = NN_LAYER_DENSE; L[0].units = 256; L[0].init = NN_INIT_KAIMING_NORMAL;
-    L[1].kind = NN_LAYER_BATCHNORM;
-    L[2].kind = NN_LAYER_ACT; L[2].act = NN_ACT_RELU;
-    L[3].kind = NN_LAYER_DROPOUT; L[3].p = 0.2f;
-    L[4].kind = NN_LAYER_DENSE; L[4].units = 128; L[4].init = NN_INIT_KAIMING_NORMAL;
-    L[5].kind = NN_LAYER_BATCHNORM;
-    L[6].kind = NN_LAYER_ACT; L[6].act = NN_ACT_RELU;
-    L[7].kind = NN_LAYER_DROPOUT; L[7].p = 0.2f;
-    L[8].kind = NN_LAYER_DENSE; L[8].units = 10;
+    L[0] = nn_dense(256, NN_ACT_IDENTITY); L[0].init = NN_INIT_KAIMING_NORMAL;
+    L[1] = nn_batchnorm();
+    L[2] = nn_activation(NN_ACT_RELU);
+    L[3] = nn_dropout(0.2f);
+    L[4] = nn_dense(128, NN_ACT_IDENTITY); L[4].init = NN_INIT_KAIMING_NORMAL;
+    L[5] = nn_batchnorm();
+    L[6] = nn_activation(NN_ACT_RELU);
+    L[7] = nn_dropout(0.2f);
+    L[8] = nn_dense(10, NN_ACT_IDENTITY);
     memset(&md, 0, sizeof md);
     md.inputs = 784; md.max_batch = BATCH; md.layers = L; md.n_layers = 9; md.seed = 1;
-    memset(&od, 0, sizeof od);
-    od.kind = NN_OPTIM_ADAMW; od.lr = 2e-3f; od.weight_decay = 0.05f;
+    od = nn_optim_desc_default(NN_OPTIM_ADAMW);
+    od.lr = 2e-3f; od.weight_decay = 0.05f;
     if (nn_arena_init_heap(&arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md)) +
                                        nn_arena_bytes_for(sizeof(float) * BATCH * 784) + nn_arena_bytes_for(sizeof(int) * BATCH) +
-                                       nn_arena_bytes_for(sizeof(int) * (size_t)n)) != NN_OK ||
+                                       nn_arena_bytes_for(sizeof(int) * (size_t)n) * 2) != NN_OK ||
         nn_model_init(&net, &arena, &md) != NN_OK || nn_optim_init(&opt, &arena, &od, net.n_params) != NN_OK) {
         fprintf(stderr, "error: set-up failed\n");
         return 1;
@@ -117,12 +152,25 @@ int main(int argc, char **argv) {
     x = (float *)nn_arena_alloc(&arena, sizeof(float) * BATCH * 784);
     y = (int *)nn_arena_alloc(&arena, sizeof(int) * BATCH);
     idx = (int *)nn_arena_alloc(&arena, sizeof(int) * (size_t)n);
-    steps = n / BATCH;
+    split = (int *)nn_arena_alloc(&arena, sizeof(int) * (size_t)n);
 
-    memset(&sd, 0, sizeof sd);
-    sd.kind = NN_SCHED_COSINE; sd.base_lr = od.lr; sd.t_max = epochs * steps - steps / 2;
+    /* Hold out N_VAL training images, chosen by a seeded shuffle: split[0..n_train)
+       are trained on, val = split[n_train..n) only pick the best epoch. The test
+       set plays no part in any choice; it is evaluated once, at the very end. */
+    for (i = 0; i < n; i++) split[i] = i;
+    nn_rng_seed(&splitter, SPLIT_SEED);
+    nn_rng_shuffle(&splitter, split, n);
+    val = split + n_train;
+    steps = n_train / BATCH;
+
+    sd = nn_sched_desc_default(NN_SCHED_COSINE, od.lr);
+    sd.t_max = epochs * steps - steps / 2;
     sd.warmup_steps = steps / 2; sd.warmup_start_factor = 0.1; /* half an epoch of warmup */
-    nn_sched_init(&sched, &sd);
+    if (nn_sched_init(&sched, &sd) != NN_OK) {
+        fprintf(stderr, "error: %s\n", sched.error);
+        return 1;
+    }
+    nn_optim_attach_sched(&opt, &sched); /* the optimizer takes its lr from the schedule */
     nn_rng_seed(&shuffle, 7);
     memset(&st, 0, sizeof st);
     st.optim = &opt; st.sched = &sched; st.rng = &shuffle;
@@ -131,12 +179,15 @@ int main(int argc, char **argv) {
 
     nn_model_summary(&net, summary, sizeof summary);
     printf("%s", summary);
+    printf("the %d training images split: %d to train on, %d held out for validation (seeded shuffle, seed %d)\n"
+           "the best epoch is picked on validation accuracy; the %d test images are evaluated once, at the end\n",
+           n, n_train, N_VAL, SPLIT_SEED, vx.dims[0]);
 
     for (epoch = 1; epoch <= epochs; epoch++) {
         double loss = 0.0;
         int s, improved;
-        for (i = 0; i < n; i++) idx[i] = i;
-        nn_rng_shuffle(&shuffle, idx, n);
+        for (i = 0; i < n_train; i++) idx[i] = split[i];
+        nn_rng_shuffle(&shuffle, idx, n_train);
         nn_model_set_mode(&net, NN_MODE_TRAIN);
         for (s = 0; s < steps; s++) {
             nn_tensor out, d;
@@ -146,20 +197,22 @@ int main(int argc, char **argv) {
             loss += nn_loss_cross_entropy(d, out, y);
             nn_model_zero_grad(&net);
             nn_model_backward(&net, d);
-            opt.d.lr = nn_sched_lr(&sched);
             nn_optim_step_params(&opt, net.param_list, net.n_param_list); /* no decay on biases, BN */
             nn_sched_step(&sched, 0.0f);
         }
         nn_model_set_mode(&net, NN_MODE_EVAL);
-        acc = accuracy(&net, &vx, &vy, x, y, idx);
-        if (nn_checkpoint_update(&ck, &net, &st, (float)acc, &improved) != NN_OK) fprintf(stderr, "warning: checkpoint failed\n");
-        printf("epoch %d  loss %.4f  test acc %.2f%%  lr %.2e%s\n", epoch, loss / steps, acc, nn_sched_lr(&sched),
-               improved ? "  (saved best)" : "");
+        acc = accuracy(&net, &tx, &ty, val, N_VAL, x, y);
+        if (nn_checkpoint_update(&ck, &net, &st, (float)acc, &improved) != NN_OK) {
+            fprintf(stderr, "warning: checkpoint failed\n");
+            improved = 0;
+        }
+        if (improved) best_epoch = epoch;
+        printf("epoch %d  loss %.4f  val acc %.2f%%  lr %.2e%s\n", epoch, loss / steps, acc, nn_sched_lr(&sched),
+               improved ? "  (best so far: saved)" : "");
     }
 
     /* TRAIN mode: dropout makes two forwards of the same batch differ. EVAL: identical. */
-    for (i = 0; i < BATCH; i++) idx[i] = i;
-    gather(x, y, &vx, &vy, idx, BATCH);
+    gather(x, y, &tx, &ty, val, BATCH); /* validation images */
     nn_model_set_mode(&net, NN_MODE_TRAIN);
     memcpy(first, nn_model_forward(&net, nn_tensor_2d(x, BATCH, 784)).data, sizeof first);
     memcpy(second, nn_model_forward(&net, nn_tensor_2d(x, BATCH, 784)).data, sizeof second);
@@ -179,8 +232,11 @@ int main(int argc, char **argv) {
         }
     }
     nn_model_set_mode(&again, NN_MODE_EVAL);
-    acc2 = accuracy(&again, &vx, &vy, x, y, idx);
-    printf("reloaded %s: test acc %.2f%% (best epoch had %.2f%%)\n", ck.path_best, acc2, ck.best);
+    val2 = accuracy(&again, &tx, &ty, val, N_VAL, x, y);
+    printf("best epoch %d (val acc %.2f%%); reloaded from %s alone: val acc %.2f%%\n", best_epoch, ck.best, ck.path_best,
+           val2);
+    test = accuracy(&again, &vx, &vy, NULL, vx.dims[0], x, y); /* the one look at the test set */
+    printf("test acc %.2f%% (%d test images, evaluated once, on the reloaded best checkpoint)\n", test, vx.dims[0]);
     nn_idx_free(&tx); nn_idx_free(&ty); nn_idx_free(&vx); nn_idx_free(&vy);
     nn_arena_deinit(&arena2);
     nn_arena_deinit(&arena);

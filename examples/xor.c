@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int main(void) {
+int main(int argc, char **argv) {
     static unsigned char mem[64 * 1024]; /* everything the model needs lives here */
     float xs[8] = {0, 0, 0, 1, 1, 0, 1, 1}, ts[4] = {0, 1, 1, 0};
     nn_tensor x = nn_tensor_2d(xs, 4, 2), t = nn_tensor_2d(ts, 4, 1);
@@ -23,13 +23,16 @@ int main(void) {
     nn_optim opt;
     int step, i, ok = 1;
 
-    memset(layers, 0, sizeof layers);
-    layers[0].kind = NN_LAYER_DENSE; layers[0].units = 8; layers[0].act = NN_ACT_TANH;
-    layers[1].kind = NN_LAYER_DENSE; layers[1].units = 1; layers[1].act = NN_ACT_SIGMOID;
+    if (argc > 1) {
+        fprintf(stderr, "xor: unexpected argument '%s'\nusage: xor   (takes no arguments)\n", argv[1]);
+        return 2;
+    }
+    layers[0] = nn_dense(8, NN_ACT_TANH);
+    layers[1] = nn_dense(1, NN_ACT_SIGMOID);
     memset(&md, 0, sizeof md);
     md.inputs = 2; md.max_batch = 4; md.layers = layers; md.n_layers = 2; md.seed = 1;
-    memset(&od, 0, sizeof od);
-    od.kind = NN_OPTIM_SGD; od.lr = 0.5f; od.momentum = 0.9f;
+    od = nn_optim_desc_default(NN_OPTIM_SGD);
+    od.lr = 0.5f; od.momentum = 0.9f;
 
     printf("model needs %lu bytes, optimizer %lu, buffer has %lu\n",
            (unsigned long)nn_model_arena_bytes(&md),
