@@ -658,7 +658,9 @@ NNDEF size_t nn_optim_arena_bytes(const nn_optim_desc *desc, size_t n_params);
 NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc *desc, size_t n_params);
 /* Let a schedule drive the optimizer: before every step the optimizer takes
    its lr from s (and, for ONE_CYCLE, its momentum: SGD momentum or Adam's
-   beta1, as torch's cycle_momentum). You still advance s yourself with
+   beta1, as torch's cycle_momentum; SGD and RMSprop only when built with
+   momentum > 0, since they keep no momentum buffer otherwise). You still
+   advance s yourself with
    nn_sched_step, per step or per epoch, as with torch.optim.lr_scheduler.
    NULL detaches. */
 NNDEF void nn_optim_attach_sched(nn_optim *o, const struct nn_sched *s);
@@ -855,8 +857,8 @@ NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *la
                                           const void *buf, size_t len);
 /* Arena bytes nn_model_init_from_memory needs for this file, with the
    model's buffers sized for max_batch rows (0: the max_batch stored in the
-   file; e.g. larger for inference than for training). The file is parsed
-   and checked as the loader would, nothing is allocated. */
+   file; e.g. larger for inference than for training). The file's framing,
+   checksums and description are checked; nothing is allocated. */
 NNDEF nn_result nn_model_arena_bytes_from_memory(size_t *bytes, const void *buf, size_t len, int max_batch);
 /* Build a new model in the arena from the file alone, then load it. On
    failure the arena is rewound. */
@@ -3297,6 +3299,7 @@ NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
         return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "backward: dy is (%d, %d)%s, the last forward gave (%d, %d)",
                         dy.rank >= 1 ? dy.shape[0] : 0, dy.rank >= 1 ? nn_tensor_row_size(dy) : 0,
                         dy.data ? "" : " with NULL data", B, m->outputs);
+    m->error[0] = '\0';
     g = nn_tensor_2d(dy.data, B, m->outputs);
     for (l = m->n_layers - 1; l >= 0; l--) {
         nn_layer *ly = &m->layers[l];
@@ -3661,8 +3664,12 @@ NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n)
     if (o->sched) {
         o->d.lr = nn_sched_lr(o->sched);
         if (o->sched->d.kind == NN_SCHED_ONE_CYCLE) {
+            /* Adam's beta1, or SGD/RMSprop momentum where the optimizer keeps a
+               momentum buffer (built with momentum > 0): one without never
+               starts using momentum halfway */
             if (o->d.kind == NN_OPTIM_ADAM || o->d.kind == NN_OPTIM_ADAMW) o->d.beta1 = nn_sched_momentum(o->sched);
-            else o->d.momentum = nn_sched_momentum(o->sched);
+            else if ((o->d.kind == NN_OPTIM_SGD || o->d.kind == NN_OPTIM_RMSPROP) && o->d.momentum != 0.0f)
+                o->d.momentum = nn_sched_momentum(o->sched);
         }
     }
     t = ++o->step;
@@ -4044,6 +4051,13 @@ static nn_result nn__sched_check(const nn_sched_desc *d, char *err) {
     if ((int)d->kind < 0 || d->kind >= NN_SCHED_KIND_COUNT_) NN__SCHED_BAD("schedule: unknown kind %d", (int)d->kind);
     if (d->kind != NN_SCHED_ONE_CYCLE && !NN__IN(d->base_lr, 1e-30, 1e30))
         NN__SCHED_BAD("schedule: base_lr = %g, must be > 0", d->base_lr);
+    /* every field is checked for every kind, so whatever init accepts, a saved file reloads */
+    if (d->step_size_down < -1 || d->t_0 < 0 || d->t_max < 0 || d->step_size < 0 || d->step_size_up < 0 ||
+        d->total_steps < 0 || (unsigned)d->anneal_linear > 1u || (unsigned)d->three_phase > 1u ||
+        (unsigned)d->mode_max > 1u || (unsigned)d->threshold_abs > 1u)
+        NN__SCHED_BAD("schedule: step_size_down %d (-1 or >= 0), t_0 %d, t_max %d, step_size %d, step_size_up %d, "
+                      "total_steps %d must be >= 0; anneal_linear, three_phase, mode_max, threshold_abs 0 or 1",
+                      d->step_size_down, d->t_0, d->t_max, d->step_size, d->step_size_up, d->total_steps);
     if (d->warmup_steps < 0 || d->cooldown < 0 || d->patience < 0 || d->t_mult < 1 || d->n_milestones < 0 ||
         d->n_milestones > NN_SCHED_MAX_MILESTONES)
         NN__SCHED_BAD("schedule: warmup_steps %d, cooldown %d, patience %d must be >= 0, t_mult %d >= 1, "
@@ -4525,6 +4539,12 @@ static void nn__wr_sched(nn__wr *w, const nn_sched *s) {
     nn__wr_u64(w, (uint64_t)s->t_cur); nn__wr_u64(w, (uint64_t)s->t_i); nn__wr_f64(w, s->best);
     nn__wr_u32(w, (uint32_t)s->num_bad); nn__wr_u32(w, (uint32_t)s->cooldown_left);
 }
+/* A stored counter as a long; past NN__STEP_MAX (where a 32-bit long would wrap)
+   it reads as -1, which every range check refuses. */
+static long nn__rd_count(nn__rd *r) {
+    uint64_t v = nn__rd_u64(r);
+    return v > (uint64_t)NN__STEP_MAX ? -1L : (long)v;
+}
 static void nn__rd_sched(nn__rd *r, nn_sched *s) {
     nn_sched_desc *d = &s->d;
     int i;
@@ -4541,8 +4561,8 @@ static void nn__rd_sched(nn__rd *r, nn_sched *s) {
     d->factor = nn__rd_f64(r); d->patience = (int)nn__rd_u32(r); d->threshold = nn__rd_f64(r);
     d->cooldown = (int)nn__rd_u32(r); d->min_lr = nn__rd_f64(r); d->warmup_steps = (int)nn__rd_u32(r);
     d->warmup_start_factor = nn__rd_f64(r);
-    s->t = (long)nn__rd_u64(r); s->lr = nn__rd_f64(r); s->momentum = nn__rd_f64(r);
-    s->t_cur = (long)nn__rd_u64(r); s->t_i = (long)nn__rd_u64(r); s->best = nn__rd_f64(r);
+    s->t = nn__rd_count(r); s->lr = nn__rd_f64(r); s->momentum = nn__rd_f64(r);
+    s->t_cur = nn__rd_count(r); s->t_i = nn__rd_count(r); s->best = nn__rd_f64(r);
     s->num_bad = (int)nn__rd_u32(r); s->cooldown_left = (int)nn__rd_u32(r);
 }
 
@@ -4761,9 +4781,12 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
         pos += (size_t)slen + 4;
     }
     if (pos != len) return NN_ERR_CORRUPT;
-    if (!out->arch.p || !out->parm.p || !out->bufs.p) return NN_ERR_CORRUPT;
-    if ((out->zlit.p && out->zlit.len != 0) || (out->schx.p && (out->schx.len != 8 || !out->schd.p)))
-        return NN_ERR_CORRUPT;
+    if (!out->arch.p || !out->parm.p || !out->bufs.p)
+        return nn__fail(err, NN_ERR_CORRUPT, "a required section (ARCH, PARM or BUFS) is missing");
+    /* 1.1's sections, in a 1.1 file and well formed */
+    if ((out->zlit.p && (out->zlit.len != 0 || out->minor < 1)) ||
+        (out->schx.p && (out->schx.len != 8 || !out->schd.p || out->minor < 1)))
+        return nn__fail(err, NN_ERR_CORRUPT, "ZLIT or SCHX section malformed, or in a 1.0 file");
     return NN_OK;
 }
 
@@ -4826,7 +4849,17 @@ static nn_result nn__check_runs(const nn__sec *s, const nn_param *list, int n, c
     return NN_OK;
 }
 
+static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size_t len);
 NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const void *buf, size_t len) {
+    nn_result r;
+    if (!m) return NN_ERR_INVALID_ARGUMENT;
+    m->error[0] = '\0';
+    r = nn__load(m, st, buf, len);
+    if (r != NN_OK && !m->error[0]) nn__fail(m->error, r, "loading a model file: %s", nn_result_string(r));
+    return r;
+}
+
+static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size_t len) {
     nn__file f;
     nn_model_desc fd;
     nn_layer_desc one;
@@ -4838,7 +4871,6 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
     int nvec = 0, i;
     nn__rd r;
     nn_result res;
-    if (!m) return NN_ERR_INVALID_ARGUMENT;
     res = nn__parse_file(&f, buf, len, m->error);
     if (res != NN_OK) return res;
     res = nn__parse_arch(&f.arch, &fd, NULL, 0, f.minor);
@@ -4906,7 +4938,7 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
             (sd.d.kind == NN_SCHED_COSINE_RESTARTS ? (sd.t_i < 1 || sd.t_cur >= sd.t_i)
                                                    : (sd.t_cur != 0 || sd.t_i != sd.d.t_0)) ||
             sd.num_bad < 0 || sd.num_bad > sd.d.patience || sd.cooldown_left < 0 || sd.cooldown_left > sd.d.cooldown ||
-            !NN__IN(sd.lr, 0.0, 1e30) || !NN__IN(sd.momentum, 0.0, 1.0))
+            !NN__IN(sd.lr, 0.0, 1.7e308) || !NN__IN(sd.momentum, 0.0, 1.0))
             return nn__fail(m->error, NN_ERR_CORRUPT, "SCHD: description or state no run can produce");
         sd.d.tag = NN_DESC_TAG;
         if (sd.d.kind != st->sched->d.kind) return NN_ERR_SHAPE_MISMATCH;
@@ -4983,14 +5015,19 @@ NNDEF nn_result nn_model_init_from_memory_batch(nn_model *m, nn_arena *arena, co
     if (!m || !arena || max_batch < 0) return NN_ERR_INVALID_ARGUMENT;
     mark = nn_arena_mark(arena);
     r = nn_model_desc_from_memory(&desc, layers, NN__MAX_LAYERS / 2, buf, len);
-    if (r != NN_OK) return r;
+    if (r != NN_OK) return nn__fail(m->error, r, "model file: %s (framing or description)", nn_result_string(r));
     if (max_batch) desc.max_batch = max_batch;
+    if (nn__model_validate(&desc, m->error) != NN_OK) return NN_ERR_TOO_LARGE;
     /* The arena must hold it; never allocate what the file merely claims. */
-    if (nn_model_arena_bytes(&desc) > arena->cap - arena->used) return NN_ERR_OUT_OF_MEMORY;
+    if (nn_model_arena_bytes(&desc) > arena->cap - arena->used)
+        return nn__fail(m->error, NN_ERR_OUT_OF_MEMORY, "the model in the file needs %lu arena bytes, %lu are free",
+                        (unsigned long)nn_model_arena_bytes(&desc), (unsigned long)(arena->cap - arena->used));
+    tmp.error[0] = '\0';
     r = nn_model_init(&tmp, arena, &desc);
     if (r == NN_OK) r = nn_model_load_from_memory(&tmp, NULL, buf, len);
     if (r != NN_OK) {
         nn_arena_rewind(arena, mark);
+        memcpy(m->error, tmp.error, NN_ERROR_MAX);
         return r;
     }
     *m = tmp;
@@ -5071,7 +5108,7 @@ NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const
 }
 
 /* Model files are bounded by what a model can hold; refuse absurd sizes early. */
-#define NN__MODEL_FILE_MAX ((size_t)1 << 34)
+#define NN__MODEL_FILE_MAX (SIZE_MAX > 0xFFFFFFFFu ? (size_t)0x400000000ull : (size_t)0x7FFFFFFFu)
 
 NNDEF nn_result nn_model_load(nn_model *m, nn_train_state *st, const char *path) {
     void *buf;

@@ -639,6 +639,29 @@ static void test_attached_schedule_drives_optimizer(void) {
     nn_arena_deinit(&a);
 }
 
+/* The message describes the last call: a failure writes it, a success clears it, and
+   init_from_memory reports into the caller's model. */
+static void test_error_buffer_follows_last_call(void) {
+    small_net s;
+    unsigned char *buf;
+    size_t len = 0;
+    nn_model m2;
+    CHECK_EQ_INT(small_net_init(&s), NN_OK);
+    buf = save_mem(&s.m, NULL, &len);
+    CHECK(buf != NULL);
+    buf[len - 1] ^= 1; /* the last section's CRC */
+    CHECK_EQ_INT(nn_model_load_from_memory(&s.m, NULL, buf, len), NN_ERR_CHECKSUM);
+    CHECKF(strstr(s.m.error, "CRC") != NULL, "error: %s", s.m.error);
+    buf[len - 1] ^= 1;
+    CHECK_EQ_INT(nn_model_load_from_memory(&s.m, NULL, buf, len), NN_OK);
+    CHECKF(s.m.error[0] == '\0', "stale error: %s", s.m.error);
+    memset(&m2, 0, sizeof m2);
+    CHECK_EQ_INT(nn_model_init_from_memory(&m2, &s.arena, buf, len - 5), NN_ERR_TRUNCATED); /* arena is full anyway */
+    CHECKF(m2.error[0] != '\0', "no message");
+    free(buf);
+    nn_arena_deinit(&s.arena);
+}
+
 static const test_case tests[] = {
     TEST(test_forward_batch_over_max_batch),
     TEST(test_forward_wrong_feature_count),
@@ -656,6 +679,7 @@ static const test_case tests[] = {
     TEST(test_arena_size_from_file),
     TEST(test_init_gain_from_constructor),
     TEST(test_attached_schedule_drives_optimizer),
+    TEST(test_error_buffer_follows_last_call),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
