@@ -4101,7 +4101,7 @@ static nn_result nn__sched_check(const nn_sched_desc *d, char *err) {
                           "phases at least one step", d->max_lr, d->total_steps, d->pct_start);
         break;
     case NN_SCHED_PLATEAU:
-        if (!(d->factor > 0.0 && d->factor < 1.0)) NN__SCHED_BAD("schedule PLATEAU: factor = %g, must be in (0, 1)", d->factor);
+        if (!(d->factor >= 0.0 && d->factor < 1.0)) NN__SCHED_BAD("schedule PLATEAU: factor = %g, must be in [0, 1)", d->factor);
         break;
     default: break;
     }
@@ -4160,6 +4160,8 @@ static double nn__sched_closed(nn_sched *s, long t) {
     }
     case NN_SCHED_ONE_CYCLE: {
         double init = (double)d->max_lr / d->div_factor, min_lr = init / d->final_div_factor;
+        /* past its last step the cycle holds its final lr (torch raises there) */
+        if (t > (long)d->total_steps - 1) t = (long)d->total_steps - 1;
         double end1 = (double)d->pct_start * d->total_steps - 1.0, end2 = (double)d->total_steps - 1.0, pct, c;
         double lr_a, lr_b, m_a, m_b, start;
         if (d->three_phase) { /* torch: up to pct T - 1, down to 2 pct T - 2, then the tail */
@@ -4875,7 +4877,9 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
     if (res != NN_OK) return res;
     res = nn__parse_arch(&f.arch, &fd, NULL, 0, f.minor);
     if (res != NN_OK) return res;
-    if (fd.inputs != m->inputs || fd.n_layers != m->n_descs) return NN_ERR_SHAPE_MISMATCH;
+    if (fd.inputs != m->inputs || fd.n_layers != m->n_descs)
+        return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "ARCH: the file's model takes %d inputs in %d layers, "
+                        "this one %d in %d", fd.inputs, fd.n_layers, m->inputs, m->n_descs);
     r.p = f.arch.p; r.len = f.arch.len; r.pos = 20; r.err = 0;
     for (i = 0; i < fd.n_layers; i++) {
         nn__rd_layer_v(&r, &one, f.minor);
@@ -4915,7 +4919,9 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
             (od.lookahead_k > 0) != (st->optim->slow != NULL) || (od.kind == NN_OPTIM_RMSPROP &&
             (od.centered != st->optim->d.centered || (od.momentum != 0.0f) != (st->optim->d.momentum != 0.0f))) ||
             ((od.kind == NN_OPTIM_ADAM || od.kind == NN_OPTIM_ADAMW) && od.amsgrad != st->optim->d.amsgrad))
-            return NN_ERR_SHAPE_MISMATCH;
+            return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "OPTM: the file's optimizer (kind %d, %llu values, %d state "
+                            "vectors) is not the caller's (kind %d, %lu values)", (int)od.kind, (unsigned long long)n,
+                            nvec, (int)st->optim->d.kind, (unsigned long)st->optim->n);
         if (ostep > (uint64_t)NN__STEP_MAX) return NN_ERR_CORRUPT;
         if ((uint64_t)(r.len - r.pos) != n * 4u * (uint64_t)nvec) return NN_ERR_CORRUPT;
         ostate = r.p + r.pos;
@@ -4941,7 +4947,9 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
             !NN__IN(sd.lr, 0.0, 1.7e308) || !NN__IN(sd.momentum, 0.0, 1.0))
             return nn__fail(m->error, NN_ERR_CORRUPT, "SCHD: description or state no run can produce");
         sd.d.tag = NN_DESC_TAG;
-        if (sd.d.kind != st->sched->d.kind) return NN_ERR_SHAPE_MISMATCH;
+        if (sd.d.kind != st->sched->d.kind)
+            return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "SCHD: the file's schedule kind %d is not the caller's %d",
+                            (int)sd.d.kind, (int)st->sched->d.kind);
     }
     /* everything checked: now write */
     for (i = 0; i < m->n_param_list; i++) nn__floats_from_le(m->param_list[i].data, pdata[i], m->param_list[i].size);

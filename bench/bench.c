@@ -132,10 +132,9 @@ static void build_mlp(nn_model *net, nn_arena *arena, int max_batch, size_t extr
     static nn_layer_desc layers[3];
     nn_model_desc md;
     size_t bytes;
-    memset(layers, 0, sizeof layers);
-    layers[0].kind = NN_LAYER_DENSE; layers[0].units = 256; layers[0].act = NN_ACT_RELU;
-    layers[1].kind = NN_LAYER_DENSE; layers[1].units = 128; layers[1].act = NN_ACT_RELU;
-    layers[2].kind = NN_LAYER_DENSE; layers[2].units = 10;
+    layers[0] = nn_dense(256, NN_ACT_RELU);
+    layers[1] = nn_dense(128, NN_ACT_RELU);
+    layers[2] = nn_dense(10, NN_ACT_IDENTITY);
     memset(&md, 0, sizeof md);
     md.inputs = IN; md.max_batch = max_batch; md.layers = layers; md.n_layers = 3; md.seed = 42;
     bytes = nn_model_arena_bytes(&md) + extra_bytes;
@@ -455,12 +454,11 @@ static int mode_train(int batch, int threads, int epochs, const char *dir) {
         return 1;
     }
     printf("RESULT max_rss_after_load_kb %ld\n", max_rss_kb());
-    memset(&od, 0, sizeof od);
 #ifdef BENCH_ADAM
-    od.kind = NN_OPTIM_ADAM; od.lr = 1e-3f; /* other fields: nn.h's defaults */
+    od = nn_optim_desc_default(NN_OPTIM_ADAM); od.lr = 1e-3f; /* other fields: nn.h's defaults */
     printf("RESULT optimizer adam lr=0.001\n");
 #else
-    od.kind = NN_OPTIM_SGD; od.lr = 0.05f; od.momentum = 0.9f;
+    od = nn_optim_desc_default(NN_OPTIM_SGD); od.lr = 0.05f; od.momentum = 0.9f;
     printf("RESULT optimizer sgd lr=0.05 momentum=0.9\n");
 #endif
     build_mlp(&net, &arena, batch, nn_arena_bytes_for(sizeof(float) * (size_t)batch * IN) +

@@ -1,7 +1,7 @@
 /* fuzz_load.c - libFuzzer target for nn.h's loaders of untrusted bytes.
 
    Each input goes to:
-     nn_model_load_from_memory   into three fixed small models, each with an optimizer,
+     nn_model_load_from_memory   into four fixed small models, each with an optimizer,
                                  a schedule and a data RNG in the train state; on failure
                                  the target's whole arena and structs must be unchanged
                                  (STYLE.md rule 15), on success one training step runs on
@@ -26,8 +26,11 @@
        build/fuzz_standalone --write-corpus tests/corpus
    -DFUZZ_NO_STEP leaves out the training step after a successful load (loaders only).
    -DFUZZ_SKIP_KNOWN also skips the forward pass of a model built from a file whose
-   description holds a NaN (nn.h bug: NaN passes nn__model_validate, then NN_ASSERT fires
-   in nn_dropout_forward), so a long run can look past the known bugs for new ones. */
+   description holds a NaN (an old nn.h bug: NaN passed nn__model_validate, then NN_ASSERT
+   fired in nn_dropout_forward; the range checks now refuse it, see
+   tests/fuzz_crashes/nan_dropout_p.nnw), so a long run can look past known bugs.
+   Target 3 holds format 1.1's literal zeros (dropout p 0, batchnorm momentum 0, LeakyReLU
+   slope 0) and a linear ONE_CYCLE schedule: its files carry the ZLIT and SCHX sections. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +59,7 @@ static void fz_wr32(unsigned char *p, uint32_t v) {
 }
 
 /* ---- the fixed targets ---- */
-#define FZ_TARGETS 3
+#define FZ_TARGETS 4
 typedef struct fz_target {
     nn_arena arena;
     nn_model m;
@@ -75,13 +78,14 @@ typedef struct fz_target {
 static fz_target fz_t[FZ_TARGETS];
 static int fz_ready = 0;
 
+/* A layer of the given kind with nn.h's (PyTorch's) defaults. */
 static nn_layer_desc fz_ld(nn_layer_kind kind, int units, nn_act act) {
-    nn_layer_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = kind;
-    d.units = units;
-    d.act = act;
-    return d;
+    switch (kind) {
+    case NN_LAYER_DENSE: return nn_dense(units, act);
+    case NN_LAYER_MAXOUT: return nn_maxout(units, 2, act);
+    case NN_LAYER_ACT: return nn_activation(act);
+    default: return nn_layer_desc_default(kind);
+    }
 }
 
 /* The descriptions of target i (also used for the seed corpus). */
@@ -104,44 +108,59 @@ static int fz_layers(int i, nn_layer_desc *l, int *inputs, int *max_batch) {
         l[2].weight_std = 1;
         l[3] = fz_ld(NN_LAYER_ACT, 0, NN_ACT_SOFTMAX);
         return 4;
-    default:
+    case 2:
         *inputs = 3; *max_batch = 2;
         l[0] = fz_ld(NN_LAYER_DENSE, 4, NN_ACT_TANH);
         l[1] = fz_ld(NN_LAYER_FLATTEN, 0, NN_ACT_IDENTITY);
         l[2] = fz_ld(NN_LAYER_DENSE, 1, NN_ACT_ELU);
         return 3;
+    default:
+        /* literal zeros a 1.0 reader would have replaced: its files carry ZLIT */
+        *inputs = 3; *max_batch = 3;
+        l[0] = fz_ld(NN_LAYER_DENSE, 5, NN_ACT_LEAKY_RELU);
+        l[0].alpha = 0.0f;
+        l[0].init_gain = nn_init_gain(NN_ACT_LEAKY_RELU, 0.0f);
+        l[1] = nn_dropout(0.0f);
+        l[2] = nn_batchnorm();
+        l[2].momentum = 0.0f;
+        l[3] = fz_ld(NN_LAYER_DENSE, 2, NN_ACT_IDENTITY);
+        return 4;
     }
 }
 
 static void fz_optim_sched(int i, nn_optim_desc *od, nn_sched_desc *sd) {
-    memset(od, 0, sizeof *od);
-    memset(sd, 0, sizeof *sd);
     switch (i) {
     case 0:
-        od->kind = NN_OPTIM_ADAM;
+        *od = nn_optim_desc_default(NN_OPTIM_ADAM);
         od->amsgrad = 1;
-        sd->kind = NN_SCHED_COSINE;
-        sd->base_lr = 0.01;
+        *sd = nn_sched_desc_default(NN_SCHED_COSINE, 0.01);
         sd->t_max = 10;
         sd->warmup_steps = 2;
         break;
     case 1:
-        od->kind = NN_OPTIM_SGD;
+        *od = nn_optim_desc_default(NN_OPTIM_SGD);
         od->momentum = 0.9f;
         od->lookahead_k = 3;
-        sd->kind = NN_SCHED_MULTISTEP;
-        sd->base_lr = 0.1;
+        *sd = nn_sched_desc_default(NN_SCHED_MULTISTEP, 0.1);
         sd->n_milestones = 2;
         sd->milestones[0] = 2;
         sd->milestones[1] = 4;
         break;
-    default:
-        od->kind = NN_OPTIM_RMSPROP;
+    case 2:
+        *od = nn_optim_desc_default(NN_OPTIM_RMSPROP);
         od->centered = 1;
         od->momentum = 0.5f;
-        sd->kind = NN_SCHED_STEP;
-        sd->base_lr = 0.05;
+        *sd = nn_sched_desc_default(NN_SCHED_STEP, 0.05);
         sd->step_size = 3;
+        break;
+    default:
+        /* format 1.1's SCHX section: written for anneal_linear */
+        *od = nn_optim_desc_default(NN_OPTIM_ADAMW);
+        od->weight_decay = 0.0f;
+        *sd = nn_sched_desc_default(NN_SCHED_ONE_CYCLE, 0.0);
+        sd->max_lr = 0.01;
+        sd->total_steps = 100;
+        sd->anneal_linear = 1;
         break;
     }
 }
@@ -155,9 +174,9 @@ static void fz_step(fz_target *g) {
     dy = nn_model_output_grad(&g->m);
     loss = nn_loss_mse(dy, y, nn_tensor_2d(g->t, B, g->m.outputs));
     nn_model_zero_grad(&g->m);
-    nn_model_backward(&g->m, dy);
+    FZ_CHECK(y.data != NULL && nn_model_backward(&g->m, dy) == NN_OK);
     g->o.d.lr = nn_sched_lr(&g->s);
-    nn_optim_step_params(&g->o, g->m.param_list, g->m.n_param_list);
+    FZ_CHECK(nn_optim_step_params(&g->o, g->m.param_list, g->m.n_param_list) == NN_OK);
     nn_sched_step(&g->s, loss);
 }
 
@@ -201,9 +220,17 @@ static void fz_snap(fz_target *g) {
     g->ss = g->s;
     g->sr = g->rng;
 }
+/* Everything as snapshotted but the error messages, the one thing a failed call may
+   write (nn.h: "It is the one field a failed call changes"). */
 static int fz_unchanged(const fz_target *g) {
-    return memcmp(g->snap, g->arena.base, g->arena.used) == 0 && memcmp(&g->sm, &g->m, sizeof g->m) == 0 &&
-           memcmp(&g->so, &g->o, sizeof g->o) == 0 && memcmp(&g->ss, &g->s, sizeof g->s) == 0 &&
+    nn_model m = g->m;
+    nn_optim o = g->o;
+    nn_sched s = g->s;
+    memcpy(m.error, g->sm.error, sizeof m.error);
+    memcpy(o.error, g->so.error, sizeof o.error);
+    memcpy(s.error, g->ss.error, sizeof s.error);
+    return memcmp(g->snap, g->arena.base, g->arena.used) == 0 && memcmp(&g->sm, &m, sizeof m) == 0 &&
+           memcmp(&g->so, &o, sizeof o) == 0 && memcmp(&g->ss, &s, sizeof s) == 0 &&
            memcmp(&g->sr, &g->rng, sizeof g->rng) == 0;
 }
 static void fz_restore(fz_target *g) {

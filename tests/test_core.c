@@ -62,22 +62,10 @@ static int all_finite(const float *p, size_t n) {
     return 1;
 }
 
-static nn_layer_desc ld_dense(int units, nn_act act) {
-    nn_layer_desc l;
-    memset(&l, 0, sizeof l);
-    l.kind = NN_LAYER_DENSE;
-    l.units = units;
-    l.act = act;
-    return l;
-}
+/* Layers with PyTorch's defaults (nn.h's constructors). */
+static nn_layer_desc ld_dense(int units, nn_act act) { return nn_dense(units, act); }
 
-static nn_layer_desc ld_act(nn_act act) {
-    nn_layer_desc l;
-    memset(&l, 0, sizeof l);
-    l.kind = NN_LAYER_ACT;
-    l.act = act;
-    return l;
-}
+static nn_layer_desc ld_act(nn_act act) { return nn_activation(act); }
 
 static nn_model_desc md_make(int inputs, int max_batch, const nn_layer_desc *layers, int n,
                              uint64_t seed) {
@@ -104,14 +92,13 @@ static void exact_arena(nn_arena *a, void **mem, size_t cap) {
 /* A heap arena sized exactly for the model plus `extra` bytes, and the model in it. */
 static int model_make(nn_model *m, nn_arena *a, const nn_model_desc *d, size_t extra) {
     size_t bytes = nn_model_arena_bytes(d);
+    memset(a, 0, sizeof *a); /* nn_arena_deinit is safe even when this fails */
     if (!bytes || nn_arena_init_heap(a, bytes + extra) != NN_OK) return 0;
     return nn_model_init(m, a, d) == NN_OK;
 }
 
 static nn_optim_desc sgd_desc(float lr, float momentum) {
-    nn_optim_desc o;
-    memset(&o, 0, sizeof o);
-    o.kind = NN_OPTIM_SGD;
+    nn_optim_desc o = nn_optim_desc_default(NN_OPTIM_SGD);
     o.lr = lr;
     o.momentum = momentum;
     return o;
@@ -350,7 +337,7 @@ static void test_model_invalid_desc(void) {
     good[0] = ld_dense(4, NN_ACT_RELU);
     good[1] = ld_dense(2, NN_ACT_IDENTITY);
     CHECK_EQ_INT(nn_arena_init_heap(&a, 1 << 16), NN_OK);
-    for (k = 0; k < 9; k++) {
+    for (k = 0; k < 14; k++) {
         nn_result r;
         memcpy(bad, good, sizeof good);
         d = md_make(3, 4, bad, 2, 1);
@@ -364,15 +351,26 @@ static void test_model_invalid_desc(void) {
         case 6: d.max_batch = 0; break;
         case 7: bad[0].act = NN_ACT_COUNT_; break;
         case 8: bad[1].units = -2; break;
+        case 9: bad[1].tag = 0; break; /* not made by a constructor */
+        case 10: memset(&bad[0], 0, sizeof bad[0]); bad[0].kind = NN_LAYER_DENSE; bad[0].units = 4; break;
+        case 11: bad[0] = nn_dropout(1.0f); break;  /* p in [0, 1) */
+        case 12: bad[0] = nn_batchnorm(); bad[0].momentum = -0.1f; break;
+        case 13: bad[0] = nn_maxout(4, 0, NN_ACT_IDENTITY); break; /* k 0 is literal, not "2" */
         }
         CHECKF(nn_model_arena_bytes(&d) == 0, "case %d: size query of an invalid desc is not 0", k);
+        CHECKF(nn_model_param_count(&d) == 0, "case %d: parameter count of an invalid desc is not 0", k);
+        memset(m.error, 0, sizeof m.error);
         r = nn_model_init(&m, &a, &d);
         CHECKF(r == NN_ERR_INVALID_ARGUMENT, "case %d: init returned %s", k, nn_result_string(r));
+        CHECKF(m.error[0] != '\0' && strlen(m.error) < sizeof m.error, "case %d: error \"%s\"", k, m.error);
+        if (k >= 9 && k <= 10) CHECKF(strstr(m.error, "layer 1") != NULL || strstr(m.error, "layer 0") != NULL,
+                                      "case %d: error \"%s\" does not name the layer", k, m.error);
         CHECK_EQ_INT(a.used, 0);
     }
     CHECK_EQ_INT(nn_model_init(&m, &a, NULL), NN_ERR_INVALID_ARGUMENT);
     d = md_make(3, 4, good, 2, 1);
     CHECK_EQ_INT(nn_model_init(&m, &a, &d), NN_OK);
+    CHECKF(m.error[0] == '\0', "error after success: \"%s\"", m.error);
     nn_arena_deinit(&a);
 }
 
@@ -398,11 +396,14 @@ static void test_optim_arena_bytes_exact(void) {
     CHECK_EQ_INT(a.used, before);
 
     /* no momentum: no state, nothing taken */
-    od = sgd_desc(0.0f, 0.0f);
+    od = nn_optim_desc_default(NN_OPTIM_SGD);
     CHECK_EQ_INT(nn_optim_arena_bytes(&od, n), 0);
     CHECK_EQ_INT(nn_optim_init(&o, &a, &od, n), NN_OK);
     CHECK_EQ_INT(a.used, before);
     CHECK(o.d.lr == 0.01f); /* documented default */
+    od = sgd_desc(0.0f, 0.0f); /* lr 0 is literal (torch accepts it) */
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &od, n), NN_OK);
+    CHECK(o.d.lr == 0.0f);
 
     bad = sgd_desc(0.1f, 0.5f);
     bad.kind = (nn_optim_kind)7;
@@ -411,8 +412,13 @@ static void test_optim_arena_bytes_exact(void) {
     CHECK_EQ_INT(nn_optim_init(&o, &a, &bad, n), NN_ERR_INVALID_ARGUMENT);
     bad = sgd_desc(0.1f, -0.5f);
     CHECK_EQ_INT(nn_optim_init(&o, &a, &bad, n), NN_ERR_INVALID_ARGUMENT);
-    bad = sgd_desc(0.1f, 1.0f);
+    bad = sgd_desc(0.1f, (float)NAN);
     CHECK_EQ_INT(nn_optim_init(&o, &a, &bad, n), NN_ERR_INVALID_ARGUMENT);
+    memset(&bad, 0, sizeof bad); /* zeroed: no tag */
+    bad.lr = 0.1f;
+    CHECK_EQ_INT(nn_optim_arena_bytes(&bad, n), 0);
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &bad, n), NN_ERR_INVALID_ARGUMENT);
+    CHECK(o.error[0] != '\0');
     CHECK_EQ_INT(a.used, before);
     free(mem);
 }
@@ -784,9 +790,8 @@ static void test_model_sizes_breakdown(void) {
     nn_layer_desc ls[4];
     nn_model_desc d;
     nn_model_sizes z;
-    memset(ls, 0, sizeof ls);
     ls[0] = ld_dense(256, NN_ACT_RELU);
-    ls[1].kind = NN_LAYER_BATCHNORM;
+    ls[1] = nn_batchnorm();
     ls[2] = ld_dense(128, NN_ACT_RELU);
     ls[3] = ld_dense(10, NN_ACT_IDENTITY);
     d = md_make(784, 64, ls, 4, 1);
@@ -823,8 +828,7 @@ static float *train_threads_run(int threads) {
     ls[1] = ld_dense(200, NN_ACT_TANH);
     ls[2] = ld_dense(10, NN_ACT_IDENTITY);
     d = md_make(IN, B, ls, 3, 77);
-    memset(&od, 0, sizeof od);
-    od.kind = NN_OPTIM_ADAM;
+    od = nn_optim_desc_default(NN_OPTIM_ADAM);
     if (!model_make(&m, &a, &d, nn_optim_arena_bytes(&od, nn_model_param_count(&d))) ||
         nn_optim_init(&o, &a, &od, m.n_params) != NN_OK)
         return NULL;
@@ -1132,23 +1136,23 @@ static void parity_optim(const fx_file *f, int kind, parity_stats *st) {
     if (!p0 || !p1 || !a0 || !c0 || !a1 || !c1 || !n0 || !n1 || !tr0 || !tr1) return;
     CHECKF(fx_opt(f, "maximize", 0.0f) == 0.0f && (!groups || fx_opt(f, "weight_decay1", 0.0f) == 0.0f),
            "%s: a setting nn.h does not have", f->path);
-    memset(&od, 0, sizeof od);
-    od.kind = (nn_optim_kind)kind;
-    od.lr = fx_opt(f, "lr", 0.0f);
-    od.momentum = fx_opt(f, "momentum", 0.0f);
-    od.dampening = fx_opt(f, "dampening", 0.0f);
-    od.nesterov = fx_opt(f, "nesterov", 0.0f) != 0.0f;
-    od.beta1 = fx_opt(f, "beta1", 0.0f);
-    od.beta2 = fx_opt(f, "beta2", 0.0f);
-    od.eps = fx_opt(f, "eps", 0.0f);
-    od.alpha = fx_opt(f, "alpha", 0.0f);
-    od.centered = fx_opt(f, "centered", 0.0f) != 0.0f;
-    od.amsgrad = fx_opt(f, "amsgrad", 0.0f) != 0.0f;
-    od.lr_decay = fx_opt(f, "lr_decay", 0.0f);
-    od.initial_accumulator_value = fx_opt(f, "initial_accumulator_value", 0.0f);
-    od.weight_decay = groups ? fx_opt(f, "weight_decay0", 0.0f) : fx_opt(f, "weight_decay", 0.0f);
-    od.lookahead_k = (int)fx_opt(f, "k", 0.0f);
-    od.lookahead_alpha = fx_opt(f, "la_alpha", 0.0f);
+    /* torch.optim's defaults for what the fixture does not set; its values literally */
+    od = nn_optim_desc_default((nn_optim_kind)kind);
+    od.lr = fx_opt(f, "lr", od.lr);
+    od.momentum = fx_opt(f, "momentum", od.momentum);
+    od.dampening = fx_opt(f, "dampening", od.dampening);
+    od.nesterov = fx_opt(f, "nesterov", (float)od.nesterov) != 0.0f;
+    od.beta1 = fx_opt(f, "beta1", od.beta1);
+    od.beta2 = fx_opt(f, "beta2", od.beta2);
+    od.eps = fx_opt(f, "eps", od.eps);
+    od.alpha = fx_opt(f, "alpha", od.alpha);
+    od.centered = fx_opt(f, "centered", (float)od.centered) != 0.0f;
+    od.amsgrad = fx_opt(f, "amsgrad", (float)od.amsgrad) != 0.0f;
+    od.lr_decay = fx_opt(f, "lr_decay", od.lr_decay);
+    od.initial_accumulator_value = fx_opt(f, "initial_accumulator_value", od.initial_accumulator_value);
+    od.weight_decay = groups ? fx_opt(f, "weight_decay0", od.weight_decay) : fx_opt(f, "weight_decay", od.weight_decay);
+    od.lookahead_k = (int)fx_opt(f, "k", (float)od.lookahead_k);
+    od.lookahead_alpha = fx_opt(f, "la_alpha", od.lookahead_alpha);
     n_0 = p0->size;
     n_1 = p1->size;
     p = falloc((size_t)(n_0 + n_1));
@@ -1180,7 +1184,7 @@ static void parity_optim(const fx_file *f, int kind, parity_stats *st) {
             float gi = ai * (p[i] - ci); /* float32: a (p - c) first, then + noise */
             g[i] = gi + ni;
         }
-        nn_optim_step_params(&o, runs, 2);
+        if (!CHECK_EQ_INT(nn_optim_step_params(&o, runs, 2), NN_OK)) break;
         memcpy(got0 + (size_t)t * n_0, p, sizeof(float) * (size_t)n_0);
         memcpy(got1 + (size_t)t * n_1, p + n_0, sizeof(float) * (size_t)n_1);
     }
@@ -2141,9 +2145,11 @@ static void test_gzip_decode(void) {
     /* isize above max_out: refused before inflating */
     CHECK_EQ_INT(gz_decode_copy(&out, &out_len, gz, len, sizeof payload - 1, fake_inflate), NN_ERR_TOO_LARGE);
     CHECK(out == NULL && out_len == 0);
+    /* an isize no DEFLATE stream of these bytes can reach (over 1032:1): cut short */
     memcpy(bad, gz, len);
     put_le32(bad + len - 4, 0xFFFFFFFFu);
-    CHECK_EQ_INT(gz_decode_copy(&out, &out_len, bad, len, 1 << 20, fake_inflate), NN_ERR_TOO_LARGE);
+    CHECK_EQ_INT(gz_decode_copy(&out, &out_len, bad, len, 1 << 20, fake_inflate), NN_ERR_TRUNCATED);
+    CHECK_EQ_INT(gz_decode_copy(&out, &out_len, bad, len, 0xFFFFFFFFu, fake_inflate), NN_ERR_TRUNCATED);
     CHECK_EQ_INT(fake_inflate_calls, 0);
     CHECK_EQ_INT(gz_decode_copy(&out, &out_len, gz, len, sizeof payload, fake_inflate), NN_OK);
     nn_free(out);

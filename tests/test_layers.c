@@ -1399,10 +1399,7 @@ static void test_model_init_kaiming(void) {
     nn_arena arena;
     size_t bytes, i, n, zero = 0;
     double s2 = 0.0, sd;
-    memset(ld, 0, sizeof ld);
-    ld[0].kind = NN_LAYER_DENSE;
-    ld[0].units = 256;
-    ld[0].act = NN_ACT_RELU;
+    ld[0] = nn_dense(256, NN_ACT_RELU); /* init_gain = nn_init_gain(ReLU) = sqrt(2) */
     ld[0].init = NN_INIT_KAIMING_NORMAL;
     memset(&md, 0, sizeof md);
     md.inputs = 512;
@@ -1429,6 +1426,172 @@ static void test_model_init_kaiming(void) {
                sqrt(s2 / (double)n), sd);
     }
     nn_arena_deinit(&arena);
+}
+
+/* ======================================================================== */
+/* descriptions: PyTorch's defaults from the constructors, then literal     */
+/* ======================================================================== */
+/* Each constructor stamps the tag and PyTorch's defaults, and only those. */
+static void test_layer_desc_defaults(void) {
+    nn_layer_desc l;
+    int k;
+    for (k = 1; k < (int)NN_LAYER_KIND_COUNT_; k++) {
+        l = nn_layer_desc_default((nn_layer_kind)k);
+        CHECKF(l.tag == NN_DESC_TAG && (int)l.kind == k, "kind %d: tag %#x", k, (unsigned)l.tag);
+        CHECK(l.units == 0 && l.act == NN_ACT_IDENTITY && l.no_bias == 0 && l.weight_std == 0 &&
+              l.init == NN_INIT_DEFAULT && l.init_value == 0.0f && l.init_fan_out == 0);
+    }
+    l = nn_dense(7, NN_ACT_RELU);
+    CHECK(l.kind == NN_LAYER_DENSE && l.units == 7 && l.act == NN_ACT_RELU && l.alpha == 0.0f);
+    CHECK(l.init_gain == nn_init_gain(NN_ACT_RELU, 0.0f) && l.eps == 1e-5f); /* eps: for weight_std */
+    CHECK(l.p == 0.0f && l.momentum == 0.0f && l.k == 0 && l.tag == NN_DESC_TAG);
+    l = nn_dense(3, NN_ACT_LEAKY_RELU); /* torch's negative_slope 0.01, and the gain of that slope */
+    CHECK(l.alpha == 0.01f && l.init_gain == nn_init_gain(NN_ACT_LEAKY_RELU, 0.01f));
+    l = nn_dense(3, NN_ACT_ELU);
+    CHECK(l.alpha == 1.0f && l.init_gain == nn_init_gain(NN_ACT_ELU, 1.0f));
+    l = nn_dense(3, NN_ACT_TANH);
+    CHECK_CLOSE(l.init_gain, 5.0 / 3.0, 1e-6, 0.0);
+    l = nn_dense(3, NN_ACT_IDENTITY);
+    CHECK(l.init_gain == 1.0f && l.alpha == 0.0f);
+    l = nn_maxout(4, 3, NN_ACT_TANH);
+    CHECK(l.kind == NN_LAYER_MAXOUT && l.units == 4 && l.k == 3 && l.init_gain == nn_init_gain(NN_ACT_TANH, 0.0f));
+    CHECK(nn_layer_desc_default(NN_LAYER_MAXOUT).k == 2 && nn_layer_desc_default(NN_LAYER_MAXOUT).init_gain == 1.0f);
+    CHECK(nn_activation(NN_ACT_LEAKY_RELU).alpha == 0.01f && nn_activation(NN_ACT_ELU).alpha == 1.0f);
+    CHECK(nn_activation(NN_ACT_GELU).alpha == 0.0f && nn_activation(NN_ACT_GELU).kind == NN_LAYER_ACT);
+    CHECK(nn_dropout(0.3f).p == 0.3f && nn_dropout(0.0f).p == 0.0f);
+    CHECK(nn_layer_desc_default(NN_LAYER_DROPOUT).p == 0.5f); /* torch.nn.Dropout() */
+    l = nn_batchnorm();
+    CHECK(l.kind == NN_LAYER_BATCHNORM && l.eps == 1e-5f && l.momentum == 0.1f && l.p == 0.0f);
+    l = nn_layernorm();
+    CHECK(l.kind == NN_LAYER_LAYERNORM && l.eps == 1e-5f && l.momentum == 0.0f);
+    CHECK(nn_flatten().kind == NN_LAYER_FLATTEN && nn_flatten().tag == NN_DESC_TAG);
+}
+
+/* A heap arena sized for the model; 0 on failure (with a check failed). */
+static int lit_model(nn_model *m, nn_arena *a, const nn_layer_desc *ls, int n, int inputs, int max_batch) {
+    nn_model_desc md;
+    memset(&md, 0, sizeof md);
+    md.inputs = inputs;
+    md.max_batch = max_batch;
+    md.layers = ls;
+    md.n_layers = n;
+    md.seed = 61;
+    if (!CHECK(nn_arena_init_heap(a, nn_model_arena_bytes(&md)) == NN_OK)) return 0;
+    if (!CHECKF(nn_model_init(m, a, &md) == NN_OK, "init: %s", m->error)) {
+        nn_arena_deinit(a);
+        return 0;
+    }
+    return 1;
+}
+
+/* Dropout p = 0 is the identity in training (forward and backward), not p = 0.5. */
+static void test_model_dropout_p_zero(void) {
+    enum { B = 4, IN = 5 };
+    float x[B * IN], dy[B * 3], y_train[B * 3], g_train[64];
+    int pz, i;
+    nn_rng rng;
+    nn_rng_seed(&rng, 67);
+    fill_uniform(x, B * IN, &rng, -1.0f, 1.0f);
+    fill_uniform(dy, B * 3, &rng, -1.0f, 1.0f);
+    for (pz = 0; pz < 2; pz++) {
+        nn_layer_desc ls[3];
+        nn_model m;
+        nn_arena a;
+        nn_tensor y;
+        int same_y, same_g;
+        ls[0] = nn_dense(6, NN_ACT_TANH);
+        ls[1] = nn_dropout(pz ? 0.0f : 0.5f);
+        ls[2] = nn_dense(3, NN_ACT_IDENTITY);
+        if (!lit_model(&m, &a, ls, 3, IN, B)) return;
+        if (!CHECK(m.n_params <= 64)) { nn_arena_deinit(&a); return; }
+        CHECK(m.mode == NN_MODE_TRAIN);
+        y = nn_model_forward(&m, nn_tensor_2d(x, B, IN));
+        memcpy(y_train, y.data, sizeof y_train);
+        nn_model_zero_grad(&m);
+        CHECK_EQ_INT(nn_model_backward(&m, nn_tensor_2d(dy, B, 3)), NN_OK);
+        memcpy(g_train, m.grads, m.n_params * sizeof(float));
+        nn_model_set_mode(&m, NN_MODE_EVAL);
+        y = nn_model_forward(&m, nn_tensor_2d(x, B, IN));
+        nn_model_zero_grad(&m);
+        CHECK_EQ_INT(nn_model_backward(&m, nn_tensor_2d(dy, B, 3)), NN_OK);
+        same_y = memcmp(y_train, y.data, sizeof y_train) == 0;
+        same_g = memcmp(g_train, m.grads, m.n_params * sizeof(float)) == 0;
+        for (i = 0; i < m.n_layers; i++)
+            if (m.layers[i].kind == NN_LAYER_DROPOUT) CHECK(m.layers[i].p == (pz ? 0.0f : 0.5f));
+        if (pz) {
+            CHECKF(same_y && same_g, "dropout p = 0 in training is not the identity (outputs %s, gradients %s)",
+                   same_y ? "same" : "differ", same_g ? "same" : "differ");
+        } else {
+            CHECKF(!same_y, "dropout p = 0.5 in training left every output as in eval"); /* the test can fail */
+        }
+        nn_arena_deinit(&a);
+    }
+}
+
+/* BatchNorm momentum 0 keeps the running statistics where they started (torch:
+   running = (1 - momentum) running + momentum batch); the default 0.1 moves them. */
+static void test_model_batchnorm_momentum_zero(void) {
+    enum { B = 6, IN = 3, F = 4 };
+    float x[B * IN];
+    int mz, step, i, l;
+    nn_rng rng;
+    for (mz = 0; mz < 2; mz++) {
+        nn_layer_desc ls[2];
+        nn_model m;
+        nn_arena a;
+        const nn_layer *bn = NULL;
+        long moved = 0;
+        ls[0] = nn_dense(F, NN_ACT_IDENTITY);
+        ls[1] = nn_batchnorm();
+        if (mz) ls[1].momentum = 0.0f;
+        if (!lit_model(&m, &a, ls, 2, IN, B)) return;
+        for (l = 0; l < m.n_layers; l++)
+            if (m.layers[l].kind == NN_LAYER_BATCHNORM) bn = &m.layers[l];
+        if (!CHECK(bn != NULL && bn->running_mean && bn->running_var)) { nn_arena_deinit(&a); return; }
+        CHECK(bn->momentum == (mz ? 0.0f : 0.1f) && bn->eps == 1e-5f);
+        nn_rng_seed(&rng, 71);
+        for (step = 0; step < 3; step++) {
+            fill_uniform(x, B * IN, &rng, -2.0f, 3.0f);
+            CHECK(nn_model_forward(&m, nn_tensor_2d(x, B, IN)).data != NULL);
+        }
+        for (i = 0; i < F; i++) moved += bn->running_mean[i] != 0.0f || bn->running_var[i] != 1.0f;
+        if (mz)
+            CHECKF(moved == 0, "momentum 0: %ld running statistics moved", moved);
+        else
+            CHECKF(moved == F, "momentum 0.1: only %ld of %d running statistics moved", moved, (int)F);
+        nn_arena_deinit(&a);
+    }
+}
+
+/* alpha and init_gain are literal too: LeakyReLU slope 0 is ReLU, gain 0 gives zeros. */
+static void test_model_literal_alpha_gain(void) {
+    float x[4] = {-1.0f, -2.0f, 3.0f, 0.5f};
+    nn_layer_desc ls[1];
+    nn_model m;
+    nn_arena a;
+    nn_tensor y;
+    size_t i;
+    ls[0] = nn_activation(NN_ACT_LEAKY_RELU);
+    if (lit_model(&m, &a, ls, 1, 4, 1)) {
+        y = nn_model_forward(&m, nn_tensor_2d(x, 1, 4));
+        CHECK(y.data && y.data[0] == -0.01f && y.data[1] == -0.02f && y.data[3] == 0.5f); /* default 0.01 */
+        nn_arena_deinit(&a);
+    }
+    ls[0].alpha = 0.0f;
+    if (lit_model(&m, &a, ls, 1, 4, 1)) {
+        y = nn_model_forward(&m, nn_tensor_2d(x, 1, 4));
+        CHECK(y.data && y.data[0] == 0.0f && y.data[1] == 0.0f && y.data[2] == 3.0f && y.data[3] == 0.5f);
+        nn_arena_deinit(&a);
+    }
+    ls[0] = nn_dense(5, NN_ACT_RELU);
+    ls[0].init = NN_INIT_XAVIER_UNIFORM;
+    ls[0].init_gain = 0.0f; /* torch.nn.init.xavier_uniform_(w, gain=0): zeros */
+    if (lit_model(&m, &a, ls, 1, 4, 1)) {
+        long nonzero = 0;
+        for (i = 0; i < m.n_params; i++) nonzero += m.params[i] != 0.0f;
+        CHECKF(nonzero == 0, "init_gain 0: %ld parameters are not zero", nonzero);
+        nn_arena_deinit(&a);
+    }
 }
 
 /* ======================================================================== */
@@ -1461,26 +1624,20 @@ static void test_model_robustnn(void) {
     double first = 0.0, last = 0.0, eval_before = 0.0, eval_after = 0.0;
     char summary[4096];
     size_t mbytes, obytes;
-    memset(ld, 0, sizeof ld);
     for (l = 0; l < 2; l++) {
-        ld[4 * l + 0].kind = NN_LAYER_DENSE;
-        ld[4 * l + 0].units = 32;
-        ld[4 * l + 1].kind = NN_LAYER_BATCHNORM;
-        ld[4 * l + 2].kind = NN_LAYER_ACT;
-        ld[4 * l + 2].act = NN_ACT_RELU;
-        ld[4 * l + 3].kind = NN_LAYER_DROPOUT;
-        ld[4 * l + 3].p = 0.2f;
+        ld[4 * l + 0] = nn_dense(32, NN_ACT_IDENTITY);
+        ld[4 * l + 1] = nn_batchnorm();
+        ld[4 * l + 2] = nn_activation(NN_ACT_RELU);
+        ld[4 * l + 3] = nn_dropout(0.2f);
     }
-    ld[8].kind = NN_LAYER_DENSE;
-    ld[8].units = 3;
+    ld[8] = nn_dense(3, NN_ACT_IDENTITY);
     memset(&md, 0, sizeof md);
     md.inputs = 2;
     md.max_batch = MB;
     md.layers = ld;
     md.n_layers = 9;
     md.seed = 41;
-    memset(&od, 0, sizeof od);
-    od.kind = NN_OPTIM_SGD;
+    od = nn_optim_desc_default(NN_OPTIM_SGD);
     od.lr = 0.05f;
     od.momentum = 0.9f;
     mbytes = nn_model_arena_bytes(&md);
@@ -1647,29 +1804,20 @@ static void test_model_gradcheck(void) {
     float *x = fbuf(B * C * H * W), *r, *grad;
     int mode, i;
     char summary[4096];
-    memset(ld, 0, sizeof ld);
-    ld[0].kind = NN_LAYER_FLATTEN; /* (B,C,H,W) -> (B, C*H*W) */
-    ld[1].kind = NN_LAYER_DENSE;
-    ld[1].units = 12;
+    ld[0] = nn_flatten(); /* (B,C,H,W) -> (B, C*H*W) */
+    ld[1] = nn_dense(12, NN_ACT_LEAKY_RELU);
     ld[1].weight_std = 1;
-    ld[1].act = NN_ACT_LEAKY_RELU;
     ld[1].alpha = 0.2f;
-    ld[2].kind = NN_LAYER_BATCHNORM;
-    ld[3].kind = NN_LAYER_MAXOUT;
-    ld[3].units = 8;
-    ld[3].k = 3;
-    ld[3].act = NN_ACT_ELU;
+    ld[1].init_gain = nn_init_gain(NN_ACT_LEAKY_RELU, 0.2f); /* the gain follows the slope */
+    ld[2] = nn_batchnorm();
+    ld[3] = nn_maxout(8, 3, NN_ACT_ELU);
     ld[3].alpha = 0.7f;
-    ld[4].kind = NN_LAYER_LAYERNORM;
-    ld[5].kind = NN_LAYER_DENSE;
-    ld[5].units = 6;
-    ld[5].act = NN_ACT_GELU;
-    ld[6].kind = NN_LAYER_DENSE;
-    ld[6].units = 5;
+    ld[3].init_gain = nn_init_gain(NN_ACT_ELU, 0.7f);
+    ld[4] = nn_layernorm();
+    ld[5] = nn_dense(6, NN_ACT_GELU);
+    ld[6] = nn_dense(5, NN_ACT_SILU);
     ld[6].no_bias = 1;
-    ld[6].act = NN_ACT_SILU;
-    ld[7].kind = NN_LAYER_DENSE;
-    ld[7].units = 3;
+    ld[7] = nn_dense(3, NN_ACT_IDENTITY);
     memset(&md, 0, sizeof md);
     md.inputs = C * H * W;
     md.max_batch = B;
@@ -1760,6 +1908,10 @@ static const test_case tests[] = {
     TEST(test_init_gain),
     TEST(test_init_fill),
     TEST(test_model_init_kaiming),
+    TEST(test_layer_desc_defaults),
+    TEST(test_model_dropout_p_zero),
+    TEST(test_model_batchnorm_momentum_zero),
+    TEST(test_model_literal_alpha_gain),
     TEST(test_model_robustnn),
     TEST(test_model_gradcheck),
 };

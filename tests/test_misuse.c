@@ -477,6 +477,21 @@ static void test_sched_counters_saturate(void) {
     s.num_bad = INT_MAX;
     nn_sched_step(&s, 2.0f); /* no improvement: the count stays at INT_MAX */
     CHECK(s.num_bad == INT_MAX);
+    /* one-cycle past its last step holds the final lr (it ran off below 0 before) */
+    d = nn_sched_desc_default(NN_SCHED_ONE_CYCLE, 0.0);
+    d.max_lr = 0.1;
+    d.total_steps = 10;
+    d.anneal_linear = 1;
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK);
+    {
+        int t;
+        float last = 0.0f;
+        for (t = 1; t <= 12; t++) {
+            lr = nn_sched_step(&s, 0.0f);
+            if (t == 9) last = lr;
+        }
+        CHECK(lr == last && lr > 0.0f && nn_sched_momentum(&s) <= 0.95f);
+    }
 }
 
 /* Saves m (+ optimizer, schedule) to a heap buffer. */

@@ -44,11 +44,9 @@ static float *falloc(size_t n) {
     return p;
 }
 
-/* A desc with everything else at its default. */
+/* A desc with everything else at its default (torch.optim's). */
 static nn_optim_desc optim_desc(nn_optim_kind kind, float lr) {
-    nn_optim_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = kind;
+    nn_optim_desc d = nn_optim_desc_default(kind);
     d.lr = lr;
     return d;
 }
@@ -187,7 +185,7 @@ static void run_opt_fixture(const char *name, nn_optim_kind kind) {
                                         "maximize", NULL};
     static unsigned char mem[1 << 14];
     fx_file f;
-    nn_optim_desc d, r;
+    nn_optim_desc d;
     nn_optim o;
     nn_arena arena;
     nn_param params[2];
@@ -211,10 +209,8 @@ static void run_opt_fixture(const char *name, nn_optim_kind kind) {
     }
     CHECKF(hp_need(&f, "maximize") == 0.0f, "%s: maximize is not expressible in nn_optim_desc", name);
 
-    /* fixture hyperparameters -> desc; then check nothing was replaced by a default
-       ("zero means default" can make a value inexpressible, e.g. AdamW weight_decay 0) */
-    memset(&d, 0, sizeof d);
-    d.kind = kind;
+    /* torch.optim's defaults, then the fixture's hyperparameters, taken literally */
+    d = nn_optim_desc_default(kind);
     for (k = 0; k < N_OPT_HP; k++) {
         const fx_tensor *h = fx_find(&f, opt_hp[k].name);
         if (!h) continue;
@@ -226,22 +222,22 @@ static void run_opt_fixture(const char *name, nn_optim_kind kind) {
         CHECKF(hp_need(&f, "weight_decay1") == 0.0f,
                "%s: weight_decay1 = %g is not expressible (a no_decay run gets 0)", name,
                (double)hp_need(&f, "weight_decay1"));
-    r = nn_optim_defaults(&d);
-    for (k = 0; k < N_OPT_HP; k++) {
-        const fx_tensor *h = fx_find(&f, opt_hp[k].name);
-        double resolved;
-        if (!h) continue;
-        if (opt_hp[k].is_int) resolved = *(int *)(void *)((char *)&r + opt_hp[k].offset);
-        else resolved = *(float *)(void *)((char *)&r + opt_hp[k].offset);
-        CHECKF(resolved == (opt_hp[k].is_int ? (double)(int)h->data[0] : (double)h->data[0]),
-               "%s: %s = %g resolves to %g in nn_optim_defaults (zero means default): not expressible", name,
-               opt_hp[k].name, (double)h->data[0], resolved);
-    }
 
     nn_arena_init(&arena, mem, sizeof mem);
-    if (!CHECK_EQ_INT(nn_optim_init(&o, &arena, &d, 20), NN_OK)) {
+    if (!CHECKF(nn_optim_init(&o, &arena, &d, 20) == NN_OK, "%s: nn_optim_init: %s", name, o.error)) {
         fx_free(&f);
         return;
+    }
+    /* the description in force holds every fixture value as given (nothing replaced) */
+    for (k = 0; k < N_OPT_HP; k++) {
+        const fx_tensor *h = fx_find(&f, opt_hp[k].name);
+        double in_force;
+        if (!h) continue;
+        if (opt_hp[k].is_int) in_force = *(int *)(void *)((char *)&o.d + opt_hp[k].offset);
+        else in_force = *(float *)(void *)((char *)&o.d + opt_hp[k].offset);
+        CHECKF(in_force == (opt_hp[k].is_int ? (double)(int)h->data[0] : (double)h->data[0]),
+               "%s: %s = %g is %g in the optimizer: not taken literally", name, opt_hp[k].name, (double)h->data[0],
+               in_force);
     }
     memcpy(w0, p0->data, sizeof w0);
     memcpy(w1, p1->data, sizeof w1);
@@ -260,7 +256,7 @@ static void run_opt_fixture(const char *name, nn_optim_kind kind) {
             float g = a1->data[i] * (w1[i] - c1->data[i]);
             g1[i] = g + n1->data[t * 3 + i];
         }
-        nn_optim_step_params(&o, params, 2);
+        if (!CHECK_EQ_INT(nn_optim_step_params(&o, params, 2), NN_OK)) break;
         memcpy(got0 + t * 17, w0, sizeof w0);
         memcpy(got1 + t * 3, w1, sizeof w1);
     }
@@ -334,7 +330,7 @@ static int run_lbfgs(const fx_file *f, lbfgs_run *out) {
     hp_all_known(f, known);
     out->nsteps = (int)hp_need(f, "nsteps");
     if (!x0 || !CHECKF(out->nsteps == 5, "%s: nsteps %d, expected 5", f->path, out->nsteps)) return 0;
-    memset(&d, 0, sizeof d);
+    d = nn_lbfgs_desc_default();
     d.lr = hp_need(f, "lr");
     d.max_iter = (int)hp_need(f, "max_iter");
     d.max_eval = (int)hp_need(f, "max_eval");
@@ -419,6 +415,10 @@ static void run_lbfgs_long(const char *name) {
 
 static void test_opt_lbfgs_short_none(void) { run_lbfgs_short("opt_lbfgs_short_none"); }
 static void test_opt_lbfgs_short_strong_wolfe(void) { run_lbfgs_short("opt_lbfgs_short_strong_wolfe"); }
+/* A first line-search point that meets Armijo and the strong curvature condition while
+   the slope has turned positive: torch takes it (curvature is tested before the sign),
+   an implementation testing gtd_new >= 0 first brackets and zooms instead. */
+static void test_lbfgs_wolfe_order(void) { run_lbfgs_short("lbfgs_wolfe_order"); }
 static void test_opt_lbfgs_none(void) { run_lbfgs_long("opt_lbfgs_none"); }
 static void test_opt_lbfgs_strong_wolfe(void) { run_lbfgs_long("opt_lbfgs_strong_wolfe"); }
 
@@ -445,19 +445,21 @@ static int sched_desc_from(const fx_file *f, sched_case_kind kind, nn_sched_desc
         {"steps", "lr0", "mode_max", "threshold_abs", "factor", "patience", "threshold", "cooldown", "min_lr", "eps",
          NULL},
     };
+    static const nn_sched_kind kinds[] = {
+        NN_SCHED_STEP, NN_SCHED_MULTISTEP, NN_SCHED_EXPONENTIAL, NN_SCHED_INVERSE_TIME, NN_SCHED_COSINE,
+        NN_SCHED_COSINE_RESTARTS, NN_SCHED_COSINE, NN_SCHED_CYCLIC, NN_SCHED_ONE_CYCLE, NN_SCHED_PLATEAU,
+    };
     int i, ok = 1;
     hp_all_known(f, known[kind]);
-    memset(d, 0, sizeof *d);
-    d->base_lr = hp_decimal(f, "lr0");
+    /* torch's defaults, then the fixture's values (taken literally) */
+    *d = nn_sched_desc_default(kinds[kind], hp_decimal(f, "lr0"));
     switch (kind) {
     case SC_STEP:
-        d->kind = NN_SCHED_STEP;
         d->step_size = (int)hp_need(f, "step_size");
         d->gamma = hp_decimal(f, "gamma");
         break;
     case SC_MULTISTEP: {
         const fx_tensor *m = fx_need(f, "milestones", -1);
-        d->kind = NN_SCHED_MULTISTEP;
         d->gamma = hp_decimal(f, "gamma");
         if (!m || !CHECK(m->size <= NN_SCHED_MAX_MILESTONES)) return 0;
         d->n_milestones = m->size;
@@ -465,20 +467,16 @@ static int sched_desc_from(const fx_file *f, sched_case_kind kind, nn_sched_desc
         break;
     }
     case SC_EXPONENTIAL:
-        d->kind = NN_SCHED_EXPONENTIAL;
         d->gamma = hp_decimal(f, "gamma");
         break;
     case SC_LAMBDA: /* LambdaLR with lambda t: 1 / (1 + lambda_k t) */
-        d->kind = NN_SCHED_INVERSE_TIME;
         d->decay = hp_decimal(f, "lambda_k");
         break;
     case SC_COSINE:
-        d->kind = NN_SCHED_COSINE;
         d->t_max = (int)hp_need(f, "t_max");
         d->eta_min = hp_decimal(f, "eta_min");
         break;
     case SC_RESTARTS:
-        d->kind = NN_SCHED_COSINE_RESTARTS;
         d->t_0 = (int)hp_need(f, "t_0");
         d->t_mult = (int)hp_need(f, "t_mult");
         d->eta_min = hp_decimal(f, "eta_min");
@@ -486,7 +484,6 @@ static int sched_desc_from(const fx_file *f, sched_case_kind kind, nn_sched_desc
     case SC_WARMUP_COSINE:
         /* SequentialLR(LinearLR(start_factor, 1, total_iters), Cosine) with milestone =
            total_iters is warmup_steps = milestone, then the cosine from its own t = 0 */
-        d->kind = NN_SCHED_COSINE;
         d->warmup_steps = (int)hp_need(f, "milestone");
         d->warmup_start_factor = hp_decimal(f, "start_factor");
         d->t_max = (int)hp_need(f, "t_max");
@@ -498,7 +495,6 @@ static int sched_desc_from(const fx_file *f, sched_case_kind kind, nn_sched_desc
         break;
     case SC_CYCLIC: {
         int mode = (int)hp_need(f, "mode");
-        d->kind = NN_SCHED_CYCLIC;
         d->base_lr = hp_decimal(f, "base_lr"); /* CyclicLR overrides the optimizer's lr0 */
         d->max_lr = hp_decimal(f, "max_lr");
         d->step_size_up = (int)hp_need(f, "step_size_up");
@@ -509,7 +505,6 @@ static int sched_desc_from(const fx_file *f, sched_case_kind kind, nn_sched_desc
         break;
     }
     case SC_ONE_CYCLE:
-        d->kind = NN_SCHED_ONE_CYCLE;
         d->max_lr = hp_decimal(f, "max_lr");
         d->total_steps = (int)hp_need(f, "total_steps");
         d->pct_start = hp_decimal(f, "pct_start");
@@ -517,24 +512,21 @@ static int sched_desc_from(const fx_file *f, sched_case_kind kind, nn_sched_desc
         d->final_div_factor = hp_decimal(f, "final_div_factor");
         d->base_momentum = hp_decimal(f, "base_momentum");
         d->max_momentum = hp_decimal(f, "max_momentum");
-        ok &= CHECKF(hp_need(f, "three_phase") == 0.0f, "%s: three_phase is not expressible", f->path);
-        ok &= CHECKF(hp_need(f, "anneal_cos") == 1.0f, "%s: linear annealing is not expressible", f->path);
+        d->anneal_linear = hp_need(f, "anneal_cos") == 0.0f; /* anneal_strategy 'linear' */
+        d->three_phase = hp_need(f, "three_phase") != 0.0f;
         break;
     case SC_PLATEAU: {
         int patience = (int)hp_need(f, "patience");
-        d->kind = NN_SCHED_PLATEAU;
         d->mode_max = (int)hp_need(f, "mode_max");
         d->threshold_abs = (int)hp_need(f, "threshold_abs");
         d->factor = hp_decimal(f, "factor");
-        d->patience = patience == 0 ? -1 : patience; /* 0 means default 10; negative means 0 */
+        d->patience = patience; /* literal: 0 means 0 */
         d->threshold = hp_decimal(f, "threshold");
         d->cooldown = (int)hp_need(f, "cooldown");
         d->min_lr = hp_decimal(f, "min_lr");
         /* nn.h applies a reduction only when it changes lr by more than 1e-8, torch's default eps */
         ok &= CHECKF(hp_need(f, "eps") == 1e-8f, "%s: eps %g is not expressible (fixed at 1e-8)", f->path,
                      (double)hp_need(f, "eps"));
-        ok &= CHECKF(d->factor != 0.0f && d->threshold != 0.0f,
-                     "%s: factor or threshold 0 is not expressible (zero means default)", f->path);
         break;
     }
     }
@@ -558,7 +550,8 @@ static void run_sched_fixture(const char *name, sched_case_kind kind) {
     if (kind == SC_ONE_CYCLE) mom = fx_need(&f, "momentum", steps);
     if (kind == SC_PLATEAU) metric = fx_need(&f, "metric", steps);
     if (!lr || steps <= 0 || (kind == SC_ONE_CYCLE && !mom) || (kind == SC_PLATEAU && !metric) ||
-        !sched_desc_from(&f, kind, &d) || !CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK)) {
+        !sched_desc_from(&f, kind, &d) ||
+        !CHECKF(nn_sched_init(&s, &d) == NN_OK, "%s: nn_sched_init: %s", name, s.error)) {
         fx_free(&f);
         return;
     }
@@ -599,6 +592,9 @@ SCHED_TEST(sched_cyclic_triangular, SC_CYCLIC)
 SCHED_TEST(sched_cyclic_triangular2, SC_CYCLIC)
 SCHED_TEST(sched_cyclic_exp_range, SC_CYCLIC)
 SCHED_TEST(sched_onecycle, SC_ONE_CYCLE)
+SCHED_TEST(sched_onecycle_linear, SC_ONE_CYCLE) /* anneal_strategy='linear' (anneal_linear) */
+SCHED_TEST(sched_onecycle_three_phase, SC_ONE_CYCLE)
+SCHED_TEST(sched_onecycle_three_phase_linear, SC_ONE_CYCLE)
 SCHED_TEST(sched_plateau_min, SC_PLATEAU)
 SCHED_TEST(sched_plateau_max_abs, SC_PLATEAU)
 
@@ -617,8 +613,7 @@ static void test_momentum_anneal(void) {
 static void test_elastic_net(void) {
     nn_optim_desc d;
     float lambda = 0.1f, mix = 0.3f;
-    memset(&d, 0, sizeof d);
-    d.kind = NN_OPTIM_SGD;
+    d = nn_optim_desc_default(NN_OPTIM_SGD);
     nn_optim_elastic_net(&d, lambda, mix);
     CHECK(d.l1 == lambda * mix);
     CHECK(d.weight_decay == lambda * (1.0f - mix));
@@ -641,8 +636,7 @@ static void test_l1_sign(void) {
     float g[6] = {0.0f, 0.0f, 0.0f, 0.2f, 0.0f, 0.0f};
     float w_before[6];
     int i, t;
-    memset(&d, 0, sizeof d);
-    d.kind = NN_OPTIM_SGD;
+    d = nn_optim_desc_default(NN_OPTIM_SGD);
     d.lr = 0.1f;
     d.l1 = 0.5f;
     nn_arena_init(&a, mem, sizeof mem);
@@ -687,8 +681,7 @@ static void test_max_norm(void) {
     float w[R * C], g[R * C], b[3] = {10.0f, -20.0f, 30.0f}, gb[3] = {1.0f, 1.0f, 1.0f};
     float plain[R * C], plain_b[3];
     int r, c, i;
-    memset(&d, 0, sizeof d);
-    d.kind = NN_OPTIM_SGD;
+    d = nn_optim_desc_default(NN_OPTIM_SGD);
     d.lr = 0.1f;
     d.max_norm = 2.0f;
     for (r = 0; r < R; r++)
@@ -733,8 +726,7 @@ static void test_penalty(void) {
     float gw[5] = {0}, gb[2] = {0};
     double l2 = 0.0, l1 = 0.0, want;
     int i;
-    memset(&d, 0, sizeof d);
-    d.kind = NN_OPTIM_SGD;
+    d = nn_optim_desc_default(NN_OPTIM_SGD);
     d.weight_decay = 0.03f;
     d.l1 = 0.002f;
     nn_arena_init(&a, mem, sizeof mem);
@@ -763,8 +755,8 @@ static void test_optim_hand_rules(void) {
     float v[2], m[2], s[2], want[2];
     int i;
     /* classic momentum: v = mu v - lr g; w += v */
-    memset(&d, 0, sizeof d);
-    d.kind = NN_OPTIM_SGD; d.lr = 0.1f; d.momentum = 0.9f; d.classic_momentum = 1;
+    d = nn_optim_desc_default(NN_OPTIM_SGD);
+    d.lr = 0.1f; d.momentum = 0.9f; d.classic_momentum = 1;
     nn_arena_init(&a, mem, sizeof mem);
     if (!CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 2), NN_OK)) return;
     for (i = 0; i < 2; i++) {
@@ -778,8 +770,8 @@ static void test_optim_hand_rules(void) {
     for (i = 0; i < 2; i++) CHECK_CLOSE(w[i], want[i], 1e-6, 0.0);
     /* Adam without bias correction: w -= lr m / (sqrt(v) + eps) */
     w[0] = 1.0f; w[1] = -2.0f;
-    memset(&d, 0, sizeof d);
-    d.kind = NN_OPTIM_ADAM; d.lr = 0.01f; d.no_bias_correction = 1;
+    d = nn_optim_desc_default(NN_OPTIM_ADAM);
+    d.lr = 0.01f; d.no_bias_correction = 1;
     nn_arena_init(&a, mem, sizeof mem);
     if (!CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 2), NN_OK)) return;
     for (i = 0; i < 2; i++) {
@@ -962,8 +954,23 @@ static void test_optim_init_errors(void) {
     size_t before;
     nn_arena_init(&a, mem, sizeof mem);
     before = a.used;
+    /* a zeroed description is not "the defaults": refused, with a message */
+    memset(&d, 0, sizeof d);
+    d.kind = NN_OPTIM_SGD;
+    d.lr = 0.1f;
+    memset(o.error, 0, sizeof o.error);
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
+    CHECKF(o.error[0] != '\0' && strlen(o.error) < sizeof o.error, "error \"%s\"", o.error);
+    CHECK_EQ_INT(nn_optim_arena_bytes(&d, 10), 0);
+    CHECK_EQ_INT(a.used, before);
+    d.tag = NN_DESC_TAG; /* the tag is the only thing missing */
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_OK);
+    CHECKF(o.error[0] == '\0', "error after success: \"%s\"", o.error);
+    nn_arena_reset(&a);
+    before = a.used;
     d = optim_desc(NN_OPTIM_KIND_COUNT_, 0.1f);
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
+    CHECK(o.error[0] != '\0');
     d = optim_desc((nn_optim_kind)7, 0.1f);
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
     d = optim_desc(NN_OPTIM_SGD, -0.1f);
@@ -971,13 +978,33 @@ static void test_optim_init_errors(void) {
     d = optim_desc(NN_OPTIM_ADAM, -1e-3f);
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
     d = optim_desc(NN_OPTIM_SGD, 0.1f);
-    d.momentum = 1.0f;
+    d.momentum = -0.1f;
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
-    d.momentum = 1.5f;
+    CHECKF(strstr(o.error, "momentum") != NULL, "error \"%s\" does not name the field", o.error);
+    d.momentum = (float)NAN;
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
     d = optim_desc(NN_OPTIM_RMSPROP, 0.1f);
-    d.momentum = 1.0f;
+    d.momentum = -1.0f;
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
+    d = optim_desc(NN_OPTIM_RMSPROP, 0.1f);
+    d.alpha = -0.5f;
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
+    d = optim_desc(NN_OPTIM_ADAM, 0.1f);
+    d.beta2 = 1.0f; /* torch: 0 <= beta < 1 */
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
+    d = optim_desc(NN_OPTIM_SGD, 0.1f);
+    d.lookahead_k = -1;
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(a.used, before); /* failures take nothing from the arena */
+    /* torch.optim checks only momentum >= 0 (SGD, RMSprop): 1 and above are accepted */
+    d = optim_desc(NN_OPTIM_SGD, 0.1f);
+    d.momentum = 1.0f;
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_OK);
+    d = optim_desc(NN_OPTIM_RMSPROP, 0.1f);
+    d.momentum = 1.5f;
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_OK);
+    nn_arena_reset(&a);
+    before = a.used;
     d = optim_desc(NN_OPTIM_SGD, 0.1f);
     d.nesterov = 1; /* without momentum */
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
@@ -986,7 +1013,7 @@ static void test_optim_init_errors(void) {
     CHECK_EQ_INT(a.used, before + nn_optim_arena_bytes(&d, 10));
     nn_arena_reset(&a);
     before = a.used;
-    d = optim_desc(NN_OPTIM_ADAM, 0.0f);
+    d = nn_optim_desc_default(NN_OPTIM_ADAM);
     d.beta1 = 1.0f;
     CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 10), NN_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(a.used, before); /* failures take nothing from the arena */
@@ -997,7 +1024,7 @@ static void test_optim_init_errors(void) {
         static unsigned char small[2 * 4032 + NN_ARENA_ALIGN - 1];
         nn_arena s;
         size_t used;
-        d = optim_desc(NN_OPTIM_ADAM, 0.0f);
+        d = nn_optim_desc_default(NN_OPTIM_ADAM);
         d.amsgrad = 1; /* three blocks of 1000 floats, the arena holds two */
         CHECK_EQ_INT(nn_arena_bytes_for(1000 * sizeof(float)), 4032);
         CHECK_EQ_INT(nn_arena_init(&s, small, sizeof small), NN_OK);
@@ -1018,7 +1045,7 @@ static void test_optim_init_errors(void) {
         CHECK_EQ_INT(nn_optim_init(&o, &s, &d, 1000), NN_ERR_OUT_OF_MEMORY);
         CHECK_EQ_INT(s.used, used);
         CHECK(o.s0 == NULL && o.slow == NULL);
-        d = optim_desc(NN_OPTIM_ADAM, 0.0f);
+        d = nn_optim_desc_default(NN_OPTIM_ADAM);
         nn_arena_reset(&s);
         CHECK_EQ_INT(nn_optim_init(&o, &s, &d, 1000), NN_OK); /* exactly fits when empty */
         CHECK_EQ_INT(s.used, nn_optim_arena_bytes(&d, 1000));
@@ -1037,7 +1064,7 @@ static void test_optim_arena_bytes(void) {
                 for (mom = 0; mom < 3; mom++)
                     for (la = 0; la < 2; la++)
                         for (si = 0; si < 3; si++) {
-                            nn_optim_desc d = optim_desc((nn_optim_kind)kind, 0.0f);
+                            nn_optim_desc d = nn_optim_desc_default((nn_optim_kind)kind);
                             nn_optim o;
                             size_t n = sizes[si], bytes, states = 0, want;
                             d.amsgrad = ams;
@@ -1078,37 +1105,258 @@ static void test_optim_arena_bytes(void) {
 static void test_sched_init_errors(void) {
     nn_sched s;
     nn_sched_desc d;
+    /* a zeroed description is not "the defaults": refused, with a message */
     memset(&d, 0, sizeof d);
     d.kind = NN_SCHED_CONSTANT;
-    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT); /* base_lr 0 */
-    d.base_lr = -0.1f;
+    d.base_lr = 0.1;
+    memset(s.error, 0, sizeof s.error);
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
-    d.base_lr = 0.1f;
+    CHECKF(s.error[0] != '\0' && strlen(s.error) < sizeof s.error, "error \"%s\"", s.error);
+    d.tag = NN_DESC_TAG; /* tagged, its zeros are literal: t_mult 0, div_factor 0 are out of range */
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
+
+    d = nn_sched_desc_default(NN_SCHED_CONSTANT, 0.0);
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT); /* base_lr 0 */
+    CHECKF(strstr(s.error, "base_lr") != NULL, "error \"%s\" does not name base_lr", s.error);
+    d.base_lr = -0.1;
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
+    d.base_lr = 0.1;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK);
     CHECK(nn_sched_lr(&s) == 0.1f);
+    CHECK(s.error[0] == '\0');
     d.kind = NN_SCHED_KIND_COUNT_;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
 
-    d.kind = NN_SCHED_STEP; /* step_size 0 */
+    d = nn_sched_desc_default(NN_SCHED_STEP, 0.1); /* step_size 0 */
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
     d.step_size = 10;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK);
 
-    d.kind = NN_SCHED_COSINE; /* t_max 0 */
+    d = nn_sched_desc_default(NN_SCHED_COSINE, 0.1); /* t_max 0 */
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
     d.t_max = 50;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK);
 
-    d.kind = NN_SCHED_ONE_CYCLE;
-    d.max_lr = 1.0f;
+    d = nn_sched_desc_default(NN_SCHED_ONE_CYCLE, 0.0); /* ONE_CYCLE never reads base_lr */
+    d.max_lr = 1.0;
     d.total_steps = 1;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
     d.total_steps = 0;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
     d.total_steps = 100;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK);
-    d.max_lr = 0.0f;
+    d.max_lr = 0.0;
     CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
+
+    /* PLATEAU: patience is literal; the old "negative means 0" is now an error */
+    d = nn_sched_desc_default(NN_SCHED_PLATEAU, 0.1);
+    d.patience = -1;
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
+    d.patience = 0;
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK);
+    CHECK_EQ_INT(s.d.patience, 0);
+
+    /* CYCLIC: step_size_down -1 is torch's None (= step_size_up); other negatives are errors */
+    d = nn_sched_desc_default(NN_SCHED_CYCLIC, 0.01);
+    d.max_lr = 0.1;
+    d.step_size_down = -2;
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
+    d.step_size_up = 0;
+    d.step_size_down = 0;
+    CHECK_EQ_INT(nn_sched_init(&s, &d), NN_ERR_INVALID_ARGUMENT);
+}
+
+/* nn_sched_desc_default: torch.optim.lr_scheduler's defaults, tagged. */
+static void test_sched_desc_default(void) {
+    int k;
+    for (k = 0; k < (int)NN_SCHED_KIND_COUNT_; k++) {
+        nn_sched_desc d = nn_sched_desc_default((nn_sched_kind)k, 0.25);
+        double gamma = k == NN_SCHED_STEP || k == NN_SCHED_MULTISTEP ? 0.1 : k == NN_SCHED_CYCLIC ? 1.0 : 0.0;
+        CHECK(d.tag == NN_DESC_TAG && (int)d.kind == k && d.base_lr == 0.25);
+        CHECKF(d.gamma == gamma, "kind %d: gamma %g, want %g", k, d.gamma, gamma);
+        CHECK(d.t_mult == 1 && d.step_size_up == 2000 && d.step_size_down == -1);
+        CHECK(d.pct_start == 0.3 && d.div_factor == 25.0 && d.final_div_factor == 1e4);
+        CHECK(d.base_momentum == 0.85 && d.max_momentum == 0.95 && d.anneal_linear == 0 && d.three_phase == 0);
+        CHECK(d.factor == 0.1 && d.patience == 10 && d.threshold == 1e-4 && d.cooldown == 0 && d.min_lr == 0.0);
+        CHECK(d.warmup_steps == 0 && d.warmup_start_factor == 1.0 / 3.0);
+        CHECK(d.step_size == 0 && d.t_max == 0 && d.t_0 == 0 && d.max_lr == 0.0 && d.total_steps == 0 &&
+              d.n_milestones == 0 && d.eta_min == 0.0 && d.decay == 0.0 && d.mode_max == 0 && d.threshold_abs == 0);
+    }
+    {
+        /* step_size_down -1 resolves to step_size_up: up 4, down 4 */
+        nn_sched_desc d = nn_sched_desc_default(NN_SCHED_CYCLIC, 0.01);
+        nn_sched s;
+        int t;
+        d.max_lr = 0.05;
+        d.step_size_up = 4;
+        if (!CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK)) return;
+        CHECK_EQ_INT(s.d.step_size_down, 4);
+        for (t = 1; t <= 8; t++) {
+            double want = 0.01 + 0.04 * (t <= 4 ? t / 4.0 : (8 - t) / 4.0);
+            CHECKF(fabs(nn_sched_step(&s, 0.0f) - want) <= 1e-7, "t %d: lr %.9g, want %.9g", t,
+                   (double)nn_sched_lr(&s), want);
+        }
+    }
+}
+
+/* Zero is literal in a schedule: PLATEAU patience 0 reduces after the first epoch
+   without improvement (torch: num_bad_epochs > patience); the default 10 waits. */
+static void test_sched_plateau_patience_zero(void) {
+    nn_sched s, s10;
+    nn_sched_desc d = nn_sched_desc_default(NN_SCHED_PLATEAU, 0.1);
+    nn_sched_desc d10;
+    d.factor = 0.5;
+    d10 = d;
+    d.patience = 0;
+    if (!CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK) || !CHECK_EQ_INT(nn_sched_init(&s10, &d10), NN_OK)) return;
+    CHECK(nn_sched_step(&s, 1.0f) == 0.1f);    /* first metric: an improvement on +inf */
+    CHECK(nn_sched_step(&s, 0.5f) == 0.1f);    /* better */
+    CHECK(nn_sched_step(&s, 0.5f) == 0.05f);   /* the first bad epoch: reduced at once */
+    CHECK(nn_sched_step(&s, 0.6f) == 0.025f);  /* and again */
+    CHECK(nn_sched_step(&s, 0.1f) == 0.025f);  /* better: kept */
+    CHECK(nn_sched_step(&s10, 1.0f) == 0.1f);
+    CHECK(nn_sched_step(&s10, 1.0f) == 0.1f);  /* patience 10: one bad epoch changes nothing */
+    CHECK_EQ_INT(s10.num_bad, 1);
+}
+
+/* ONE_CYCLE anneal_linear: straight lines between the phase ends (torch's
+   anneal_strategy='linear'), momentum the other way. */
+static void test_sched_onecycle_linear_hand(void) {
+    nn_sched s;
+    nn_sched_desc d = nn_sched_desc_default(NN_SCHED_ONE_CYCLE, 0.0);
+    int t;
+    d.max_lr = 1.0;
+    d.total_steps = 11;
+    d.pct_start = 0.5;   /* phase 1 ends at step 4.5, phase 2 at 10 */
+    d.div_factor = 10.0; /* start 0.1 */
+    d.final_div_factor = 100.0; /* end 0.001 */
+    d.anneal_linear = 1;
+    if (!CHECK_EQ_INT(nn_sched_init(&s, &d), NN_OK)) return;
+    for (t = 0; t <= 10; t++) {
+        double e1 = 4.5, want, wm;
+        if (t <= 4) {
+            want = 0.1 + (1.0 - 0.1) * t / e1;
+            wm = 0.95 + (0.85 - 0.95) * t / e1;
+        } else {
+            want = 1.0 + (0.001 - 1.0) * (t - e1) / (10.0 - e1);
+            wm = 0.85 + (0.95 - 0.85) * (t - e1) / (10.0 - e1);
+        }
+        CHECKF(fabs(nn_sched_lr(&s) - want) <= 1e-6 * want, "t %d: lr %.9g, want %.9g", t, (double)nn_sched_lr(&s),
+               want);
+        CHECKF(fabs(nn_sched_momentum(&s) - wm) <= 1e-6, "t %d: momentum %.9g, want %.9g", t,
+               (double)nn_sched_momentum(&s), wm);
+        nn_sched_step(&s, 0.0f);
+    }
+}
+
+/* nn_optim_desc_default and nn_lbfgs_desc_default: torch.optim's defaults, tagged. */
+static void test_optim_desc_default(void) {
+    int k;
+    for (k = 0; k < (int)NN_OPTIM_KIND_COUNT_; k++) {
+        nn_optim_desc d = nn_optim_desc_default((nn_optim_kind)k);
+        int adam = k == NN_OPTIM_ADAM || k == NN_OPTIM_ADAMW;
+        CHECK(d.tag == NN_DESC_TAG && (int)d.kind == k);
+        CHECKF(d.lr == (adam ? 0.001f : 0.01f), "kind %d: lr %g", k, (double)d.lr);
+        CHECK(d.beta1 == 0.9f && d.beta2 == 0.999f && d.alpha == 0.99f && d.lookahead_alpha == 0.5f);
+        CHECK(d.eps == (k == NN_OPTIM_ADAGRAD ? 1e-10f : 1e-8f));
+        CHECK(d.weight_decay == (k == NN_OPTIM_ADAMW ? 0.01f : 0.0f));
+        CHECK(d.momentum == 0.0f && d.dampening == 0.0f && d.nesterov == 0 && d.classic_momentum == 0 &&
+              d.centered == 0 && d.amsgrad == 0 && d.no_bias_correction == 0 && d.lr_decay == 0.0f &&
+              d.initial_accumulator_value == 0.0f && d.l1 == 0.0f && d.max_norm == 0.0f && d.lookahead_k == 0);
+    }
+    {
+        nn_lbfgs_desc b = nn_lbfgs_desc_default();
+        CHECK(b.tag == NN_DESC_TAG && b.lr == 1.0f && b.max_iter == 20 && b.max_eval == -1);
+        CHECK(b.tolerance_grad == 1e-7f && b.tolerance_change == 1e-9f && b.history_size == 100 && b.strong_wolfe == 0);
+    }
+}
+
+/* Zero is literal in an optimizer: AdamW with weight_decay 0 is Adam, bit for bit; Adam
+   with beta1 0 keeps no first moment (m = g); SGD with lr 0 leaves the weights alone. */
+static void test_optim_literal_zeros(void) {
+    static unsigned char mem[1 << 14];
+    nn_arena a;
+    nn_optim o1, o2;
+    nn_optim_desc d1 = nn_optim_desc_default(NN_OPTIM_ADAMW), d2 = nn_optim_desc_default(NN_OPTIM_ADAM);
+    float w1[3] = {1.0f, -2.0f, 0.5f}, w2[3] = {1.0f, -2.0f, 0.5f}, g[3], v[3];
+    int t, i;
+    d1.weight_decay = 0.0f;
+    d1.lr = d2.lr = 0.01f;
+    nn_arena_init(&a, mem, sizeof mem);
+    if (!CHECK_EQ_INT(nn_optim_init(&o1, &a, &d1, 3), NN_OK) || !CHECK_EQ_INT(nn_optim_init(&o2, &a, &d2, 3), NN_OK))
+        return;
+    CHECK(o1.d.weight_decay == 0.0f);
+    for (t = 0; t < 5; t++) {
+        for (i = 0; i < 3; i++) g[i] = 0.3f * w1[i] + 0.1f * (float)(i - t);
+        CHECK_EQ_INT(nn_optim_step(&o1, w1, g, 3), NN_OK);
+        CHECK_EQ_INT(nn_optim_step(&o2, w2, g, 3), NN_OK);
+    }
+    CHECK(memcmp(w1, w2, sizeof w1) == 0);
+    CHECK(w1[0] != 1.0f);
+
+    /* Adam beta1 = 0: w -= lr g / (sqrt(v / (1 - b2^t)) + eps), v = b2 v + (1 - b2) g^2 */
+    d2 = nn_optim_desc_default(NN_OPTIM_ADAM);
+    d2.beta1 = 0.0f;
+    d2.lr = 0.1f;
+    nn_arena_reset(&a);
+    if (!CHECK_EQ_INT(nn_optim_init(&o2, &a, &d2, 3), NN_OK)) return;
+    w2[0] = 1.0f; w2[1] = -2.0f; w2[2] = 0.5f;
+    memcpy(w1, w2, sizeof w1);
+    memset(v, 0, sizeof v);
+    for (t = 1; t <= 3; t++) {
+        for (i = 0; i < 3; i++) g[i] = 0.5f * w2[i] + 0.25f * (float)t;
+        for (i = 0; i < 3; i++) {
+            double vh;
+            v[i] = 0.999f * v[i] + 0.001f * g[i] * g[i];
+            vh = (double)v[i] / (1.0 - pow(0.999, t));
+            w1[i] = (float)((double)w1[i] - 0.1 * g[i] / (sqrt(vh) + 1e-8));
+        }
+        CHECK_EQ_INT(nn_optim_step(&o2, w2, g, 3), NN_OK);
+        for (i = 0; i < 3; i++)
+            CHECKF(fabs((double)w2[i] - w1[i]) <= 1e-5 * fabs((double)w1[i]) + 1e-7, "t %d [%d]: %.9g, want %.9g",
+                   t, i, (double)w2[i], (double)w1[i]);
+    }
+
+    /* SGD lr = 0 (torch accepts it): nothing moves, momentum or not */
+    d1 = nn_optim_desc_default(NN_OPTIM_SGD);
+    d1.lr = 0.0f;
+    d1.momentum = 0.9f;
+    nn_arena_reset(&a);
+    if (!CHECK_EQ_INT(nn_optim_init(&o1, &a, &d1, 3), NN_OK)) return;
+    memcpy(w1, w2, sizeof w1);
+    for (i = 0; i < 3; i++) g[i] = 1.0f;
+    CHECK_EQ_INT(nn_optim_step(&o1, w1, g, 3), NN_OK);
+    CHECK_EQ_INT(nn_optim_step(&o1, w1, g, 3), NN_OK);
+    CHECK(memcmp(w1, w2, sizeof w1) == 0);
+}
+
+/* L-BFGS: a zeroed description is refused; max_eval -1 is torch's None (max_iter * 5 / 4). */
+static void test_lbfgs_desc(void) {
+    static unsigned char mem[1 << 14];
+    nn_arena a;
+    nn_lbfgs lb;
+    nn_lbfgs_desc d;
+    nn_arena_init(&a, mem, sizeof mem);
+    memset(&d, 0, sizeof d);
+    d.lr = 1.0f; d.max_iter = 20; d.max_eval = 25; d.history_size = 10;
+    memset(lb.error, 0, sizeof lb.error);
+    CHECK_EQ_INT(nn_lbfgs_init(&lb, &a, &d, 2), NN_ERR_INVALID_ARGUMENT);
+    CHECKF(lb.error[0] != '\0', "error \"%s\"", lb.error);
+    CHECK_EQ_INT(nn_lbfgs_arena_bytes(&d, 2), 0);
+    CHECK_EQ_INT(a.used, 0);
+    d = nn_lbfgs_desc_default();
+    d.max_iter = 20;
+    if (!CHECK_EQ_INT(nn_lbfgs_init(&lb, &a, &d, 2), NN_OK)) return;
+    CHECK_EQ_INT(lb.d.max_eval, 25);
+    CHECK_EQ_INT(a.used, nn_lbfgs_arena_bytes(&d, 2));
+    nn_arena_reset(&a);
+    d.max_iter = 7;
+    if (!CHECK_EQ_INT(nn_lbfgs_init(&lb, &a, &d, 2), NN_OK)) return;
+    CHECK_EQ_INT(lb.d.max_eval, 8); /* int(7 * 1.25) */
+    nn_arena_reset(&a);
+    d.history_size = 0; /* literal: no history is not a default */
+    CHECK_EQ_INT(nn_lbfgs_init(&lb, &a, &d, 2), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(a.used, 0);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -1138,6 +1386,7 @@ static const test_case tests[] = {
     TEST(test_opt_lookahead_adam),
     TEST(test_opt_lbfgs_short_none),
     TEST(test_opt_lbfgs_short_strong_wolfe),
+    TEST(test_lbfgs_wolfe_order),
     TEST(test_opt_lbfgs_none),
     TEST(test_opt_lbfgs_strong_wolfe),
     TEST(test_sched_step),
@@ -1151,6 +1400,9 @@ static const test_case tests[] = {
     TEST(test_sched_cyclic_triangular2),
     TEST(test_sched_cyclic_exp_range),
     TEST(test_sched_onecycle),
+    TEST(test_sched_onecycle_linear),
+    TEST(test_sched_onecycle_three_phase),
+    TEST(test_sched_onecycle_three_phase_linear),
     TEST(test_sched_plateau_min),
     TEST(test_sched_plateau_max_abs),
     TEST(test_momentum_anneal),
@@ -1166,6 +1418,12 @@ static const test_case tests[] = {
     TEST(test_optim_init_errors),
     TEST(test_optim_arena_bytes),
     TEST(test_sched_init_errors),
+    TEST(test_sched_desc_default),
+    TEST(test_sched_plateau_patience_zero),
+    TEST(test_sched_onecycle_linear_hand),
+    TEST(test_optim_desc_default),
+    TEST(test_optim_literal_zeros),
+    TEST(test_lbfgs_desc),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }

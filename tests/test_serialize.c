@@ -66,6 +66,7 @@ static T_UNUSED void *t_realloc(void *p, size_t n) {
 #define T_POSIX 1
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #else
 #define T_POSIX 0
@@ -122,6 +123,8 @@ static float f32_of(uint32_t u) {
 #define T_OPTM TAG4('O', 'P', 'T', 'M')
 #define T_SCHD TAG4('S', 'C', 'H', 'D')
 #define T_RNGS TAG4('R', 'N', 'G', 'S')
+#define T_ZLIT TAG4('Z', 'L', 'I', 'T') /* 1.1: ARCH holds zeros a 1.0 reader would replace */
+#define T_SCHX TAG4('S', 'C', 'H', 'X') /* 1.1: schedule fields SCHD lacks */
 /* fixed sizes from docs/FORMAT.md */
 #define F_HEADER 24
 #define F_SECHEAD 16
@@ -129,13 +132,21 @@ static float f32_of(uint32_t u) {
 #define F_OPTM_FIXED 100
 #define F_SCHD 292
 
+/* A layer of the given kind with nn.h's (PyTorch's) defaults. */
 static nn_layer_desc LD(nn_layer_kind kind, int units, nn_act act) {
-    nn_layer_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = kind;
-    d.units = units;
-    d.act = act;
-    return d;
+    switch (kind) {
+    case NN_LAYER_DENSE: return nn_dense(units, act);
+    case NN_LAYER_MAXOUT: return nn_maxout(units, 2, act);
+    case NN_LAYER_ACT: return nn_activation(act);
+    default: return nn_layer_desc_default(kind);
+    }
+}
+
+/* Another slope / ELU alpha, with the init gain that goes with it (what the
+   constructors would have set for this alpha). */
+static void set_alpha(nn_layer_desc *l, float alpha) {
+    l->alpha = alpha;
+    if (l->kind == NN_LAYER_DENSE || l->kind == NN_LAYER_MAXOUT) l->init_gain = nn_init_gain(l->act, alpha);
 }
 
 static nn_model_desc MD(const nn_layer_desc *l, int n, int inputs, int max_batch, uint64_t seed) {
@@ -305,17 +316,38 @@ static void snap_take(snap *s, const nn_model *m, const nn_train_state *st) {
     if (st && st->rng) s->r = *st->rng;
 }
 
+/* The objects as snapshotted, but for their error messages: "It is the one field a
+   failed call changes" (nn.h). */
+static int same_model_struct(const nn_model *a, const nn_model *b) {
+    nn_model t;
+    memcpy(&t, b, sizeof t);
+    memcpy(t.error, a->error, sizeof t.error);
+    return memcmp(a, &t, sizeof t) == 0;
+}
+static int same_optim_struct(const nn_optim *a, const nn_optim *b) {
+    nn_optim t;
+    memcpy(&t, b, sizeof t);
+    memcpy(t.error, a->error, sizeof t.error);
+    return memcmp(a, &t, sizeof t) == 0;
+}
+static int same_sched_struct(const nn_sched *a, const nn_sched *b) {
+    nn_sched t;
+    memcpy(&t, b, sizeof t);
+    memcpy(t.error, a->error, sizeof t.error);
+    return memcmp(a, &t, sizeof t) == 0;
+}
+
 static int snap_same(const snap *s, const nn_model *m, const nn_train_state *st) {
-    int i, ok = memcmp(&s->m, m, sizeof *m) == 0 && same_floats(s->params, m->params, m->n_params) &&
+    int i, ok = same_model_struct(&s->m, m) && same_floats(s->params, m->params, m->n_params) &&
                 same_floats(s->buffers, m->buffers, m->n_buffers);
     if (st && st->optim) {
         float *v[4];
-        ok = ok && memcmp(&s->o, st->optim, sizeof s->o) == 0;
+        ok = ok && same_optim_struct(&s->o, st->optim);
         optim_vecs(st->optim, v);
         for (i = 0; i < 4; i++)
             if (v[i]) ok = ok && same_floats(s->ov[i], v[i], st->optim->n);
     }
-    if (st && st->sched) ok = ok && memcmp(&s->s, st->sched, sizeof s->s) == 0;
+    if (st && st->sched) ok = ok && same_sched_struct(&s->s, st->sched);
     if (st && st->rng) ok = ok && memcmp(&s->r, st->rng, sizeof s->r) == 0;
     return ok;
 }
@@ -391,8 +423,8 @@ static int layers_all(nn_layer_desc *l) {
     l[n] = LD(NN_LAYER_DROPOUT, 0, NN_ACT_IDENTITY); l[n].p = 0.3f; n++;
     l[n] = LD(NN_LAYER_DENSE, 10, NN_ACT_TANH); l[n].no_bias = 1; l[n].init = NN_INIT_XAVIER_NORMAL; l[n].init_gain = 1.5f; n++;
     l[n] = LD(NN_LAYER_LAYERNORM, 0, NN_ACT_IDENTITY); l[n].eps = 1e-4f; n++;
-    l[n] = LD(NN_LAYER_MAXOUT, 8, NN_ACT_LEAKY_RELU); l[n].k = 3; l[n].alpha = 0.2f; n++;
-    l[n] = LD(NN_LAYER_DENSE, 8, NN_ACT_ELU); l[n].weight_std = 1; l[n].eps = 1e-4f; l[n].alpha = 0.7f; n++;
+    l[n] = LD(NN_LAYER_MAXOUT, 8, NN_ACT_LEAKY_RELU); l[n].k = 3; set_alpha(&l[n], 0.2f); n++;
+    l[n] = LD(NN_LAYER_DENSE, 8, NN_ACT_ELU); l[n].weight_std = 1; l[n].eps = 1e-4f; set_alpha(&l[n], 0.7f); n++;
     l[n] = LD(NN_LAYER_FLATTEN, 0, NN_ACT_IDENTITY); n++;
     l[n] = LD(NN_LAYER_ACT, 0, NN_ACT_SIGMOID); n++;
     l[n] = LD(NN_LAYER_DENSE, 6, NN_ACT_GELU); l[n].init = NN_INIT_LECUN_NORMAL; n++;
@@ -423,18 +455,13 @@ static int layers_resume(nn_layer_desc *l) {
 #define RES_SAMPLES 64
 
 static nn_optim_desc adam_desc(void) {
-    nn_optim_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = NN_OPTIM_ADAM;
+    nn_optim_desc d = nn_optim_desc_default(NN_OPTIM_ADAM);
     d.lr = 0.01f;
     d.weight_decay = 1e-4f;
     return d;
 }
 static nn_sched_desc cosine_desc(void) {
-    nn_sched_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = NN_SCHED_COSINE;
-    d.base_lr = 0.01;
+    nn_sched_desc d = nn_sched_desc_default(NN_SCHED_COSINE, 0.01);
     d.t_max = 40;
     d.eta_min = 1e-4;
     d.warmup_steps = 3;
@@ -514,8 +541,7 @@ static void test_roundtrip_memory_all_layers(void) {
     float *X = falloc((size_t)ALL_MB * ALL_IN), *T, *y1, *y2;
     unsigned char *buf;
     size_t len;
-    memset(&od, 0, sizeof od);
-    od.kind = NN_OPTIM_SGD;
+    od = nn_optim_desc_default(NN_OPTIM_SGD);
     od.lr = 0.05f;
     od.momentum = 0.9f;
     if (!model_new(&m, &a, l, n, ALL_IN, ALL_MB, 3, 1 << 16)) return;
@@ -577,7 +603,7 @@ static void test_roundtrip_each_kind(void) {
         size_t len;
         if (k < NN_ACT_COUNT_) {
             l[n] = LD(NN_LAYER_DENSE, 5, (nn_act)k);
-            l[n].alpha = 0.3f;
+            set_alpha(&l[n], 0.3f);
             n++;
         } else {
             l[n++] = LD(NN_LAYER_DENSE, 6, NN_ACT_IDENTITY);
@@ -953,6 +979,7 @@ static void test_error_magic_and_header(void) {
     /* the magic and header as FORMAT.md gives them */
     CHECK(buf[0] == 0x89 && memcmp(buf + 1, "NNH\r\n\x1a\n", 7) == 0);
     CHECK(rd32(buf + 8) == NN_FORMAT_VERSION_MAJOR && rd32(buf + 12) == NN_FORMAT_VERSION_MINOR && rd32(buf + 16) == 6);
+    CHECK(NN_FORMAT_VERSION_MAJOR == 1 && NN_FORMAT_VERSION_MINOR == 1 && rd32(buf + 12) == 1); /* format 1.1 */
     CHECK(rd32(buf + 20) == nn_crc32c(0, buf, 20));
 
     p = dup_bytes(buf, len);
@@ -1286,8 +1313,11 @@ static void test_error_shape_mismatch(void) {
         }
         if (!model_new(&m2, &b, o, n, inputs, 4, 2, 0)) return;
         snap_take(&sn, &m2, NULL);
+        memset(m2.error, 0, sizeof m2.error);
         CHECKF(nn_model_load_from_memory(&m2, NULL, buf, len) == NN_ERR_SHAPE_MISMATCH, "variant %d", v);
         CHECKF(snap_same(&sn, &m2, NULL), "variant %d: the model changed", v);
+        if (v == 0 || v >= 3) /* a layer that differs: the message names it */
+            CHECKF(strstr(m2.error, "layer") != NULL, "variant %d: error \"%s\"", v, m2.error);
         snap_free(&sn);
         nn_arena_deinit(&b);
     }
@@ -1312,13 +1342,11 @@ static void test_error_shape_mismatch(void) {
         if (!rig_new(&g, 1, 2, 2) || !rig_new(&h, 3, 4, 0)) return;
         buf = save_alloc(&g.m, &g.st, &len);
         CHECK_EQ_INT(nn_arena_init_heap(&c, 1 << 16), NN_OK);
-        memset(&od, 0, sizeof od);
+        od = nn_optim_desc_default(NN_OPTIM_SGD);
         CHECK_EQ_INT(nn_optim_init(&sgd, &c, &od, h.m.n_params), NN_OK);
         od = adam_desc();
         CHECK_EQ_INT(nn_optim_init(&adam_other_n, &c, &od, h.m.n_params + 1), NN_OK);
-        memset(&sd, 0, sizeof sd);
-        sd.kind = NN_SCHED_STEP;
-        sd.base_lr = 0.1;
+        sd = nn_sched_desc_default(NN_SCHED_STEP, 0.1);
         sd.step_size = 3;
         CHECK_EQ_INT(nn_sched_init(&step, &sd), NN_OK);
         st = h.st;
@@ -1423,8 +1451,7 @@ static void test_optim_layout_mismatch(void) {
     nn_result r;
     l[0] = LD(NN_LAYER_DENSE, 2, NN_ACT_IDENTITY);
     if (!model_new(&m, &a, l, 1, 3, 4, 1, 1 << 14)) return;
-    memset(&d1, 0, sizeof d1);
-    d1.kind = NN_OPTIM_SGD;
+    d1 = nn_optim_desc_default(NN_OPTIM_SGD);
     d1.momentum = 0.9f;
     d2 = d1;
     d2.momentum = 0.0f;
@@ -1465,20 +1492,15 @@ static void test_hostile_train_state(void) {
     nn_result r;
     l[0] = LD(NN_LAYER_DENSE, 2, NN_ACT_IDENTITY);
     if (!model_new(&m, &a, l, 1, 3, 4, 1, 1 << 14)) return;
-    memset(&od, 0, sizeof od);
-    od.kind = NN_OPTIM_SGD;
+    od = nn_optim_desc_default(NN_OPTIM_SGD);
     od.lookahead_k = 5;
     CHECK_EQ_INT(nn_optim_init(&o, &a, &od, m.n_params), NN_OK);
-    memset(&sd, 0, sizeof sd);
-    sd.kind = NN_SCHED_MULTISTEP;
-    sd.base_lr = 0.1;
+    sd = nn_sched_desc_default(NN_SCHED_MULTISTEP, 0.1);
     sd.n_milestones = 2;
     sd.milestones[0] = 3;
     sd.milestones[1] = 6;
     CHECK_EQ_INT(nn_sched_init(&s1, &sd), NN_OK);
-    memset(&sd, 0, sizeof sd);
-    sd.kind = NN_SCHED_STEP;
-    sd.base_lr = 0.1;
+    sd = nn_sched_desc_default(NN_SCHED_STEP, 0.1);
     sd.step_size = 4;
     CHECK_EQ_INT(nn_sched_init(&s2, &sd), NN_OK);
     memset(&st, 0, sizeof st);
@@ -1524,8 +1546,8 @@ static void test_hostile_train_state(void) {
 }
 
 /* A description nn_model_init would refuse must not build from a file either. NaN
-   passes nn__model_validate's `p < 0 || p >= 1` (and the eps/momentum checks), so a file
-   with dropout p = NaN builds a model whose first forward fails NN_ASSERT in
+   passed an old nn__model_validate's `p < 0 || p >= 1` (and the eps/momentum checks), so
+   a file with dropout p = NaN built a model whose first forward failed NN_ASSERT in
    nn_dropout_forward (found by tests/fuzz_load.c). The forward is not run here. */
 static void test_hostile_description_nan(void) {
     nn_layer_desc l[3];
@@ -1566,6 +1588,275 @@ static void test_hostile_description_nan(void) {
     nn_arena_deinit(&small);
 }
 
+/* ------------------------------------------------------------------ format 1.1: literal descriptions */
+
+/* Every field a 1.0 reader would have read as "the default" when it is 0, at 0. */
+static int layers_zeros(nn_layer_desc *l) {
+    l[0] = nn_dense(4, NN_ACT_LEAKY_RELU);
+    l[0].alpha = 0.0f;     /* LeakyReLU slope 0: ReLU */
+    l[0].init_gain = 0.0f; /* unused by NN_INIT_DEFAULT, stored all the same */
+    l[1] = nn_batchnorm();
+    l[1].eps = 0.0f;
+    l[1].momentum = 0.0f;  /* running statistics stay put */
+    l[2] = nn_dropout(0.0f);
+    l[3] = nn_maxout(3, 2, NN_ACT_ELU);
+    l[3].alpha = 0.0f;
+    l[3].init_gain = 0.0f;
+    l[4] = nn_layernorm();
+    l[4].eps = 0.0f;
+    l[5] = nn_activation(NN_ACT_ELU);
+    l[5].alpha = 0.0f;
+    return 6;
+}
+/* ... and what a 1.0 file with those zeros meant: the constructors' defaults */
+static int layers_zeros_v10(nn_layer_desc *l) {
+    l[0] = nn_dense(4, NN_ACT_LEAKY_RELU);
+    l[1] = nn_batchnorm();
+    l[2] = nn_layer_desc_default(NN_LAYER_DROPOUT); /* p 0.5 */
+    l[3] = nn_maxout(3, 2, NN_ACT_ELU);
+    l[4] = nn_layernorm();
+    l[5] = nn_activation(NN_ACT_ELU);
+    return 6;
+}
+#define ZL_IN 5
+#define ZL_MB 6
+
+/* A model with literal zeros saves a ZLIT section (required, empty, first) so that a 1.0
+   reader refuses the file instead of reading the zeros as defaults, and round-trips
+   exactly; TRAIN outputs show the zeros are in force (dropout p 0 is the identity,
+   batch norm momentum 0 leaves the running statistics alone). */
+static void test_zlit_literal_zeros(void) {
+    nn_layer_desc l[8], got[8];
+    int n = layers_zeros(l), i;
+    nn_arena a, b;
+    nn_model m, m2;
+    nn_model_desc d;
+    float X[ZL_MB * ZL_IN], y1[ZL_MB * 3], y2[ZL_MB * 3], *buf0;
+    unsigned char *buf, *p, *q;
+    size_t len, plen, qlen, off;
+    if (!model_new(&m, &a, l, n, ZL_IN, ZL_MB, 8, 0)) return;
+    fill_randn(X, ZL_MB * ZL_IN, 81);
+    buf0 = falloc(m.n_buffers);
+    memcpy(buf0, m.buffers, sizeof(float) * m.n_buffers);
+    for (i = 0; i < 3; i++) nn_model_forward(&m, nn_tensor_2d(X, ZL_MB, ZL_IN));
+    CHECKF(same_floats(buf0, m.buffers, m.n_buffers), "batch norm momentum 0 moved the running statistics");
+    for (i = 0; i < (int)m.n_params; i++) m.params[i] += 0.01f * (float)(i % 7); /* not the init values */
+    buf = save_alloc(&m, NULL, &len);
+    /* ZLIT: the first section, required, empty */
+    off = sec_find(buf, len, T_ZLIT);
+    CHECKF(off == F_HEADER, "ZLIT at %lu, want the first section", (unsigned long)off);
+    if (off) CHECK(rd32(buf + off + 4) == 1 && rd64(buf + off + 8) == 0);
+    CHECK(rd32(buf + 12) == 1 && rd32(buf + 16) == 5); /* ZLIT ARCH PARM BUFS RNGS */
+    CHECK(len == nn_model_save_size(&m, NULL));
+    /* the description comes back literally, zeros and all */
+    memset(&d, 0, sizeof d);
+    CHECK_EQ_INT(nn_model_desc_from_memory(&d, got, 8, buf, len), NN_OK);
+    CHECK(d.n_layers == n && memcmp(got, l, sizeof(nn_layer_desc) * (size_t)n) == 0);
+    CHECK(got[2].p == 0.0f && got[1].momentum == 0.0f && got[1].eps == 0.0f && got[0].alpha == 0.0f);
+    CHECK_EQ_INT(nn_arena_init_heap(&b, m.arena_bytes), NN_OK);
+    if (CHECK_EQ_INT(nn_model_init_from_memory(&m2, &b, buf, len), NN_OK)) {
+        CHECK(same_model_values(&m, &m2));
+        eval_out(&m, X, ZL_MB, y1);
+        eval_out(&m2, X, ZL_MB, y2);
+        CHECK(memcmp(y1, y2, sizeof y1) == 0);
+        /* TRAIN: dropout p 0 keeps every unit, so TRAIN and EVAL differ only by batch norm */
+        memcpy(y1, nn_model_forward(&m, nn_tensor_2d(X, ZL_MB, ZL_IN)).data, sizeof y1);
+        memcpy(y2, nn_model_forward(&m2, nn_tensor_2d(X, ZL_MB, ZL_IN)).data, sizeof y2);
+        CHECKF(memcmp(y1, y2, sizeof y1) == 0, "TRAIN outputs differ after a round trip");
+        CHECK(same_model_values(&m, &m2));
+        CHECK(same_floats(buf0, m2.buffers, m2.n_buffers));
+        /* and it saves the very same bytes again */
+        p = save_alloc(&m2, NULL, &plen);
+        CHECK(plen == len && memcmp(p, buf, len) == 0);
+        free(p);
+    }
+    CHECK_EQ_INT(nn_model_load_from_memory(&m, NULL, buf, len), NN_OK);
+    /* ZLIT only guards old readers: a 1.1 file without it still reads literally */
+    p = remove_section(buf, len, off, &plen);
+    CHECK_EQ_INT(nn_model_desc_from_memory(&d, got, 8, p, plen), NN_OK);
+    CHECK(memcmp(got, l, sizeof(nn_layer_desc) * (size_t)n) == 0);
+    /* ZLIT with a payload is not a ZLIT a writer makes */
+    q = insert_section(p, plen, F_HEADER, T_ZLIT, 1, "x", 1, &qlen);
+    CHECK_EQ_INT(nn_model_load_from_memory(&m, NULL, q, qlen), NN_ERR_CORRUPT);
+    free(q);
+    free(p);
+    /* a model without literal zeros has no ZLIT */
+    {
+        nn_layer_desc dl[8];
+        nn_arena c;
+        nn_model m3;
+        unsigned char *b3;
+        size_t l3;
+        int n3 = layers_zeros_v10(dl);
+        if (model_new(&m3, &c, dl, n3, ZL_IN, ZL_MB, 8, 0)) {
+            b3 = save_alloc(&m3, NULL, &l3);
+            CHECK(sec_find(b3, l3, T_ZLIT) == 0 && rd32(b3 + 16) == 4);
+            free(b3);
+            nn_arena_deinit(&c);
+        }
+    }
+    free(buf0);
+    free(buf);
+    nn_arena_deinit(&a);
+    nn_arena_deinit(&b);
+}
+
+/* A format 1.0 file (written when zero meant "default") with zeros in p, eps, momentum,
+   alpha and init_gain loads with the old defaults. The file is made as a 1.0 writer made
+   it: the same bytes without ZLIT, minor version 0. That is also what a reader that
+   ignored ZLIT would see: every literal zero replaced by a default. */
+static void test_v10_file_zeros_are_defaults(void) {
+    nn_layer_desc l[8], lv[8], got[8];
+    int n = layers_zeros(l), i;
+    nn_arena a, b, c;
+    nn_model m, mv, m2;
+    nn_model_desc d;
+    unsigned char *buf, *v10;
+    size_t len, vlen, off;
+    snap sn;
+    if (!model_new(&m, &a, l, n, ZL_IN, ZL_MB, 9, 0)) return;
+    for (i = 0; i < (int)m.n_params; i++) m.params[i] = 0.001f * (float)i - 0.05f;
+    for (i = 0; i < (int)m.n_buffers; i++) m.buffers[i] = 1.0f + 0.125f * (float)i;
+    buf = save_alloc(&m, NULL, &len);
+    off = sec_find(buf, len, T_ZLIT);
+    if (!CHECK(off != 0)) {
+        free(buf);
+        nn_arena_deinit(&a);
+        return;
+    }
+    v10 = remove_section(buf, len, off, &vlen);
+    wr32(v10 + 12, 0);
+    fix_header(v10);
+    /* every zero read as the default */
+    memset(&d, 0, sizeof d);
+    CHECK_EQ_INT(nn_model_desc_from_memory(&d, got, 8, v10, vlen), NN_OK);
+    layers_zeros_v10(lv);
+    CHECK(d.n_layers == n && d.inputs == ZL_IN && d.max_batch == ZL_MB);
+    for (i = 0; i < n; i++)
+        CHECKF(memcmp(&got[i], &lv[i], sizeof got[i]) == 0,
+               "layer %d of a 1.0 file: alpha %g p %g eps %g momentum %g init_gain %g k %d, want %g %g %g %g %g %d", i,
+               (double)got[i].alpha, (double)got[i].p, (double)got[i].eps, (double)got[i].momentum,
+               (double)got[i].init_gain, got[i].k, (double)lv[i].alpha, (double)lv[i].p, (double)lv[i].eps,
+               (double)lv[i].momentum, (double)lv[i].init_gain, lv[i].k);
+    CHECK(got[2].p == 0.5f && got[1].eps == 1e-5f && got[1].momentum == 0.1f && got[0].alpha == 0.01f &&
+          got[3].alpha == 1.0f && got[4].eps == 1e-5f && got[5].alpha == 1.0f);
+    /* built from the 1.0 file: the old defaults in force, the values as saved */
+    CHECK_EQ_INT(nn_arena_init_heap(&b, m.arena_bytes), NN_OK);
+    if (CHECK_EQ_INT(nn_model_init_from_memory(&m2, &b, v10, vlen), NN_OK)) {
+        CHECK(same_floats(m.params, m2.params, m.n_params) && same_floats(m.buffers, m2.buffers, m.n_buffers));
+        for (i = 0; i < m2.n_layers; i++) {
+            const nn_layer *ly = &m2.layers[i];
+            if (ly->kind == NN_LAYER_DROPOUT) CHECK(ly->p == 0.5f);
+            if (ly->kind == NN_LAYER_BATCHNORM) CHECK(ly->eps == 1e-5f && ly->momentum == 0.1f);
+            if (ly->kind == NN_LAYER_ACT && ly->act == NN_ACT_LEAKY_RELU) CHECK(ly->alpha == 0.01f);
+        }
+    }
+    /* it loads into a model built from the defaults, not into the literal-zero one */
+    if (model_new(&mv, &c, lv, n, ZL_IN, ZL_MB, 10, 0)) {
+        CHECK_EQ_INT(nn_model_load_from_memory(&mv, NULL, v10, vlen), NN_OK);
+        CHECK(same_floats(m.params, mv.params, m.n_params) && same_floats(m.buffers, mv.buffers, m.n_buffers));
+        CHECK_EQ_INT(nn_model_load_from_memory(&mv, NULL, buf, len), NN_ERR_SHAPE_MISMATCH);
+        nn_arena_deinit(&c);
+    }
+    snap_take(&sn, &m, NULL);
+    CHECK_EQ_INT(nn_model_load_from_memory(&m, NULL, v10, vlen), NN_ERR_SHAPE_MISMATCH);
+    CHECK(snap_same(&sn, &m, NULL));
+    CHECKF(m.error[0] != '\0', "a failed load left no message");
+    snap_free(&sn);
+    /* the committed corpus and golden files are 1.0 files of the old writer */
+    {
+        size_t glen;
+        unsigned char *g = read_all(FIXTURE_DIR "model_v1.nnw", &glen);
+        CHECK(g && glen > F_HEADER && rd32(g + 12) == 0);
+        free(g);
+    }
+    free(buf);
+    free(v10);
+    nn_arena_deinit(&a);
+    nn_arena_deinit(&b);
+}
+
+/* ONE_CYCLE's anneal_linear / three_phase are not in SCHD: a schedule that sets one
+   saves a required SCHX section, and a resume continues with the same curve. */
+static void test_schx_one_cycle(void) {
+    static const int variants[3][2] = {{1, 0}, {0, 1}, {1, 1}};
+    int v;
+    for (v = 0; v < 4; v++) {
+        nn_layer_desc l[2];
+        nn_arena a, b;
+        nn_model m, m2;
+        nn_optim o, o2;
+        nn_sched s, s2;
+        nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+        nn_sched_desc sd = nn_sched_desc_default(NN_SCHED_ONE_CYCLE, 0.0);
+        nn_train_state st, st2;
+        nn_rng r, r2;
+        float X[8 * 3], T[8 * 2];
+        unsigned char *buf, *p;
+        size_t len, plen, off;
+        int k, same = 1, lin = v < 3 ? variants[v][0] : 0, three = v < 3 ? variants[v][1] : 0;
+        l[0] = nn_dense(4, NN_ACT_TANH);
+        l[1] = nn_dense(2, NN_ACT_IDENTITY);
+        od.momentum = 0.9f;
+        sd.max_lr = 0.1;
+        sd.total_steps = 40;
+        sd.anneal_linear = lin;
+        sd.three_phase = three;
+        if (!model_new(&m, &a, l, 2, 3, 4, 1, 1 << 12) || !model_new(&m2, &b, l, 2, 3, 4, 2, 1 << 12)) return;
+        CHECK_EQ_INT(nn_optim_init(&o, &a, &od, m.n_params), NN_OK);
+        CHECK_EQ_INT(nn_optim_init(&o2, &b, &od, m2.n_params), NN_OK);
+        CHECK_EQ_INT(nn_sched_init(&s, &sd), NN_OK);
+        sd.anneal_linear = 0; /* the resumed run starts from another curve: the file sets it */
+        sd.three_phase = 0;
+        CHECK_EQ_INT(nn_sched_init(&s2, &sd), NN_OK);
+        nn_rng_seed(&r, 3);
+        nn_rng_seed(&r2, 4);
+        memset(&st, 0, sizeof st);
+        st.optim = &o;
+        st.sched = &s;
+        st.rng = &r;
+        st2 = st;
+        st2.optim = &o2;
+        st2.sched = &s2;
+        st2.rng = &r2;
+        fill_randn(X, 24, 5);
+        fill_randn(T, 16, 6);
+        train_loop(&m, &o, &s, &r, X, T, 8, 4, 7);
+        buf = save_alloc(&m, &st, &len);
+        off = sec_find(buf, len, T_SCHX);
+        if (v == 3) {
+            CHECKF(off == 0, "cosine ONE_CYCLE: SCHX written");
+        } else if (CHECKF(off != 0, "variant %d: no SCHX", v)) {
+            CHECK(rd32(buf + off + 4) == 1 && rd64(buf + off + 8) >= 4);
+            CHECK(rd32(buf + off + F_SECHEAD) == (uint32_t)lin);
+            if (rd64(buf + off + 8) >= 8) CHECK(rd32(buf + off + F_SECHEAD + 4) == (uint32_t)three);
+            CHECK(off > sec_find(buf, len, T_SCHD)); /* after the section it extends */
+        }
+        CHECK_EQ_INT(nn_model_load_from_memory(&m2, &st2, buf, len), NN_OK);
+        CHECK(s2.d.anneal_linear == lin && s2.d.three_phase == three && s2.t == s.t && s2.lr == s.lr);
+        for (k = 0; k < 25; k++) {
+            nn_sched_step(&s, 0.0f);
+            nn_sched_step(&s2, 0.0f);
+            same &= nn_sched_lr(&s) == nn_sched_lr(&s2) && nn_sched_momentum(&s) == nn_sched_momentum(&s2);
+        }
+        CHECKF(same, "variant %d: the resumed schedule follows another curve", v);
+        if (off) {
+            /* SCHX without SCHD, and with a value other than 0 and 1: corrupt */
+            p = remove_section(buf, len, sec_find(buf, len, T_SCHD), &plen);
+            CHECK_EQ_INT(nn_model_load_from_memory(&m2, &st2, p, plen), NN_ERR_CORRUPT);
+            free(p);
+            p = dup_bytes(buf, len);
+            wr32(p + off + F_SECHEAD, 2);
+            fix_section(p, off);
+            CHECK_EQ_INT(nn_model_load_from_memory(&m2, &st2, p, len), NN_ERR_CORRUPT);
+            free(p);
+        }
+        free(buf);
+        nn_arena_deinit(&a);
+        nn_arena_deinit(&b);
+    }
+}
+
 /* ------------------------------------------------------------------ the layout, read independently */
 
 /* Walks a saved file as docs/FORMAT.md describes it, with no help from nn.h's reader. */
@@ -1594,6 +1885,12 @@ static void test_format_layout(void) {
                 const nn_layer_desc *d = &g.m.descs[j];
                 CHECK(rd32(f) == (uint32_t)d->kind && rd32(f + 4) == (uint32_t)d->units && rd32(f + 8) == (uint32_t)d->act);
                 CHECK(f32_of(rd32(f + 40)) == d->p && rd32(f + 52) == (uint32_t)d->k);
+                /* 1.1 records are literal: the defaults are written out, not as 0 */
+                CHECK(f32_of(rd32(f + 12)) == d->alpha && f32_of(rd32(f + 28)) == d->init_gain &&
+                      f32_of(rd32(f + 44)) == d->eps && f32_of(rd32(f + 48)) == d->momentum);
+                if (d->kind == NN_LAYER_BATCHNORM) CHECK(f32_of(rd32(f + 44)) == 1e-5f && f32_of(rd32(f + 48)) == 0.1f);
+                if (d->kind == NN_LAYER_DROPOUT) CHECK(f32_of(rd32(f + 40)) == 0.25f);
+                if (d->kind == NN_LAYER_DENSE) CHECK(f32_of(rd32(f + 28)) == 1.0f && f32_of(rd32(f + 44)) == 1e-5f);
             }
         } else if (tag == T_PARM || tag == T_BUFS) {
             const nn_param *list = tag == T_PARM ? g.m.param_list : g.m.buffer_list;
@@ -1818,10 +2115,44 @@ static void test_golden_v1(void) {
         CHECK((float)g.o.step == sc->data[0] && (float)g.s.t == sc->data[1] && (float)g.s.lr == sc->data[2]);
         rng_words(&g.rng, w);
         fx_same(&fx, "rng_user", w, 16);
-        /* and this build's writer gives back the very same bytes */
+        /* The golden file is format 1.0 (zeros meant defaults). This build writes 1.1: the
+           same sections, byte for byte, but for the ARCH records, which now hold the
+           defaults themselves; read back, both describe the same layers. */
         file = read_all(FIXTURE_DIR "model_v1.nnw", &flen);
         again = save_alloc(&g.m, &g.st, &alen);
-        CHECKF(file && flen == alen && memcmp(file, again, flen) == 0, "re-saving the golden file gives other bytes");
+        if (CHECK(file != NULL && flen == alen && flen > F_HEADER)) {
+            static const uint32_t same[5] = {T_PARM, T_BUFS, T_RNGS, T_OPTM, T_SCHD};
+            nn_layer_desc l0[8], l1[8], lg[8];
+            nn_model_desc d0, d1;
+            size_t o0, o1;
+            int i, n = layers_golden(lg);
+            CHECK(rd32(file + 12) == 0 && rd32(again + 12) == 1);
+            CHECK(memcmp(file, again, 12) == 0 && rd32(file + 16) == rd32(again + 16));
+            CHECK(sec_find(again, alen, T_ZLIT) == 0); /* no literal zeros in this model */
+            for (i = 0; i < 5; i++) {
+                o0 = sec_find(file, flen, same[i]);
+                o1 = sec_find(again, alen, same[i]);
+                CHECKF(o0 && o0 == o1 && memcmp(file + o0, again + o1, sec_total(file, o0)) == 0,
+                       "section %d differs after re-saving the golden file", i);
+            }
+            o0 = sec_find(file, flen, T_ARCH);
+            o1 = sec_find(again, alen, T_ARCH);
+            CHECK(o0 && o0 == o1 && rd64(file + o0 + 8) == rd64(again + o1 + 8));
+            CHECK(memcmp(file + o0 + F_SECHEAD, again + o1 + F_SECHEAD, 20) == 0);
+            /* layer 1 (batch norm, momentum 0.3): eps 0 in 1.0, 1e-5 in 1.1 */
+            CHECK(f32_of(rd32(file + o0 + F_SECHEAD + 20 + F_LAYER + 44)) == 0.0f);
+            CHECK(f32_of(rd32(again + o1 + F_SECHEAD + 20 + F_LAYER + 44)) == 1e-5f);
+            CHECK(f32_of(rd32(again + o1 + F_SECHEAD + 20 + F_LAYER + 48)) == 0.3f);
+            memset(&d0, 0, sizeof d0);
+            memset(&d1, 0, sizeof d1);
+            CHECK_EQ_INT(nn_model_desc_from_memory(&d0, l0, 8, file, flen), NN_OK);
+            CHECK_EQ_INT(nn_model_desc_from_memory(&d1, l1, 8, again, alen), NN_OK);
+            CHECK(d0.n_layers == n && d1.n_layers == n);
+            if (d0.n_layers == n && d1.n_layers == n) {
+                CHECK(memcmp(l0, lg, sizeof(nn_layer_desc) * (size_t)n) == 0); /* 1.0 zeros read as defaults */
+                CHECK(memcmp(l1, lg, sizeof(nn_layer_desc) * (size_t)n) == 0);
+            }
+        }
         free(file);
         free(again);
         nn_arena_deinit(&g.a);
@@ -2023,6 +2354,84 @@ static void test_torch_model(void) {
     nn_arena_deinit(&a);
 }
 
+#if T_POSIX
+/* tools/nn_torch.py reads and writes format 1.1: a file with literal zeros (LeakyReLU
+   slope 0, batch norm momentum 0, dropout p 0) goes to PyTorch and back, and comes back
+   with its ZLIT section and the very records nn.h's constructors make, so it loads into
+   the model it came from. Needs python3 with torch and numpy (NN_TEST_PYTHON, default
+   /usr/bin/python3, Debian's python3-torch); without them the test says so and passes.
+   Costs one torch import (2-3 s). */
+static void test_torch_tool_v11(void) {
+    nn_layer_desc l[8], got[8];
+    nn_arena a, b;
+    nn_model m, m2;
+    nn_model_desc d;
+    char in[600], mid[600], out[600], script[600], cmd[4096];
+    const char *py = getenv("NN_TEST_PYTHON");
+    unsigned char *buf;
+    size_t len;
+    int rc, i, n = 0;
+    FILE *f;
+    if (!py || !*py) py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    if (access("tools/nn_torch.py", R_OK) != 0) {
+        TEST_NOTE("skipped: tools/nn_torch.py is not here (run from the repository root)");
+        CHECK(1);
+        return;
+    }
+    l[n++] = nn_dense(4, NN_ACT_IDENTITY);
+    l[n] = nn_activation(NN_ACT_LEAKY_RELU); l[n++].alpha = 0.0f;
+    l[n] = nn_batchnorm(); l[n++].momentum = 0.0f;
+    l[n++] = nn_dropout(0.0f);
+    l[n] = nn_dense(3, NN_ACT_IDENTITY); l[n++].no_bias = 1;
+    l[n] = nn_activation(NN_ACT_ELU); l[n++].alpha = 0.5f;
+    l[n++] = nn_layernorm();
+    l[n++] = nn_activation(NN_ACT_SOFTMAX);
+    if (!model_new(&m, &a, l, n, 5, 8, 0, 0) || !model_new(&m2, &b, l, n, 5, 8, 1, 0)) return;
+    for (i = 0; i < (int)m.n_params; i++) m.params[i] = 0.01f * (float)(i % 13) - 0.05f;
+    for (i = 0; i < (int)m.n_buffers; i++) m.buffers[i] = 0.5f + 0.25f * (float)i;
+    tpath(in, sizeof in, "tool_in.nnw");
+    tpath(mid, sizeof mid, "tool_mid.pt");
+    tpath(out, sizeof out, "tool_out.nnw");
+    tpath(script, sizeof script, "tool_run.py");
+    CHECK_EQ_INT(nn_model_save(&m, NULL, in), NN_OK);
+    /* the tool's command line, twice in one interpreter (torch loads once: 2-3 s) */
+    f = fopen(script, "w");
+    if (!CHECK(f != NULL)) return;
+    fprintf(f, "import sys\ntry:\n    import numpy, torch\nexcept ImportError:\n    sys.exit(77)\n"
+               "sys.path.insert(0, 'tools')\nimport nn_torch as t\n"
+               "sys.exit(t.main(['to-torch', '%s', '%s']) or t.main(['to-nn', '%s', '%s', '--max-batch', '8', "
+               "'--seed', '0']))\n",
+            in, mid, mid, out);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' > /dev/null", py, script);
+    rc = system(cmd);
+    if (rc != -1 && WIFEXITED(rc) && (WEXITSTATUS(rc) == 77 || WEXITSTATUS(rc) == 127)) {
+        TEST_NOTE("skipped: %s %s (Debian: python3-torch)", py,
+                  WEXITSTATUS(rc) == 77 ? "has no torch or numpy" : "is not there");
+        CHECK(1);
+    } else if (CHECKF(rc == 0, "'%s' exited with %d", cmd, rc) && CHECK((buf = read_all(out, &len)) != NULL)) {
+        CHECK(len > F_HEADER && rd32(buf + 12) == 1 && sec_find(buf, len, T_ZLIT) == F_HEADER);
+        memset(&d, 0, sizeof d);
+        CHECK_EQ_INT(nn_model_desc_from_memory(&d, got, 8, buf, len), NN_OK);
+        CHECK(d.n_layers == n && d.inputs == 5 && d.max_batch == 8);
+        for (i = 0; i < n && i < d.n_layers; i++)
+            CHECKF(memcmp(&got[i], &l[i], sizeof l[i]) == 0,
+                   "layer %d from the tool: kind %d act %d alpha %g init_gain %g p %g eps %g momentum %g k %d", i,
+                   (int)got[i].kind, (int)got[i].act, (double)got[i].alpha, (double)got[i].init_gain,
+                   (double)got[i].p, (double)got[i].eps, (double)got[i].momentum, got[i].k);
+        CHECK_EQ_INT(nn_model_load_from_memory(&m2, NULL, buf, len), NN_OK);
+        CHECK(same_floats(m.params, m2.params, m.n_params) && same_floats(m.buffers, m2.buffers, m.n_buffers));
+        free(buf);
+    }
+    remove(in);
+    remove(mid);
+    remove(out);
+    remove(script);
+    nn_arena_deinit(&a);
+    nn_arena_deinit(&b);
+}
+#endif
+
 /* ------------------------------------------------------------------ sizes */
 
 static void test_sizes_mlp(void) {
@@ -2079,6 +2488,9 @@ static const test_case tests[] = {
     TEST(test_hostile_train_state),
     TEST(test_hostile_description_nan),
     TEST(test_format_layout),
+    TEST(test_zlit_literal_zeros),
+    TEST(test_v10_file_zeros_are_defaults),
+    TEST(test_schx_one_cycle),
 #if T_POSIX
     TEST(test_atomic_save_failure_keeps_old_file),
 #endif
@@ -2089,6 +2501,9 @@ static const test_case tests[] = {
     TEST(test_checkpoint),
     TEST(test_checkpoint_nan_metric),
     TEST(test_torch_model),
+#if T_POSIX
+    TEST(test_torch_tool_v11),
+#endif
     TEST(test_sizes_mlp),
 };
 

@@ -8,6 +8,8 @@
 
 float tu_b_dense_sum(float *x, float *w, float *b, int batch, int in, int out, float *y);
 uint64_t tu_b_rng(uint64_t seed);
+nn_layer_desc tu_b_layer(void);
+nn_optim_desc tu_b_optim(void);
 
 static void test_two_translation_units(void) {
     enum { B = 3, IN = 5, OUT = 4 };
@@ -31,8 +33,19 @@ static void test_two_translation_units(void) {
     CHECK(nn_rng_u64(&r) == tu_b_rng(99));
 }
 
+/* Descriptions built in the other unit: the same defaults, the same tag. */
+static void test_two_units_descriptions(void) {
+    nn_layer_desc l = tu_b_layer(), here = nn_dense(3, NN_ACT_LEAKY_RELU);
+    nn_optim_desc o = tu_b_optim(), oh = nn_optim_desc_default(NN_OPTIM_ADAMW);
+    CHECK(l.tag == NN_DESC_TAG && l.kind == NN_LAYER_DENSE && l.units == 3 && l.alpha == 0.0f);
+    CHECK(here.alpha == 0.01f && l.init_gain == here.init_gain && l.eps == here.eps);
+    CHECK(o.tag == NN_DESC_TAG && o.kind == NN_OPTIM_ADAMW && o.weight_decay == 0.01f);
+    CHECK(o.lr == oh.lr && o.beta1 == oh.beta1 && o.beta2 == oh.beta2 && o.eps == oh.eps);
+}
+
 static const test_case tests[] = {
     TEST(test_two_translation_units),
+    TEST(test_two_units_descriptions),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }

@@ -5,6 +5,8 @@
 
 float tu_b_dense_sum(float *x, float *w, float *b, int batch, int in, int out, float *y);
 uint64_t tu_b_rng(uint64_t seed);
+nn_layer_desc tu_b_layer(void);
+nn_optim_desc tu_b_optim(void);
 
 /* y = relu(x w^T + b); returns the sum of y. */
 float tu_b_dense_sum(float *x, float *w, float *b, int batch, int in, int out, float *y) {
@@ -23,3 +25,11 @@ uint64_t tu_b_rng(uint64_t seed) {
     nn_rng_u64(&r);
     return nn_rng_u64(&r);
 }
+
+/* The description constructors are declared for every unit, defined in one. */
+nn_layer_desc tu_b_layer(void) {
+    nn_layer_desc l = nn_dense(3, NN_ACT_LEAKY_RELU);
+    l.alpha = 0.0f; /* literal */
+    return l;
+}
+nn_optim_desc tu_b_optim(void) { return nn_optim_desc_default(NN_OPTIM_ADAMW); }

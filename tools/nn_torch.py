@@ -20,15 +20,16 @@ to-torch  writes the whole nn.Sequential (load with torch.load), or only its sta
           types and arguments, same state_dict keys, dtypes and values (num_batches_tracked
           included).
 
-The format is docs/FORMAT.md (version 1.0). What each PyTorch module becomes:
+The format is docs/FORMAT.md; this tool writes version 1.1 and reads 1.0 and 1.1. What
+each PyTorch module becomes:
 
     Linear(in, out, bias)   DENSE, units = out, no_bias = (bias is None), act IDENTITY
     ReLU, Sigmoid, Tanh, GELU, GELU(approximate='tanh'), SiLU, Softplus(), Softmax(dim=-1),
     Identity                ACT with that activation
-    LeakyReLU(s), ELU(a)    ACT, alpha = s or a
+    LeakyReLU(s), ELU(a)    ACT, alpha = s or a (0 included)
     BatchNorm1d(F, eps, m)  BATCHNORM, eps, momentum (affine, tracking running stats)
     LayerNorm(F, eps)       LAYERNORM, eps (elementwise affine)
-    Dropout(p)              DROPOUT, p
+    Dropout(p)              DROPOUT, p (0 included)
     Flatten()               FLATTEN
 
 Each module is written as one layer description, so nn.h's internal layer index (the
@@ -38,14 +39,28 @@ PyTorch's state_dict keys. (nn.h expands a DENSE or MAXOUT description that carr
 activation into two internal layers; to-torch reads such files too and gives each
 internal layer its own module, so indices still coincide.)
 
-nn.h reads a zero in a description field as "the default": alpha 0 is LeakyReLU 0.01 /
-ELU 1.0, p 0 is dropout 0.5, eps 0 is 1e-5, momentum 0 is 0.1. So LeakyReLU(0) and ELU(0)
-are written as ReLU (the same function), Dropout(0) as an identity, and BatchNorm/LayerNorm
-with eps 0 or BatchNorm with momentum 0 or None are refused. What nn.h cannot hold but
-PyTorch needs back (the Sequential's child names, num_batches_tracked, the modules written
-as something equivalent) goes into an optional section "xTOR" (JSON), which nn.h skips
-(docs/FORMAT.md: unknown optional sections are skipped; tags starting with a lower-case
-letter are for tools). The file also holds a model RNG state (RNGS) seeded as
+Layer records are literal (format 1.1, nn.h's rule for descriptions): every field holds
+the value in force, and the fields a module does not set hold what nn.h's constructors
+(nn_dense, nn_activation, nn_dropout, nn_batchnorm, nn_layernorm, nn_flatten) put there,
+so a C program that builds the same Sequential from those constructors loads the file
+with nn_model_load. A file where a record holds a zero that format 1.0 read as "the
+default" (LeakyReLU(0), ELU(0), Dropout(0), BatchNorm1d(momentum=0), eps=0) also gets an
+empty required section ZLIT, so that a 1.0 reader refuses it instead of misreading it.
+BatchNorm1d(momentum=None) (a cumulative average) has no nn.h equivalent and is refused,
+as are eps and momentum above 1.
+
+Reading, a 1.0 file's zeros are given the defaults 1.0 meant (alpha 0: LeakyReLU 0.01 /
+ELU 1.0, init_gain 0: nn_init_gain of the activation, p 0: 0.5, eps 0: 1e-5, momentum 0:
+0.1, k 0: 2), as nn.h's reader does; 1.1 records are taken as they are. The sections
+nn.h writes besides the model (OPTM, SCHD, SCHX: an optimizer's and a schedule's state)
+are checked and skipped: PyTorch's optimizers are not converted.
+
+What nn.h cannot hold but PyTorch needs back (the Sequential's child names,
+num_batches_tracked, Softmax's dim) goes into an optional section "xTOR" (JSON), which nn.h
+skips (docs/FORMAT.md: unknown optional sections are skipped; tags starting with a
+lower-case letter are for tools). Files of the 1.0 tool also carry there the modules it
+wrote as something equivalent (LeakyReLU(0) as ReLU, Dropout(0) as an identity); they are
+read back as they were. The file also holds a model RNG state (RNGS) seeded as
 nn_rng_seed(seed) does; PyTorch's RNG state is not carried over.
 """
 
@@ -60,7 +75,7 @@ import numpy as np
 
 MAGIC = b"\x89NNH\r\n\x1a\n"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1  # written; every 1.x is read (a minor version only adds sections)
 SEC_REQUIRED = 1
 MAX_SECTIONS = 64
 MAX_NAME = 31
@@ -80,6 +95,9 @@ LAYER_STRUCT = struct.Struct("<" + "".join(c for _, c in LAYER_FIELDS))
 assert LAYER_STRUCT.size == 56
 
 PRIVATE_TAG = b"xTOR"
+# sections this tool knows: the model's, the train state's (checked, skipped), 1.1's
+KNOWN_TAGS = (b"ARCH", b"PARM", b"BUFS", b"OPTM", b"SCHD", b"RNGS", b"ZLIT", b"SCHX", PRIVATE_TAG)
+FLOAT_FIELDS = [name for name, code in LAYER_FIELDS if code == "f"]
 
 
 class FormatError(Exception):
@@ -125,13 +143,93 @@ def splitmix64_seed(seed):
 
 
 # ---------------------------------------------------------------------------- layer descriptions
-def desc(kind, **kw):
+def f32(v):
+    """v rounded to float32, as a Python float (what the file holds)."""
+    return float(np.float32(v))
+
+
+def act_default_alpha(act):
+    """nn.h's nn__act_default_alpha: torch's LeakyReLU slope 0.01, ELU alpha 1.0, else 0."""
+    return f32(0.01) if act == A["LEAKY_RELU"] else 1.0 if act == A["ELU"] else 0.0
+
+
+def init_gain(act, alpha):
+    """nn_init_gain (torch.nn.init.calculate_gain), in float32 as nn.h computes it."""
+    one, two = np.float32(1.0), np.float32(2.0)
+    if act == A["TANH"]:
+        return float(np.float32(5.0) / np.float32(3.0))
+    if act == A["RELU"]:
+        return float(np.sqrt(two))
+    if act == A["LEAKY_RELU"]:
+        a = np.float32(alpha)
+        return float(np.sqrt(two / (one + a * a)))
+    return 1.0
+
+
+def layer_default(kind):
+    """nn_layer_desc_default(kind): the fields that kind reads at PyTorch's defaults, the
+    others 0 (int kind or name)."""
+    kind = K[kind] if isinstance(kind, str) else kind
     d = {name: 0 for name, _ in LAYER_FIELDS}
-    d["kind"] = K[kind]
+    d["kind"] = kind
+    name = LAYER_KINDS[kind] if 0 <= kind < len(LAYER_KINDS) else "?"
+    if name == "DENSE":
+        d["eps"] = f32(1e-5)  # read only with weight_std
+        d["init_gain"] = init_gain(A["IDENTITY"], 0.0)
+    elif name == "MAXOUT":
+        d["k"] = 2
+        d["init_gain"] = init_gain(A["IDENTITY"], 0.0)
+    elif name == "DROPOUT":
+        d["p"] = 0.5
+    elif name == "BATCHNORM":
+        d["eps"], d["momentum"] = f32(1e-5), f32(0.1)
+    elif name == "LAYERNORM":
+        d["eps"] = f32(1e-5)
+    return d
+
+
+def desc(kind, **kw):
+    """A layer record as nn.h's constructors make it (nn_dense(units, act),
+    nn_activation(act), nn_dropout(p), nn_batchnorm(), ...), then the fields in kw."""
+    d = layer_default(kind)
+    act = kw.get("act", 0)
+    if kind in ("DENSE", "MAXOUT", "ACT"):
+        d["act"] = act
+        d["alpha"] = act_default_alpha(act)
+        if kind != "ACT":
+            d["init_gain"] = init_gain(act, d["alpha"])
     for k, v in kw.items():
         assert k in d, k
         d[k] = v
+    for k in FLOAT_FIELDS:
+        d[k] = f32(d[k])
     return d
+
+
+def from_v10(d):
+    """A format 1.0 record as nn.h reads it (nn__layer_from_v10): zeros are defaults."""
+    d = dict(d)
+    dflt = layer_default(d["kind"])
+    kind = LAYER_KINDS[d["kind"]] if 0 <= d["kind"] < len(LAYER_KINDS) else "?"
+    act = d["act"] if kind in ("DENSE", "MAXOUT", "ACT") else A["IDENTITY"]
+    if d["alpha"] == 0.0:
+        d["alpha"] = act_default_alpha(act)
+    if kind in ("DENSE", "MAXOUT") and d["init_gain"] == 0.0:
+        d["init_gain"] = init_gain(act, d["alpha"])
+    for k in ("p", "eps", "momentum", "k"):
+        if d[k] == 0:
+            d[k] = dflt[k]
+    return d
+
+
+def _record(d):
+    return LAYER_STRUCT.pack(*[d[name] for name, _ in LAYER_FIELDS])
+
+
+def needs_zlit(d):
+    """Would a 1.0 reader read this record differently (a literal zero it would replace)?
+    nn.h's nn__layer_needs_zlit: compared through the file encoding."""
+    return _record(from_v10(d)) != _record(d)
 
 
 def expand(descs, inputs):
@@ -156,7 +254,9 @@ def runs_of(descs, inputs):
         if kind == "DENSE":
             nw, nb = fout * fin, (0 if d["no_bias"] else fout)
         elif kind == "MAXOUT":
-            k = d["k"] or 2
+            k = d["k"]  # literal (a 1.0 file's 0 is made 2 by from_v10)
+            if k < 1:
+                raise FormatError("layer %d: maxout with k = %d" % (di, k))
             nw, nb = fout * k * fin, fout * k
         elif kind == "BATCHNORM":
             nw = nb = fout
@@ -195,8 +295,12 @@ def write_nnw(path, inputs, max_batch, seed, descs, params, buffers, private=Non
     nn.h's order; private: JSON-able object for the optional xTOR section."""
     arch = struct.pack("<IIQI", inputs, max_batch, seed, len(descs))
     for d in descs:
-        arch += LAYER_STRUCT.pack(*[d[name] for name, _ in LAYER_FIELDS])
-    secs = [_section(b"ARCH", SEC_REQUIRED, arch),
+        arch += _record(d)
+    secs = []
+    if any(needs_zlit(d) for d in descs):
+        # required and empty, first as nn.h writes it: a 1.0 reader must refuse the file
+        secs.append(_section(b"ZLIT", SEC_REQUIRED, b""))
+    secs += [_section(b"ARCH", SEC_REQUIRED, arch),
             _section(b"PARM", SEC_REQUIRED, _runs_payload(params)),
             _section(b"BUFS", SEC_REQUIRED, _runs_payload(buffers)),
             _section(b"RNGS", 0, struct.pack("<I4Q", 1, *splitmix64_seed(seed)))]
@@ -246,6 +350,7 @@ def read_nnw(path):
     major, minor, n = struct.unpack_from("<III", data, 8)
     if major != VERSION_MAJOR:
         raise FormatError("format version %d.%d: this tool reads %d.x" % (major, minor, VERSION_MAJOR))
+    # a newer minor version only adds sections: its required ones are refused below
     if n > MAX_SECTIONS:
         raise FormatError("too many sections")
     pos, secs, listing = 24, {}, []
@@ -262,7 +367,7 @@ def read_nnw(path):
         listing.append((tag.decode("latin-1"), flags, slen))
         if tag in secs:
             raise FormatError("section %r twice" % tag)
-        known = tag in (b"ARCH", b"PARM", b"BUFS", b"OPTM", b"SCHD", b"RNGS", PRIVATE_TAG)
+        known = tag in KNOWN_TAGS
         if not known and flags & SEC_REQUIRED:
             raise FormatError("required section %r of a newer format" % tag)
         secs[tag] = payload
@@ -272,14 +377,28 @@ def read_nnw(path):
     for t in (b"ARCH", b"PARM", b"BUFS"):
         if t not in secs:
             raise FormatError("section %r missing" % t)
+    # 1.1: ZLIT is empty; SCHX extends SCHD with u32 flags (anneal_linear, three_phase), each 0 or 1
+    if b"ZLIT" in secs and len(secs[b"ZLIT"]) != 0:
+        raise FormatError("section ZLIT is not empty")
+    schx = None
+    if b"SCHX" in secs:
+        x = secs[b"SCHX"]
+        if b"SCHD" not in secs or len(x) < 4 or len(x) % 4:
+            raise FormatError("section SCHX without SCHD or of %d bytes" % len(x))
+        schx = struct.unpack_from("<%dI" % (len(x) // 4), x, 0)
+        if any(v > 1 for v in schx):
+            raise FormatError("section SCHX holds %r (flags are 0 or 1)" % (schx,))
     a = secs[b"ARCH"]
     if len(a) < 20:
         raise FormatError("truncated ARCH")
     inputs, max_batch, seed, nl = struct.unpack_from("<IIQI", a, 0)
     if len(a) != 20 + 56 * nl:
         raise FormatError("ARCH length does not match its layer count")
-    descs = [dict(zip([f for f, _ in LAYER_FIELDS], LAYER_STRUCT.unpack_from(a, 20 + 56 * i))) for i in range(nl)]
-    out = dict(version=(major, minor), inputs=inputs, max_batch=max_batch, seed=seed, descs=descs,
+    raw = [dict(zip([f for f, _ in LAYER_FIELDS], LAYER_STRUCT.unpack_from(a, 20 + 56 * i))) for i in range(nl)]
+    # 1.0 records meant "zero is the default"; from 1.1 on they are literal
+    descs = [from_v10(d) for d in raw] if minor == 0 else raw
+    out = dict(version=(major, minor), inputs=inputs, max_batch=max_batch, seed=seed, descs=descs, raw_descs=raw,
+               zlit=b"ZLIT" in secs, schx=schx,
                params=_read_runs(secs[b"PARM"]), buffers=_read_runs(secs[b"BUFS"]), sections=listing,
                private=json.loads(secs[PRIVATE_TAG].decode("utf-8")) if PRIVATE_TAG in secs else None)
     want_p, want_b = runs_of(descs, inputs)
@@ -303,7 +422,8 @@ def _module_desc(mod, width, warn):
     if isinstance(mod, nn.Linear):
         if mod.in_features != width:
             raise FormatError("Linear(in_features=%d) after width %d" % (mod.in_features, width))
-        return desc("DENSE", units=mod.out_features, no_bias=int(mod.bias is None)), mod.out_features, None
+        return desc("DENSE", units=mod.out_features, act=A["IDENTITY"], no_bias=int(mod.bias is None)), \
+            mod.out_features, None
     simple = {nn.ReLU: "RELU", nn.Sigmoid: "SIGMOID", nn.Tanh: "TANH", nn.SiLU: "SILU", nn.Identity: "IDENTITY"}
     for cls, act in simple.items():
         if type(mod) is cls:
@@ -322,30 +442,29 @@ def _module_desc(mod, width, warn):
     if isinstance(mod, (nn.LeakyReLU, nn.ELU)):
         leaky = isinstance(mod, nn.LeakyReLU)
         a = float(mod.negative_slope if leaky else mod.alpha)
-        if a == 0.0:
-            warn("%s with slope 0 written as ReLU (nn.h reads alpha 0 as its default)" % name)
-            return desc("ACT", act=A["RELU"]), width, {"type": name, "alpha": 0.0}
+        if not np.isfinite(np.float32(a)):
+            raise FormatError("%s(%r): nn.h needs a finite float32 alpha" % (name, a))
         return desc("ACT", act=A["LEAKY_RELU" if leaky else "ELU"], alpha=a), width, None
     if isinstance(mod, nn.BatchNorm1d):
         if not mod.affine or not mod.track_running_stats:
             raise FormatError("BatchNorm1d needs affine=True and track_running_stats=True")
         if mod.num_features != width:
             raise FormatError("BatchNorm1d(%d) after width %d" % (mod.num_features, width))
-        if mod.momentum is None or mod.momentum == 0 or mod.eps == 0:
-            raise FormatError("BatchNorm1d(eps=%r, momentum=%r): nn.h reads 0 as the default and has no "
-                              "cumulative average" % (mod.eps, mod.momentum))
+        if mod.momentum is None:
+            raise FormatError("BatchNorm1d(momentum=None): nn.h has no cumulative average")
+        if not (0.0 <= mod.eps <= 1.0 and 0.0 <= mod.momentum <= 1.0):
+            raise FormatError("BatchNorm1d(eps=%r, momentum=%r): nn.h takes both in [0, 1]" % (mod.eps, mod.momentum))
         return desc("BATCHNORM", eps=float(mod.eps), momentum=float(mod.momentum)), width, None
     if isinstance(mod, nn.LayerNorm):
         if tuple(mod.normalized_shape) != (width,) or not mod.elementwise_affine:
             raise FormatError("LayerNorm%r: nn.h normalizes the last dim (%d) with an affine" %
                               (tuple(mod.normalized_shape), width))
-        if mod.eps == 0:
-            raise FormatError("LayerNorm(eps=0): nn.h reads eps 0 as 1e-5")
+        if not 0.0 <= mod.eps <= 1.0:
+            raise FormatError("LayerNorm(eps=%r): nn.h takes eps in [0, 1]" % mod.eps)
         return desc("LAYERNORM", eps=float(mod.eps)), width, None
     if isinstance(mod, nn.Dropout):
-        if mod.p == 0:
-            warn("Dropout(0) written as an identity (nn.h reads p 0 as 0.5)")
-            return desc("ACT", act=A["IDENTITY"]), width, {"type": "Dropout", "p": 0.0}
+        if not 0.0 <= mod.p < 1.0:
+            raise FormatError("Dropout(p=%r): nn.h takes p in [0, 1)" % mod.p)
         return desc("DROPOUT", p=float(mod.p)), width, None
     if isinstance(mod, nn.Flatten):
         if mod.start_dim != 1 or mod.end_dim != -1:
@@ -445,7 +564,8 @@ def _f32(v):
 
 
 def nn_to_torch(f):
-    """An nn.Sequential (eval mode) from read_nnw's result."""
+    """An nn.Sequential (eval mode) from read_nnw's result (descriptions as nn.h reads
+    them: 1.0 zeros already given their defaults)."""
     torch = _torch()
     nn = torch.nn
     priv = f["private"] or {}
@@ -484,9 +604,9 @@ def nn_to_torch(f):
             elif name == "TANH":
                 mods.append(nn.Tanh())
             elif name == "LEAKY_RELU":
-                mods.append(nn.LeakyReLU(alpha or 0.01))
+                mods.append(nn.LeakyReLU(alpha))
             elif name == "ELU":
-                mods.append(nn.ELU(alpha or 1.0))
+                mods.append(nn.ELU(alpha))
             elif name == "GELU":
                 mods.append(nn.GELU())
             elif name == "GELU_TANH":
@@ -500,11 +620,11 @@ def nn_to_torch(f):
             else:
                 raise FormatError("layer %d: unknown activation %d" % (idx, act))
         elif kind == "DROPOUT":
-            mods.append(nn.Dropout(d["p"] or 0.5))
+            mods.append(nn.Dropout(d["p"]))
         elif kind == "BATCHNORM":
-            mods.append(nn.BatchNorm1d(fout, eps=d["eps"] or 1e-5, momentum=d["momentum"] or 0.1))
+            mods.append(nn.BatchNorm1d(fout, eps=d["eps"], momentum=d["momentum"]))
         elif kind == "LAYERNORM":
-            mods.append(nn.LayerNorm(fout, eps=d["eps"] or 1e-5))
+            mods.append(nn.LayerNorm(fout, eps=d["eps"]))
         elif kind == "FLATTEN":
             mods.append(nn.Flatten())
         elif kind == "MAXOUT":
@@ -551,7 +671,21 @@ def check_header(path):
     m = re.search(r"#define NN_FORMAT_VERSION_MAJOR (\d+)", text)
     if not m or int(m.group(1)) != VERSION_MAJOR:
         diffs.append("NN_FORMAT_VERSION_MAJOR is %s, the tool writes %d" % (m and m.group(1), VERSION_MAJOR))
+    m = re.search(r"#define NN_FORMAT_VERSION_MINOR (\d+)", text)
+    if not m or int(m.group(1)) != VERSION_MINOR:
+        diffs.append("NN_FORMAT_VERSION_MINOR is %s, the tool writes %d.%d" % (m and m.group(1), VERSION_MAJOR,
+                                                                            VERSION_MINOR))
+    for tag in ("ZLIT", "SCHX"):
+        if "NN__TAG('%s', '%s', '%s', '%s')" % tuple(tag) not in text:
+            diffs.append("nn.h has no section %s" % tag)
+    if "#define NN_DESC_TAG" not in text:
+        diffs.append("nn.h has no NN_DESC_TAG (literal descriptions)")
     return diffs
+
+
+# the fields each kind reads (info shows them even at 0: in 1.1 a 0 is a value)
+KIND_READS = {"DENSE": ("units", "act", "alpha", "init_gain", "eps"), "MAXOUT": ("units", "act", "alpha", "k"),
+              "ACT": ("act", "alpha"), "DROPOUT": ("p",), "BATCHNORM": ("eps", "momentum"), "LAYERNORM": ("eps",)}
 
 
 # ---------------------------------------------------------------------------- command line
@@ -595,9 +729,12 @@ def main(argv=None):
                                                                                      f["seed"])))
             for tag, flags, n in f["sections"]:
                 print("  section %s flags %d: %d bytes" % (tag, flags, n))
+            if f["version"][1] == 0:
+                print("  (format 1.0: zeros in the records read as the defaults shown)")
             for i, d in enumerate(f["descs"]):
                 kind = LAYER_KINDS[d["kind"]] if d["kind"] < len(LAYER_KINDS) else d["kind"]
-                extra = ", ".join("%s=%g" % (k, v) for k, v in d.items() if k != "kind" and v)
+                reads = KIND_READS.get(kind, ())
+                extra = ", ".join("%s=%g" % (k, v) for k, v in d.items() if k != "kind" and (v or k in reads))
                 print("  layer %d: %s %s" % (i, kind, extra))
             for name, arr in list(f["params"].items()) + list(f["buffers"].items()):
                 print("  %s: %d floats" % (name, arr.size))
