@@ -1,6 +1,14 @@
 # nn.h - build and test.
-#   make test    install missing compilers (apt-get), build the test matrix, run it;
-#                prints one "N passed, N failed" line per run and a total at the end.
+#   make test        install missing compilers (apt-get), build the test matrix, run it.
+#                    Prints one line per test binary ("N passed, N failed" and its run time)
+#                    and, as the very last line, the total "N passed, N failed"; the exit
+#                    status is non-zero on any failure. The log of a binary that failed,
+#                    crashed or printed no summary line is printed in full; every log stays
+#                    in build/<binary>.log.
+#   make test V=1    (or VERBOSE=1) also print each compile command and every log in full,
+#                    TEST_NOTE lines included.
+#   make build/test_core_asan && build/test_core_asan gemm
+#                    build one binary and run the tests whose name contains "gemm".
 # Everything built goes to build/.
 
 CC_GCC   ?= gcc
@@ -19,41 +27,125 @@ BUILD    := build
 JOBS     ?= 2
 HEADERS  := nn.h tests/test.h tests/fixture.h
 
+# V=1 or VERBOSE=1: show the commands and every log
+V ?= $(VERBOSE)
+Q := $(if $(filter 1,$(V)),,@)
+
 # root needs no sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Every suite is built in every configuration of the matrix.
-SUITES  := core layers optim serialize
+# ---- the test matrix -------------------------------------------------------------
+# Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
+# every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
+# also the build order: serialize first, as its runs are the longest and go one at a time.
+SUITES  := serialize core layers optim special misuse
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
+configs_serialize := $(CONFIGS) portable portable_asan
+# caller mistakes under the sanitizers, with asserts and without (one translation unit:
+# in the other configurations it would cost a whole compile of nn.h each)
+configs_misuse    := asan asan_ndebug
+
+# A configuration is a command that compiles and links; lang_X is what only compiling needs.
 cmd_c99       = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS)
 cmd_c11_clang = $(CC_CLANG) $(C11) $(WARNINGS) $(CFLAGS)
-cmd_cxx11     = $(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS)
+cmd_cxx11     = $(CXX_GXX) -std=c++11 $(WARNINGS) $(CFLAGS)
+lang_cxx11    = -x c++
 cmd_static    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -O3 -DNN_STATIC
 cmd_nosimd    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_NO_SIMD
 cmd_openmp    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -fopenmp
 cmd_asan      = $(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE)
+# the checks on a caller's mistakes must hold in release builds too
+cmd_asan_ndebug   = $(cmd_asan) -DNDEBUG
+# the serializer through the byte-by-byte path big-endian hosts take
+cmd_portable      = $(cmd_c99) -DNN_PORTABLE_ENDIAN
+cmd_portable_asan = $(cmd_asan) -DNN_PORTABLE_ENDIAN
+# the environment a configuration's binaries run in
+env_openmp        = OMP_NUM_THREADS=2
+env_asan          = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+env_asan_ndebug   = $(env_asan)
+env_portable_asan = $(env_asan)
 
-define suite_rule
+# The header's implementation is compiled once per configuration, from tests/nn_impl.c
+# into build/nn_impl_CONFIG.o; a suite is compiled with -DNN_TEST_LINKED (declarations
+# only) and linked against it. These compile suite and implementation as one translation
+# unit instead:
+#   static     NN_STATIC makes every function of nn.h static to its translation unit
+#   serialize  its allocator hooks (NN_MALLOC/NN_REALLOC, recording the largest request in
+#              a static counter the tests read) must be the implementation's, and it calls
+#              the private nn__host_le()
+#   optim      uses NN__MAX, a macro of the implementation section
+#   misuse     defines NN_ASSERT (a counter the tests read) before the implementation
+WHOLE_CONFIGS := static
+WHOLE_SUITES  := serialize optim misuse
+
+suite_configs = $(if $(configs_$(1)),$(configs_$(1)),$(CONFIGS))
+whole = $(filter $(1),$(WHOLE_SUITES))$(filter $(2),$(WHOLE_CONFIGS))
+
+# $(1) suite, $(2) configuration
+define whole_rule
 $(BUILD)/test_$(1)_$(2): tests/test_$(1).c $(HEADERS) | $(BUILD)
-	$$(cmd_$(2)) $$< -o $$@ $$(LDLIBS)
+	$(Q)$$(cmd_$(2)) $$(lang_$(2)) $$< -o $$@ $$(LDLIBS)
 endef
-$(foreach s,$(SUITES),$(foreach c,$(CONFIGS),$(eval $(call suite_rule,$(s),$(c)))))
+define linked_rule
+$(BUILD)/test_$(1)_$(2).o: tests/test_$(1).c $(HEADERS) | $(BUILD)
+	$(Q)$$(cmd_$(2)) $$(lang_$(2)) -DNN_TEST_LINKED -c $$< -o $$@
+$(BUILD)/test_$(1)_$(2): $(BUILD)/test_$(1)_$(2).o $(BUILD)/nn_impl_$(2).o
+	$(Q)$$(cmd_$(2)) $$^ -o $$@ $$(LDLIBS)
+endef
+$(foreach s,$(SUITES),$(foreach c,$(call suite_configs,$(s)),\
+	$(eval $(call $(if $(call whole,$(s),$(c)),whole_rule,linked_rule),$(s),$(c)))))
 
-SUITE_BINS := $(foreach s,$(SUITES),$(foreach c,$(CONFIGS),$(BUILD)/test_$(s)_$(c)))
-# the serializer again through the byte-by-byte path big-endian hosts take,
-# and every fuzzer seed and past crash replayed under the sanitizers
-$(BUILD)/test_serialize_portable: tests/test_serialize.c $(HEADERS) | $(BUILD)
-	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_PORTABLE_ENDIAN $< -o $@ $(LDLIBS)
-$(BUILD)/test_serialize_portable_asan: tests/test_serialize.c $(HEADERS) | $(BUILD)
-	$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) -DNN_PORTABLE_ENDIAN $< -o $@ $(LDLIBS)
+define impl_rule
+$(BUILD)/nn_impl_$(1).o: tests/nn_impl.c nn.h | $(BUILD)
+	$(Q)$$(cmd_$(1)) $$(lang_$(1)) -c $$< -o $$@
+endef
+$(foreach c,$(filter-out $(WHOLE_CONFIGS),$(sort $(foreach s,$(SUITES),$(call suite_configs,$(s))))),\
+	$(eval $(call impl_rule,$(c))))
+
+# Beside the suites: the allocator hooks, two translation units (C and C++), and every
+# fuzzer seed and past crash replayed under the sanitizers.
+$(BUILD)/test_alloc: tests/test_alloc.c $(HEADERS) | $(BUILD)
+	$(Q)$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
+$(BUILD)/tu_gcc: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
+	$(Q)$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
+$(BUILD)/tu_gxx: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
+	$(Q)$(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
 $(BUILD)/fuzz_replay: tests/fuzz_load.c nn.h | $(BUILD)
-	$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
+	$(Q)$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
 
-TEST_BINS := $(SUITE_BINS) $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx \
-	$(BUILD)/test_serialize_portable $(BUILD)/test_serialize_portable_asan $(BUILD)/fuzz_replay
+# Running binary NAME (tests/run_one.sh) writes build/NAME.log and build/NAME.result (its
+# "N passed, N failed") and prints one line. Runs go side by side with each other and with
+# the compiles, except that a suite's run waits for the same suite's run in the
+# configuration before: those write the same files under build/ (test_serialize's C export).
+# $(1) binary, $(2) environment, $(3) arguments, $(4) the run to wait for
+define run_rule
+$(BUILD)/$(1).result: $(BUILD)/$(1) FORCE | $(4)
+	@VERBOSE=$(V) sh tests/run_one.sh $(BUILD) $(1) env $(2) ./$(BUILD)/$(1) $(3)
+endef
+# "c1 c2 c3" -> "c1:- c2:c1 c3:c2"
+after_pairs = $(filter-out :%,$(join $(1),$(addprefix :,- $(1))))
+pair_1 = $(word 1,$(subst :, ,$(1)))
+pair_2 = $(filter-out -,$(word 2,$(subst :, ,$(1))))
+$(foreach s,$(SUITES),$(foreach p,$(call after_pairs,$(call suite_configs,$(s))),\
+	$(eval $(call run_rule,test_$(s)_$(call pair_1,$(p)),$$(env_$(call pair_1,$(p))),,\
+		$(patsubst %,$(BUILD)/test_$(s)_%.result,$(call pair_2,$(p)))))))
+$(eval $(call run_rule,test_alloc))
+$(eval $(call run_rule,tu_gcc))
+$(eval $(call run_rule,tu_gxx))
+$(eval $(call run_rule,fuzz_replay,,$(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)))
+
+TEST_BINS := $(foreach s,$(SUITES),$(foreach c,$(call suite_configs,$(s)),test_$(s)_$(c))) \
+	test_alloc tu_gcc tu_gxx fuzz_replay
+RESULTS   := $(TEST_BINS:%=$(BUILD)/%.result)
+
+# The total of the .result files $(1), after the names of those that failed; exit status
+# 1 on a failure.
+total = awk '{ p += $$1; f += $$3 } $$3 > 0 { n = FILENAME; sub(/.*\//, "", n); sub(/\.result$$/, "", n); bad = bad " " n } \
+	END { if (bad != "") print "failed:" bad; printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(1)
 
 .DEFAULT_GOAL := test
-.PHONY: test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz test-aarch64 deps-aarch64 clean
+.PHONY: FORCE test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz test-aarch64 deps-aarch64 clean
+FORCE:
 
 # ---- demo: Fashion-MNIST -----------------------------------------------------
 DEMO_PKGS := gcc libc6-dev dataset-fashion-mnist libstb-dev
@@ -77,10 +169,13 @@ deps-demo:
 bench:
 	bash bench/run.sh
 
-
+# ---- test ------------------------------------------------------------------------
+# --output-sync keeps each job's output (a failed run's log) in one piece
 test: deps-test
-	@$(MAKE) --no-print-directory -j$(JOBS) test-run
+	@$(MAKE) --no-print-directory --output-sync=target -j$(JOBS) test-run
 
+test-run: $(RESULTS)
+	@$(call total,$(RESULTS))
 
 # Install only what is missing; refresh the package lists only then (a fresh
 # Debian image has none).
@@ -98,35 +193,6 @@ deps-test:
 $(BUILD):
 	@mkdir -p $(BUILD)
 
-$(BUILD)/test_alloc: tests/test_alloc.c $(HEADERS) | $(BUILD)
-	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
-
-$(BUILD)/tu_gcc: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
-	$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
-
-$(BUILD)/tu_gxx: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
-	$(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
-
-
-test-run: $(TEST_BINS)
-	@rm -f $(BUILD)/results.txt
-	@for s in $(SUITES); do for c in $(CONFIGS); do \
-		case $$c in \
-		openmp) e="env OMP_NUM_THREADS=2";; \
-		asan) e="env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1";; \
-		*) e="";; \
-		esac; \
-		sh tests/run_one.sh $(BUILD) test_$${s}_$$c $$e ./$(BUILD)/test_$${s}_$$c; \
-	done; done
-	@sh tests/run_one.sh $(BUILD) test_alloc ./$(BUILD)/test_alloc
-	@sh tests/run_one.sh $(BUILD) tu_gcc ./$(BUILD)/tu_gcc
-	@sh tests/run_one.sh $(BUILD) tu_gxx ./$(BUILD)/tu_gxx
-	@sh tests/run_one.sh $(BUILD) test_serialize_portable ./$(BUILD)/test_serialize_portable
-	@sh tests/run_one.sh $(BUILD) test_serialize_portable_asan env ASAN_OPTIONS=detect_leaks=1 ./$(BUILD)/test_serialize_portable_asan
-	@sh tests/run_one.sh $(BUILD) fuzz_replay ./$(BUILD)/fuzz_replay $(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)
-	@echo "== total"
-	@awk '{ p += $$1; f += $$3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(BUILD)/results.txt
-
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
@@ -142,13 +208,12 @@ deps-aarch64:
 	fi
 
 test-aarch64: deps-aarch64 | $(BUILD)
-	@rm -f $(BUILD)/results.txt
 	@for s in $(ARM_SUITES); do \
-		$(ARM_CC) $(C99) $(WARNINGS) $(CFLAGS) -static tests/test_$$s.c -o $(BUILD)/test_$${s}_aarch64 $(LDLIBS) || exit 1; \
-		sh tests/run_one.sh $(BUILD) test_$${s}_aarch64 qemu-aarch64 ./$(BUILD)/test_$${s}_aarch64; \
+		$(if $(Q),,set -x;) $(ARM_CC) $(C99) $(WARNINGS) $(CFLAGS) -static tests/test_$$s.c -o $(BUILD)/test_$${s}_aarch64 $(LDLIBS) || exit 1; \
+		VERBOSE=$(V) sh tests/run_one.sh $(BUILD) test_$${s}_aarch64 qemu-aarch64 ./$(BUILD)/test_$${s}_aarch64; \
 	done
 	@echo "== total (aarch64, NEON)"
-	@awk '{ p += $$1; f += $$3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(BUILD)/results.txt
+	@$(call total,$(ARM_SUITES:%=$(BUILD)/test_%_aarch64.result))
 
 # ---- fuzz: libFuzzer over every loader ------------------------------------------
 FUZZ_SECONDS ?= 60
