@@ -37,7 +37,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # ---- the test matrix -------------------------------------------------------------
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
-# also the build order: serialize first, as its runs are the longest and go one at a time.
+# also the build order: serialize first, its runs are the longest.
 SUITES  := serialize core layers optim special misuse
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
@@ -113,30 +113,27 @@ $(BUILD)/tu_gxx: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
 $(BUILD)/fuzz_replay: tests/fuzz_load.c nn.h | $(BUILD)
 	$(Q)$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
 
-# Running binary NAME (tests/run_one.sh) writes build/NAME.log and build/NAME.result (its
-# "N passed, N failed") and prints one line. Runs go side by side with each other and with
-# the compiles, except that a suite's run waits for the same suite's run in the
-# configuration before: those write the same files under build/ (test_serialize's C export).
-# $(1) binary, $(2) environment, $(3) arguments, $(4) the run to wait for
+# Running binary NAME (tests/run_one.sh, in a directory of its own under build/run/)
+# writes build/NAME.log and build/NAME.result (its "N passed, N failed") and prints one line.
+# $(1) binary, $(2) environment, $(3) arguments
 define run_rule
-$(BUILD)/$(1).result: $(BUILD)/$(1) FORCE | $(4)
-	@VERBOSE=$(V) sh tests/run_one.sh $(BUILD) $(1) env $(2) ./$(BUILD)/$(1) $(3)
+$(BUILD)/$(1).result: $(BUILD)/$(1) FORCE
+	@VERBOSE=$(V) sh tests/run_one.sh $(BUILD) $(1) env $(2) $(CURDIR)/$(BUILD)/$(1) $(3)
 endef
-# "c1 c2 c3" -> "c1:- c2:c1 c3:c2"
-after_pairs = $(filter-out :%,$(join $(1),$(addprefix :,- $(1))))
-pair_1 = $(word 1,$(subst :, ,$(1)))
-pair_2 = $(filter-out -,$(word 2,$(subst :, ,$(1))))
-$(foreach s,$(SUITES),$(foreach p,$(call after_pairs,$(call suite_configs,$(s))),\
-	$(eval $(call run_rule,test_$(s)_$(call pair_1,$(p)),$$(env_$(call pair_1,$(p))),,\
-		$(patsubst %,$(BUILD)/test_$(s)_%.result,$(call pair_2,$(p)))))))
+$(foreach s,$(SUITES),$(foreach c,$(call suite_configs,$(s)),\
+	$(eval $(call run_rule,test_$(s)_$(c),$$(env_$(c))))))
 $(eval $(call run_rule,test_alloc))
 $(eval $(call run_rule,tu_gcc))
 $(eval $(call run_rule,tu_gxx))
 $(eval $(call run_rule,fuzz_replay,,$(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)))
 
-TEST_BINS := $(foreach s,$(SUITES),$(foreach c,$(call suite_configs,$(s)),test_$(s)_$(c))) \
-	test_alloc tu_gcc tu_gxx fuzz_replay
-RESULTS   := $(TEST_BINS:%=$(BUILD)/%.result)
+suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay
+RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
+# make starts jobs in the order of test-run's prerequisites, and a run only once it comes
+# to it: a suite's binaries, then its runs, so that runs go while the next suites compile
+TEST_RUN_ORDER := $(foreach s,$(SUITES),$(call suite_bins,$(s)) $(addsuffix .result,$(call suite_bins,$(s)))) \
+	$(OTHER_BINS) $(OTHER_BINS:=.result)
 
 # The total of the .result files $(1), after the names of those that failed; exit status
 # 1 on a failure.
@@ -174,7 +171,7 @@ bench:
 test: deps-test
 	@$(MAKE) --no-print-directory --output-sync=target -j$(JOBS) test-run
 
-test-run: $(RESULTS)
+test-run: $(TEST_RUN_ORDER)
 	@$(call total,$(RESULTS))
 
 # Install only what is missing; refresh the package lists only then (a fresh
@@ -210,7 +207,7 @@ deps-aarch64:
 test-aarch64: deps-aarch64 | $(BUILD)
 	@for s in $(ARM_SUITES); do \
 		$(if $(Q),,set -x;) $(ARM_CC) $(C99) $(WARNINGS) $(CFLAGS) -static tests/test_$$s.c -o $(BUILD)/test_$${s}_aarch64 $(LDLIBS) || exit 1; \
-		VERBOSE=$(V) sh tests/run_one.sh $(BUILD) test_$${s}_aarch64 qemu-aarch64 ./$(BUILD)/test_$${s}_aarch64; \
+		VERBOSE=$(V) sh tests/run_one.sh $(BUILD) test_$${s}_aarch64 qemu-aarch64 $(CURDIR)/$(BUILD)/test_$${s}_aarch64; \
 	done
 	@echo "== total (aarch64, NEON)"
 	@$(call total,$(ARM_SUITES:%=$(BUILD)/test_%_aarch64.result))
