@@ -73,10 +73,12 @@ env_portable_asan = $(env_asan)
 #   serialize  its allocator hooks (NN_MALLOC/NN_REALLOC, recording the largest request in
 #              a static counter the tests read) must be the implementation's, and it calls
 #              the private nn__host_le()
-#   optim      uses NN__MAX, a macro of the implementation section
 #   misuse     defines NN_ASSERT (a counter the tests read) before the implementation
 WHOLE_CONFIGS := static
-WHOLE_SUITES  := serialize optim misuse
+WHOLE_SUITES  := serialize misuse
+# extra flags of one suite in one configuration: the serializer's tests that run a
+# compiler or Python (C export, the PyTorch converter) need one configuration only
+flags_serialize_c99 := -DNN_TEST_EXTERNAL
 
 suite_configs = $(if $(configs_$(1)),$(configs_$(1)),$(CONFIGS))
 whole = $(filter $(1),$(WHOLE_SUITES))$(filter $(2),$(WHOLE_CONFIGS))
@@ -84,11 +86,11 @@ whole = $(filter $(1),$(WHOLE_SUITES))$(filter $(2),$(WHOLE_CONFIGS))
 # $(1) suite, $(2) configuration
 define whole_rule
 $(BUILD)/test_$(1)_$(2): tests/test_$(1).c $(HEADERS) | $(BUILD)
-	$(Q)$$(cmd_$(2)) $$(lang_$(2)) $$< -o $$@ $$(LDLIBS)
+	$(Q)$$(cmd_$(2)) $$(lang_$(2)) $$(flags_$(1)_$(2)) $$< -o $$@ $$(LDLIBS)
 endef
 define linked_rule
 $(BUILD)/test_$(1)_$(2).o: tests/test_$(1).c $(HEADERS) | $(BUILD)
-	$(Q)$$(cmd_$(2)) $$(lang_$(2)) -DNN_TEST_LINKED -c $$< -o $$@
+	$(Q)$$(cmd_$(2)) $$(lang_$(2)) $$(flags_$(1)_$(2)) -DNN_TEST_LINKED -c $$< -o $$@
 $(BUILD)/test_$(1)_$(2): $(BUILD)/test_$(1)_$(2).o $(BUILD)/nn_impl_$(2).o
 	$(Q)$$(cmd_$(2)) $$^ -o $$@ $$(LDLIBS)
 endef
@@ -110,8 +112,10 @@ $(BUILD)/tu_gcc: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
 	$(Q)$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
 $(BUILD)/tu_gxx: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
 	$(Q)$(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
-$(BUILD)/fuzz_replay: tests/fuzz_load.c nn.h | $(BUILD)
-	$(Q)$(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
+$(BUILD)/fuzz_replay.o: tests/fuzz_load.c nn.h | $(BUILD)
+	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
+$(BUILD)/fuzz_replay: $(BUILD)/fuzz_replay.o $(BUILD)/nn_impl_asan.o
+	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
 
 # Running binary NAME (tests/run_one.sh, in a directory of its own under build/run/)
 # writes build/NAME.log and build/NAME.result (its "N passed, N failed") and prints one line.
@@ -193,7 +197,7 @@ $(BUILD):
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-ARM_SUITES := core layers optim
+ARM_SUITES := core layers optim special
 
 deps-aarch64:
 	@missing=""; \

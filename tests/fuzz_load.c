@@ -37,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef NN_TEST_LINKED /* make test links the sanitizer build of the implementation */
 #define NN_IMPLEMENTATION
+#endif
 #include "../nn.h"
 
 #define FZ_CHECK(c)                                                                  \

@@ -395,9 +395,9 @@ static void run_lbfgs_long(const char *name) {
     fe = fx_need(&f, "func_evals", 5);
     ni = fx_need(&f, "n_iter", 5);
     if (traj && fe && ni && run_lbfgs(&f, &run)) {
-        double e0 = NN__MAX(fabs(run.traj[0] - traj->data[0]), fabs(run.traj[1] - traj->data[1]));
-        double en = NN__MAX(fabs(run.traj[8] - 1.0), fabs(run.traj[9] - 1.0));
-        double et = NN__MAX(fabs(traj->data[8] - 1.0), fabs(traj->data[9] - 1.0));
+        double e0 = fmax(fabs(run.traj[0] - traj->data[0]), fabs(run.traj[1] - traj->data[1]));
+        double en = fmax(fabs(run.traj[8] - 1.0), fabs(run.traj[9] - 1.0));
+        double et = fmax(fabs(traj->data[8] - 1.0), fabs(traj->data[9] - 1.0));
         CHECKF(e0 <= 1e-3, "%s: first step at (%.9g, %.9g), torch (%.9g, %.9g)", name, (double)run.traj[0],
                (double)run.traj[1], (double)traj->data[0], (double)traj->data[1]);
         CHECKF(et <= 1e-3, "%s: fixture's final point (%.9g, %.9g) is not at (1,1)", name, (double)traj->data[8],

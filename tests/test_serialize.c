@@ -2165,6 +2165,7 @@ static void test_golden_v1(void) {
 /* ------------------------------------------------------------------ C export */
 
 #if T_POSIX
+#ifdef NN_TEST_EXTERNAL
 static void test_export_c(void) {
     nn_layer_desc l[32];
     int n = layers_all(l), B = ALL_MB, i, rc;
@@ -2232,6 +2233,7 @@ static void test_export_c(void) {
     free(y);
     nn_arena_deinit(&a);
 }
+#endif /* NN_TEST_EXTERNAL */
 #endif
 
 /* ------------------------------------------------------------------ checkpoints */
@@ -2355,6 +2357,7 @@ static void test_torch_model(void) {
 }
 
 #if T_POSIX
+#ifdef NN_TEST_EXTERNAL
 /* tools/nn_torch.py reads and writes format 1.1: a file with literal zeros (LeakyReLU
    slope 0, batch norm momentum 0, dropout p 0) goes to PyTorch and back, and comes back
    with its ZLIT section and the very records nn.h's constructors make, so it loads into
@@ -2430,6 +2433,7 @@ static void test_torch_tool_v11(void) {
     nn_arena_deinit(&a);
     nn_arena_deinit(&b);
 }
+#endif /* NN_TEST_EXTERNAL */
 #endif
 
 /* ------------------------------------------------------------------ sizes */
@@ -2496,13 +2500,17 @@ static const test_case tests[] = {
 #endif
     TEST(test_golden_v1),
 #if T_POSIX
+#ifdef NN_TEST_EXTERNAL /* runs a compiler or Python: one configuration is enough */
     TEST(test_export_c),
+#endif
 #endif
     TEST(test_checkpoint),
     TEST(test_checkpoint_nan_metric),
     TEST(test_torch_model),
 #if T_POSIX
+#ifdef NN_TEST_EXTERNAL /* runs a compiler or Python: one configuration is enough */
     TEST(test_torch_tool_v11),
+#endif
 #endif
     TEST(test_sizes_mlp),
 };
