@@ -42,6 +42,8 @@
      NN_FREE(p)
      NN_STATIC          every public function static       default: off (extern)
      NNDEF              decoration of public functions     default: extern (static with NN_STATIC)
+     NN_NO_AVX512       leave out the AVX-512 kernels      default: off (used when the CPU has
+                                                           AVX-512F; same bits as AVX2, see gemm)
      NN_NO_SIMD         force the plain reference kernels  default: off (AVX2/FMA picked at run
                                                            time on x86-64; NEON on aarch64)
      NN_NO_STDIO        drop FILE and path I/O, keep memory I/O   default: off
@@ -98,8 +100,9 @@
      - Activations on the AVX2 path use polynomial approximations whose
        measured errors are listed at "elementwise kernels" below.
      - Determinism: same seed and same data give bit-identical weights, at
-       any thread count. The AVX2/FMA and reference paths may differ in the
-       last bits (FMA rounds once), and so may batches of fewer than 6 rows
+       any thread count, and with the AVX-512 or the AVX2 GEMM (same FMAs in
+       the same order, other tiles). The AVX2/FMA and reference paths may
+       differ in the last bits (FMA rounds once), and so may batches of fewer than 6 rows
        and larger ones in a dense layer (a row kernel replaces the packed GEMM
        there); each path on its own is reproducible, and within it a row's
        result never depends on the other rows of the batch.
@@ -254,8 +257,14 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
 NNDEF void nn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha,
                        const float *A, int lda, const float *B, int ldb,
                        float beta, float *C, int ldc);
-/* 0 = reference, 1 = AVX2+FMA, 2 = NEON: what nn_gemm uses on this CPU and build. */
+/* 0 = reference, 1 = AVX2+FMA, 2 = NEON, 3 = AVX-512F (GEMM; the other
+   kernels AVX2): what nn_gemm uses on this CPU and build. */
 NNDEF int nn_simd_level(void);
+NNDEF const char *nn_simd_name(void);  /* "reference", "AVX2+FMA", "NEON", "AVX-512F" */
+/* nn_gemm with the kernels of one level (0, 1, 3 as above), for tests and
+   benchmarks; a level this CPU or build lacks runs the best one below it. */
+NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* ---- layers ------------------------------------------------------------ */
 /* Dense (fully connected).
@@ -970,6 +979,13 @@ NNDEF void nn_idx_free(nn_idx *idx);
 #else
 #define NN__AVX2 0
 #endif
+/* AVX-512F GEMM kernels beside the AVX2 ones, picked at run time too. */
+#if NN__AVX2 && !defined(NN_NO_AVX512)
+#define NN__AVX512 1
+#define NN__TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define NN__AVX512 0
+#endif
 
 /* NEON is part of every aarch64 CPU: no run-time check needed. */
 #if !defined(NN_NO_SIMD) && defined(__aarch64__)
@@ -1297,43 +1313,50 @@ __attribute__((target("avx2"))) static void nn__transpose8_avx2(float *dst, int 
 
 /* op(A)[i0:i0+mc, p0:p0+kc] -> slivers of MR rows, each (kc, MR), zero-padded. */
 static void nn__pack_a(float *Ap, int trans_a, const float *A, int lda, int i0, int mc,
-                       int p0, int kc, int simd) {
+                       int p0, int kc, int simd, int MR) {
     int s, r, k;
-    for (s = 0; s < mc; s += NN__MR) {
-        int mr = NN__MIN(NN__MR, mc - s);
+    for (s = 0; s < mc; s += MR) {
+        int mr = NN__MIN(MR, mc - s);
         float *dst = Ap + (size_t)s * kc;
         if (!trans_a) {
             k = 0;
 #if NN__AVX2
-            /* 6 rows through an 8x8 transpose (rows 6 and 7 repeat row 5, so
-               nothing past the matrix is read), 6 of every 8 lanes kept */
-            if (simd && mr == NN__MR) {
-                const float *row[8];
-                for (r = 0; r < 8; r++) row[r] = A + (size_t)(i0 + s + (r < NN__MR ? r : NN__MR - 1)) * lda + p0;
-                for (; k + 8 <= kc; k += 8) {
-                    float tmp[64];
-                    int q;
-                    nn__transpose8_avx2(tmp, 8, row, k);
-                    for (q = 0; q < 8; q++) memcpy(dst + (k + q) * NN__MR, tmp + q * 8, NN__MR * sizeof(float));
+            /* rows in groups of 8 through an 8x8 transpose (rows past the tile
+               repeat its last row, so nothing past the matrix is read); of each
+               group the lanes that belong to the tile are kept */
+            if (simd && mr == MR) {
+                int g;
+                for (g = 0; g < MR; g += 8) {
+                    const float *row[8];
+                    int lanes = NN__MIN(8, MR - g), kk;
+                    for (r = 0; r < 8; r++)
+                        row[r] = A + (size_t)(i0 + s + g + (r < lanes ? r : lanes - 1)) * lda + p0;
+                    for (kk = 0; kk + 8 <= kc; kk += 8) {
+                        float tmp[64];
+                        int q;
+                        nn__transpose8_avx2(tmp, 8, row, kk);
+                        for (q = 0; q < 8; q++) memcpy(dst + (kk + q) * MR + g, tmp + q * 8, (size_t)lanes * sizeof(float));
+                    }
+                    k = kk;
                 }
             }
 #else
             (void)simd;
 #endif
-            for (r = 0; r < NN__MR; r++) {
+            for (r = 0; r < MR; r++) {
                 if (r < mr) {
                     const float *src = A + (size_t)(i0 + s + r) * lda + p0;
                     int kk;
-                    for (kk = k; kk < kc; kk++) dst[kk * NN__MR + r] = src[kk];
+                    for (kk = k; kk < kc; kk++) dst[kk * MR + r] = src[kk];
                 } else {
                     int kk;
-                    for (kk = k; kk < kc; kk++) dst[kk * NN__MR + r] = 0.0f;
+                    for (kk = k; kk < kc; kk++) dst[kk * MR + r] = 0.0f;
                 }
             }
         } else {
             for (k = 0; k < kc; k++) {
                 const float *src = A + (size_t)(p0 + k) * lda + i0 + s;
-                for (r = 0; r < NN__MR; r++) dst[k * NN__MR + r] = r < mr ? src[r] : 0.0f;
+                for (r = 0; r < MR; r++) dst[k * MR + r] = r < mr ? src[r] : 0.0f;
             }
         }
     }
@@ -1341,39 +1364,38 @@ static void nn__pack_a(float *Ap, int trans_a, const float *A, int lda, int i0, 
 
 /* op(B)[p0:p0+kc, j0:j0+nc] -> slivers of NR columns, each (kc, NR), zero-padded. */
 static void nn__pack_b(float *Bp, int trans_b, const float *B, int ldb, int j0, int nc,
-                       int p0, int kc, int simd) {
+                       int p0, int kc, int simd, int NR) {
     int s, c, k;
-    for (s = 0; s < nc; s += NN__NR) {
-        int nr = NN__MIN(NN__NR, nc - s);
+    for (s = 0; s < nc; s += NR) {
+        int nr = NN__MIN(NR, nc - s);
         float *dst = Bp + (size_t)s * kc;
         if (!trans_b) {
             for (k = 0; k < kc; k++) {
                 const float *src = B + (size_t)(p0 + k) * ldb + j0 + s;
-                if (nr == NN__NR) memcpy(dst + k * NN__NR, src, NN__NR * sizeof(float));
+                if (nr == NR) memcpy(dst + k * NR, src, (size_t)NR * sizeof(float));
                 else
-                    for (c = 0; c < NN__NR; c++) dst[k * NN__NR + c] = c < nr ? src[c] : 0.0f;
+                    for (c = 0; c < NR; c++) dst[k * NR + c] = c < nr ? src[c] : 0.0f;
             }
         } else {
             k = 0;
 #if NN__AVX2
-            if (simd && nr == NN__NR) {
-                const float *row[16];
-                for (c = 0; c < 16; c++) row[c] = B + (size_t)(j0 + s + c) * ldb + p0;
-                for (; k + 8 <= kc; k += 8) {
-                    nn__transpose8_avx2(dst + k * NN__NR, NN__NR, row, k);
-                    nn__transpose8_avx2(dst + k * NN__NR + 8, NN__NR, row + 8, k);
-                }
+            if (simd && nr == NR) {
+                const float *row[32];
+                int g;
+                for (c = 0; c < NR; c++) row[c] = B + (size_t)(j0 + s + c) * ldb + p0;
+                for (; k + 8 <= kc; k += 8)
+                    for (g = 0; g < NR; g += 8) nn__transpose8_avx2(dst + k * NR + g, NR, row + g, k);
             }
 #else
             (void)simd;
 #endif
-            for (c = 0; c < NN__NR; c++) {
+            for (c = 0; c < NR; c++) {
                 int kk;
                 if (c < nr) {
                     const float *src = B + (size_t)(j0 + s + c) * ldb + p0;
-                    for (kk = k; kk < kc; kk++) dst[kk * NN__NR + c] = src[kk];
+                    for (kk = k; kk < kc; kk++) dst[kk * NR + c] = src[kk];
                 } else {
-                    for (kk = k; kk < kc; kk++) dst[kk * NN__NR + c] = 0.0f;
+                    for (kk = k; kk < kc; kk++) dst[kk * NR + c] = 0.0f;
                 }
             }
         }
@@ -1491,6 +1513,82 @@ static int nn__cpu_has_avx2(void) {
 }
 #endif
 
+#if NN__AVX512
+#define NN__MR512 8
+#define NN__NR512 32
+/* 8x32 AVX-512 micro-kernel: 16 accumulators of the 32 registers, 2 loads of
+   B and 8 broadcasts of A per k. Every element of C gets the same FMAs in the
+   same order as in the 6x16 AVX2 kernel, and the same alpha/beta formula, so
+   the two paths give the same bits: only the tiling differs. */
+NN__TARGET_AVX512 static void nn__micro_avx512(int kc, const float *Ap, const float *Bp, float *C, int ldc, int mr,
+                                               int nr, float alpha, float beta) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    __m512 acc[16];
+    int k, i;
+#define NN__MK512(o)                                                                                        \
+    do {                                                                                                    \
+        __m512 b0 = _mm512_loadu_ps(Bp + (o) * NN__NR512), b1 = _mm512_loadu_ps(Bp + (o) * NN__NR512 + 16), a;  \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 0]); c00 = _mm512_fmadd_ps(a, b0, c00); c01 = _mm512_fmadd_ps(a, b1, c01); \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 1]); c10 = _mm512_fmadd_ps(a, b0, c10); c11 = _mm512_fmadd_ps(a, b1, c11); \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 2]); c20 = _mm512_fmadd_ps(a, b0, c20); c21 = _mm512_fmadd_ps(a, b1, c21); \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 3]); c30 = _mm512_fmadd_ps(a, b0, c30); c31 = _mm512_fmadd_ps(a, b1, c31); \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 4]); c40 = _mm512_fmadd_ps(a, b0, c40); c41 = _mm512_fmadd_ps(a, b1, c41); \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 5]); c50 = _mm512_fmadd_ps(a, b0, c50); c51 = _mm512_fmadd_ps(a, b1, c51); \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 6]); c60 = _mm512_fmadd_ps(a, b0, c60); c61 = _mm512_fmadd_ps(a, b1, c61); \
+        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 7]); c70 = _mm512_fmadd_ps(a, b0, c70); c71 = _mm512_fmadd_ps(a, b1, c71); \
+    } while (0)
+    for (k = 0; k + 4 <= kc; k += 4) {
+        _mm_prefetch((const char *)(Bp + 8 * NN__NR512), _MM_HINT_T0);
+        _mm_prefetch((const char *)(Bp + 8 * NN__NR512 + 16), _MM_HINT_T0);
+        NN__MK512(0);
+        NN__MK512(1);
+        NN__MK512(2);
+        NN__MK512(3);
+        Ap += 4 * NN__MR512;
+        Bp += 4 * NN__NR512;
+    }
+    for (; k < kc; k++) {
+        NN__MK512(0);
+        Ap += NN__MR512;
+        Bp += NN__NR512;
+    }
+#undef NN__MK512
+    acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21; acc[6] = c30; acc[7] = c31;
+    acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51; acc[12] = c60; acc[13] = c61; acc[14] = c70; acc[15] = c71;
+    {
+        /* masks cover a partial tile: each element gets the one formula of
+           nn__axpby1_avx2 whether the tile is whole or not */
+        __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
+        __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+        for (i = 0; i < mr; i++) {
+            float *c = C + (size_t)i * ldc;
+            __m512 v0, v1;
+            if (beta == 0.0f) {
+                v0 = _mm512_mul_ps(va, acc[2 * i]);
+                v1 = _mm512_mul_ps(va, acc[2 * i + 1]);
+            } else {
+                __m512 o0 = _mm512_maskz_loadu_ps(m0, c), o1 = _mm512_maskz_loadu_ps(m1, c + 16);
+                if (beta == 1.0f) {
+                    v0 = _mm512_fmadd_ps(va, acc[2 * i], o0);
+                    v1 = _mm512_fmadd_ps(va, acc[2 * i + 1], o1);
+                } else {
+                    v0 = _mm512_fmadd_ps(vb, o0, _mm512_mul_ps(va, acc[2 * i]));
+                    v1 = _mm512_fmadd_ps(vb, o1, _mm512_mul_ps(va, acc[2 * i + 1]));
+                }
+            }
+            _mm512_mask_storeu_ps(c, m0, v0);
+            _mm512_mask_storeu_ps(c + 16, m1, v1);
+        }
+    }
+}
+static int nn__cpu_has_avx512(void) {
+    __builtin_cpu_init();
+    return nn__cpu_has_avx2() && __builtin_cpu_supports("avx512f");
+}
+#endif
+
 #if NN__NEON
 /* 6x16 NEON micro-kernel: 24 accumulators, 4 loads of B and one 4+2 load of A
    per k, each A value used through a lane. */
@@ -1538,6 +1636,9 @@ static void nn__micro_neon(int kc, const float *Ap, const float *Bp, float *C, i
 #endif
 
 NNDEF int nn_simd_level(void) {
+#if NN__AVX512
+    if (nn__cpu_has_avx512()) return 3;
+#endif
 #if NN__AVX2
     return nn__cpu_has_avx2() ? 1 : 0;
 #elif NN__NEON
@@ -1547,30 +1648,37 @@ NNDEF int nn_simd_level(void) {
 #endif
 }
 
+/* A micro-kernel and the tile it computes: MR rows x NR columns of C. */
+typedef struct nn__kern {
+    nn__micro_fn micro;
+    int mr, nr;
+    int simd; /* the AVX2 packing helpers may be used */
+} nn__kern;
+
 /* One thread's GEMM, in the GotoBLAS loop order: a KC x NC panel of B is
    packed once and reused across every MC block of A. Narrow K (a batch of 64
    in dW) widens the B panel so that A is packed fewer times. */
-static void nn__gemm_serial(nn__micro_fn micro, int simd, int trans_a, int trans_b, int M, int N, int K,
+static void nn__gemm_serial(const nn__kern *kn, int trans_a, int trans_b, int M, int N, int K,
                             float alpha, const float *A, int lda, const float *B, int ldb,
                             float beta, float *C, int ldc) {
     float Ap[NN__MC * NN__KC] NN__ALIGNED64;
     float Bp[NN__KC * NN__NC] NN__ALIGNED64;
-    int kc_max = NN__MIN(NN__KC, K), nc_blk, jc, pc, ic, ir, jr;
-    nc_blk = (NN__KC * NN__NC / kc_max) / NN__NR * NN__NR;
+    int kc_max = NN__MIN(NN__KC, K), nc_blk, jc, pc, ic, ir, jr, MR = kn->mr, NR = kn->nr;
+    nc_blk = (NN__KC * NN__NC / kc_max) / NR * NR;
     for (jc = 0; jc < N; jc += nc_blk) {
         int nc = NN__MIN(nc_blk, N - jc);
         for (pc = 0; pc < K; pc += NN__KC) {
             int kc = NN__MIN(NN__KC, K - pc);
             float b = pc == 0 ? beta : 1.0f;
-            nn__pack_b(Bp, trans_b, B, ldb, jc, nc, pc, kc, simd);
+            nn__pack_b(Bp, trans_b, B, ldb, jc, nc, pc, kc, kn->simd, NR);
             for (ic = 0; ic < M; ic += NN__MC) {
                 int mc = NN__MIN(NN__MC, M - ic);
-                nn__pack_a(Ap, trans_a, A, lda, ic, mc, pc, kc, simd);
-                for (jr = 0; jr < nc; jr += NN__NR)
-                    for (ir = 0; ir < mc; ir += NN__MR)
-                        micro(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
-                              C + (size_t)(ic + ir) * ldc + jc + jr, ldc, NN__MIN(NN__MR, mc - ir),
-                              NN__MIN(NN__NR, nc - jr), alpha, b);
+                nn__pack_a(Ap, trans_a, A, lda, ic, mc, pc, kc, kn->simd, MR);
+                for (jr = 0; jr < nc; jr += NR)
+                    for (ir = 0; ir < mc; ir += MR)
+                        kn->micro(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
+                                  C + (size_t)(ic + ir) * ldc + jc + jr, ldc, NN__MIN(MR, mc - ir),
+                                  NN__MIN(NR, nc - jr), alpha, b);
             }
         }
     }
@@ -1680,11 +1788,30 @@ NN__TARGET_AVX2 static void nn__gemm_rows_avx2(int trans_b, int M, int N, int K,
 }
 #endif
 
+NNDEF const char *nn_simd_name(void) {
+    switch (nn_simd_level()) {
+    case 1: return "AVX2+FMA";
+    case 2: return "NEON";
+    case 3: return "AVX-512F";
+    default: return "reference";
+    }
+}
+
 NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                    const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc) {
-    nn__micro_fn micro = nn__micro_ref;
-    int threads = 1, simd = 0;
+    nn_gemm_at(99, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    nn__kern kn;
+    int threads = 1;
+    kn.micro = nn__micro_ref;
+    kn.mr = NN__MR;
+    kn.nr = NN__NR;
+    kn.simd = 0;
+    (void)level;
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         int i, j;
@@ -1696,23 +1823,31 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
         return;
     }
 #if NN__AVX2
-    if (nn__cpu_has_avx2()) {
-        micro = nn__micro_avx2;
-        simd = 1;
+    if (level >= 1 && nn__cpu_has_avx2()) {
+        kn.micro = nn__micro_avx2;
+        kn.simd = 1;
+        /* the row kernel's choice depends on the shape only, never on the level */
         if (!trans_a && (M < NN__MR || (trans_b && N <= NN__NR))) {
             nn__gemm_rows_avx2(trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             return;
         }
     }
 #endif
+#if NN__AVX512
+    if (level >= 3 && nn__cpu_has_avx512()) {
+        kn.micro = nn__micro_avx512;
+        kn.mr = NN__MR512;
+        kn.nr = NN__NR512;
+    }
+#endif
 #if NN__NEON
-    micro = nn__micro_neon;
+    if (level >= 1) kn.micro = nn__micro_neon;
 #endif
 #ifdef _OPENMP
     if (2.0 * M * N * K >= 4e6) threads = omp_get_max_threads();
 #endif
     if (threads <= 1) {
-        nn__gemm_serial(micro, simd, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        nn__gemm_serial(&kn, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #ifdef _OPENMP
@@ -1720,7 +1855,7 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
         /* Each thread takes a contiguous slab of C's columns (or rows), in whole
            tiles, and runs the serial GEMM on it: K is never split, so every
            element sees the same sums for any thread count. */
-        int split_n = N / NN__NR >= M / NN__MR, unit = split_n ? NN__NR : NN__MR;
+        int split_n = N / kn.nr >= M / kn.mr, unit = split_n ? kn.nr : kn.mr;
         int tiles = ((split_n ? N : M) + unit - 1) / unit, t;
         if (threads > tiles) threads = tiles;
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -1729,12 +1864,12 @@ NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
             if (split_n) {
                 int n = NN__MIN(t1, N) - t0;
                 if (n > 0)
-                    nn__gemm_serial(micro, simd, trans_a, trans_b, M, n, K, alpha, A, lda,
+                    nn__gemm_serial(&kn, trans_a, trans_b, M, n, K, alpha, A, lda,
                                     trans_b ? B + (size_t)t0 * ldb : B + t0, ldb, beta, C + t0, ldc);
             } else {
                 int m = NN__MIN(t1, M) - t0;
                 if (m > 0)
-                    nn__gemm_serial(micro, simd, trans_a, trans_b, m, N, K, alpha,
+                    nn__gemm_serial(&kn, trans_a, trans_b, m, N, K, alpha,
                                     trans_a ? A + t0 : A + (size_t)t0 * lda, lda, B, ldb, beta,
                                     C + (size_t)t0 * ldc, ldc);
             }

@@ -198,7 +198,7 @@ int main(int argc, char **argv) {
                (unsigned long)data_bytes, EVAL_BATCH, n);
     }
     printf("train %d, test %d images; batch %d; SGD lr %.3g (cosine decay) momentum %.2g; %s kernels\n", n, test_x.dims[0], BATCH,
-           od.lr, od.momentum, nn_simd_level() ? "AVX2+FMA" : "reference");
+           od.lr, od.momentum, nn_simd_name());
 
     nn_rng_seed(&rng, 7);
     for (int i = 0; i < n; i++) idx[i] = i;
