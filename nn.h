@@ -112,7 +112,7 @@
      == 2. arena
      == 3. tensor
      == 4. rng
-     == 5. kernels: gemm (reference, then AVX2/FMA and NEON), elementwise
+     == 5. kernels: gemm (reference, then AVX2/FMA, AVX-512 and NEON), elementwise
      == 6. layers: dense, weight std, maxout, dropout, norms, activations, init
      == 7. losses
      == 8. model (sequential)
@@ -1243,7 +1243,7 @@ NNDEF void nn_rng_shuffle(nn_rng *r, int *idx, int n) {
     }
 }
 
-/* == 5. kernels: gemm (reference, then AVX2/FMA), elementwise ============ */
+/* == 5. kernels: gemm (reference, then AVX2/FMA, AVX-512), elementwise == */
 /* Reference GEMM: the oracle. One dot product per element, k ascending. */
 NNDEF void nn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha,
                        const float *A, int lda, const float *B, int ldb,
