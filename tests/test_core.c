@@ -754,6 +754,15 @@ static void test_gemm_k0_and_empty(void) {
    gets the same FMAs in the same order: the two levels give the same bits (and on a CPU
    without AVX-512, level 3 runs the AVX2 kernel, so this holds trivially). Partial
    tiles, every transpose, alpha/beta and padded rows of C included. */
+/* The empty tensor ("no dx", "no bias") from one call, the same in C and C++. */
+static void test_tensor_none(void) {
+    nn_tensor t = nn_tensor_none();
+    float w[6] = {1, 2, 3, 4, 5, 6}, x[3] = {1, 1, 1}, y[2] = {0, 0};
+    CHECK(t.data == NULL && t.rank == 0);
+    nn_dense_forward(nn_tensor_2d(y, 1, 2), nn_tensor_2d(x, 1, 3), nn_tensor_2d(w, 2, 3), nn_tensor_none());
+    CHECK(y[0] == 6.0f && y[1] == 15.0f);
+}
+
 static void test_gemm_levels_identical(void) {
     static const int T[][3] = {{1, 1, 1},   {8, 32, 9},    {9, 33, 17},  {7, 31, 5},   {64, 10, 128},
                                {64, 256, 33}, {33, 784, 64}, {17, 3, 300}, {100, 100, 100}, {257, 129, 300}};
@@ -2326,6 +2335,7 @@ static const test_case tests[] = {
     TEST(test_gemm_small),
     TEST(test_gemm_large),
     TEST(test_gemm_k0_and_empty),
+    TEST(test_tensor_none),
     TEST(test_gemm_levels_identical),
     TEST(test_gemm_deterministic),
     TEST(test_training_threads_bit_identical),
