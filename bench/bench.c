@@ -1,25 +1,37 @@
-/* bench.c - nn.h against OpenBLAS (GEMM) and the machine's FMA peak; nn.h
-   training and inference timings for the comparison with PyTorch.
+/* bench.c - nn.h against OpenBLAS (GEMM) and the machine's FMA peak; the nn.h
+   side of the training and inference comparisons with PyTorch; nn.h's own
+   thread scaling, free and contended.
 
    gcc -O2 -fopenmp -o bench bench/bench.c -lopenblas -lm              (all modes)
-   gcc -O2 -fopenmp -DBENCH_NO_BLAS -o bench_nn bench/bench.c -lm      (train, infer)
+   gcc -O2 -fopenmp -DBENCH_NO_BLAS -o bench_nn bench/bench.c -lm      (no gemm mode)
 
    `make bench` (bench/run.sh) builds both, runs every mode, and writes
-   bench/RESULTS.md. The training and inference processes use the build without
+   bench/RESULTS.md. The processes that train and infer use the build without
    OpenBLAS so that their resident memory is nn.h's alone. Add -DBENCH_ADAM to
    train with NN_OPTIM_ADAM (lr 1e-3) instead of SGD with momentum.
 
    Modes (every result is one line "RESULT <name> <value>" on stdout):
-     bench info                         CPU, SIMD level, OpenBLAS configuration
-     bench peak                         single-core AVX2 (and AVX-512) FMA peak
-     bench gemm [reps] [min_ms] [nn|openblas|both] [max_threads]
-                                        nn_gemm vs cblas_sgemm at 1 (and 2) threads
-     bench train <batch> <threads> <epochs> [data-dir]
-     bench infer <threads> <n_single> <reps> [data-dir]
-   Timings are medians over repetitions. The nn.h build is a plain -O2: nn.h
-   picks its AVX2/FMA kernels at run time. Only the peak loops below are
-   compiled for a fixed instruction set (target attributes).                */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+     bench info            CPU, nn.h's SIMD level, OpenBLAS's core type (the one
+                           that actually runs: openblas_get_corename)
+     bench peak            single-core AVX2 and AVX-512 FMA peak (thread CPU time)
+     bench gemm <reps> <min_ms> <nn|openblas|both> <threads>
+                           nn_gemm vs cblas_sgemm at 1 or 2 threads, interleaved
+                           rep by rep
+     bench serve [data-dir]
+                           a stdin-driven nn.h side for bench_torch.py, which
+                           alternates it with PyTorch rep by rep (commands below)
+     bench threads <batch> <reps> <steps> [data-dir]
+                           nn.h training at 1 and 2 threads, interleaved rep by
+                           rep: first on free cores, then with a busy-loop
+                           process of the bench's own holding the last core
+     bench spin <seconds>  a busy loop, bounded in time
+
+   Clocks: every 1-thread figure is timed in thread CPU time
+   (CLOCK_THREAD_CPUTIME_ID: time the machine lent to other processes is not
+   counted); 2-thread figures in wall time (CLOCK_MONOTONIC). The nn.h build is
+   a plain -O2: nn.h picks its SIMD kernels at run time. Only the peak loops
+   below are compiled for a fixed instruction set (target attributes).      */
+#define _GNU_SOURCE /* clock_gettime, nanosleep, kill, sched_setaffinity */
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG /* only its zlib decoder is used */
 #include <stb/stb_image.h>
@@ -32,8 +44,12 @@
 #include <string.h>
 #include <time.h>
 #include <math.h>
+#include <signal.h>
+#include <sched.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -49,12 +65,23 @@
 
 #define DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define IN 784
+#define MAX_REPS 64
 
 /* ---- helpers ----------------------------------------------------------- */
-static double now(void) {
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+static double wall(void) { return clock_s(CLOCK_MONOTONIC); }
+static double tcpu(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
+static double pcpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+static void sleep_s(double s) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -62,9 +89,20 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+static double median(const double *v, int n) {
+    double s[MAX_REPS * 16];
+    if (n <= 0) return NAN;
+    if (n > MAX_REPS * 16) n = MAX_REPS * 16;
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+static void print_list(const char *name, const double *v, int n) {
+    int i;
+    printf("RESULT %s", name);
+    for (i = 0; i < n; i++) printf(" %.1f", v[i]);
+    printf("\n");
 }
 
 static void set_threads(int t) {
@@ -75,10 +113,24 @@ static void set_threads(int t) {
 #endif
 }
 
+/* Peak resident memory of this process image (VmHWM). Not ru_maxrss: Linux
+   carries that across execve, so a child started by a large process (the
+   PyTorch side starts `bench serve`) would report its parent's peak. */
 static long max_rss_kb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss; /* kilobytes on Linux */
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "VmHWM:", 6)) kb = strtol(line + 6, NULL, 10);
+        fclose(f);
+    }
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss; /* kilobytes on Linux */
+    }
+    return kb;
 }
 
 /* Resident memory now (VmRSS), from /proc/self/statm; -1 if unavailable. */
@@ -146,10 +198,25 @@ static void build_mlp(nn_model *net, nn_arena *arena, int max_batch, size_t extr
     }
 }
 
+/* What nn_simd_level() means (nn.h: 0 reference, 1 AVX2+FMA, 2 NEON,
+   3 AVX-512F), and which FMA peak loop measures the instruction set it uses. */
+static const char *simd_name(int level) {
+    switch (level) {
+    case 0: return "reference";
+    case 1: return "AVX2+FMA";
+    case 2: return "NEON";
+    case 3: return "AVX-512F";
+    default: return "unknown";
+    }
+}
+static const char *simd_peak_loop(int level) {
+    return level == 1 ? "avx2" : level == 3 ? "avx512" : "none";
+}
+
 /* ---- info -------------------------------------------------------------- */
 static int mode_info(void) {
-    char line[4096], model[256] = "unknown";
-    int family = -1, number = -1;
+    char line[4096], model[256] = "unknown", vendor[64] = "unknown";
+    int family = -1, number = -1, level = nn_simd_level();
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
         while (fgets(line, sizeof line, f)) {
@@ -158,6 +225,9 @@ static int mode_info(void) {
             if (!strncmp(line, "model name", 10)) {
                 snprintf(model, sizeof model, "%s", colon + 2);
                 model[strcspn(model, "\n")] = 0;
+            } else if (!strncmp(line, "vendor_id", 9)) {
+                snprintf(vendor, sizeof vendor, "%s", colon + 2);
+                vendor[strcspn(vendor, "\n")] = 0;
             } else if (!strncmp(line, "cpu family", 10) && family < 0) {
                 family = atoi(colon + 1);
             } else if (!strncmp(line, "model\t", 6) && number < 0) {
@@ -169,6 +239,7 @@ static int mode_info(void) {
         fclose(f);
     }
     printf("RESULT cpu_model %s\n", model);
+    printf("RESULT cpu_vendor %s\n", vendor);
     printf("RESULT cpu_family_model %d %d\n", family, number);
     printf("RESULT cpus_online %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
 #if BENCH_X86
@@ -177,7 +248,9 @@ static int mode_info(void) {
            __builtin_cpu_supports("fma") ? " fma" : "", __builtin_cpu_supports("avx512f") ? " avx512f" : "");
 #endif
     printf("RESULT nn_version %s\n", NN_VERSION_STRING);
-    printf("RESULT nn_simd %s\n", nn_simd_level() ? "AVX2+FMA" : "reference");
+    printf("RESULT nn_simd_level %d\n", level);
+    printf("RESULT nn_simd %s\n", simd_name(level));
+    printf("RESULT nn_peak_loop %s\n", simd_peak_loop(level));
 #ifdef _OPENMP
     printf("RESULT omp_max_threads %d\n", omp_get_max_threads());
 #endif
@@ -190,7 +263,7 @@ static int mode_info(void) {
 
 /* ---- FMA peak ---------------------------------------------------------- */
 /* Independent accumulator chains hide the FMA latency (4 cycles, 2 ports:
-   8 chains needed, 12 used). Each iteration does 12 FMAs of 8 floats. */
+   8 chains needed, 12 used). Each iteration does 12 FMAs of 8 (16) floats. */
 #if BENCH_X86
 __attribute__((target("avx2,fma"))) static float peak_avx2(long iters) {
     __m256 a0 = _mm256_set1_ps(0.10f), a1 = _mm256_set1_ps(0.11f), a2 = _mm256_set1_ps(0.12f);
@@ -213,7 +286,6 @@ __attribute__((target("avx2,fma"))) static float peak_avx2(long iters) {
     return out[0];
 }
 
-/* For context only: OpenBLAS may run AVX-512 kernels on this CPU. */
 __attribute__((target("avx512f"))) static float peak_avx512(long iters) {
     __m512 a[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f), s;
     long i;
@@ -233,42 +305,70 @@ __attribute__((target("avx512f"))) static float peak_avx512(long iters) {
 }
 #endif
 
+/* Median GFLOP/s of reps runs of about 0.1 s each, in thread CPU time. */
 static double run_peak(float (*fn)(long), double flops_per_iter, int reps) {
     double g[16], t;
     long iters = 1000000;
     volatile float sink = 0.0f;
     int r;
-    /* Grow the loop until one run lasts about 0.1 s. */
-    for (;;) {
-        t = now();
+    if (reps > 16) reps = 16;
+    for (;;) { /* grow the loop until one run lasts 0.05 s, then aim at 0.1 s */
+        t = tcpu();
         sink += fn(iters);
-        t = now() - t;
+        t = tcpu() - t;
         if (t > 0.05) break;
         iters *= 2;
     }
-    iters = (long)(iters * 0.1 / t) + 1;
+    iters = (long)((double)iters * 0.1 / t) + 1;
     for (r = 0; r < reps; r++) {
-        t = now();
+        t = tcpu();
         sink += fn(iters);
-        g[r] = flops_per_iter * (double)iters / (now() - t) * 1e-9;
+        g[r] = flops_per_iter * (double)iters / (tcpu() - t) * 1e-9;
     }
     (void)sink;
     return median(g, reps);
+}
+
+/* GFLOP/s of one peak loop by name ("avx2", "avx512"); NaN if this CPU or
+   build cannot run it. */
+static double peak_of(const char *loop, int reps) {
+#if BENCH_X86
+    __builtin_cpu_init();
+    if (!strcmp(loop, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return run_peak(peak_avx2, 12.0 * 8 * 2, reps);
+    if (!strcmp(loop, "avx512") && __builtin_cpu_supports("avx512f"))
+        return run_peak(peak_avx512, 12.0 * 16 * 2, reps);
+#else
+    (void)loop; (void)reps;
+#endif
+    return NAN;
 }
 
 static int mode_peak(void) {
 #if BENCH_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        printf("RESULT peak_avx2_fma %.2f\n", run_peak(peak_avx2, 12.0 * 8 * 2, 5));
+        printf("RESULT peak_avx2_fma %.2f\n", run_peak(peak_avx2, 12.0 * 8 * 2, 7));
     if (__builtin_cpu_supports("avx512f"))
-        printf("RESULT peak_avx512_fma %.2f\n", run_peak(peak_avx512, 12.0 * 16 * 2, 5));
+        printf("RESULT peak_avx512_fma %.2f\n", run_peak(peak_avx512, 12.0 * 16 * 2, 7));
 #endif
     return 0;
 }
 
 /* ---- GEMM -------------------------------------------------------------- */
 #ifndef BENCH_NO_BLAS
+/* Wait until this process's other threads have stopped spinning: idle
+   OpenBLAS workers spin about 0.1 s after a call, libgomp's a few ms. The
+   caller sleeps, so any CPU time the process uses is theirs. */
+static void wait_quiet(void) {
+    int i;
+    for (i = 0; i < 100; i++) { /* at most 0.5 s */
+        double c = pcpu();
+        sleep_s(0.005);
+        if (pcpu() - c < 0.0005) return;
+    }
+}
+
 static void fill_random(float *x, size_t n, nn_rng *r) {
     size_t i;
     for (i = 0; i < n; i++) x[i] = 2.0f * nn_rng_uniform(r) - 1.0f;
@@ -326,26 +426,27 @@ static void call_gemm(int lib, const shape *s, const operands *o) {
     }
 }
 
-/* Median GFLOP/s over reps runs, each of enough calls to last min_s. */
-static double time_gemm(int lib, const shape *s, const operands *o, int reps, double min_s) {
-    double flops = 2.0 * s->M * s->N * s->K, g[64], t;
-    long iters = 1, i;
-    int r;
+/* One repetition: iters back-to-back calls; seconds on the clock of the
+   thread count (thread CPU time at 1 thread, wall time above). */
+static double gemm_rep(int lib, const shape *s, const operands *o, long iters, int threads) {
+    double (*clk)(void) = threads == 1 ? tcpu : wall;
+    double t = clk();
+    long i;
+    for (i = 0; i < iters; i++) call_gemm(lib, s, o);
+    return clk() - t;
+}
+
+/* Calls per repetition so that one lasts at least min_s. */
+static long gemm_calibrate(int lib, const shape *s, const operands *o, double min_s, int threads) {
+    long iters = 1;
+    double t;
     call_gemm(lib, s, o); /* warm-up: caches, thread pools, packing buffers */
     for (;;) {
-        t = now();
-        for (i = 0; i < iters; i++) call_gemm(lib, s, o);
-        t = now() - t;
-        if (t >= 0.2 * min_s) break;
+        t = gemm_rep(lib, s, o, iters, threads);
+        if (t >= 0.2 * min_s || iters > (1L << 40)) break;
         iters *= 4;
     }
-    iters = (long)((double)iters * min_s / t) + 1;
-    for (r = 0; r < reps; r++) {
-        t = now();
-        for (i = 0; i < iters; i++) call_gemm(lib, s, o);
-        g[r] = flops * (double)iters / (now() - t) * 1e-9;
-    }
-    return median(g, reps);
+    return (long)((double)iters * min_s / (t > 0 ? t : 1e-9)) + 1;
 }
 
 /* Largest relative difference between nn_gemm and cblas_sgemm on one call. */
@@ -365,16 +466,20 @@ static double check_gemm(const shape *s, const operands *o, float *C2) {
     return scale > 0.0 ? worst / scale : worst;
 }
 
-/* libs: bit 0 nn.h, bit 1 OpenBLAS; max_threads: 1 or 2. */
-static int mode_gemm(int reps, double min_s, int libs_mask, int max_threads) {
+/* libs_mask: bit 0 nn.h, bit 1 OpenBLAS; t: threads, 1 or 2. For each shape both
+   libraries are calibrated, then their repetitions alternate (nn.h first on
+   even repetitions, OpenBLAS first on odd ones). At 2 threads each repetition
+   starts once the other library's idle threads have stopped spinning
+   (wait_quiet). */
+static int mode_gemm(int reps, double min_s, int libs_mask, int t) {
     shape s[32];
-    int n = make_shapes(s), i, t, lib;
+    int n = make_shapes(s), i, lib, r, k;
     size_t maxA = 0, maxB = 0, maxC = 0;
     float *A, *B, *C, *C2;
     nn_rng rng;
     static const char *libs[2] = {"nn", "openblas"};
-    struct timespec pause = {0, 200000000};
-    if (reps > 64) reps = 64;
+    if (reps > MAX_REPS) reps = MAX_REPS;
+    if (reps < 1) reps = 1;
     for (i = 0; i < n; i++) {
         size_t a = (size_t)s[i].M * s[i].K, b = (size_t)s[i].K * s[i].N, c = (size_t)s[i].M * s[i].N;
         maxA = a > maxA ? a : maxA; maxB = b > maxB ? b : maxB; maxC = c > maxC ? c : maxC;
@@ -386,6 +491,8 @@ static int mode_gemm(int reps, double min_s, int libs_mask, int max_threads) {
     nn_rng_seed(&rng, 1);
     fill_random(A, maxA, &rng);
     fill_random(B, maxB, &rng);
+    printf("RESULT openblas_core %s\n", openblas_get_corename());
+    printf("RESULT gemm_clock t1 thread-cpu, t2 wall\n");
     for (i = 0; i < n; i++) {
         operands o;
         o.A = A; o.B = B; o.C = C;
@@ -398,177 +505,344 @@ static int mode_gemm(int reps, double min_s, int libs_mask, int max_threads) {
         set_threads(1);
         printf("RESULT gemm_maxreldiff.%s %.3g\n", s[i].name, check_gemm(&s[i], &o, C2));
     }
-    /* All 1-thread runs first, then all 2-thread runs. Within a thread count
-       the libraries alternate shape by shape, with a pause between them so an
-       idle pool of the other library has stopped spinning. */
-    for (t = 1; t <= max_threads; t++) {
-        openblas_set_num_threads(t);
-        set_threads(t);
-        for (i = 0; i < n; i++) {
-            operands o;
-            o.A = A; o.B = B; o.C = C;
-            o.lda = s[i].ta ? s[i].M : s[i].K;
-            o.ldb = s[i].tb ? s[i].K : s[i].N;
-            o.ldc = s[i].N;
-            for (lib = 0; lib < 2; lib++) {
-                double g;
+    openblas_set_num_threads(t);
+    set_threads(t);
+    for (i = 0; i < n; i++) {
+        operands o;
+        long iters[2] = {0, 0};
+        double g[2][MAX_REPS], flops = 2.0 * s[i].M * s[i].N * s[i].K;
+        o.A = A; o.B = B; o.C = C;
+        o.lda = s[i].ta ? s[i].M : s[i].K;
+        o.ldb = s[i].tb ? s[i].K : s[i].N;
+        o.ldc = s[i].N;
+        for (lib = 0; lib < 2; lib++) {
+            if (!(libs_mask & (1 << lib))) continue;
+            if (t > 1) wait_quiet();
+            iters[lib] = gemm_calibrate(lib, &s[i], &o, min_s, t);
+        }
+        for (r = 0; r < reps; r++) {
+            for (k = 0; k < 2; k++) {
+                lib = r % 2 ? 1 - k : k;
                 if (!(libs_mask & (1 << lib))) continue;
-                if (t > 1) nanosleep(&pause, NULL);
-                g = time_gemm(lib, &s[i], &o, reps, min_s);
-                printf("RESULT gemm.%s.t%d.%s %.3f\n", libs[lib], t, s[i].name, g);
-                fflush(stdout);
-                fprintf(stderr, "  gemm %-14s %-8s t%d %8.2f GFLOP/s\n", s[i].name, libs[lib], t, g);
+                if (t > 1) wait_quiet();
+                g[lib][r] = flops * (double)iters[lib] / gemm_rep(lib, &s[i], &o, iters[lib], t) * 1e-9;
             }
         }
+        for (lib = 0; lib < 2; lib++) {
+            double m;
+            if (!(libs_mask & (1 << lib))) continue;
+            m = median(g[lib], reps);
+            printf("RESULT gemm.%s.t%d.%s %.3f\n", libs[lib], t, s[i].name, m);
+            fprintf(stderr, "  gemm %-14s %-8s t%d %8.2f GFLOP/s\n", s[i].name, libs[lib], t, m);
+        }
+        fflush(stdout);
     }
     free(A); free(B); free(C); free(C2);
     return 0;
 }
 #else
-static int mode_gemm(int reps, double min_s, int libs_mask, int max_threads) {
-    (void)reps; (void)min_s; (void)libs_mask; (void)max_threads;
+static int mode_gemm(int reps, double min_s, int libs_mask, int threads) {
+    (void)reps; (void)min_s; (void)libs_mask; (void)threads;
     fprintf(stderr, "error: built without OpenBLAS\n");
     return 1;
 }
 #endif
 
 /* ---- training ---------------------------------------------------------- */
-static int mode_train(int batch, int threads, int epochs, const char *dir) {
+/* The training state of one process: the uint8 images, the model and its
+   optimizer, the shuffled order. Each step gathers a batch in shuffled order,
+   converts it to normalized float, and runs forward, loss, zero_grad, backward
+   and the optimizer step (the same work as bench_torch.py's step). */
+typedef struct trainer {
     nn_idx images, labels;
+    int loaded, built, n, batch, pos;
     nn_model net;
     nn_optim opt;
-    nn_optim_desc od;
     nn_arena arena;
     nn_rng rng;
     float *x;
-    int *y, *idx, n, steps, e, s, i;
-    double times[64], phase[6] = {0, 0, 0, 0, 0, 0};
-    static const char *phase_names[6] = {"gather", "forward", "loss", "zero_grad", "backward", "optim"};
-    if (epochs > 64) epochs = 64;
-    set_threads(threads);
-    load(&images, dir, "train-images-idx3-ubyte.gz");
-    load(&labels, dir, "train-labels-idx1-ubyte.gz");
-    n = images.dims[0];
-    if (images.rank != 3 || images.dims[1] * images.dims[2] != IN || labels.dims[0] != n) {
+    int *y, *idx;
+    double phase[6]; /* seconds per phase, summed over every step */
+    long steps_done;
+} trainer;
+
+static const char *phase_names[6] = {"gather", "forward", "loss", "zero_grad", "backward", "optim"};
+
+static void trainer_load(trainer *tr, const char *dir) {
+    if (tr->loaded) return;
+    load(&tr->images, dir, "train-images-idx3-ubyte.gz");
+    load(&tr->labels, dir, "train-labels-idx1-ubyte.gz");
+    tr->n = tr->images.dims[0];
+    if (tr->images.rank != 3 || tr->images.dims[1] * tr->images.dims[2] != IN || tr->labels.dims[0] != tr->n) {
         fprintf(stderr, "error: unexpected data shapes\n");
-        return 1;
+        exit(1);
     }
-    printf("RESULT max_rss_after_load_kb %ld\n", max_rss_kb());
+    tr->loaded = 1;
+}
+
+/* (Re)build the model and optimizer for one batch size; same seeds each time. */
+static void trainer_build(trainer *tr, int batch) {
+    nn_optim_desc od;
+    int i, n = tr->n;
+    if (tr->built) nn_arena_deinit(&tr->arena);
 #ifdef BENCH_ADAM
     od = nn_optim_desc_default(NN_OPTIM_ADAM); od.lr = 1e-3f; /* other fields: nn.h's defaults */
-    printf("RESULT optimizer adam lr=0.001\n");
 #else
     od = nn_optim_desc_default(NN_OPTIM_SGD); od.lr = 0.05f; od.momentum = 0.9f;
-    printf("RESULT optimizer sgd lr=0.05 momentum=0.9\n");
 #endif
-    build_mlp(&net, &arena, batch, nn_arena_bytes_for(sizeof(float) * (size_t)batch * IN) +
+    build_mlp(&tr->net, &tr->arena, batch, nn_arena_bytes_for(sizeof(float) * (size_t)batch * IN) +
               nn_arena_bytes_for(sizeof(int) * (size_t)batch) + nn_arena_bytes_for(sizeof(int) * (size_t)n),
-              &od, &opt);
-    x = (float *)nn_arena_alloc(&arena, sizeof(float) * (size_t)batch * IN);
-    y = (int *)nn_arena_alloc(&arena, sizeof(int) * (size_t)batch);
-    idx = (int *)nn_arena_alloc(&arena, sizeof(int) * (size_t)n);
-    if (!x || !y || !idx) {
+              &od, &tr->opt);
+    tr->x = (float *)nn_arena_alloc(&tr->arena, sizeof(float) * (size_t)batch * IN);
+    tr->y = (int *)nn_arena_alloc(&tr->arena, sizeof(int) * (size_t)batch);
+    tr->idx = (int *)nn_arena_alloc(&tr->arena, sizeof(int) * (size_t)n);
+    if (!tr->x || !tr->y || !tr->idx) {
         fprintf(stderr, "error: arena too small\n");
-        return 1;
+        exit(1);
     }
-    for (i = 0; i < n; i++) idx[i] = i;
-    nn_rng_seed(&rng, 7);
-    steps = n / batch; /* the last partial batch is dropped, as in bench_torch.py */
-    for (e = 0; e < epochs; e++) {
-        double t0 = now(), loss = 0.0;
-        nn_rng_shuffle(&rng, idx, n);
-        for (s = 0; s < steps; s++) {
-            nn_tensor out, dout;
-            const int *rows = idx + (size_t)s * batch;
-            double tp[7];
-            tp[0] = now();
-            for (i = 0; i < batch; i++) {
-                to_float(x + (size_t)i * IN, images.data + (size_t)rows[i] * IN, IN);
-                y[i] = labels.data[rows[i]];
-            }
-            tp[1] = now();
-            out = nn_model_forward(&net, nn_tensor_2d(x, batch, IN));
-            tp[2] = now();
-            dout = nn_model_output_grad(&net);
-            loss += nn_loss_cross_entropy(dout, out, y);
-            tp[3] = now();
-            nn_model_zero_grad(&net);
-            tp[4] = now();
-            nn_model_backward(&net, dout);
-            tp[5] = now();
-            nn_optim_step(&opt, net.params, net.grads, net.n_params);
-            tp[6] = now();
-            for (i = 0; i < 6; i++) phase[i] += tp[i + 1] - tp[i];
+    for (i = 0; i < n; i++) tr->idx[i] = i;
+    nn_rng_seed(&tr->rng, 7);
+    nn_rng_shuffle(&tr->rng, tr->idx, n);
+    tr->batch = batch;
+    tr->pos = 0;
+    tr->built = 1;
+    memset(tr->phase, 0, sizeof tr->phase);
+    tr->steps_done = 0;
+}
+
+/* One training step; returns the batch's loss. A new shuffle starts when the
+   epoch has no whole batch left (the last partial batch is dropped, as in
+   bench_torch.py). */
+static float trainer_step(trainer *tr) {
+    nn_tensor out, dout;
+    const int *rows;
+    int i, B = tr->batch;
+    double tp[7];
+    float loss;
+    if (tr->pos + B > tr->n) {
+        nn_rng_shuffle(&tr->rng, tr->idx, tr->n);
+        tr->pos = 0;
+    }
+    rows = tr->idx + tr->pos;
+    tr->pos += B;
+    tp[0] = wall();
+    for (i = 0; i < B; i++) {
+        to_float(tr->x + (size_t)i * IN, tr->images.data + (size_t)rows[i] * IN, IN);
+        tr->y[i] = tr->labels.data[rows[i]];
+    }
+    tp[1] = wall();
+    out = nn_model_forward(&tr->net, nn_tensor_2d(tr->x, B, IN));
+    tp[2] = wall();
+    dout = nn_model_output_grad(&tr->net);
+    loss = nn_loss_cross_entropy(dout, out, tr->y);
+    tp[3] = wall();
+    nn_model_zero_grad(&tr->net);
+    tp[4] = wall();
+    nn_model_backward(&tr->net, dout);
+    tp[5] = wall();
+    nn_optim_step(&tr->opt, tr->net.params, tr->net.grads, tr->net.n_params);
+    tp[6] = wall();
+    for (i = 0; i < 6; i++) tr->phase[i] += tp[i + 1] - tp[i];
+    tr->steps_done++;
+    return loss;
+}
+
+/* ---- inference state ----------------------------------------------------- */
+typedef struct inferer {
+    int ready, n, start;
+    float *x; /* the test images, converted to float once */
+    nn_model net;
+    nn_arena arena;
+} inferer;
+
+static void inferer_init(inferer *in, const char *dir) {
+    nn_idx images;
+    int i;
+    if (in->ready) return;
+    load(&images, dir, "t10k-images-idx3-ubyte.gz");
+    in->n = images.dims[0];
+    if (in->n < 512) exit(1);
+    in->x = (float *)xalloc(sizeof(float) * (size_t)in->n * IN);
+    for (i = 0; i < in->n; i++) to_float(in->x + (size_t)i * IN, images.data + (size_t)i * IN, IN);
+    nn_idx_free(&images);
+    build_mlp(&in->net, &in->arena, 256, 0, NULL, NULL);
+    nn_model_set_mode(&in->net, NN_MODE_EVAL);
+    in->start = 0;
+    in->ready = 1;
+}
+
+/* calls forwards of `batch` consecutive test rows, cycling through the set. */
+static float inferer_run(inferer *in, int batch, long calls) {
+    float sink = 0.0f;
+    long i;
+    for (i = 0; i < calls; i++) {
+        if (in->start + batch > in->n) in->start = 0;
+        sink += nn_model_forward(&in->net, nn_tensor_2d(in->x + (size_t)in->start * IN, batch, IN)).data[0];
+        in->start += batch;
+    }
+    return sink;
+}
+
+/* ---- serve: the nn.h side of bench_torch.py's interleaved runs ----------- */
+/* One command a line on stdin; each answer is RESULT lines, then "END".
+     train_init <batch>           build the model (seed 42) and optimizer, shuffle (seed 7)
+     train <threads> <steps>      that many steps; wall, thread and process CPU seconds, mean loss
+     infer_init                   test images to float, model in EVAL mode
+     infer <batch> <threads> <calls>
+                                  calls forwards back to back; the same three clocks
+     peak <avx2|avx512>           the single-core FMA peak loop, GFLOP/s (thread CPU time),
+                                  to set beside the training repetitions it interleaves with
+     phases                       mean seconds per phase per training step since train_init
+     rss                          peak and current resident memory
+     quit                                                                       */
+static int mode_serve(const char *dir) {
+    static trainer tr;
+    static inferer inf;
+    char line[256];
+    volatile float sink = 0.0f;
+    while (fgets(line, sizeof line, stdin)) {
+        char cmd[32];
+        int a = 0, b = 0;
+        long c = 0;
+        if (sscanf(line, "%31s %d %d %ld", cmd, &a, &b, &c) < 1) continue;
+        if (!strcmp(cmd, "quit")) break;
+        if (!strcmp(cmd, "train_init") && a > 0) {
+            trainer_load(&tr, dir);
+            printf("RESULT max_rss_after_load_kb %ld\n", max_rss_kb());
+            trainer_build(&tr, a);
+        } else if (!strcmp(cmd, "train") && tr.built && a > 0 && b > 0) {
+            double w, t, p, loss = 0.0;
+            int s;
+            set_threads(a);
+            w = wall(); t = tcpu(); p = pcpu();
+            for (s = 0; s < b; s++) loss += trainer_step(&tr);
+            w = wall() - w; t = tcpu() - t; p = pcpu() - p;
+            printf("RESULT wall_s %.6f\nRESULT thread_cpu_s %.6f\nRESULT process_cpu_s %.6f\n", w, t, p);
+            printf("RESULT loss %.5f\n", loss / b);
+        } else if (!strcmp(cmd, "infer_init")) {
+            inferer_init(&inf, dir);
+        } else if (!strcmp(cmd, "infer") && inf.ready && a > 0 && a <= 256 && b > 0 && c > 0) {
+            double w, t, p;
+            set_threads(b);
+            w = wall(); t = tcpu(); p = pcpu();
+            sink += inferer_run(&inf, a, c);
+            w = wall() - w; t = tcpu() - t; p = pcpu() - p;
+            printf("RESULT wall_s %.6f\nRESULT thread_cpu_s %.6f\nRESULT process_cpu_s %.6f\n", w, t, p);
+        } else if (!strcmp(cmd, "peak")) {
+            char loop[32] = "";
+            sscanf(line, "%*s %31s", loop);
+            printf("RESULT peak_gflops %.2f\n", peak_of(loop, 3));
+        } else if (!strcmp(cmd, "phases") && tr.built && tr.steps_done > 0) {
+            int i;
+            for (i = 0; i < 6; i++) printf("RESULT phase_us.%s %.1f\n", phase_names[i], 1e6 * tr.phase[i] / (double)tr.steps_done);
+        } else if (!strcmp(cmd, "rss")) {
+            printf("RESULT max_rss_kb %ld\nRESULT rss_now_kb %ld\n", max_rss_kb(), cur_rss_kb());
+        } else {
+            printf("RESULT error bad command: %s", line);
         }
-        times[e] = now() - t0;
-        printf("RESULT epoch%d_seconds %.4f\n", e + 1, times[e]);
-        printf("RESULT epoch%d_loss %.4f\n", e + 1, loss / steps);
-        /* Peak resident memory of a process that has trained one epoch. */
-        if (e == 0) printf("RESULT max_rss_kb %ld\nRESULT rss_now_kb %ld\n", max_rss_kb(), cur_rss_kb());
+        printf("END\n");
         fflush(stdout);
     }
-    /* Where a step's time goes, averaged over every step (the timers cost
-       well under 1 us a step). */
-    for (i = 0; i < 6; i++) printf("RESULT phase_us.%s %.1f\n", phase_names[i], 1e6 * phase[i] / ((double)steps * epochs));
-    printf("RESULT samples_per_s %.1f\n", (double)steps * batch / median(times, epochs));
-    nn_idx_free(&images);
-    nn_idx_free(&labels);
-    nn_arena_deinit(&arena);
+    (void)sink;
     return 0;
 }
 
-/* ---- inference ---------------------------------------------------------- */
-static int mode_infer(int threads, int n_single, int reps, const char *dir) {
-    nn_idx images;
-    nn_model net;
-    nn_arena arena;
-    float *x;
-    double *lat, t;
-    int n, i, r, start = 0, batches;
-    volatile float sink = 0.0f;
-    set_threads(threads);
-    load(&images, dir, "t10k-images-idx3-ubyte.gz");
-    n = images.dims[0];
-    if (n < 256) return 1;
-    /* The inputs are converted to float once, outside the timings (as for PyTorch). */
-    x = (float *)xalloc(sizeof(float) * (size_t)n * IN);
-    for (i = 0; i < n; i++) to_float(x + (size_t)i * IN, images.data + (size_t)i * IN, IN);
-    build_mlp(&net, &arena, 256, 0, NULL, NULL);
-    nn_model_set_mode(&net, NN_MODE_EVAL);
-
-    /* Batch 1: every forward timed on its own. */
-    lat = (double *)xalloc(sizeof(double) * (size_t)(n_single > 1000 ? n_single : 1000));
-    for (i = 0; i < 200; i++) sink += nn_model_forward(&net, nn_tensor_2d(x + (size_t)(i % n) * IN, 1, IN)).data[0];
-    for (i = 0; i < n_single; i++) {
-        nn_tensor in = nn_tensor_2d(x + (size_t)(i % n) * IN, 1, IN), out;
-        t = now();
-        out = nn_model_forward(&net, in);
-        lat[i] = now() - t;
-        sink += out.data[0];
+/* ---- threads: nn.h at 2 threads against itself at 1 ---------------------- */
+static int spin_loop(double seconds) {
+    double end = wall() + seconds;
+    volatile unsigned long x = 0;
+    while (wall() < end) {
+        int i;
+        for (i = 0; i < 100000; i++) x += (unsigned long)i;
     }
-    printf("RESULT infer_b1_us %.3f\n", 1e6 * median(lat, n_single));
+    return 0;
+}
 
-    /* Batch 256: reps runs of enough batches to last about 0.2 s each. */
-    t = now();
-    for (batches = 0; now() - t < 0.1; batches++) {
-        sink += nn_model_forward(&net, nn_tensor_2d(x + (size_t)start * IN, 256, IN)).data[0];
-        start = start + 512 > n ? 0 : start + 256;
-    }
-    batches *= 2;
-    for (r = 0; r < reps && r < 1000; r++) {
-        t = now();
-        for (i = 0; i < batches; i++) {
-            sink += nn_model_forward(&net, nn_tensor_2d(x + (size_t)start * IN, 256, IN)).data[0];
-            start = start + 512 > n ? 0 : start + 256;
+/* CPU seconds a process has used, from /proc/<pid>/stat; -1 if unreadable. */
+static double proc_cpu_s(pid_t pid) {
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f) return -1.0;
+    if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+    fclose(f);
+    p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1.0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* reps pairs of `steps` training steps at 1 and at 2 threads (order
+   alternating), wall time, samples/s. Phase "free": nothing else of the bench
+   runs. Phase "busy": a child process pinned to the last core spins the whole
+   time (bounded: it ends by itself after a deadline, and is killed at the
+   end); its share of a core over the phase is reported. */
+static int mode_threads(int batch, int reps, int steps, const char *dir) {
+    static trainer tr;
+    double sps[2][2][MAX_REPS], t, c, cpu[2][2] = {{0, 0}, {0, 0}}, busy_wall[2][2] = {{0, 0}, {0, 0}};
+    int phase, r, k, th, s;
+    pid_t spinner = -1;
+    if (reps > MAX_REPS) reps = MAX_REPS;
+    trainer_load(&tr, dir);
+    trainer_build(&tr, batch);
+    printf("RESULT batch %d\nRESULT steps_per_rep %d\nRESULT clock wall\n", batch, steps);
+    for (phase = 0; phase < 2; phase++) {
+        double spin_cpu0 = 0.0, spin_wall0 = 0.0;
+        if (phase == 1) {
+            double bound = 4.0 * reps * steps * batch / 5000.0 + 30.0; /* > the phase at 5000 samples/s */
+            fflush(stdout);
+            spinner = fork();
+            if (spinner == 0) { /* pinned to the last core, so that it holds one core */
+                cpu_set_t set;
+                CPU_ZERO(&set);
+                CPU_SET((int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &set);
+                sched_setaffinity(0, sizeof set, &set);
+                _exit(spin_loop(bound));
+            }
+            if (spinner < 0) {
+                fprintf(stderr, "error: fork\n");
+                return 1;
+            }
+            sleep_s(0.3); /* let the scheduler settle the spinner on a core */
+            spin_cpu0 = proc_cpu_s(spinner);
+            spin_wall0 = wall();
         }
-        lat[r] = 256.0 * batches / (now() - t);
+        for (th = 1; th <= 2; th++) { /* warm-up at each thread count */
+            set_threads(th);
+            for (s = 0; s < 20; s++) trainer_step(&tr);
+        }
+        for (r = 0; r < reps; r++) {
+            for (k = 0; k < 2; k++) {
+                th = r % 2 ? 2 - k : 1 + k;
+                set_threads(th);
+                sleep_s(0.02);
+                c = pcpu();
+                t = wall();
+                for (s = 0; s < steps; s++) trainer_step(&tr);
+                t = wall() - t;
+                sps[phase][th - 1][r] = (double)steps * batch / t;
+                cpu[phase][th - 1] += pcpu() - c;
+                busy_wall[phase][th - 1] += t;
+            }
+        }
+        if (phase == 1) {
+            double share = (proc_cpu_s(spinner) - spin_cpu0) / (wall() - spin_wall0);
+            kill(spinner, SIGKILL);
+            waitpid(spinner, NULL, 0);
+            printf("RESULT busy_spinner_core_share %.3f\n", share);
+        }
+        for (th = 1; th <= 2; th++) {
+            char name[64];
+            const char *ph = phase ? "busy" : "free";
+            snprintf(name, sizeof name, "sps_reps.%s.t%d", ph, th);
+            print_list(name, sps[phase][th - 1], reps);
+            printf("RESULT sps.%s.t%d %.1f\n", ph, th, median(sps[phase][th - 1], reps));
+            /* CPU seconds per wall second of the process (both threads; spinning counts) */
+            printf("RESULT cores_used.%s.t%d %.2f\n", ph, th, cpu[phase][th - 1] / busy_wall[phase][th - 1]);
+        }
+        fflush(stdout);
     }
-    printf("RESULT infer_b256_samples_per_s %.1f\n", median(lat, reps));
-    (void)sink;
-    free(x);
-    free(lat);
-    nn_idx_free(&images);
-    nn_arena_deinit(&arena);
     return 0;
 }
 
@@ -580,15 +854,15 @@ int main(int argc, char **argv) {
         const char *libs = argc > 4 ? argv[4] : "both";
         return mode_gemm(argc > 2 ? atoi(argv[2]) : 5, argc > 3 ? atof(argv[3]) * 1e-3 : 0.1,
                          !strcmp(libs, "nn") ? 1 : !strcmp(libs, "openblas") ? 2 : 3,
-                         argc > 5 ? atoi(argv[5]) : 2);
+                         argc > 5 && atoi(argv[5]) == 2 ? 2 : 1);
     }
-    if (!strcmp(mode, "train") && argc >= 5)
-        return mode_train(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc > 5 ? argv[5] : DATA_DIR);
-    if (!strcmp(mode, "infer") && argc >= 5)
-        return mode_infer(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc > 5 ? argv[5] : DATA_DIR);
+    if (!strcmp(mode, "serve")) return mode_serve(argc > 2 ? argv[2] : DATA_DIR);
+    if (!strcmp(mode, "threads") && argc >= 5)
+        return mode_threads(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc > 5 ? argv[5] : DATA_DIR);
+    if (!strcmp(mode, "spin") && argc >= 3) return spin_loop(atof(argv[2]));
     fprintf(stderr,
-            "usage: bench info | peak | gemm [reps] [min_ms] [nn|openblas|both] [max_threads]\n"
-            "             | train <batch> <threads> <epochs> [data-dir]\n"
-            "             | infer <threads> <n_single> <reps> [data-dir]\n");
+            "usage: bench info | peak | gemm [reps] [min_ms] [nn|openblas|both] [threads]\n"
+            "             | serve [data-dir] | threads <batch> <reps> <steps> [data-dir]\n"
+            "             | spin <seconds>\n");
     return 2;
 }

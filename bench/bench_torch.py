@@ -1,29 +1,44 @@
-"""PyTorch side of `make bench`: the same 784-256-128-10 ReLU MLP as bench/bench.c.
+"""PyTorch side of `make bench`: the same 784-256-128-10 ReLU MLP as bench/bench.c,
+in PyTorch's fastest form found on the machine, interleaved rep by rep with nn.h.
 
-Run it with Debian's interpreter and torch (python3-torch):
-    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_torch.py train --batch 64 --threads 1 --epochs 3
-    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_torch.py infer --threads 1
+Run it with Debian's interpreter and torch (python3-torch); bench/run.sh sets
+OPENBLAS_CORETYPE (which OpenBLAS kernels torch's matmuls run: Debian's torch calls
+libblas.so.3, i.e. OpenBLAS) and OPENBLAS_NUM_THREADS for every process:
+    bench_torch.py info
+    bench_torch.py screen --epochs-frac 0.1
+    bench_torch.py duel-train --nn BIN --batch 64 --threads 1 --torch-threads 1 --ob-threads 1
+    bench_torch.py duel-infer --nn BIN --batch 1 --form frozen.inference_mode
 
 Every result is one line "RESULT <name> <value>" on stdout, as bench.c prints.
-Debian's torch runs its matmuls in OpenBLAS, whose thread count comes from
-OPENBLAS_NUM_THREADS (read when the library loads), not from torch.set_num_threads;
-bench/run.sh sets both.
+
+screen: in one process (one OpenBLAS core type), every configuration briefly:
+  training at batch 64 and 256 with (torch threads, OpenBLAS threads) = (1,1), and
+  for 2 threads (1,2), (2,1), (2,2), optimizer with foreach=True and False;
+  inference at batch 1 and 256, 1 thread, in every form: eager, torch.jit.trace,
+  + torch.jit.freeze, + torch.jit.optimize_for_inference, each under torch.no_grad
+  and torch.inference_mode. bench/report.py keeps the fastest per job.
+duel-*: PyTorch in the configuration given, against `bench serve` (nn.h) in a child
+  process; the two sides take turns rep by rep (order alternating), and neither
+  starts before the other's idle threads have stopped spinning. 1-thread figures
+  are timed in thread CPU time (time.thread_time; process CPU time when work ran on
+  other threads), 2-thread ones in wall time.
 
 Data: the uint8 images stay uint8 in memory (one tensor, 47 MB) and each batch is
 gathered and converted to float with the same normalization as nn.h's side.
-Training: SGD (lr 0.05, momentum 0.9) or Adam (lr 1e-3), both with foreach=True
-(the faster implementation on this CPU too), F.cross_entropy,
-zero_grad(set_to_none=True) / backward / step; the last partial batch is dropped.
-loss.item() is read every step, as nn.h's loss comes back as a float.
-Inference: model.eval() under torch.inference_mode(), inputs converted to float
-once outside the timings.
+Training: Adam (lr 1e-3) or SGD (lr 0.05, momentum 0.9), F.cross_entropy,
+zero_grad(set_to_none=True) / backward / step; loss.item() is read every step, as
+nn.h's loss comes back as a float. Inference: model.eval(), inputs converted to
+float once outside the timings.
 """
 import argparse
+import ctypes
 import gzip
 import os
 import resource
 import statistics
 import struct
+import subprocess
+import sys
 import time
 
 import torch
@@ -32,8 +47,84 @@ import torch.nn.functional as F
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530
 PHASES = ["gather", "forward", "loss", "zero_grad", "backward", "optim"]
+FORMS = [f"{m}.{c}" for m in ("eager", "traced", "frozen", "ofi") for c in ("no_grad", "inference_mode")]
+TRAIN_CONFIGS = {1: [(1, 1)], 2: [(1, 2), (2, 1), (2, 2)]}  # threads -> (torch, OpenBLAS)
 
 
+# ---- OpenBLAS inside this process --------------------------------------------
+def openblas():
+    """The OpenBLAS that torch's matmuls run in (libblas.so.3 is Debian's thin
+    wrapper around libopenblas.so.0); None if it is not loaded."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0", mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+    except OSError:
+        return None
+    lib.openblas_get_corename.restype = ctypes.c_char_p
+    lib.openblas_get_config.restype = ctypes.c_char_p
+    return lib
+
+
+def set_threads(torch_threads, ob_threads):
+    torch.set_num_threads(torch_threads)
+    lib = openblas()
+    if lib is not None:
+        lib.openblas_set_num_threads(ob_threads)
+
+
+def print_blas_info():
+    lib = openblas()
+    if lib is None:
+        print("RESULT torch_openblas_core none (libopenblas.so.0 not loaded)")
+        return
+    print(f"RESULT torch_openblas_core {lib.openblas_get_corename().decode()}")
+    print(f"RESULT torch_openblas_config {lib.openblas_get_config().decode()}")
+
+
+# ---- clocks ---------------------------------------------------------------------
+class Clock:
+    """Wall, this thread's CPU and the process's CPU time, read together."""
+
+    def __init__(self):
+        self.w, self.t, self.p = time.perf_counter(), time.thread_time(), time.process_time()
+
+    def lap(self):
+        return (time.perf_counter() - self.w, time.thread_time() - self.t, time.process_time() - self.p)
+
+
+def one_thread_seconds(wall, thread, process):
+    """The 1-thread figure: thread CPU time, unless work ran on other threads of
+    the process (then the process CPU time, so none of it is left out)."""
+    return (process, "process-cpu") if process > 1.05 * thread + 1e-4 else (thread, "thread-cpu")
+
+
+def own_cpu():
+    return time.process_time()
+
+
+def pid_cpu(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_quiet(pid=None, limit=0.6):
+    """Sleep until a process uses no CPU while it should be idle: idle OpenBLAS
+    workers spin about 0.1 s after a call, libgomp's a few ms. pid None: this
+    process (its main thread sleeps here, so whatever it uses is the workers')."""
+    end = time.perf_counter() + limit
+    step = 0.005 if pid is None else 0.03  # /proc counts in 10 ms ticks
+    while time.perf_counter() < end:
+        c0 = own_cpu() if pid is None else pid_cpu(pid)
+        time.sleep(step)
+        c1 = own_cpu() if pid is None else pid_cpu(pid)
+        if c0 is None or c1 is None or c1 - c0 < step * 0.1:
+            return
+
+
+# ---- data and model --------------------------------------------------------------
 def load_idx(path):
     """An IDX file (gzip-compressed) as a uint8 tensor of its dims, decompressed
     straight into one buffer."""
@@ -69,6 +160,14 @@ def make_model():
 
 
 def max_rss_kb():
+    """Peak resident memory of this process (VmHWM, as bench.c reads it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
 
 
@@ -77,34 +176,39 @@ def rss_now_kb():
         return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
 
 
-def train(args):
-    images = load_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz"))
-    labels = load_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).long()
-    n = images.shape[0]
-    images = images.reshape(n, 784)
-    print(f"RESULT max_rss_after_load_kb {max_rss_kb()}")
-    model = make_model()
-    if args.optim == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
-        print("RESULT optimizer adam lr=0.001")
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, foreach=True)
-        print("RESULT optimizer sgd lr=0.05 momentum=0.9")
-    gen = torch.Generator().manual_seed(7)
-    B = args.batch
-    steps = n // B
-    times = []
-    phase = [0.0] * 6  # where a step's time goes, as bench.c splits it
-    clock = time.perf_counter
-    for epoch in range(args.epochs):
-        t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen)
+class Trainer:
+    """PyTorch's training step, as bench.c's trainer: batches in shuffled order
+    (a new shuffle when no whole batch is left), gathered and converted inside
+    the step."""
+
+    def __init__(self, images, labels, batch, optim, foreach):
+        self.images, self.labels, self.B = images, labels, batch
+        self.n = images.shape[0]
+        self.model = make_model()
+        params = self.model.parameters()
+        if optim == "adam":
+            self.opt = torch.optim.Adam(params, lr=1e-3, foreach=foreach)
+        else:
+            self.opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, foreach=foreach)
+        self.gen = torch.Generator().manual_seed(7)
+        self.perm = torch.randperm(self.n, generator=self.gen)
+        self.pos = 0
+        self.phase = [0.0] * 6
+        self.steps_done = 0
+
+    def steps(self, count):
+        clock = time.perf_counter
+        model, opt, B, phase = self.model, self.opt, self.B, self.phase
         loss_sum = 0.0
-        for s in range(steps):
+        for _ in range(count):
+            if self.pos + B > self.n:
+                self.perm = torch.randperm(self.n, generator=self.gen)
+                self.pos = 0
             t_0 = clock()
-            rows = perm[s * B:(s + 1) * B]
-            x = to_float(images.index_select(0, rows))
-            y = labels.index_select(0, rows)
+            rows = self.perm[self.pos:self.pos + B]
+            self.pos += B
+            x = to_float(self.images.index_select(0, rows))
+            y = self.labels.index_select(0, rows)
             t_1 = clock()
             out = model(x)
             t_2 = clock()
@@ -123,72 +227,299 @@ def train(args):
             phase[3] += t_4 - t_3
             phase[4] += t_5 - t_4
             phase[5] += t_6 - t_5
-        times.append(time.perf_counter() - t0)
-        print(f"RESULT epoch{epoch + 1}_seconds {times[-1]:.4f}")
-        print(f"RESULT epoch{epoch + 1}_loss {loss_sum / steps:.4f}")
-        if epoch == 0:  # peak resident memory of a process that has trained one epoch
-            print(f"RESULT max_rss_kb {max_rss_kb()}")
-            print(f"RESULT rss_now_kb {rss_now_kb()}")
-        print(flush=True, end="")
-    for name, t in zip(PHASES, phase):
-        print(f"RESULT phase_us.{name} {1e6 * t / (steps * args.epochs):.1f}")
-    print(f"RESULT samples_per_s {steps * B / statistics.median(times):.1f}")
+        self.steps_done += count
+        return loss_sum / max(count, 1)
 
 
-def infer(args):
-    images = load_idx(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"))
-    n = images.shape[0]
-    x = to_float(images.reshape(n, 784))
+def load_train(data):
+    images = load_idx(os.path.join(data, "train-images-idx3-ubyte.gz"))
+    labels = load_idx(os.path.join(data, "train-labels-idx1-ubyte.gz")).long()
+    return images.reshape(images.shape[0], 784), labels
+
+
+def load_test(data):
+    images = load_idx(os.path.join(data, "t10k-images-idx3-ubyte.gz"))
+    return to_float(images.reshape(images.shape[0], 784))
+
+
+def make_form(form, batch, x):
+    """(callable, context factory) for one inference form: eager, traced
+    (torch.jit.trace), frozen (+ torch.jit.freeze), ofi (+ optimize_for_inference),
+    under torch.no_grad or torch.inference_mode."""
+    kind, ctx = form.split(".")
+    context = torch.no_grad if ctx == "no_grad" else torch.inference_mode
     model = make_model().eval()
-    singles = [x[i % n:i % n + 1] for i in range(max(args.n_single, 200))]
-    lat = []
-    with torch.inference_mode():
-        for i in range(200):
-            model(singles[i])
-        for i in range(args.n_single):
-            xi = singles[i]
-            t0 = time.perf_counter_ns()
-            model(xi)
-            lat.append(time.perf_counter_ns() - t0)
-        print(f"RESULT infer_b1_us {statistics.median(lat) / 1e3:.3f}")
+    if kind == "eager":
+        return model, context
+    with torch.no_grad():
+        fn = torch.jit.trace(model, x[:batch])
+        if kind in ("frozen", "ofi"):
+            fn = torch.jit.freeze(fn.eval())
+        if kind == "ofi":
+            fn = torch.jit.optimize_for_inference(fn)
+    return fn, context
 
-        batches = [x[s:s + 256] for s in range(0, n - 255, 256)]
-        t0, count = time.perf_counter(), 0
-        while time.perf_counter() - t0 < 0.1:
-            model(batches[count % len(batches)])
-            count += 1
-        count *= 2
-        rates, k = [], 0
-        for _ in range(args.reps):
-            t0 = time.perf_counter()
-            for _ in range(count):
-                model(batches[k % len(batches)])
-                k += 1
-            rates.append(256 * count / (time.perf_counter() - t0))
-        print(f"RESULT infer_b256_samples_per_s {statistics.median(rates):.1f}")
+
+class Batches:
+    """Consecutive test rows, cycling, as bench.c's inferer."""
+
+    def __init__(self, x, batch):
+        self.views = [x[s:s + batch] for s in range(0, x.shape[0] - batch + 1, batch)]
+        self.k = 0
+
+    def run(self, fn, calls):
+        views, k = self.views, self.k
+        for _ in range(calls):
+            fn(views[k])
+            k = k + 1 if k + 1 < len(views) else 0
+        self.k = k
+
+
+def calibrate(run, target_s, seconds_of):
+    """Calls per rep so that one rep lasts about target_s on its clock."""
+    calls = 1
+    while True:
+        s = seconds_of(run(calls))
+        if s >= 0.05 * target_s or calls > 1 << 24:
+            return max(1, int(calls * target_s / max(s, 1e-9)))
+        calls *= 4
+
+
+# ---- screen --------------------------------------------------------------------
+def screen(args):
+    print_blas_info()
+    images, labels = load_train(args.data)
+    steps_of = {B: max(20, int(images.shape[0] // B * args.epochs_frac)) for B in (64, 256)}
+    configs = [(B, threads, tt, ob, foreach) for B in (64, 256) for threads, cfgs in TRAIN_CONFIGS.items()
+               for tt, ob in cfgs for foreach in (True, False)]
+    best = {}
+    for order in (configs, configs[::-1]):  # two passes, the second in reverse; the faster counts
+        for B, threads, tt, ob, foreach in order:
+            set_threads(tt, ob)
+            tr = Trainer(images, labels, B, args.optim, foreach)
+            tr.steps(10)  # warm-up
+            wait_quiet()
+            c = Clock()
+            tr.steps(steps_of[B])
+            w, t, p = c.lap()
+            s, clk = one_thread_seconds(w, t, p) if threads == 1 else (w, "wall")
+            key = (B, threads, tt, ob, foreach)
+            if key not in best or steps_of[B] * B / s > best[key][0]:
+                best[key] = (steps_of[B] * B / s, clk)
+    for key in configs:
+        B, threads, tt, ob, foreach = key
+        name = f"train.b{B}.t{threads}.tt{tt}.ob{ob}.foreach{int(foreach)}"
+        print(f"RESULT {name} {best[key][0]:.1f} {best[key][1]}", flush=True)
+        print(f"  screen {name:40s} {best[key][0]:9.0f} samples/s ({best[key][1]})", file=sys.stderr)
+    x = load_test(args.data)
+    set_threads(1, 1)
+    for B in (1, 256):
+        batches = Batches(x, B)
+        for form in FORMS:
+            fn, context = make_form(form, B, x)
+            wait_quiet()
+            with context():
+                batches.run(fn, 20)
+
+                def rep(calls):
+                    c = Clock()
+                    batches.run(fn, calls)
+                    return c.lap()
+
+                calls = calibrate(rep, args.infer_s, lambda r: one_thread_seconds(*r)[0])
+                vals = []
+                for _ in range(3):
+                    s, clk = one_thread_seconds(*rep(calls))
+                    vals.append(s / calls)
+                per_call = statistics.median(vals)
+            value = 1e6 * per_call if B == 1 else B / per_call
+            print(f"RESULT infer.b{B}.{form} {value:.3f} {clk}", flush=True)
+            unit = "us" if B == 1 else "samples/s"
+            print(f"  screen infer b{B} {form:26s} {value:10.1f} {unit} ({clk})", file=sys.stderr)
+
+
+# ---- duels ---------------------------------------------------------------------
+class NnSide:
+    """bench.c's `serve` mode in a child process."""
+
+    def __init__(self, binary, data):
+        self.proc = subprocess.Popen([binary, "serve", data], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+
+    def ask(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        out = {}
+        for reply in self.proc.stdout:
+            reply = reply.rstrip("\n")
+            if reply == "END":
+                if "error" in out:
+                    raise SystemExit(f"error: nn.h side: {out['error']}")
+                return out
+            if reply.startswith("RESULT "):
+                parts = reply.split(" ", 2)
+                out[parts[1]] = parts[2] if len(parts) > 2 else ""
+        raise SystemExit(f"error: nn.h side ended during {line!r}")
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait(timeout=30)
+
+
+def rep_seconds(threads, wall, thread, process):
+    return one_thread_seconds(wall, thread, process) if threads == 1 else (wall, "wall")
+
+
+def duel_train(args):
+    print_blas_info()
+    B, T = args.batch, args.threads
+    set_threads(args.torch_threads, args.ob_threads)
+    print(f"RESULT torch_threads {torch.get_num_threads()}")
+    print(f"RESULT openblas_threads {args.ob_threads}")
+    print(f"RESULT foreach {int(args.foreach)}")
+    images, labels = load_train(args.data)
+    steps = max(20, int(images.shape[0] // B * args.epochs_frac))
+    print(f"RESULT steps_per_rep {steps}")
+    nn = NnSide(args.nn, args.data)
+    nn.ask(f"train_init {B}")
+    tr = Trainer(images, labels, B, args.optim, args.foreach)
+    # warm-up, both sides
+    nn.ask(f"train {T} 30")
+    tr.steps(30)
+    res, walls, peaks = {"nn": [], "torch": []}, {"nn": [], "torch": []}, []
+    clocks, losses, rss = {"nn": set(), "torch": set()}, {}, {}
+    for r in range(args.reps):
+        for side in (("nn", "torch") if r % 2 == 0 else ("torch", "nn")):
+            wait_quiet()
+            wait_quiet(nn.proc.pid)
+            if side == "nn":
+                o = nn.ask(f"train {T} {steps}")
+                s, clk = rep_seconds(T, float(o["wall_s"]), float(o["thread_cpu_s"]), float(o["process_cpu_s"]))
+                walls["nn"].append(float(o["wall_s"]) / s)
+                if args.peak_loop:  # the FMA peak right beside the repetition, same process and core
+                    peaks.append(float(nn.ask(f"peak {args.peak_loop}")["peak_gflops"]))
+                losses["nn"] = float(o["loss"])
+            else:
+                c = Clock()
+                losses["torch"] = tr.steps(steps)
+                lap = c.lap()
+                s, clk = rep_seconds(T, *lap)
+                walls["torch"].append(lap[0] / s)
+            res[side].append(steps * B / s)
+            clocks[side].add(clk)
+        if r == 0:
+            o = nn.ask("rss")
+            rss["nn"] = (o["max_rss_kb"], o["rss_now_kb"])
+            rss["torch"] = (max_rss_kb(), rss_now_kb())
+    ph = nn.ask("phases")
+    nn.close()
+    if peaks:
+        print(f"RESULT nn.peak_loop {args.peak_loop}")
+        print("RESULT nn.peak_gflops_reps " + " ".join(f"{v:.1f}" for v in peaks))
+        print(f"RESULT nn.peak_gflops {statistics.median(peaks):.2f}")
+    for side in ("nn", "torch"):
+        print(f"RESULT {side}.sps_reps " + " ".join(f"{v:.1f}" for v in res[side]))
+        print(f"RESULT {side}.samples_per_s {statistics.median(res[side]):.1f}")
+        print(f"RESULT {side}.clock {'+'.join(sorted(clocks[side]))}")
+        print(f"RESULT {side}.wall_over_clock {statistics.median(walls[side]):.3f}")
+        print(f"RESULT {side}.last_rep_loss {losses[side]:.4f}")
+        print(f"RESULT {side}.max_rss_kb {rss[side][0]}")
+        print(f"RESULT {side}.rss_now_kb {rss[side][1]}")
+    for k, v in ph.items():
+        print(f"RESULT nn.{k} {v}")
+    for name, t in zip(PHASES, tr.phase):
+        print(f"RESULT torch.phase_us.{name} {1e6 * t / tr.steps_done:.1f}")
+    print(f"RESULT ratio {statistics.median(res['nn']) / statistics.median(res['torch']):.4f}")
+    paired = [a / b for a, b in zip(res["nn"], res["torch"])]
+    print(f"RESULT ratio_paired_median {statistics.median(paired):.4f}")
+
+
+def duel_infer(args):
+    print_blas_info()
+    B = args.batch
+    set_threads(1, 1)
+    x = load_test(args.data)
+    nn = NnSide(args.nn, args.data)
+    nn.ask("infer_init")
+    fn, context = make_form(args.form, B, x)
+    batches = Batches(x, B)
+    with context():
+        batches.run(fn, 50)
+        nn.ask(f"infer {B} 1 50")
+
+        def torch_rep(calls):
+            c = Clock()
+            batches.run(fn, calls)
+            return c.lap()
+
+        def nn_rep(calls):
+            o = nn.ask(f"infer {B} 1 {calls}")
+            return float(o["wall_s"]), float(o["thread_cpu_s"]), float(o["process_cpu_s"])
+
+        reps_fn = {"nn": nn_rep, "torch": torch_rep}
+        calls = {side: calibrate(reps_fn[side], args.rep_s, lambda r: one_thread_seconds(*r)[0])
+                 for side in ("nn", "torch")}
+        per_call, clocks = {"nn": [], "torch": []}, {"nn": set(), "torch": set()}
+        walls = {"nn": [], "torch": []}
+        for r in range(args.reps):
+            for side in (("nn", "torch") if r % 2 == 0 else ("torch", "nn")):
+                lap = reps_fn[side](calls[side])
+                s, clk = one_thread_seconds(*lap)
+                per_call[side].append(s / calls[side])
+                clocks[side].add(clk)
+                walls[side].append(lap[0] / s)
+    nn.close()
+    for side in ("nn", "torch"):
+        m = statistics.median(per_call[side])
+        print(f"RESULT {side}.calls_per_rep {calls[side]}")
+        print(f"RESULT {side}.clock {'+'.join(sorted(clocks[side]))}")
+        print(f"RESULT {side}.wall_over_clock {statistics.median(walls[side]):.3f}")
+        if B == 1:
+            print(f"RESULT {side}.us_reps " + " ".join(f"{1e6 * v:.3f}" for v in per_call[side]))
+            print(f"RESULT {side}.latency_us {1e6 * m:.3f}")
+        else:
+            print(f"RESULT {side}.sps_reps " + " ".join(f"{B / v:.1f}" for v in per_call[side]))
+            print(f"RESULT {side}.samples_per_s {B / m:.1f}")
+    print(f"RESULT ratio {statistics.median(per_call['torch']) / statistics.median(per_call['nn']):.4f}")
+    paired = [b / a for a, b in zip(per_call["nn"], per_call["torch"])]
+    print(f"RESULT ratio_paired_median {statistics.median(paired):.4f}")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=["train", "infer", "info"])
+    p.add_argument("mode", choices=["info", "screen", "duel-train", "duel-infer"])
+    p.add_argument("--nn", help="bench binary built without OpenBLAS (bench_nn)")
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--optim", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--n-single", type=int, default=5000)
+    p.add_argument("--threads", type=int, default=1, help="threads of both sides (nn.h: OpenMP)")
+    p.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads")
+    p.add_argument("--ob-threads", type=int, default=1, help="OpenBLAS threads inside torch")
+    p.add_argument("--foreach", type=int, default=1, help="optimizer foreach= (1/0)")
+    p.add_argument("--form", default="eager.inference_mode", choices=FORMS)
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--epochs-frac", type=float, default=1.0, help="training rep length in epochs")
+    p.add_argument("--rep-s", type=float, default=0.3, help="inference rep length, seconds")
+    p.add_argument("--infer-s", type=float, default=0.1, help="screen: inference rep length, seconds")
+    p.add_argument("--optim", choices=["sgd", "adam"], default="adam")
+    p.add_argument("--peak-loop", default="", help="duel-train: also measure this FMA peak loop "
+                   "(avx2, avx512) in the nn.h process after each of its repetitions")
     p.add_argument("--data", default=DATA_DIR)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
     if args.mode == "info":
         print(f"RESULT torch_version {torch.__version__}")
+        print(f"RESULT torch_parallel {torch.__config__.parallel_info().splitlines()[0]}")
+        print_blas_info()
         return
-    print(f"RESULT torch_threads {torch.get_num_threads()}")
-    print(f"RESULT openblas_threads {os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
-    if args.mode == "train":
-        train(args)
+    if args.mode == "screen":
+        screen(args)
+    elif args.mode == "duel-train":
+        args.foreach = bool(args.foreach)
+        duel_train(args)
     else:
-        infer(args)
+        duel_infer(args)
 
 
 if __name__ == "__main__":

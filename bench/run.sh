@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # run.sh - the whole `make bench`: install what nn.h is compared against, build,
-# measure (GEMM, training, inference, memory), print the ratios and write
-# bench/RESULTS.md. Run from the repository root (or anywhere: it finds it).
+# find each peer's best form on this machine, measure nn.h against it (GEMM,
+# training, inference, memory, thread scaling, compile time), print the ratios
+# and write bench/RESULTS.md. Run from the repository root (or anywhere: it
+# finds it).
+#
+# Peers at their best: OpenBLAS runs once per core type the CPU can execute
+# (OPENBLAS_CORETYPE, checked against openblas_get_corename()); a short screen
+# keeps the competitive ones, which are then measured in full, and each shape
+# is compared with the fastest. PyTorch (whose matmuls run in the same
+# OpenBLAS) is screened over those core types, its thread settings, optimizer
+# implementations and inference forms; the fastest per job is then measured
+# against nn.h. The library's own choice ("as installed") is kept as context.
 #
 # Environment (all optional):
-#   BENCH_QUICK=1         smoke run: fewer repetitions, 1 epoch per configuration
-#   BENCH_GEMM_REPS       GEMM repetitions per shape             (full 7, quick 3)
-#   BENCH_GEMM_MIN_MS     minimum length of one GEMM repetition  (full 100, quick 20)
-#   BENCH_EPOCHS          epochs per training configuration      (full 3, quick 1)
-#   BENCH_N_SINGLE        batch-1 forwards timed                 (full 5000, quick 500)
-#   BENCH_INFER_REPS      batch-256 repetitions                  (full 7, quick 3)
-#   BENCH_CONTEXT=0       skip the context GEMM run of OpenBLAS forced to Haswell kernels
+#   BENCH_QUICK=1         smoke run: fewer and shorter repetitions
+#   BENCH_GEMM_REPS       GEMM repetitions per shape             (full 9, quick 3)
+#   BENCH_GEMM_MIN_MS     minimum length of one GEMM repetition  (full 50, quick 15)
+#   BENCH_TRAIN_REPS      training repetitions per side          (full 15, quick 3)
+#   BENCH_TRAIN_EPOCHS    length of one training repetition, epochs (full 0.2, quick 0.1)
+#   BENCH_INFER_REPS      inference repetitions per side         (full 15, quick 3)
+#   BENCH_CORETYPES       OpenBLAS core types to try (default: from the CPU's flags)
+#   BENCH_OPENBLAS_L2_SIZE  OPENBLAS_L2_SIZE for every peer run (default: the
+#                         machine's OPENBLAS_L2_SIZE if set, else unset)
 #   BENCH_DATA            data directory        (/usr/share/datasets/fashion-mnist)
 #   BENCH_OUT             build and raw-results directory        (bench/build)
 #   BENCH_RESULTS         report file                            (bench/RESULTS.md)
+#   BENCH_README=1        also rewrite README.md's "Speed" section from this run
+#   BENCH_COMPILE_BASE    a git revision whose nn.h is also compile-timed, for context
 #   CC                    C compiler                             (gcc)
 set -euo pipefail
 
@@ -23,26 +37,30 @@ PY=/usr/bin/python3 # Debian's interpreter: the one python3-torch installs into
 
 QUICK="${BENCH_QUICK:-0}"
 if [ "$QUICK" = 1 ]; then
-    D_REPS=3 D_MIN_MS=20 D_EPOCHS=1 D_N_SINGLE=500 D_INFER_REPS=3 KIND=quick
+    D_REPS=3 D_MIN_MS=15 D_TREPS=3 D_TEPOCHS=0.1 D_IREPS=3 D_IREP_S=0.1 KIND=quick
+    SCREEN_MS=4 SCREEN_EPOCHS=0.02 SCREEN_INFER_S=0.03 THREADS_REPS=3 THREADS_STEPS_EPOCHS=0.05
 else
-    D_REPS=7 D_MIN_MS=100 D_EPOCHS=3 D_N_SINGLE=5000 D_INFER_REPS=7 KIND=full
+    D_REPS=9 D_MIN_MS=50 D_TREPS=15 D_TEPOCHS=0.2 D_IREPS=15 D_IREP_S=0.15 KIND=full
+    SCREEN_MS=10 SCREEN_EPOCHS=0.08 SCREEN_INFER_S=0.08 THREADS_REPS=7 THREADS_STEPS_EPOCHS=0.2
 fi
 GEMM_REPS="${BENCH_GEMM_REPS:-$D_REPS}"
 GEMM_MIN_MS="${BENCH_GEMM_MIN_MS:-$D_MIN_MS}"
-EPOCHS="${BENCH_EPOCHS:-$D_EPOCHS}"
-N_SINGLE="${BENCH_N_SINGLE:-$D_N_SINGLE}"
-INFER_REPS="${BENCH_INFER_REPS:-$D_INFER_REPS}"
+TRAIN_REPS="${BENCH_TRAIN_REPS:-$D_TREPS}"
+TRAIN_EPOCHS="${BENCH_TRAIN_EPOCHS:-$D_TEPOCHS}"
+INFER_REPS="${BENCH_INFER_REPS:-$D_IREPS}"
 DATA="${BENCH_DATA:-/usr/share/datasets/fashion-mnist}"
 OUT="${BENCH_OUT:-$ROOT/bench/build}"
 RESULTS_MD="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
 CC="${CC:-gcc}"
 
-# The machine's own OpenBLAS settings, recorded before anything else runs.
+# The machine's own settings, recorded before anything else runs.
 ENV_DESC=""
 for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS GOMP_SPINCOUNT OMP_WAIT_POLICY; do
     ENV_DESC="$ENV_DESC $v=${!v-(unset)}"
 done
+OB_L2="${BENCH_OPENBLAS_L2_SIZE-${OPENBLAS_L2_SIZE-}}"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+T_START=$(date +%s)
 
 say() { printf '== %s\n' "$*" >&2; }
 
@@ -84,6 +102,35 @@ say "building with $CC $CFLAGS_NN"
 # shellcheck disable=SC2086
 "$CC" $CFLAGS_NN $OPTIM_DEF -DBENCH_NO_BLAS -o "$OUT/bench_nn" bench/bench.c -lm
 
+# ---- stage accounting: how much CPU other processes took meanwhile ----------
+# /proc/stat's busy time minus this script's and its waited-for children's
+# (fields utime, stime, cutime, cstime of /proc/$$/stat), per stage.
+HZ=$(getconf CLK_TCK)
+cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $9; exit}' /proc/stat; }
+own_ticks() { sed 's/.*) //' "/proc/$$/stat" | awk '{print $12+$13+$14+$15}'; }
+stage_begin() {
+    ST_NAME=$1
+    ST_T0=$(date +%s.%N)
+    read -r ST_B0 ST_S0 <<<"$(cpu_busy)"
+    ST_O0=$(own_ticks)
+    ST_L0=$(cut -d' ' -f1 /proc/loadavg)
+}
+stage_end() {
+    local t1 b1 s1 o1 line
+    t1=$(date +%s.%N)
+    read -r b1 s1 <<<"$(cpu_busy)"
+    o1=$(own_ticks)
+    line=$(awk -v t0="$ST_T0" -v t1="$t1" -v b0="$ST_B0" -v b1="$b1" -v s0="$ST_S0" -v s1="$s1" \
+        -v o0="$ST_O0" -v o1="$o1" -v hz="$HZ" -v l0="$ST_L0" -v l1="$(cut -d' ' -f1 /proc/loadavg)" \
+        'BEGIN { w = t1 - t0; if (w <= 0) w = 1e-9; o = ((b1 - b0) - (o1 - o0)) / hz / w; if (o < 0) o = 0;
+                 printf "%.1f %.3f %.3f %s %s", w, o, (s1 - s0) / hz / w, l0, l1 }')
+    echo "RESULT stage.$ST_NAME $line" >>"$R/stages.txt"
+    set -- $line
+    if awk -v o="$2" 'BEGIN { exit !(o > 0.1) }'; then
+        say "warning: other processes used $2 of a core during '$ST_NAME'; figures may be noisy"
+    fi
+}
+
 NN_REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout')"
 if ! git diff --quiet HEAD -- nn.h 2>/dev/null; then NN_REV="$NN_REV with uncommitted changes to nn.h"; fi
 TORCH_BLAS="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo '?')"
@@ -99,59 +146,174 @@ TORCH_BLAS="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || 
     echo "RESULT python $($PY --version 2>&1)"
     echo "RESULT torch_blas libblas.so.3 -> $TORCH_BLAS"
     echo "RESULT env${ENV_DESC}"
+    echo "RESULT peer_l2 ${OB_L2:-(unset)}"
     echo "RESULT optimizer $OPTIM_DESC"
-    echo "RESULT reps GEMM $GEMM_REPS x >= $GEMM_MIN_MS ms per shape; training $EPOCHS epoch(s) per configuration; batch-1 $N_SINGLE forwards; batch-256 $INFER_REPS repetitions"
+    echo "RESULT reps GEMM $GEMM_REPS x >= $GEMM_MIN_MS ms per shape and side; training $TRAIN_REPS x $TRAIN_EPOCHS epoch per side; inference $INFER_REPS x ${D_IREP_S} s per side"
 } >"$R/meta.txt"
+LC_ALL=C lscpu >"$R/lscpu.txt" 2>/dev/null || true
 
-# ---- 3. measure -------------------------------------------------------------
-"$OUT/bench" info >"$R/info.txt"
-$PY bench/bench_torch.py info >"$R/torch_info.txt"
-sed -n 's/^RESULT \(cpu_model\|cpus_online\|openblas_core\) /  \1: /p' "$R/info.txt" >&2
+# glibc malloc for every measured process: keep freed memory instead of handing
+# it back to the kernel. With the defaults PyTorch's training step maps and
+# unmaps its larger tensors, and on this kind of virtual machine the page
+# faults that follow made it up to 4x slower from one process to the next
+# (nn.h allocates nothing in a step, so this only helps the peer).
+MALLOC_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967295)
+echo "RESULT malloc_env ${MALLOC_ENV[*]}" >>"$R/meta.txt"
+
+# A peer's OpenBLAS environment, set explicitly for every peer process:
+# ob_run <coretype|auto> <openblas threads> command...
+ob_run() {
+    local core=$1 obt=$2
+    shift 2
+    local -a e=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS OPENBLAS_NUM_THREADS="$obt"
+        "${MALLOC_ENV[@]}")
+    [ "$core" != auto ] && e+=(OPENBLAS_CORETYPE="$core")
+    [ -n "$OB_L2" ] && e+=(OPENBLAS_L2_SIZE="$OB_L2")
+    echo "RESULT peer_env OPENBLAS_CORETYPE=$([ "$core" != auto ] && echo "$core" || echo '(unset)')" \
+        "OPENBLAS_L2_SIZE=${OB_L2:-(unset)} OPENBLAS_NUM_THREADS=$obt ${MALLOC_ENV[*]}"
+    "${e[@]}" "$@"
+}
+
+# ---- 3. machine, compile time, peak -------------------------------------------
+ob_run auto 1 "$OUT/bench" info >"$R/info.txt"
+ob_run auto 1 $PY bench/bench_torch.py info >"$R/torch_info.txt"
+CPU_NAME="$(sed -n 's/^Model name: *//p' "$R/lscpu.txt" | head -n1)"
+[ -n "$CPU_NAME" ] || CPU_NAME="$(sed -n 's/^RESULT cpu_model //p' "$R/info.txt")"
+AUTO_CORE="$(sed -n 's/^RESULT openblas_core //p' "$R/info.txt")"
+PEAK_LOOP="$(sed -n 's/^RESULT nn_peak_loop //p' "$R/info.txt")"
+say "CPU: $CPU_NAME ($(sed -n 's/^RESULT cpus_online //p' "$R/info.txt") online);" \
+    "nn.h kernels: $(sed -n 's/^RESULT nn_simd //p' "$R/info.txt"); OpenBLAS as installed: $AUTO_CORE"
 say "machine: load $LOAD_BEFORE; env$ENV_DESC"
 if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-    say "warning: the machine is busy (load ${LOAD_BEFORE%% *}); timings will be noisy"
+    say "warning: the machine is busy (load ${LOAD_BEFORE%% *} before the run); timings will be noisy"
 fi
 
-say "FMA peak"
-"$OUT/bench" peak >"$R/peak.txt"
+say "compile time of the implementation: $CC -O2 -c, best of 3 (CPU time)"
+stage_begin compile
+printf '#define NN_IMPLEMENTATION\n#include "nn.h"\n' >"$OUT/nn_impl.c"
+compile_once() { # <name> <include dir>: one timed compile, "RESULT <name> <cpu s> <wall s>"
+    TIMEFORMAT='%3U %3S %3R'
+    { time "$CC" -O2 -I"$2" -c -o "$OUT/nn_impl.o" "$OUT/nn_impl.c" 2>"$OUT/nn_impl.log"; } 2>&1 |
+        awk -v n="$1" '{ printf "RESULT %s %.3f %.3f\n", n, $1 + $2, $3 }'
+}
+# context: another revision's nn.h, timed in turn with this one (BENCH_COMPILE_BASE,
+# or the committed one when the working tree differs from it)
+base="${BENCH_COMPILE_BASE:-}"
+if [ -z "$base" ] && ! git diff --quiet HEAD -- nn.h 2>/dev/null; then base=HEAD; fi
+mkdir -p "$OUT/committed"
+if [ -z "$base" ] || ! git show "$base:nn.h" >"$OUT/committed/nn.h" 2>/dev/null; then base=""; fi
+{
+    echo "RESULT compile_cmd $CC -O2 -c nn_impl.c (#define NN_IMPLEMENTATION, #include \"nn.h\")"
+    [ -n "$base" ] && echo "RESULT compile_committed_rev $(git rev-parse --short "$base")"
+    for _ in 1 2 3; do
+        compile_once compile_run "$ROOT"
+        if [ -n "$base" ]; then compile_once compile_committed_run "$OUT/committed"; fi
+    done
+} >"$R/compile.txt"
+stage_end
 
-say "GEMM: nn_gemm vs cblas_sgemm, 1 and 2 threads"
-"$OUT/bench" gemm "$GEMM_REPS" "$GEMM_MIN_MS" both 2 >"$R/gemm.txt"
+say "FMA peak, 1 core"
+stage_begin peak
+ob_run auto 1 "$OUT/bench" peak >"$R/peak.txt"
+stage_end
 
-CORE="$(sed -n 's/^RESULT openblas_core //p' "$R/info.txt")"
-if [ "${BENCH_CONTEXT:-1}" = 1 ] && [ "$CORE" != Haswell ]; then
-    say "GEMM context: OpenBLAS forced to its Haswell (AVX2) kernels, 1 thread"
-    {
-        OPENBLAS_CORETYPE=Haswell "$OUT/bench" info | grep openblas_core
-        OPENBLAS_CORETYPE=Haswell "$OUT/bench" gemm "$GEMM_REPS" "$GEMM_MIN_MS" openblas 1
-    } >"$R/gemm_ctx.txt"
+# ---- 4. GEMM: OpenBLAS at its best ----------------------------------------------
+FLAGS=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+has() { [[ "$FLAGS" == *" $1 "* ]]; }
+if [ -n "${BENCH_CORETYPES:-}" ]; then
+    CANDS="$BENCH_CORETYPES"
+else
+    CANDS=""
+    if has avx512f && has avx512bw && has avx512vl && has avx512dq && has avx512cd; then
+        CANDS="SkylakeX"
+        has avx512_bf16 && CANDS="$CANDS Cooperlake"
+    fi
+    has avx2 && has fma && CANDS="$CANDS Haswell Zen"
+    has avx && CANDS="$CANDS Sandybridge"
+    CANDS="$CANDS Prescott"
 fi
+case " ${CANDS,,} " in *" ${AUTO_CORE,,} "*) ;; *) CANDS="$CANDS $AUTO_CORE" ;; esac
+# shellcheck disable=SC2086
+CANDS="$(echo $CANDS)" # one space between names
+echo "RESULT candidates $CANDS" >>"$R/meta.txt"
 
-# Training: one process per configuration; nn.h and PyTorch alternate.
-nn_train() { # batch threads
-    say "train nn.h    batch $1, $2 thread(s)"
-    OPENBLAS_NUM_THREADS=1 "$OUT/bench_nn" train "$1" "$2" "$EPOCHS" "$DATA" >"$R/train_nn_b$1_t$2.txt"
-}
-torch_train() { # batch torch-threads openblas-threads
-    say "train PyTorch batch $1, torch $2 thread(s), OpenBLAS $3 thread(s)"
-    OPENBLAS_NUM_THREADS="$3" $PY bench/bench_torch.py train --batch "$1" --threads "$2" \
-        --epochs "$EPOCHS" --optim "$OPTIM_PY" --data "$DATA" >"$R/train_torch_b$1_t$2_ob$3.txt"
-}
-for B in 64 256; do
-    nn_train "$B" 1
-    torch_train "$B" 1 1
-    nn_train "$B" 2
-    torch_train "$B" 1 2
-    torch_train "$B" 2 1
+say "GEMM screen: OpenBLAS core types $CANDS (1 thread, 1 short repetition per shape)"
+stage_begin gemm_screen
+for c in $CANDS; do
+    ob_run "$c" 1 "$OUT/bench" gemm 1 "$SCREEN_MS" openblas 1 >"$R/gemm_screen_$c.txt" 2>/dev/null
+    say "  asked $c, ran $(sed -n 's/^RESULT openblas_core //p' "$R/gemm_screen_$c.txt")"
 done
+stage_end
+read -r -a KEEP <<<"$($PY bench/report.py pick-gemm "$R" | sed -n 1p)"
+T2_CORE="$($PY bench/report.py pick-gemm "$R" | sed -n 2p)"
+say "kept for the full GEMM run: ${KEEP[*]} (2 threads: $T2_CORE)"
 
-say "inference, 1 thread"
-OPENBLAS_NUM_THREADS=1 "$OUT/bench_nn" infer 1 "$N_SINGLE" "$INFER_REPS" "$DATA" >"$R/infer_nn.txt"
-OPENBLAS_NUM_THREADS=1 $PY bench/bench_torch.py infer --threads 1 --n-single "$N_SINGLE" \
-    --reps "$INFER_REPS" --data "$DATA" >"$R/infer_torch.txt"
+stage_begin gemm
+for c in "${KEEP[@]}"; do
+    say "GEMM, 1 thread: nn_gemm vs OpenBLAS $c, interleaved"
+    ob_run "$c" 1 "$OUT/bench" gemm "$GEMM_REPS" "$GEMM_MIN_MS" both 1 >"$R/gemm_t1_$c.txt"
+done
+case " ${KEEP[*],,} " in
+*" ${AUTO_CORE,,} "*) ;;
+*)
+    say "GEMM, 1 thread: nn_gemm vs OpenBLAS as installed ($AUTO_CORE), context"
+    ob_run auto 1 "$OUT/bench" gemm "$GEMM_REPS" "$GEMM_MIN_MS" both 1 >"$R/gemm_t1_asinstalled.txt"
+    ;;
+esac
+say "GEMM, 2 threads: nn_gemm vs OpenBLAS $T2_CORE, interleaved"
+ob_run "$T2_CORE" 2 "$OUT/bench" gemm "$GEMM_REPS" "$GEMM_MIN_MS" both 2 >"$R/gemm_t2_$T2_CORE.txt"
+stage_end
+
+# ---- 5. PyTorch at its best -----------------------------------------------------
+say "PyTorch screen: core types ${KEEP[*]} x thread settings x optimizer forms x inference forms"
+stage_begin torch_screen
+for c in "${KEEP[@]}"; do
+    ob_run "$c" 2 $PY bench/bench_torch.py screen --optim "$OPTIM_PY" --epochs-frac "$SCREEN_EPOCHS" \
+        --infer-s "$SCREEN_INFER_S" --data "$DATA" >"$R/torch_screen_$c.txt"
+done
+stage_end
+$PY bench/report.py pick-torch "$R" >"$R/picks.txt"
+sed 's/^/  PyTorch best: /' "$R/picks.txt" >&2
+
+# ---- 6. nn.h against PyTorch, interleaved rep by rep ----------------------------
+stage_begin train
+while read -r job B T core tt ob fe; do
+    [ "$job" = train ] || continue
+    say "training b$B, $T thread(s): nn.h vs PyTorch ($core, torch $tt, OpenBLAS $ob, foreach $fe)"
+    PEAK_ARG=()
+    [ "$T" = 1 ] && [ "$B" = 64 ] && [ "$PEAK_LOOP" != none ] && PEAK_ARG=(--peak-loop "$PEAK_LOOP")
+    ob_run "$core" "$ob" $PY bench/bench_torch.py duel-train --nn "$OUT/bench_nn" --batch "$B" --threads "$T" \
+        --torch-threads "$tt" --ob-threads "$ob" --foreach "$fe" --optim "$OPTIM_PY" --reps "$TRAIN_REPS" \
+        --epochs-frac "$TRAIN_EPOCHS" --data "$DATA" "${PEAK_ARG[@]}" >"$R/duel_train_b${B}_t$T.txt"
+    sed -n 's/^RESULT \(nn\|torch\)\.samples_per_s /    \1 /p' "$R/duel_train_b${B}_t$T.txt" >&2
+done <"$R/picks.txt"
+stage_end
+
+stage_begin infer
+while read -r job B form core; do
+    [ "$job" = infer ] || continue
+    say "inference b$B, 1 thread: nn.h vs PyTorch ($core, $form)"
+    ob_run "$core" 1 $PY bench/bench_torch.py duel-infer --nn "$OUT/bench_nn" --batch "$B" --form "$form" \
+        --reps "$INFER_REPS" --rep-s "$D_IREP_S" --data "$DATA" >"$R/duel_infer_b$B.txt"
+    sed -n 's/^RESULT \(nn\|torch\)\.\(latency_us\|samples_per_s\) /    \1 \2 /p' "$R/duel_infer_b$B.txt" >&2
+done <"$R/picks.txt"
+stage_end
+
+# ---- 7. nn.h's threads: free cores, then a core held by a busy loop --------------
+stage_begin threads
+for B in 64 256; do
+    STEPS=$(awk -v e="$THREADS_STEPS_EPOCHS" -v b="$B" 'BEGIN { s = int(60000 / b * e); print s < 20 ? 20 : s }')
+    say "nn.h threads, b$B: 1 vs 2 threads, free and with a busy-loop process on one core"
+    env "${MALLOC_ENV[@]}" "$OUT/bench_nn" threads "$B" "$THREADS_REPS" "$STEPS" "$DATA" >"$R/threads_b$B.txt"
+    sed -n 's/^RESULT sps\.\([a-z]*\)\.t\([12]\) /    \1 t\2 /p' "$R/threads_b$B.txt" >&2
+done
+stage_end
 
 echo "RESULT load_after $(cut -d' ' -f1-3 /proc/loadavg)" >>"$R/meta.txt"
+echo "RESULT duration_s $(($(date +%s) - T_START))" >>"$R/meta.txt"
 
-# ---- 4. report --------------------------------------------------------------
-$PY bench/report.py "$R" "$RESULTS_MD"
+# ---- 8. report --------------------------------------------------------------
+README_ARG=()
+[ "${BENCH_README:-0}" = 1 ] && README_ARG=(--readme "$ROOT/README.md")
+$PY bench/report.py report "$R" "$RESULTS_MD" "${README_ARG[@]}"
 say "wrote $RESULTS_MD (raw results in $R)"
