@@ -669,13 +669,17 @@ NNDEF nn_result nn_optim_init(nn_optim *o, nn_arena *arena, const nn_optim_desc 
    its lr from s (and, for ONE_CYCLE, its momentum: SGD momentum or Adam's
    beta1, as torch's cycle_momentum; SGD and RMSprop only when built with
    momentum > 0, since they keep no momentum buffer otherwise). You still
-   advance s yourself with
-   nn_sched_step, per step or per epoch, as with torch.optim.lr_scheduler.
-   NULL detaches. */
+   advance s yourself with nn_sched_step, per step or per epoch, as with
+   torch.optim.lr_scheduler. NULL detaches. */
 NNDEF void nn_optim_attach_sched(nn_optim *o, const struct nn_sched *s);
-/* One update of named runs (per-run no_decay; e.g. m->param_list). */
+/* One update of named runs (e.g. m->param_list): runs flagged no_decay
+   (biases, norms) skip weight_decay, l1 and max_norm, the two-group recipe;
+   not torch.optim's default, which decays every parameter. Sizes are checked
+   before anything is written: NN_ERR_SHAPE_MISMATCH when the runs hold more
+   than the optimizer was built for, NN_ERR_TOO_LARGE at the step limit. */
 NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n);
-/* One update of n parameters as one run with decay (e.g. m->params). */
+/* One update of n parameters as one run, every one decayed (e.g. m->params):
+   what torch.optim.Adam(model.parameters(), weight_decay=...) does. */
 NNDEF nn_result nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n);
 /* The penalty the regularizers add to the loss (report loss + this):
    weight_decay/2 |w|^2 + l1 |w|_1 over runs without no_decay. */
