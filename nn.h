@@ -1821,7 +1821,7 @@ NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, 
     kn.mr = NN__MR;
     kn.nr = NN__NR;
     kn.simd = 0;
-    (void)level;
+    (void)level; /* read only where a SIMD path is compiled in */
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         int i, j;
@@ -4922,23 +4922,26 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
     for (i = 0; i < n; i++) {
         uint32_t tag, flags;
         uint64_t slen;
+        char name[5];
         nn__sec *slot = NULL;
         if (len - pos < 16)
             return nn__fail(err, NN_ERR_TRUNCATED, "section %u of %u: header at byte %lu is cut short", i, n,
                             (unsigned long)pos);
         tag = nn__le32(p + pos);
+        {   /* the tag as text for messages; anything unprintable as '?' */
+            int c;
+            for (c = 0; c < 4; c++) name[c] = p[pos + c] >= 32 && p[pos + c] < 127 ? (char)p[pos + c] : '?';
+            name[4] = '\0';
+        }
         flags = nn__le32(p + pos + 4);
         slen = (uint64_t)nn__le32(p + pos + 8) | ((uint64_t)nn__le32(p + pos + 12) << 32);
         pos += 16;
         if (slen > (uint64_t)(len - pos) || (size_t)slen > len - pos || len - pos - (size_t)slen < 4)
-            return nn__fail(err, NN_ERR_TRUNCATED, "section '%c%c%c%c' at byte %lu: %llu bytes promised, %lu left",
-                            (char)(tag & 0x7f), (char)((tag >> 8) & 0x7f), (char)((tag >> 16) & 0x7f),
-                            (char)((tag >> 24) & 0x7f), (unsigned long)(pos - 16), (unsigned long long)slen,
-                            (unsigned long)(len - pos));
+            return nn__fail(err, NN_ERR_TRUNCATED, "section '%s' at byte %lu: %llu bytes promised, %lu left", name,
+                            (unsigned long)(pos - 16), (unsigned long long)slen, (unsigned long)(len - pos));
         /* the CRC covers the section header too: no bit goes unchecked */
         if (nn_crc32c(nn_crc32c(0, p + pos - 16, 16), p + pos, (size_t)slen) != nn__le32(p + pos + (size_t)slen))
-            return nn__fail(err, NN_ERR_CHECKSUM, "section '%c%c%c%c' at byte %lu: CRC mismatch", (char)(tag & 0x7f),
-                            (char)((tag >> 8) & 0x7f), (char)((tag >> 16) & 0x7f), (char)((tag >> 24) & 0x7f),
+            return nn__fail(err, NN_ERR_CHECKSUM, "section '%s' at byte %lu: CRC mismatch", name,
                             (unsigned long)(pos - 16));
         switch (tag) {
         case NN__TAG_ARCH: slot = &out->arch; break;
