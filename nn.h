@@ -1964,7 +1964,8 @@ NN__TARGET_AVX2_ONLY static __m256 nn__sigmoid8_avx2(__m256 v) {
     const __m256 one = _mm256_set1_ps(1.0f);
     __m256 neg_abs = _mm256_or_ps(v, _mm256_set1_ps(-0.0f));
     __m256 e = nn__exp_avx2(neg_abs), r = _mm256_div_ps(one, _mm256_add_ps(one, e));
-    return nn__keep_nan_avx2(_mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)), v);
+    /* a NaN v comes through e = exp(NaN) = NaN */
+    return _mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
 }
 /* sigmoid (silu = 0) or x * sigmoid(x) (silu = 1) */
 NN__TARGET_AVX2_ONLY static void nn__sigmoid_avx2(float *y, const float *x, size_t n, int silu) {
@@ -2000,9 +2001,9 @@ NN__TARGET_AVX2_ONLY static __m256 nn__tanh8_avx2(__m256 x) {
     big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
     big = _mm256_or_ps(big, _mm256_and_ps(x, sgn));
     p = _mm256_blendv_ps(big, p, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
-    /* odd function: the sign is x's (keeps tanh(-0) = -0) */
-    p = _mm256_or_ps(_mm256_andnot_ps(sgn, p), _mm256_and_ps(x, sgn));
-    return nn__keep_nan_avx2(p, x);
+    /* odd function: the sign is x's (keeps tanh(-0) = -0); a NaN x stays NaN
+       through the polynomial and exp */
+    return _mm256_or_ps(_mm256_andnot_ps(sgn, p), _mm256_and_ps(x, sgn));
 }
 NN__TARGET_AVX2_ONLY static void nn__tanh_avx2(float *y, const float *x, size_t n) {
     size_t i = 0;
@@ -2094,8 +2095,9 @@ NN__TARGET_AVX2_ONLY static void nn__gelu8_avx2(float *y, const float *x, float 
     q = _mm256_add_ps(_mm256_mul_ps(q, t), _mm256_set1_ps(0.254829592f));
     q = _mm256_mul_ps(q, t);
     erfc_h = _mm256_mul_ps(half, _mm256_mul_ps(q, nn__exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(z, z)))));
-    _mm256_storeu_ps(y, nn__keep_nan_avx2(_mm256_blendv_ps(_mm256_mul_ps(v, erfc_h), _mm256_mul_ps(v, _mm256_sub_ps(one, erfc_h)),
-                                                            _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)), v));
+    /* a NaN v makes t, and so erfc_h, NaN */
+    _mm256_storeu_ps(y, _mm256_blendv_ps(_mm256_mul_ps(v, erfc_h), _mm256_mul_ps(v, _mm256_sub_ps(one, erfc_h)),
+                                         _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)));
 }
 typedef void (*nn__map8_fn)(float *y, const float *x, float alpha);
 NN__TARGET_AVX2_ONLY static void nn__map8_avx2(float *y, const float *x, size_t n, nn__map8_fn f, float alpha) {
