@@ -681,6 +681,12 @@ NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n)
 /* One update of n parameters as one run, every one decayed (e.g. m->params):
    what torch.optim.Adam(model.parameters(), weight_decay=...) does. */
 NNDEF nn_result nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n);
+/* The same updates, bit for bit, leaving every gradient they read at 0: a
+   step then needs no nn_model_zero_grad before its backward. The kernels
+   write the zeros as they read (SGD momentum, Adam, AdamW), saving the
+   separate pass over the gradients; runs without .grad are not touched. */
+NNDEF nn_result nn_optim_step_and_zero_grad(nn_optim *o, float *params, float *grads, size_t n);
+NNDEF nn_result nn_optim_step_params_and_zero_grad(nn_optim *o, const nn_param *params, int n);
 /* The penalty the regularizers add to the loss (report loss + this):
    weight_decay/2 |w|^2 + l1 |w|_1 over runs without no_decay. */
 NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n);
@@ -828,6 +834,16 @@ NNDEF void nn_clip_grad_value(float *grads, size_t n, float clip);
 /* NN_ERR_NONFINITE if any value or gradient of the runs is NaN or Inf;
    *bad (may be NULL) gets the index of the first bad run, else -1. */
 NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad);
+/* Minibatch gather from a data set kept as bytes (images stay uint8; floats
+   exist only per batch): row i of dst (B, F) = table[src row rows[i]], value
+   by value, for F = nn_tensor_row_size(dst). table maps each byte to its
+   float, so any per-value normalization costs one load. Every rows[i] is
+   checked against n_src_rows first; on an error nothing is written. */
+NNDEF nn_result nn_gather_u8(nn_tensor dst, const unsigned char *src, size_t n_src_rows, const int *rows,
+                             const float table[256]);
+/* table[v] = ((float)v / divisor - mean) / std: torchvision's ToTensor
+   (divisor 255) followed by Normalize(mean, std), bit for bit. */
+NNDEF void nn_u8_table_normalize(float table[256], float divisor, float mean, float std);
 
 /* ---- serializer -------------------------------------------------------- */
 /* A versioned, little-endian binary file holding the model's description
@@ -1007,6 +1023,12 @@ NNDEF void nn_idx_free(nn_idx *idx);
 #define NN__IN(x, lo, hi) ((x) >= (lo) && (x) <= (hi))
 #define NN__MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NN__MAX(a, b) ((a) > (b) ? (a) : (b))
+/* A hint only: where the compiler has no prefetch it does nothing. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NN__PREFETCH(p) __builtin_prefetch(p)
+#else
+#define NN__PREFETCH(p) ((void)(p))
+#endif
 /* C and C++ both accept this for "the zero value of a struct". */
 #define NN__ZERO(x) memset(&(x), 0, sizeof(x))
 
@@ -2112,25 +2134,28 @@ NN__TARGET_AVX2_ONLY static void nn__map8_avx2(float *y, const float *x, size_t 
     }
 }
 /* SGD with momentum, PyTorch form, after the first step: v = mu v + damp g; w -= lr v */
-NN__TARGET_AVX2_ONLY static void nn__sgd_momentum_avx2(float *w, float *v, const float *g, size_t n, float lr,
-                                                       float mu, float damp) {
+/* gz, when not NULL, is g's writable twin: zeroed once read (nn_optim_step_and_zero_grad). */
+NN__TARGET_AVX2_ONLY static void nn__sgd_momentum_avx2(float *w, float *v, const float *g, float *gz, size_t n,
+                                                       float lr, float mu, float damp) {
     size_t i = 0;
     __m256 vlr = _mm256_set1_ps(lr), vmu = _mm256_set1_ps(mu), vd = _mm256_set1_ps(damp);
     for (; i + 8 <= n; i += 8) {
         __m256 m = _mm256_add_ps(_mm256_mul_ps(vmu, _mm256_loadu_ps(v + i)), _mm256_mul_ps(vd, _mm256_loadu_ps(g + i)));
+        if (gz) _mm256_storeu_ps(gz + i, _mm256_setzero_ps());
         _mm256_storeu_ps(v + i, m);
         _mm256_storeu_ps(w + i, _mm256_sub_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(vlr, m)));
     }
     for (; i < n; i++) {
         v[i] = mu * v[i] + damp * g[i];
         w[i] -= lr * v[i];
+        if (gz) gz[i] = 0.0f;
     }
 }
 /* Adam without AMSGrad: m, v moments; w -= step * m / (sqrt(v) / bc2s + eps) */
 #if NN__AVX512
 /* The same update 16 at a time (same operations, same order: same bits). */
-NN__TARGET_AVX512 static size_t nn__adam_avx512(float *w, float *m, float *v, const float *g, size_t n, float b1,
-                                                float b2, float step, float bc2s, float eps) {
+NN__TARGET_AVX512 static size_t nn__adam_avx512(float *w, float *m, float *v, const float *g, float *gz, size_t n,
+                                                float b1, float b2, float step, float bc2s, float eps) {
     size_t i = 0;
     __m512 vb1 = _mm512_set1_ps(b1), vb2 = _mm512_set1_ps(b2), c1 = _mm512_set1_ps(1.0f - b1);
     __m512 c2 = _mm512_set1_ps(1.0f - b2), vs = _mm512_set1_ps(step), vbc = _mm512_set1_ps(bc2s);
@@ -2145,6 +2170,7 @@ NN__TARGET_AVX512 static size_t nn__adam_avx512(float *w, float *m, float *v, co
         p3 = _mm512_mul_ps(vb2, _mm512_loadu_ps(v + i));
         p4 = _mm512_mul_ps(_mm512_mul_ps(c2, gg), gg);
         __asm__("" : "+v"(p1), "+v"(p2), "+v"(p3), "+v"(p4));
+        if (gz) _mm512_storeu_ps(gz + i, _mm512_setzero_ps());
         mm = _mm512_add_ps(p1, p2);
         vv = _mm512_add_ps(p3, p4);
         /* the masked form: g++ 12 warns on the plain one's undefined source */
@@ -2158,15 +2184,17 @@ NN__TARGET_AVX512 static size_t nn__adam_avx512(float *w, float *m, float *v, co
     return i;
 }
 #endif
-NN__TARGET_AVX2_ONLY static void nn__adam_avx2(float *w, float *m, float *v, const float *g, size_t n, float b1,
-                                               float b2, float step, float bc2s, float eps) {
+NN__TARGET_AVX2_ONLY static void nn__adam_avx2(float *w, float *m, float *v, const float *g, float *gz, size_t n,
+                                               float b1, float b2, float step, float bc2s, float eps) {
     size_t i = 0;
     __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), c1 = _mm256_set1_ps(1.0f - b1);
     __m256 c2 = _mm256_set1_ps(1.0f - b2), vs = _mm256_set1_ps(step), vbc = _mm256_set1_ps(bc2s);
     __m256 ve = _mm256_set1_ps(eps);
     for (; i + 8 <= n; i += 8) {
         __m256 gg = _mm256_loadu_ps(g + i);
-        __m256 mm = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gg));
+        __m256 mm;
+        if (gz) _mm256_storeu_ps(gz + i, _mm256_setzero_ps());
+        mm = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gg));
         __m256 vv = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, gg), gg));
         __m256 den = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vv), vbc), ve);
         _mm256_storeu_ps(m + i, mm);
@@ -2177,6 +2205,7 @@ NN__TARGET_AVX2_ONLY static void nn__adam_avx2(float *w, float *m, float *v, con
         m[i] = b1 * m[i] + (1.0f - b1) * g[i];
         v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
         w[i] -= step * (m[i] / (sqrtf(v[i]) / bc2s + eps));
+        if (gz) gz[i] = 0.0f;
     }
 }
 #endif
@@ -3683,7 +3712,7 @@ oom:
 
 /* The update of n values whose effective gradient is g (regularizers already
    in). Every loop is branch-free inside so compilers vectorize it. */
-static void nn__optim_update(nn_optim *o, float *w, const float *g, size_t n, size_t off, long t) {
+static void nn__optim_update(nn_optim *o, float *w, const float *g, float *gz, size_t n, size_t off, long t) {
     const nn_optim_desc *d = &o->d;
     float lr = d->lr, *s0 = o->s0 ? o->s0 + off : NULL, *s1 = o->s1 ? o->s1 + off : NULL;
     float *s2 = o->s2 ? o->s2 + off : NULL;
@@ -3703,8 +3732,8 @@ static void nn__optim_update(nn_optim *o, float *w, const float *g, size_t n, si
                 for (i = 0; i < n; i++) s0[i] = g[i];
 #if NN__AVX2
             else if (!d->nesterov && nn__cpu_has_avx2()) {
-                nn__sgd_momentum_avx2(w, s0, g, n, lr, mu, damp);
-                break;
+                nn__sgd_momentum_avx2(w, s0, g, gz, n, lr, mu, damp);
+                return;
             }
 #endif
             else
@@ -3756,10 +3785,11 @@ static void nn__optim_update(nn_optim *o, float *w, const float *g, size_t n, si
         if (!s2 && nn__cpu_has_avx2()) {
             size_t done = 0;
 #if NN__AVX512
-            if (nn__cpu_has_avx512()) done = nn__adam_avx512(w, s0, s1, g, n, b1, b2, step, bc2s, eps);
+            if (nn__cpu_has_avx512()) done = nn__adam_avx512(w, s0, s1, g, gz, n, b1, b2, step, bc2s, eps);
 #endif
-            nn__adam_avx2(w + done, s0 + done, s1 + done, g + done, n - done, b1, b2, step, bc2s, eps);
-            break;
+            nn__adam_avx2(w + done, s0 + done, s1 + done, g + done, gz ? gz + done : NULL, n - done, b1, b2, step,
+                          bc2s, eps);
+            return;
         }
 #endif
         for (i = 0; i < n; i++) {
@@ -3778,11 +3808,13 @@ static void nn__optim_update(nn_optim *o, float *w, const float *g, size_t n, si
     }
     default: NN_ASSERT(0); break;
     }
+    if (gz) memset(gz, 0, n * sizeof(float)); /* the loops above read g for the last time */
 }
 
-/* One run of n values at state offset off. t is the step number (from 1). */
+/* One run of n values at state offset off. t is the step number (from 1).
+   zero: leave grad at 0 afterwards (fused where the kernel allows). */
 static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, size_t off,
-                          int decay, long t) {
+                          int decay, long t, int zero) {
     const nn_optim_desc *d = &o->d;
     float wd = decay ? d->weight_decay : 0.0f, l1 = decay ? d->l1 : 0.0f;
     size_t i, c;
@@ -3794,7 +3826,7 @@ static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, si
         wd = 0.0f;
     }
     if (wd == 0.0f && l1 == 0.0f) {
-        nn__optim_update(o, w, grad, n, off, t);
+        nn__optim_update(o, w, grad, zero ? (float *)grad : NULL, n, off, t);
         return;
     }
     /* coupled regularizers: the effective gradient, a stack chunk at a time */
@@ -3805,7 +3837,8 @@ static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, si
             float v = w[c + i];
             g[i] = grad[c + i] + wd * v + l1 * (float)((v > 0.0f) - (v < 0.0f));
         }
-        nn__optim_update(o, w + c, g, len, off + c, t);
+        if (zero) memset((float *)grad + c, 0, len * sizeof(float));
+        nn__optim_update(o, w + c, g, NULL, len, off + c, t);
     }
 }
 
@@ -3828,7 +3861,7 @@ NNDEF void nn_optim_attach_sched(nn_optim *o, const struct nn_sched *s) { o->sch
 /* Loaded files accept step counts up to this; a step never goes past it. */
 #define NN__STEP_MAX ((long)(LONG_MAX / 2))
 
-NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n) {
+static nn_result nn__optim_step(nn_optim *o, const nn_param *params, int n, int zero) {
     size_t off = 0, i, total = 0;
     long t;
     int p;
@@ -3859,7 +3892,7 @@ NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n)
         const nn_param *pr = &params[p];
         if (!pr->grad) continue;
         if (o->slow && t == 1) memcpy(o->slow + off, pr->data, pr->size * sizeof(float));
-        nn__optim_run(o, pr->data, pr->grad, pr->size, off, !pr->no_decay, t);
+        nn__optim_run(o, pr->data, pr->grad, pr->size, off, !pr->no_decay, t, zero);
         if (o->d.max_norm > 0.0f && !pr->no_decay) nn__max_norm_rows(pr->data, pr->size, pr->rows, o->d.max_norm);
         if (o->slow && t % o->d.lookahead_k == 0) {
             float *slow = o->slow + off, a = o->d.lookahead_alpha;
@@ -3873,6 +3906,14 @@ NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n)
     return NN_OK;
 }
 
+NNDEF nn_result nn_optim_step_params(nn_optim *o, const nn_param *params, int n) {
+    return nn__optim_step(o, params, n, 0);
+}
+
+NNDEF nn_result nn_optim_step_params_and_zero_grad(nn_optim *o, const nn_param *params, int n) {
+    return nn__optim_step(o, params, n, 1);
+}
+
 NNDEF nn_result nn_optim_step(nn_optim *o, float *params, const float *grads, size_t n) {
     nn_param p;
     NN__ZERO(p);
@@ -3880,7 +3921,17 @@ NNDEF nn_result nn_optim_step(nn_optim *o, float *params, const float *grads, si
     p.grad = (float *)grads; /* read only */
     p.size = n;
     if (!grads) return nn__fail(o->error, NN_ERR_INVALID_ARGUMENT, "step: grads is NULL");
-    return nn_optim_step_params(o, &p, 1);
+    return nn__optim_step(o, &p, 1, 0);
+}
+
+NNDEF nn_result nn_optim_step_and_zero_grad(nn_optim *o, float *params, float *grads, size_t n) {
+    nn_param p;
+    NN__ZERO(p);
+    p.data = params;
+    p.grad = grads;
+    p.size = n;
+    if (!grads) return nn__fail(o->error, NN_ERR_INVALID_ARGUMENT, "step: grads is NULL");
+    return nn__optim_step(o, &p, 1, 1);
 }
 
 NNDEF float nn_optim_penalty(const nn_optim *o, const nn_param *params, int n) {
@@ -4468,6 +4519,38 @@ NNDEF nn_result nn_check_finite(const nn_param *params, int n, int *bad) {
         }
     }
     return NN_OK;
+}
+
+NNDEF nn_result nn_gather_u8(nn_tensor dst, const unsigned char *src, size_t n_src_rows, const int *rows,
+                             const float table[256]) {
+    int B, i;
+    size_t F, j;
+    if (!NN__T(dst) || !src || !rows || !table) return NN_ERR_INVALID_ARGUMENT;
+    B = dst.shape[0];
+    F = (size_t)nn_tensor_row_size(dst);
+    for (i = 0; i < B; i++)
+        if (rows[i] < 0 || (size_t)rows[i] >= n_src_rows) return NN_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < B; i++) {
+        const unsigned char *s = src + (size_t)rows[i] * F;
+        float *d = dst.data + (size_t)i * F;
+        /* Rows are scattered through a data set larger than the caches: ask
+           for the row after next now, so its misses overlap this row's work. */
+        if (i + 2 < B) {
+            const unsigned char *n = src + (size_t)rows[i + 2] * F;
+            for (j = 0; j < F; j += 64) NN__PREFETCH(n + j);
+        }
+        for (j = 0; j + 4 <= F; j += 4) {
+            float a = table[s[j]], b = table[s[j + 1]], c = table[s[j + 2]], e = table[s[j + 3]];
+            d[j] = a; d[j + 1] = b; d[j + 2] = c; d[j + 3] = e;
+        }
+        for (; j < F; j++) d[j] = table[s[j]];
+    }
+    return NN_OK;
+}
+
+NNDEF void nn_u8_table_normalize(float table[256], float divisor, float mean, float std) {
+    int v;
+    for (v = 0; v < 256; v++) table[v] = ((float)v / divisor - mean) / std;
 }
 
 /* == 12. serializer ====================================================== */

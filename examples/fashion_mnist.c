@@ -79,14 +79,13 @@ static int load(nn_idx *out, const char *dir, const char *name, int rank) {
     return 1;
 }
 
-/* Bytes -> normalized floats for the rows idx[0..n). */
+/* Bytes -> normalized floats for the rows idx[0..n): the images stay uint8 in
+   memory; table maps each byte value to its float (ToTensor + Normalize). */
+static float table[256];
 static void gather(float *x, int *y, const nn_idx *images, const nn_idx *labels, const int *idx, int n) {
-    int i, j;
-    for (i = 0; i < n; i++) {
-        const unsigned char *src = images->data + (size_t)idx[i] * 784;
-        for (j = 0; j < 784; j++) x[(size_t)i * 784 + j] = ((float)src[j] * (1.0f / 255.0f) - 0.2860f) * (1.0f / 0.3530f);
-        y[i] = labels->data[idx[i]];
-    }
+    int i;
+    nn_gather_u8(nn_tensor_2d(x, n, 784), images->data, (size_t)images->dims[0], idx, table);
+    for (i = 0; i < n; i++) y[i] = labels->data[idx[i]];
 }
 
 static void progress(int epoch, int epochs, int done, int total, double loss, double t0) {
@@ -200,6 +199,7 @@ int main(int argc, char **argv) {
     printf("train %d, test %d images; batch %d; SGD lr %.3g (cosine decay) momentum %.2g; %s kernels\n", n, test_x.dims[0], BATCH,
            od.lr, od.momentum, nn_simd_name());
 
+    nn_u8_table_normalize(table, 255.0f, 0.2860f, 0.3530f); /* the training set's mean and std */
     nn_rng_seed(&rng, 7);
     for (int i = 0; i < n; i++) idx[i] = i;
     steps_per_epoch = n / BATCH;

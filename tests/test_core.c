@@ -2319,7 +2319,54 @@ static void test_idx_load(void) {
 
 /* ------------------------------------------------------------------ main */
 
+/* nn_gather_u8: row by row the table's values, on odd row lengths (1, 3, 17,
+   784) and batches of 1 and 5; a row out of range or a NULL argument is an
+   error with nothing written. nn_u8_table_normalize is torchvision's ToTensor
+   then Normalize: ((v / 255) - mean) / std, each step rounded to float. */
+static void test_gather_u8(void) {
+    static const int Fs[4] = {1, 3, 17, 784};
+    enum { N = 9 };
+    float table[256], dst[5 * 784 + 1];
+    unsigned char src[N * 784];
+    int rows[5] = {8, 0, 3, 3, 5}, bad_rows[5] = {1, 2, N, 0, 0}, neg_rows[5] = {1, -1, 0, 0, 0};
+    int f, i, v, same = 1;
+    size_t j;
+    nn_u8_table_normalize(table, 255.0f, 0.2860f, 0.3530f);
+    for (v = 0; v < 256; v++) {
+        float x = (float)v / 255.0f;
+        x = x - 0.2860f;
+        x = x / 0.3530f;
+        same &= memcmp(&x, &table[v], sizeof x) == 0;
+    }
+    CHECKF(same, "nn_u8_table_normalize differs from ((v / 255) - mean) / std");
+    CHECK(table[0] < 0.0f && table[255] > 2.0f);
+    for (j = 0; j < sizeof src; j++) src[j] = (unsigned char)(j * 37 + j / 7);
+    for (f = 0; f < 4; f++) {
+        int F = Fs[f], b;
+        for (b = 1; b <= 5; b += 4) {
+            int ok = 1;
+            for (j = 0; j < sizeof dst / sizeof dst[0]; j++) dst[j] = -7.0f;
+            CHECK_EQ_INT(nn_gather_u8(nn_tensor_2d(dst, b, F), src, N, rows, table), NN_OK);
+            for (i = 0; i < b; i++)
+                for (j = 0; j < (size_t)F; j++)
+                    ok &= dst[(size_t)i * F + j] == table[src[(size_t)rows[i] * F + j]];
+            ok &= dst[(size_t)b * F] == -7.0f; /* nothing past the batch */
+            CHECKF(ok, "F=%d B=%d: gathered values differ from the table's", F, b);
+        }
+    }
+    for (j = 0; j < 5 * 17; j++) dst[j] = -7.0f;
+    CHECK_EQ_INT(nn_gather_u8(nn_tensor_2d(dst, 5, 17), src, N, bad_rows, table), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_gather_u8(nn_tensor_2d(dst, 5, 17), src, N, neg_rows, table), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_gather_u8(nn_tensor_2d(dst, 5, 17), NULL, N, rows, table), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_gather_u8(nn_tensor_2d(dst, 5, 17), src, N, NULL, table), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_gather_u8(nn_tensor_2d(dst, 5, 17), src, N, rows, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_gather_u8(nn_tensor_2d(NULL, 5, 17), src, N, rows, table), NN_ERR_INVALID_ARGUMENT);
+    for (j = 0, same = 1; j < 5 * 17; j++) same &= dst[j] == -7.0f;
+    CHECKF(same, "a rejected gather wrote into dst");
+}
+
 static const test_case tests[] = {
+    TEST(test_gather_u8),
     TEST(test_arena_caller_buffer),
     TEST(test_arena_out_of_memory),
     TEST(test_arena_heap),

@@ -1410,8 +1410,82 @@ static void test_adam_vector_matches_scalar(void) {
     }
 }
 
+/* nn_optim_step_and_zero_grad against nn_optim_step followed by zeroing: the same
+   weights bit for bit and every gradient left at 0, for each optimizer and the
+   paths inside it (first step, momentum kernels, coupled regularizers, AMSGrad,
+   Lookahead, no_decay runs, a run without .grad), on runs of 1, 17 and 1003 values. */
+static void test_step_and_zero_grad(void) {
+    enum { NA = 1003, NB = 17, NC = 1, N = NA + NB + NC, STEPS = 4, CASES = 11 };
+    static float w[N], wr[N], g[N], gr[N];
+    static unsigned char mem[2][1 << 16];
+    int c, t, i;
+    for (c = 0; c < CASES; c++) {
+        static const nn_optim_kind kinds[CASES] = {NN_OPTIM_SGD,     NN_OPTIM_SGD,     NN_OPTIM_SGD,   NN_OPTIM_SGD,
+                                                   NN_OPTIM_ADAGRAD, NN_OPTIM_RMSPROP, NN_OPTIM_ADAM,  NN_OPTIM_ADAM,
+                                                   NN_OPTIM_ADAMW,   NN_OPTIM_ADAMW,   NN_OPTIM_RMSPROP};
+        nn_optim_desc d = optim_desc(kinds[c], 0.01f);
+        nn_optim o, orf;
+        nn_arena a, ar;
+        nn_param p[4], pr[4];
+        nn_rng rng;
+        int same = 1, zero = 1;
+        float keep = 0.25f;
+        if (c == 1 || c == 2) d.momentum = 0.9f;
+        if (c == 2) d.nesterov = 1;
+        if (c == 3) { d.momentum = 0.9f; d.weight_decay = 0.05f; d.l1 = 0.01f; }
+        if (c == 5) { d.momentum = 0.9f; d.centered = 1; }
+        if (c == 7) d.amsgrad = 1;
+        if (c == 8) d.weight_decay = 0.1f;
+        if (c == 9) d.lookahead_k = 2;
+        if (c == 10) d.weight_decay = 0.05f;
+        nn_arena_init(&a, mem[0], sizeof mem[0]);
+        nn_arena_init(&ar, mem[1], sizeof mem[1]);
+        if (!CHECK_EQ_INT(nn_optim_init(&o, &a, &d, N), NN_OK) || !CHECK_EQ_INT(nn_optim_init(&orf, &ar, &d, N), NN_OK))
+            return;
+        nn_rng_seed(&rng, 11 + (uint64_t)c);
+        for (i = 0; i < N; i++) w[i] = wr[i] = 2.0f * nn_rng_uniform(&rng) - 1.0f;
+        memset(p, 0, sizeof p);
+        p[0].data = w; p[0].grad = g; p[0].size = NA;
+        p[1].data = w + NA; p[1].grad = g + NA; p[1].size = NB; p[1].no_decay = 1;
+        p[2].data = w + NA + NB; p[2].grad = g + NA + NB; p[2].size = NC;
+        p[3].data = &keep; p[3].size = 1; /* no .grad: neither updated nor written */
+        memcpy(pr, p, sizeof p);
+        pr[0].data = wr; pr[0].grad = gr;
+        pr[1].data = wr + NA; pr[1].grad = gr + NA;
+        pr[2].data = wr + NA + NB; pr[2].grad = gr + NA + NB;
+        for (t = 0; t < STEPS; t++) {
+            for (i = 0; i < N; i++) g[i] = gr[i] = 0.5f * nn_rng_normal(&rng);
+            if (c == 0 && t == 0) {
+                CHECK_EQ_INT(nn_optim_step_and_zero_grad(&o, w, g, N), NN_OK);
+                CHECK_EQ_INT(nn_optim_step(&orf, wr, gr, N), NN_OK);
+            } else {
+                CHECK_EQ_INT(nn_optim_step_params_and_zero_grad(&o, p, 4), NN_OK);
+                CHECK_EQ_INT(nn_optim_step_params(&orf, pr, 4), NN_OK);
+            }
+            for (i = 0; i < N; i++) zero &= g[i] == 0.0f && !signbit(g[i]);
+        }
+        for (i = 0; i < N; i++) same &= memcmp(&w[i], &wr[i], sizeof(float)) == 0;
+        CHECKF(same, "case %d (kind %d): weights differ from step + zero_grad", c, (int)kinds[c]);
+        CHECKF(zero, "case %d (kind %d): a gradient was left nonzero", c, (int)kinds[c]);
+        CHECKF(keep == 0.25f, "case %d: a run without .grad changed", c);
+    }
+    /* a rejected step writes nothing, gradients included */
+    {
+        nn_optim_desc d = optim_desc(NN_OPTIM_ADAM, 0.01f);
+        nn_optim o;
+        nn_arena a;
+        nn_arena_init(&a, mem[0], sizeof mem[0]);
+        CHECK_EQ_INT(nn_optim_init(&o, &a, &d, 8), NN_OK);
+        g[0] = 1.0f;
+        CHECK_EQ_INT(nn_optim_step_and_zero_grad(&o, w, g, 9), NN_ERR_SHAPE_MISMATCH);
+        CHECK(g[0] == 1.0f);
+        CHECK_EQ_INT(nn_optim_step_and_zero_grad(&o, w, NULL, 8), NN_ERR_INVALID_ARGUMENT);
+    }
+}
+
 static const test_case tests[] = {
     TEST(test_adam_vector_matches_scalar),
+    TEST(test_step_and_zero_grad),
     TEST(test_opt_sgd_plain),
     TEST(test_opt_sgd_momentum),
     TEST(test_opt_sgd_dampening),
