@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
 # also the build order: serialize first, its runs are the longest.
-SUITES  := serialize core layers optim special misuse
+SUITES  := serialize core layers optim special misuse data
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
@@ -117,6 +117,10 @@ $(BUILD)/fuzz_replay.o: tests/fuzz_load.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_replay: $(BUILD)/fuzz_replay.o $(BUILD)/nn_impl_asan.o
 	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
+$(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c nn.h | $(BUILD)
+	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
+$(BUILD)/fuzz_csv_replay: $(BUILD)/fuzz_csv_replay.o $(BUILD)/nn_impl_asan.o
+	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
 
 # Running binary NAME (tests/run_one.sh, in a directory of its own under build/run/)
 # writes build/NAME.log and build/NAME.result (its "N passed, N failed") and prints one line.
@@ -131,9 +135,10 @@ $(eval $(call run_rule,test_alloc))
 $(eval $(call run_rule,tu_gcc))
 $(eval $(call run_rule,tu_gxx))
 $(eval $(call run_rule,fuzz_replay,,$(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)))
+$(eval $(call run_rule,fuzz_csv_replay,,$(wildcard tests/corpus_csv/*)))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile
@@ -198,7 +203,7 @@ $(BUILD):
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-ARM_SUITES := core layers optim special
+ARM_SUITES := core layers optim special data
 
 deps-aarch64:
 	@missing=""; \
@@ -230,16 +235,22 @@ deps-fuzz: deps-test
 
 $(BUILD)/fuzz_load: tests/fuzz_load.c nn.h | $(BUILD)
 	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
+$(BUILD)/fuzz_csv: tests/fuzz_csv.c nn.h | $(BUILD)
+	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
 
 # the committed corpus stays small: new inputs go to a scratch copy under build/
+# FUZZ_SECONDS is split: two thirds to the model loaders, one third to the CSV reader
 fuzz: deps-fuzz
-	@$(MAKE) --no-print-directory $(BUILD)/fuzz_load
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz_load $(BUILD)/fuzz_csv
 	rm -rf $(BUILD)/corpus_work && cp -r tests/corpus $(BUILD)/corpus_work && mkdir -p $(BUILD)/fuzz_artifacts
-	./$(BUILD)/fuzz_load -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	./$(BUILD)/fuzz_load -max_total_time=$$(( $(FUZZ_SECONDS) * 2 / 3 )) -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_work tests/corpus
+	rm -rf $(BUILD)/corpus_csv_work && cp -r tests/corpus_csv $(BUILD)/corpus_csv_work
+	./$(BUILD)/fuzz_csv -max_total_time=$$(( $(FUZZ_SECONDS) / 3 )) -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_csv_work tests/corpus_csv
 
 fuzz-ci:
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=45
 
 clean:
 	rm -rf $(BUILD)

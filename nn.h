@@ -121,6 +121,7 @@
      == 11. training utilities: clipping, finiteness
      == 12. serializer: weights, checkpoints, C export (format: docs/FORMAT.md)
      == 13. io helpers: crc32, gzip container, IDX
+     == 14. data: CSV, splits, batches, metrics
 */
 #ifndef NN_H
 #define NN_H
@@ -954,6 +955,97 @@ NNDEF nn_result nn_idx_load(nn_idx *out, const char *path, nn_inflate_fn inflate
 #endif
 NNDEF void nn_idx_free(nn_idx *idx);
 
+/* ---- data: CSV, splits, batches, metrics ------------------------------- */
+/* Numeric CSV. Every field literal: start from nn_csv_desc_default(). */
+typedef struct nn_csv_desc {
+    char delimiter;         /* 0: detect (the most frequent of , ; TAB on the first line) */
+    int header;             /* 1 the first line names the columns, 0 it does not, -1 detect
+                               (a header when a field of the first line is not a number) */
+    int label_col;          /* the label's column index, -1: no label column */
+    const char *label_name; /* when not NULL: the label column is the header field so named */
+    int max_cols;           /* refuse wider files (default 65536) */
+    int max_rows;           /* refuse longer files (default 1 << 24) */
+    size_t max_bytes;       /* nn_csv_load: refuse bigger files (default 1 GiB) */
+    uint32_t tag;           /* NN_DESC_TAG */
+} nn_csv_desc;
+NNDEF nn_csv_desc nn_csv_desc_default(void);
+/* A parsed table: features as float, the label column apart. */
+typedef struct nn_csv {
+    int rows, cols;      /* cols counts the feature columns (the label is not one) */
+    float *x;            /* rows x cols, row-major */
+    float *y;            /* rows label values, NULL without a label column */
+    int *labels;         /* y as class indices when every label is an integer in 0..65535,
+                            else NULL */
+    int n_classes;       /* 1 + the largest label (0 without labels) */
+    char **names;        /* cols feature names from the header, NULL without one */
+    char *label;         /* the label column's name, NULL without a header or label */
+    void *owned;         /* the one NN_MALLOC block holding all of the above */
+    char error[NN_ERROR_MAX]; /* what was wrong: "line 7, column 3: ..." */
+} nn_csv;
+/* Parse len bytes of text (need not end in NUL). Fields may be quoted ("a ""b"""),
+   lines end in LF or CRLF, blank lines are skipped, a UTF-8 byte-order mark is
+   skipped. Numbers are read as C's strtod reads them in the "C" locale and must be
+   finite in float. Every row must have the first row's field count. Errors name the
+   line and column (1-based); out keeps its old contents except .error. The memory
+   taken is bounded by a small multiple of len. */
+NNDEF nn_result nn_csv_parse(nn_csv *out, const nn_csv_desc *desc, const void *text, size_t len);
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_csv_load(nn_csv *out, const nn_csv_desc *desc, const char *path);
+#endif
+NNDEF void nn_csv_free(nn_csv *csv);
+
+/* Splits. idx gets a permutation of 0..n-1 laid out [train | validation | test],
+   the last two holding round(frac * count) rows each. With labels (classes
+   0..n_classes-1) the split is stratified: each class is shuffled and split on its
+   own, so every part keeps the class proportions. Same seed, same split. */
+NNDEF nn_result nn_split(int *idx, int n, const int *labels, int n_classes, float val_frac, float test_frac,
+                         uint64_t seed, int *n_train, int *n_val, int *n_test);
+/* k-fold: fold_of[i] in 0..k-1 for each of the n rows, each fold within one row of
+   n/k (stratified with labels: each class dealt round-robin after a shuffle). */
+NNDEF nn_result nn_kfold(int *fold_of, int n, int k, const int *labels, int n_classes, uint64_t seed);
+/* The rows of fold `fold` go to val, the others to train, in index order. */
+NNDEF void nn_kfold_indices(const int *fold_of, int n, int fold, int *train, int *n_train, int *val, int *n_val);
+
+/* Minibatches over n rows: an epoch is a pass over a permutation (reshuffled at
+   every epoch from the seed, or 0..n-1 in order without shuffle); the last partial
+   batch is kept or dropped. The index array (n ints) is the caller's. */
+typedef struct nn_batcher {
+    int *idx;
+    int n, batch, pos, shuffle, drop_last;
+    long epoch;  /* epochs started */
+    nn_rng rng;
+} nn_batcher;
+NNDEF nn_result nn_batcher_init(nn_batcher *b, int *idx, int n, int batch, int shuffle, int drop_last, uint64_t seed);
+/* The next batch's rows: returns their count (*rows points into the index array),
+   0 at the end of an epoch; the call after that starts the next epoch. */
+NNDEF int nn_batcher_next(nn_batcher *b, const int **rows);
+/* Batches per epoch. */
+NNDEF int nn_batcher_count(const nn_batcher *b);
+/* Float rows: row i of dst (B, F) = src row rows[i]; rows checked first. */
+NNDEF nn_result nn_gather_f32(nn_tensor dst, const float *src, size_t n_src_rows, const int *rows);
+
+/* Metrics (sklearn's definitions; scores are logits or probabilities, n x k). */
+/* argmax of each row, the first maximum on ties (NaN rows give 0) */
+NNDEF void nn_argmax_rows(int *pred, const float *scores, int n, int k);
+NNDEF float nn_accuracy(const int *pred, const int *labels, int n);
+/* true label among the top_k scores; ties at the k-th score count against it */
+NNDEF float nn_top_k_accuracy(const float *scores, const int *labels, int n, int k, int top_k);
+/* counts[t * k + p] += 1 for true t and predicted p (counts: k x k, zeroed by the
+   caller); rows with a label or prediction outside 0..k-1 are skipped; returns how many */
+NNDEF int nn_confusion_add(int *counts, const int *pred, const int *labels, int n, int k);
+/* Per-class precision, recall, F1 and support from a confusion matrix (any may be
+   NULL), 0 where undefined (sklearn's zero_division=0); returns the macro averages
+   in macro[3] and the support-weighted ones in weighted[3] (either may be NULL). */
+NNDEF void nn_class_report(const int *counts, int k, float *precision, float *recall, float *f1, int *support,
+                           float macro[3], float weighted[3]);
+/* mean -log softmax(scores)[label] from logits, computed stably (no clipping) */
+NNDEF float nn_log_loss_logits(const float *scores, const int *labels, int n, int k);
+NNDEF float nn_mse(const float *pred, const float *target, size_t n);
+NNDEF float nn_mae(const float *pred, const float *target, size_t n);
+/* 1 - SS_res / SS_tot; with a constant target 1 if the fit is perfect, else 0;
+   NaN below 2 rows (sklearn's r2_score) */
+NNDEF float nn_r2(const float *pred, const float *target, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
@@ -972,6 +1064,7 @@ NNDEF void nn_idx_free(nn_idx *idx);
 #include <limits.h>
 #include <stdio.h> /* snprintf; NN_NO_STDIO removes only the FILE and path functions */
 #include <stdarg.h>
+#include <stdlib.h> /* strtod */
 
 #ifndef NN_ASSERT
 #include <assert.h>
@@ -5684,6 +5777,621 @@ NNDEF nn_result nn_idx_load(nn_idx *out, const char *path, nn_inflate_fn inflate
     return NN_OK;
 }
 #endif /* NN_NO_STDIO */
+
+/* == 14. data: CSV, splits, batches, metrics ============================== */
+/* ---- CSV ---- */
+NNDEF nn_csv_desc nn_csv_desc_default(void) {
+    nn_csv_desc d;
+    NN__ZERO(d);
+    d.delimiter = 0;
+    d.header = -1;
+    d.label_col = -1;
+    d.max_cols = 65536;
+    d.max_rows = 1 << 24;
+    d.max_bytes = (size_t)1 << 30;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+/* One field of a line: [*b, *e) after unquoting (quoted fields keep their
+   doubled quotes; nn__csv_copy undoes them). */
+typedef struct nn__csv_cur {
+    const char *p, *end;
+    long line;   /* 1-based line of p */
+    char delim;
+} nn__csv_cur;
+
+/* Reads one field; returns 1 when it ended its line (or the text), 0 when a
+   delimiter follows, -1 on a quoting error (err filled). */
+static int nn__csv_field(nn__csv_cur *c, const char **b, const char **e, int *quoted, char *err, int col) {
+    const char *p = c->p;
+    *quoted = 0;
+    while (p < c->end && (*p == ' ' || (*p == '\t' && c->delim != '\t'))) p++;
+    if (p < c->end && *p == '"') {
+        long line0 = c->line;
+        *quoted = 1;
+        *b = ++p;
+        for (;;) {
+            if (p >= c->end) {
+                nn__fail(err, NN_ERR_CORRUPT, "line %ld, column %d: quoted field never closed", line0, col);
+                return -1;
+            }
+            if (*p == '"') {
+                if (p + 1 < c->end && p[1] == '"') { p += 2; continue; }
+                break;
+            }
+            if (*p == '\n') c->line++;
+            p++;
+        }
+        *e = p++;
+        while (p < c->end && (*p == ' ' || (*p == '\t' && c->delim != '\t'))) p++;
+        if (p < c->end && *p != c->delim && *p != '\n' && *p != '\r') {
+            nn__fail(err, NN_ERR_CORRUPT, "line %ld, column %d: text after a closing quote", c->line, col);
+            return -1;
+        }
+    } else {
+        *b = p;
+        while (p < c->end && *p != c->delim && *p != '\n' && *p != '\r') {
+            if (*p == '"') {
+                nn__fail(err, NN_ERR_CORRUPT, "line %ld, column %d: a quote inside an unquoted field", c->line, col);
+                return -1;
+            }
+            p++;
+        }
+        *e = p;
+        while (*e > *b && ((*e)[-1] == ' ' || ((*e)[-1] == '\t' && c->delim != '\t'))) (*e)--;
+    }
+    if (p < c->end && *p == c->delim) {
+        c->p = p + 1;
+        return 0;
+    }
+    if (p < c->end && *p == '\r') p++;
+    if (p < c->end && *p == '\n') p++;
+    c->p = p;
+    c->line++;
+    return 1;
+}
+
+/* Skips blank lines (only spaces, tabs, CR). */
+static void nn__csv_skip_blank(nn__csv_cur *c) {
+    for (;;) {
+        const char *q = c->p;
+        while (q < c->end && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
+        if (q < c->end && *q == '\n') {
+            c->p = q + 1;
+            c->line++;
+        } else {
+            if (q >= c->end) c->p = q;
+            return;
+        }
+    }
+}
+
+/* Parses [b, e) as a finite float: 1 if it is one. */
+static int nn__csv_number(const char *b, const char *e, float *v) {
+    char buf[72], *stop;
+    double d;
+    size_t n = (size_t)(e - b);
+    if (n == 0 || n >= sizeof buf) return 0;
+    memcpy(buf, b, n);
+    buf[n] = 0;
+    if (buf[0] == ' ' || buf[0] == '\t') return 0;
+    d = strtod(buf, &stop);
+    if (stop != buf + n || !(d == d) || d > 3.4028234663852886e38 || d < -3.4028234663852886e38) return 0;
+    *v = (float)d;
+    return 1;
+}
+
+/* Printable excerpt of a field for messages: at most 24 bytes, others as '?'. */
+static void nn__csv_excerpt(char *dst, const char *b, const char *e) {
+    size_t n = (size_t)(e - b), i;
+    if (n > 24) n = 24;
+    for (i = 0; i < n; i++) dst[i] = (b[i] >= 32 && b[i] < 127) ? b[i] : '?';
+    dst[n] = 0;
+}
+
+/* Copies an unquoted field into dst (doubled quotes made single); returns the end. */
+static char *nn__csv_copy(char *dst, const char *b, const char *e, int quoted) {
+    while (b < e) {
+        *dst++ = *b;
+        b += (quoted && *b == '"') ? 2 : 1;
+    }
+    *dst++ = 0;
+    return dst;
+}
+
+NNDEF nn_result nn_csv_parse(nn_csv *out, const nn_csv_desc *desc, const void *text, size_t len) {
+    const char *start = (const char *)text, *b, *e;
+    char *err = out ? out->error : NULL, delim, what[32];
+    nn__csv_cur c;
+    int cols_in = 0, header, label_col, rows = 0, end, col, quoted, q, i;
+    size_t cells, off_x, off_y, off_l, off_n, off_s, total, name_bytes = 0, k;
+    unsigned char *blk;
+    nn_csv t;
+    if (!out) return NN_ERR_INVALID_ARGUMENT;
+    if (!desc || (!text && len)) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "csv: %s is NULL", desc ? "text" : "desc");
+    if (desc->tag != NN_DESC_TAG)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "csv: description not made by nn_csv_desc_default()");
+    if (desc->max_cols < 1 || desc->max_rows < 1 || desc->header < -1 || desc->header > 1 || desc->label_col < -1)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "csv: max_cols, max_rows >= 1; header -1, 0 or 1; label_col >= -1");
+    if (len >= 3 && (unsigned char)start[0] == 0xEF && (unsigned char)start[1] == 0xBB && (unsigned char)start[2] == 0xBF) {
+        start += 3;
+        len -= 3;
+    }
+    c.p = start;
+    c.end = start + len;
+    c.line = 1;
+    nn__csv_skip_blank(&c);
+    if (c.p >= c.end) return nn__fail(err, NN_ERR_CORRUPT, "csv: no data (empty or blank text)");
+    /* delimiter: the most frequent candidate outside quotes on the first line */
+    delim = desc->delimiter;
+    if (!delim) {
+        int n_comma = 0, n_semi = 0, n_tab = 0, inq = 0;
+        const char *p;
+        for (p = c.p; p < c.end && (inq || *p != '\n'); p++) {
+            if (*p == '"') inq = !inq;
+            else if (!inq) {
+                n_comma += *p == ',';
+                n_semi += *p == ';';
+                n_tab += *p == '\t';
+            }
+        }
+        delim = n_semi > n_comma && n_semi >= n_tab ? ';' : n_tab > n_comma && n_tab > n_semi ? '\t' : ',';
+    }
+    if (delim == '"' || delim == '\n' || delim == '\r')
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "csv: the delimiter cannot be a quote or a line end");
+    c.delim = delim;
+    /* first line: count its fields, decide whether it is a header */
+    {
+        nn__csv_cur c0 = c;
+        int all_numbers = 1;
+        float v;
+        do {
+            q = nn__csv_field(&c0, &b, &e, &quoted, err, cols_in + 1);
+            if (q < 0) return NN_ERR_CORRUPT;
+            if (++cols_in > desc->max_cols)
+                return nn__fail(err, NN_ERR_TOO_LARGE, "line %ld: more than %d columns (max_cols)", c.line, desc->max_cols);
+            if (!nn__csv_number(b, e, &v)) all_numbers = 0;
+            name_bytes += (size_t)(e - b) + 1;
+        } while (q == 0);
+        header = desc->header == -1 ? !all_numbers : desc->header;
+    }
+    /* the label column */
+    label_col = desc->label_col;
+    if (desc->label_name) {
+        nn__csv_cur c0 = c;
+        size_t nl = strlen(desc->label_name);
+        if (!header) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "csv: label_name \"%.40s\" needs a header line",
+                                     desc->label_name);
+        label_col = -1;
+        for (col = 0; col < cols_in; col++) {
+            char name[256];
+            q = nn__csv_field(&c0, &b, &e, &quoted, err, col + 1);
+            if ((size_t)(e - b) < sizeof name) {
+                nn__csv_copy(name, b, e, quoted);
+                if (strlen(name) == nl && !memcmp(name, desc->label_name, nl)) {
+                    label_col = col;
+                    break;
+                }
+            }
+        }
+        if (label_col < 0)
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "csv: no column named \"%.40s\" in the header",
+                            desc->label_name);
+    }
+    if (label_col >= cols_in)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "csv: label_col %d, but the first line has %d columns", label_col,
+                        cols_in);
+    /* pass 1: structure and row count */
+    {
+        nn__csv_cur c1 = c;
+        if (header) {
+            do q = nn__csv_field(&c1, &b, &e, &quoted, err, 1); while (q == 0);
+        }
+        for (;;) {
+            long line0;
+            nn__csv_skip_blank(&c1);
+            if (c1.p >= c1.end) break;
+            line0 = c1.line;
+            col = 0;
+            do {
+                q = nn__csv_field(&c1, &b, &e, &quoted, err, col + 1);
+                if (q < 0) return NN_ERR_CORRUPT;
+                if (++col > cols_in)
+                    return nn__fail(err, NN_ERR_CORRUPT, "line %ld: more than the %d fields of the first line", line0,
+                                    cols_in);
+            } while (q == 0);
+            if (col < cols_in)
+                return nn__fail(err, NN_ERR_CORRUPT, "line %ld: %d fields, the first line has %d", line0, col, cols_in);
+            if (++rows > desc->max_rows)
+                return nn__fail(err, NN_ERR_TOO_LARGE, "line %ld: more than %d rows (max_rows)", line0, desc->max_rows);
+        }
+    }
+    if (rows == 0) return nn__fail(err, NN_ERR_CORRUPT, "csv: a header and no rows");
+    /* one block: x, y, labels, name pointers, name bytes. Every cell took at
+       least one byte of text, so the sizes are bounded by len. */
+    {
+        size_t fc = (size_t)(cols_in - (label_col >= 0));
+        cells = (size_t)rows * fc;
+        off_x = 0;
+        off_y = off_x + sizeof(float) * cells;
+        off_l = off_y + (label_col >= 0 ? sizeof(float) * (size_t)rows : 0);
+        off_n = off_l + (label_col >= 0 ? sizeof(int) * (size_t)rows : 0);
+        off_n = (off_n + sizeof(char *) - 1) / sizeof(char *) * sizeof(char *);
+        off_s = off_n + (header ? sizeof(char *) * (size_t)cols_in : 0);
+        total = off_s + (header ? name_bytes : 0);
+        blk = (unsigned char *)NN_MALLOC(total ? total : 1);
+        if (!blk) return nn__fail(err, NN_ERR_OUT_OF_MEMORY, "csv: %lu bytes for %d rows", (unsigned long)total, rows);
+        NN__ZERO(t);
+        t.rows = rows;
+        t.cols = (int)fc;
+        t.x = (float *)(blk + off_x);
+        t.y = label_col >= 0 ? (float *)(blk + off_y) : NULL;
+        t.labels = label_col >= 0 ? (int *)(blk + off_l) : NULL;
+        t.owned = blk;
+    }
+    /* pass 2: names and numbers */
+    if (header) {
+        char **names = (char **)(blk + off_n), *s = (char *)(blk + off_s);
+        int f = 0;
+        col = 0;
+        do {
+            q = nn__csv_field(&c, &b, &e, &quoted, err, col + 1);
+            names[col] = s;
+            s = nn__csv_copy(s, b, e, quoted);
+            if (col == label_col) t.label = names[col];
+            col++;
+        } while (q == 0);
+        /* features' names first, in order; the label's pointer kept apart */
+        for (col = 0; col < cols_in; col++)
+            if (col != label_col) names[f++] = names[col];
+        t.names = names;
+    }
+    for (i = 0; i < rows; i++) {
+        float *xr = t.x + (size_t)i * (size_t)t.cols;
+        long line0;
+        int f = 0;
+        nn__csv_skip_blank(&c);
+        line0 = c.line;
+        for (col = 0; col < cols_in; col++) {
+            float v;
+            end = nn__csv_field(&c, &b, &e, &quoted, err, col + 1);
+            (void)end;
+            if (!nn__csv_number(b, e, &v)) {
+                nn__csv_excerpt(what, b, e);
+                NN_FREE(blk);
+                return nn__fail(err, NN_ERR_CORRUPT, "line %ld, column %d: \"%s\" is %s", line0, col + 1, what,
+                                b == e ? "empty" : "not a finite number");
+            }
+            if (col == label_col) t.y[i] = v;
+            else xr[f++] = v;
+        }
+    }
+    if (t.y) {
+        int ok = 1, mx = -1;
+        for (i = 0; i < rows && ok; i++) {
+            float v = t.y[i];
+            ok = v >= 0.0f && v <= 65535.0f && v == (float)(int)v;
+            if (ok) {
+                t.labels[i] = (int)v;
+                mx = t.labels[i] > mx ? t.labels[i] : mx;
+            }
+        }
+        if (!ok) t.labels = NULL;
+        else t.n_classes = mx + 1;
+    }
+    for (k = 0; k < sizeof t.error; k++) t.error[k] = 0;
+    *out = t;
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_csv_load(nn_csv *out, const nn_csv_desc *desc, const char *path) {
+    void *raw = NULL;
+    size_t len = 0;
+    nn_result r;
+    if (!out) return NN_ERR_INVALID_ARGUMENT;
+    if (!desc || !path) return nn__fail(out->error, NN_ERR_INVALID_ARGUMENT, "csv: %s is NULL", desc ? "path" : "desc");
+    if (desc->tag != NN_DESC_TAG)
+        return nn__fail(out->error, NN_ERR_INVALID_ARGUMENT, "csv: description not made by nn_csv_desc_default()");
+    r = nn_read_file(&raw, &len, path, desc->max_bytes);
+    if (r != NN_OK)
+        return nn__fail(out->error, r, "csv: %.200s: %s", path,
+                        r == NN_ERR_TOO_LARGE ? "larger than max_bytes" : nn_result_string(r));
+    r = nn_csv_parse(out, desc, raw, len);
+    NN_FREE(raw);
+    return r;
+}
+#endif
+
+NNDEF void nn_csv_free(nn_csv *csv) {
+    if (!csv) return;
+    NN_FREE(csv->owned);
+    csv->owned = NULL;
+    csv->x = csv->y = NULL;
+    csv->labels = NULL;
+    csv->names = NULL;
+    csv->label = NULL;
+    csv->rows = csv->cols = csv->n_classes = 0;
+}
+
+/* ---- splits and batches ---- */
+static nn_result nn__check_labels(const int *labels, int n, int n_classes) {
+    int i;
+    if (!labels) return NN_OK;
+    if (n_classes < 1) return NN_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= n_classes) return NN_ERR_INVALID_ARGUMENT;
+    return NN_OK;
+}
+
+/* Rows of a class: every row without labels. */
+#define NN__IN_CLASS(labels, i, c) (!(labels) || (labels)[i] == (c))
+
+NNDEF nn_result nn_split(int *idx, int n, const int *labels, int n_classes, float val_frac, float test_frac,
+                         uint64_t seed, int *n_train, int *n_val, int *n_test) {
+    nn_rng rng;
+    int c, i, classes = labels ? n_classes : 1, nv = 0, nt = 0, ntr, pt, pv, ps;
+    if (!idx || n < 1 || !NN__IN(val_frac, 0.0f, 1.0f) || !NN__IN(test_frac, 0.0f, 1.0f) ||
+        !((double)val_frac + test_frac <= 1.0) || nn__check_labels(labels, n, n_classes) != NN_OK)
+        return NN_ERR_INVALID_ARGUMENT;
+    nn_rng_seed(&rng, seed);
+    for (c = 0; c < classes; c++) {
+        int cnt = 0, cv, ct;
+        for (i = 0; i < n; i++) cnt += NN__IN_CLASS(labels, i, c);
+        ct = (int)floor((double)cnt * test_frac + 0.5);
+        cv = (int)floor((double)cnt * val_frac + 0.5);
+        if (ct + cv > cnt) cv = cnt - ct;
+        nt += ct;
+        nv += cv;
+    }
+    ntr = n - nv - nt;
+    pt = 0; pv = ntr; ps = ntr + nv;
+    /* each class: its rows in index order, each sent to a part drawn with
+       probability (places left in that part) / (rows left): a uniformly random
+       assignment with exact counts, and no scratch memory */
+    for (c = 0; c < classes; c++) {
+        int cnt = 0, cv, ct, left;
+        for (i = 0; i < n; i++) cnt += NN__IN_CLASS(labels, i, c);
+        ct = (int)floor((double)cnt * test_frac + 0.5);
+        cv = (int)floor((double)cnt * val_frac + 0.5);
+        if (ct + cv > cnt) cv = cnt - ct;
+        left = cnt;
+        for (i = 0; i < n && left; i++) {
+            uint32_t r;
+            if (!NN__IN_CLASS(labels, i, c)) continue;
+            r = nn_rng_below(&rng, (uint32_t)left--);
+            if (r < (uint32_t)ct) { idx[ps++] = i; ct--; }
+            else if (r < (uint32_t)(ct + cv)) { idx[pv++] = i; cv--; }
+            else idx[pt++] = i;
+        }
+    }
+    /* mix the classes inside each part */
+    nn_rng_shuffle(&rng, idx, ntr);
+    nn_rng_shuffle(&rng, idx + ntr, nv);
+    nn_rng_shuffle(&rng, idx + ntr + nv, nt);
+    if (n_train) *n_train = ntr;
+    if (n_val) *n_val = nv;
+    if (n_test) *n_test = nt;
+    return NN_OK;
+}
+
+#define NN__KFOLD_MAX 256
+NNDEF nn_result nn_kfold(int *fold_of, int n, int k, const int *labels, int n_classes, uint64_t seed) {
+    nn_rng rng;
+    int rem[NN__KFOLD_MAX], c, i, f, classes = labels ? n_classes : 1;
+    long off = 0;
+    if (!fold_of || n < 1 || k < 2 || k > NN__KFOLD_MAX || k > n || nn__check_labels(labels, n, n_classes) != NN_OK)
+        return NN_ERR_INVALID_ARGUMENT;
+    nn_rng_seed(&rng, seed);
+    for (c = 0; c < classes; c++) {
+        int cnt = 0, left;
+        for (i = 0; i < n; i++) cnt += NN__IN_CLASS(labels, i, c);
+        /* deal the class round-robin, continuing where the last class stopped, so
+           that fold sizes stay within one row; then draw who gets which card */
+        for (f = 0; f < k; f++) rem[f] = cnt / k;
+        for (f = 0; f < cnt % k; f++) rem[(off + f) % k]++;
+        off += cnt;
+        left = cnt;
+        for (i = 0; i < n && left; i++) {
+            uint32_t r;
+            if (!NN__IN_CLASS(labels, i, c)) continue;
+            r = nn_rng_below(&rng, (uint32_t)left--);
+            for (f = 0; r >= (uint32_t)rem[f]; f++) r -= (uint32_t)rem[f];
+            rem[f]--;
+            fold_of[i] = f;
+        }
+    }
+    return NN_OK;
+}
+
+NNDEF void nn_kfold_indices(const int *fold_of, int n, int fold, int *train, int *n_train, int *val, int *n_val) {
+    int i, a = 0, b = 0;
+    for (i = 0; i < n; i++) {
+        if (fold_of[i] == fold) {
+            if (val) val[b] = i;
+            b++;
+        } else {
+            if (train) train[a] = i;
+            a++;
+        }
+    }
+    if (n_train) *n_train = a;
+    if (n_val) *n_val = b;
+}
+
+NNDEF nn_result nn_batcher_init(nn_batcher *b, int *idx, int n, int batch, int shuffle, int drop_last, uint64_t seed) {
+    int i;
+    if (!b || !idx || n < 1 || batch < 1 || (drop_last && batch > n)) return NN_ERR_INVALID_ARGUMENT;
+    NN__ZERO(*b);
+    b->idx = idx;
+    b->n = n;
+    b->batch = batch;
+    b->shuffle = shuffle != 0;
+    b->drop_last = drop_last != 0;
+    b->pos = -1; /* no epoch started */
+    nn_rng_seed(&b->rng, seed);
+    for (i = 0; i < n; i++) idx[i] = i;
+    return NN_OK;
+}
+
+NNDEF int nn_batcher_next(nn_batcher *b, const int **rows) {
+    int take;
+    if (b->pos < 0) {
+        /* a new epoch: same seed, same sequence of permutations */
+        if (b->shuffle) nn_rng_shuffle(&b->rng, b->idx, b->n);
+        b->pos = 0;
+        if (b->epoch < LONG_MAX) b->epoch++;
+    }
+    take = NN__MIN(b->batch, b->n - b->pos);
+    if (take <= 0 || (b->drop_last && take < b->batch)) {
+        b->pos = -1;
+        if (rows) *rows = NULL;
+        return 0;
+    }
+    if (rows) *rows = b->idx + b->pos;
+    b->pos += take;
+    return take;
+}
+
+NNDEF int nn_batcher_count(const nn_batcher *b) {
+    return b->drop_last ? b->n / b->batch : (b->n + b->batch - 1) / b->batch;
+}
+
+NNDEF nn_result nn_gather_f32(nn_tensor dst, const float *src, size_t n_src_rows, const int *rows) {
+    int B, i;
+    size_t F;
+    if (!NN__T(dst) || !src || !rows) return NN_ERR_INVALID_ARGUMENT;
+    B = dst.shape[0];
+    F = (size_t)nn_tensor_row_size(dst);
+    for (i = 0; i < B; i++)
+        if (rows[i] < 0 || (size_t)rows[i] >= n_src_rows) return NN_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < B; i++) memcpy(dst.data + (size_t)i * F, src + (size_t)rows[i] * F, F * sizeof(float));
+    return NN_OK;
+}
+
+/* ---- metrics ---- */
+NNDEF void nn_argmax_rows(int *pred, const float *scores, int n, int k) {
+    int i, j;
+    for (i = 0; i < n; i++) {
+        const float *s = scores + (size_t)i * (size_t)k;
+        int best = 0;
+        for (j = 1; j < k; j++)
+            if (s[j] > s[best]) best = j;
+        pred[i] = best;
+    }
+}
+
+NNDEF float nn_accuracy(const int *pred, const int *labels, int n) {
+    long hit = 0;
+    int i;
+    if (n < 1) return NAN;
+    for (i = 0; i < n; i++) hit += pred[i] == labels[i];
+    return (float)((double)hit / n);
+}
+
+NNDEF float nn_top_k_accuracy(const float *scores, const int *labels, int n, int k, int top_k) {
+    long hit = 0;
+    int i, j;
+    if (n < 1 || k < 1 || top_k < 1) return NAN;
+    for (i = 0; i < n; i++) {
+        const float *s = scores + (size_t)i * (size_t)k;
+        int t = labels[i], rank = 0;
+        if (t < 0 || t >= k) continue;
+        /* sklearn's order: descending score, ties to the higher class index */
+        for (j = 0; j < k; j++) rank += s[j] > s[t] || (s[j] == s[t] && j > t);
+        hit += rank < top_k;
+    }
+    return (float)((double)hit / n);
+}
+
+NNDEF int nn_confusion_add(int *counts, const int *pred, const int *labels, int n, int k) {
+    int i, added = 0;
+    for (i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= k || pred[i] < 0 || pred[i] >= k) continue;
+        counts[(size_t)labels[i] * (size_t)k + (size_t)pred[i]]++;
+        added++;
+    }
+    return added;
+}
+
+NNDEF void nn_class_report(const int *counts, int k, float *precision, float *recall, float *f1, int *support,
+                           float macro[3], float weighted[3]) {
+    double mp = 0, mr = 0, mf = 0, wp = 0, wr = 0, wf = 0, total = 0;
+    int c, j;
+    for (c = 0; c < k; c++) {
+        double tp = counts[(size_t)c * k + c], col = 0, row = 0, p, r, f;
+        for (j = 0; j < k; j++) {
+            col += counts[(size_t)j * k + c]; /* predicted c */
+            row += counts[(size_t)c * k + j]; /* truly c */
+        }
+        p = col > 0 ? tp / col : 0.0;
+        r = row > 0 ? tp / row : 0.0;
+        f = p + r > 0 ? 2.0 * p * r / (p + r) : 0.0;
+        if (precision) precision[c] = (float)p;
+        if (recall) recall[c] = (float)r;
+        if (f1) f1[c] = (float)f;
+        if (support) support[c] = (int)row;
+        mp += p; mr += r; mf += f;
+        wp += p * row; wr += r * row; wf += f * row;
+        total += row;
+    }
+    if (macro) {
+        macro[0] = (float)(mp / k);
+        macro[1] = (float)(mr / k);
+        macro[2] = (float)(mf / k);
+    }
+    if (weighted) {
+        weighted[0] = total > 0 ? (float)(wp / total) : 0.0f;
+        weighted[1] = total > 0 ? (float)(wr / total) : 0.0f;
+        weighted[2] = total > 0 ? (float)(wf / total) : 0.0f;
+    }
+}
+
+NNDEF float nn_log_loss_logits(const float *scores, const int *labels, int n, int k) {
+    double s = 0.0;
+    int i, j;
+    if (n < 1 || k < 1) return NAN;
+    for (i = 0; i < n; i++) {
+        const float *z = scores + (size_t)i * (size_t)k;
+        double m = z[0], e = 0.0;
+        if (labels[i] < 0 || labels[i] >= k) return NAN;
+        for (j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+        for (j = 0; j < k; j++) e += exp((double)z[j] - m);
+        s += log(e) + m - z[labels[i]];
+    }
+    return (float)(s / n);
+}
+
+NNDEF float nn_mse(const float *pred, const float *target, size_t n) {
+    double s = 0.0;
+    size_t i;
+    if (!n) return NAN;
+    for (i = 0; i < n; i++) s += ((double)pred[i] - target[i]) * ((double)pred[i] - target[i]);
+    return (float)(s / (double)n);
+}
+
+NNDEF float nn_mae(const float *pred, const float *target, size_t n) {
+    double s = 0.0;
+    size_t i;
+    if (!n) return NAN;
+    for (i = 0; i < n; i++) s += fabs((double)pred[i] - target[i]);
+    return (float)(s / (double)n);
+}
+
+NNDEF float nn_r2(const float *pred, const float *target, size_t n) {
+    double mean = 0.0, res = 0.0, tot = 0.0;
+    size_t i;
+    if (n < 2) return NAN;
+    for (i = 0; i < n; i++) mean += target[i];
+    mean /= (double)n;
+    for (i = 0; i < n; i++) {
+        res += ((double)target[i] - pred[i]) * ((double)target[i] - pred[i]);
+        tot += ((double)target[i] - mean) * ((double)target[i] - mean);
+    }
+    if (tot == 0.0) return res == 0.0 ? 1.0f : 0.0f;
+    return (float)(1.0 - res / tot);
+}
 
 #endif /* NN__IMPLEMENTATION_DONE */
 #endif /* NN_IMPLEMENTATION */

@@ -1,0 +1,570 @@
+/* test_data.c - tests for nn.h's data section: the CSV reader (well-formed, malformed,
+   truncated and hostile input), splits, k-fold, minibatch batcher, gathers, and the
+   metrics (against tests/fixtures/metrics_*.txt from sklearn, written by
+   tests/gen_metrics_fixtures.py, and against hand-computed values).
+
+   Build and run from the repository root (fixture and data paths are relative to it):
+       gcc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/test_data.c -o /tmp/td -lm && /tmp/td
+   `/tmp/td csv` runs only the tests whose name contains "csv".
+
+   Tolerances: metrics are computed in double and returned as float; fixtures hold
+   sklearn's float64 results, so each is compared at 1e-6 relative + 1e-7 absolute
+   (float rounding of the result), counts and indices exactly. */
+#ifndef NN_TEST_LINKED /* built against a separately compiled implementation */
+#define NN_IMPLEMENTATION
+#endif
+#include "../nn.h"
+#include "fixture.h"
+#include "test.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef FIXTURE_DIR
+#define FIXTURE_DIR "tests/fixtures/"
+#endif
+
+/* ------------------------------------------------------------------ CSV */
+
+static nn_result csv_str(nn_csv *c, const nn_csv_desc *d, const char *s) {
+    /* a copy exactly len bytes long, no NUL after it: the parser must not need one */
+    size_t n = strlen(s);
+    char *p = (char *)malloc(n ? n : 1);
+    nn_result r;
+    if (!p) return NN_ERR_OUT_OF_MEMORY;
+    memcpy(p, s, n);
+    r = nn_csv_parse(c, d, p, n);
+    free(p);
+    return r;
+}
+
+static void test_csv_basic(void) {
+    nn_csv_desc d = nn_csv_desc_default();
+    nn_csv c;
+    memset(&c, 0, sizeof c);
+    d.label_name = "label";
+    if (!CHECK_EQ_INT(csv_str(&c, &d, "a,b,label\n1,2.5,0\n-3,4e2,2\n5, 6 ,1\n"), NN_OK)) return;
+    CHECK_EQ_INT(c.rows, 3);
+    CHECK_EQ_INT(c.cols, 2);
+    CHECK(c.x[0] == 1.0f && c.x[1] == 2.5f && c.x[2] == -3.0f && c.x[3] == 400.0f && c.x[4] == 5.0f && c.x[5] == 6.0f);
+    CHECK(c.y && c.y[0] == 0.0f && c.y[1] == 2.0f && c.y[2] == 1.0f);
+    CHECK(c.labels && c.labels[0] == 0 && c.labels[1] == 2 && c.labels[2] == 1);
+    CHECK_EQ_INT(c.n_classes, 3);
+    CHECK(c.names && !strcmp(c.names[0], "a") && !strcmp(c.names[1], "b"));
+    CHECK(c.label && !strcmp(c.label, "label"));
+    nn_csv_free(&c);
+    CHECK(c.x == NULL && c.owned == NULL && c.rows == 0);
+    nn_csv_free(&c); /* twice is harmless */
+}
+
+/* Delimiters detected, quoting, CRLF, BOM, blank lines, no final newline, the
+   label in the middle, header detected or not. */
+static void test_csv_forms(void) {
+    nn_csv_desc d = nn_csv_desc_default();
+    nn_csv c;
+    memset(&c, 0, sizeof c);
+    d.label_col = 1;
+    if (CHECK_EQ_INT(csv_str(&c, &d, "\xEF\xBB\xBFx;y;z\r\n\r\n1,5;1;2\r\n  \r\n3;0;4"), NN_ERR_CORRUPT)) {
+        /* "1,5" is no number with ';' as the delimiter: the error names line and column */
+        CHECKF(strstr(c.error, "line 3, column 1") != NULL, "message: %s", c.error);
+    }
+    if (CHECK_EQ_INT(csv_str(&c, &d, "\xEF\xBB\xBFx;y;z\r\n\r\n1.5;1;2\r\n  \r\n3;0;4"), NN_OK)) {
+        CHECK_EQ_INT(c.rows, 2);
+        CHECK_EQ_INT(c.cols, 2);
+        CHECK(c.x[0] == 1.5f && c.x[1] == 2.0f && c.x[2] == 3.0f && c.x[3] == 4.0f);
+        CHECK(c.labels && c.labels[0] == 1 && c.labels[1] == 0);
+        CHECK(c.names && !strcmp(c.names[0], "x") && !strcmp(c.names[1], "z") && !strcmp(c.label, "y"));
+        nn_csv_free(&c);
+    }
+    d = nn_csv_desc_default(); /* tabs, no header, no label */
+    if (CHECK_EQ_INT(csv_str(&c, &d, "1\t2\t3\n4\t5\t6\n"), NN_OK)) {
+        CHECK(c.rows == 2 && c.cols == 3 && c.names == NULL && c.y == NULL && c.labels == NULL && c.label == NULL);
+        CHECK(c.x[5] == 6.0f);
+        nn_csv_free(&c);
+    }
+    /* quoted names with the delimiter and doubled quotes inside; quoted numbers */
+    d.label_name = "the \"class\"";
+    if (CHECK_EQ_INT(csv_str(&c, &d, "\"len, cm\",\"the \"\"class\"\"\"\n\"2.5\" , 1\n3,\"0\"\n"), NN_OK)) {
+        CHECK(c.rows == 2 && c.cols == 1 && c.x[0] == 2.5f && c.x[1] == 3.0f);
+        CHECK(!strcmp(c.names[0], "len, cm") && !strcmp(c.label, "the \"class\""));
+        nn_csv_free(&c);
+    }
+    /* non-integer labels: y kept, labels NULL */
+    d = nn_csv_desc_default();
+    d.label_col = 0;
+    if (CHECK_EQ_INT(csv_str(&c, &d, "0.5,1\n2,3\n"), NN_OK)) {
+        CHECK(c.y && c.y[0] == 0.5f && c.labels == NULL && c.n_classes == 0 && c.cols == 1);
+        nn_csv_free(&c);
+    }
+    /* header forced off: a first line of numbers is data; forced on: it is names */
+    d = nn_csv_desc_default();
+    d.header = 1;
+    if (CHECK_EQ_INT(csv_str(&c, &d, "1,2\n3,4\n"), NN_OK)) {
+        CHECK(c.rows == 1 && !strcmp(c.names[0], "1"));
+        nn_csv_free(&c);
+    }
+}
+
+/* Every error: a code, a message naming the place, the caller's table untouched. */
+static void test_csv_errors(void) {
+    static const struct {
+        const char *text, *msg;
+        int label_col;
+        nn_result r;
+    } cases[] = {
+        {"", "no data", -1, NN_ERR_CORRUPT},
+        {"\n\r\n  \n", "no data", -1, NN_ERR_CORRUPT},
+        {"a,b\n", "no rows", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,2\n3\n", "line 3: 1 fields", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,2\n3,4,5\n", "line 3: more than", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,2\n3,x\n", "line 3, column 2: \"x\" is not a finite number", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,\n", "line 2, column 2: \"\" is empty", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,nan\n", "column 2: \"nan\" is not", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,inf\n", "not a finite", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,1e39\n", "not a finite", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,\"2\n", "line 2, column 2: quoted field never closed", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,\"2\"x\n", "text after a closing quote", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,2\"\n", "a quote inside an unquoted field", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,\xff\xfe\n", "\"??\" is not", -1, NN_ERR_CORRUPT},
+        {"a,b\n1,2\n", "label_col 5", 5, NN_ERR_INVALID_ARGUMENT},
+        {"a,b\n1,000000000000000000000000000000000000000000000000000000000000000000000000001\n", "not a finite", -1,
+         NN_ERR_CORRUPT},
+    };
+    int i;
+    for (i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        nn_csv_desc d = nn_csv_desc_default();
+        nn_csv c;
+        memset(&c, 0, sizeof c);
+        c.rows = 77; /* the caller's old state */
+        d.label_col = cases[i].label_col;
+        CHECKF(csv_str(&c, &d, cases[i].text) == cases[i].r, "case %d: wrong code", i);
+        CHECKF(strstr(c.error, cases[i].msg) != NULL, "case %d: message \"%s\", expected \"%s\"", i, c.error,
+               cases[i].msg);
+        CHECKF(c.rows == 77 && c.x == NULL && c.owned == NULL, "case %d: the table changed", i);
+    }
+    {
+        nn_csv_desc d = nn_csv_desc_default();
+        nn_csv c;
+        memset(&c, 0, sizeof c);
+        d.max_cols = 2;
+        CHECK_EQ_INT(csv_str(&c, &d, "1,2,3\n"), NN_ERR_TOO_LARGE);
+        CHECKF(strstr(c.error, "max_cols") != NULL, "%s", c.error);
+        d = nn_csv_desc_default();
+        d.max_rows = 2;
+        CHECK_EQ_INT(csv_str(&c, &d, "1\n2\n3\n"), NN_ERR_TOO_LARGE);
+        d = nn_csv_desc_default();
+        d.label_name = "zz";
+        CHECK_EQ_INT(csv_str(&c, &d, "a,b\n1,2\n"), NN_ERR_INVALID_ARGUMENT);
+        CHECKF(strstr(c.error, "no column named \"zz\"") != NULL, "%s", c.error);
+        CHECK_EQ_INT(csv_str(&c, &d, "1,2\n1,2\n"), NN_ERR_INVALID_ARGUMENT); /* a name needs a header */
+        d = nn_csv_desc_default();
+        d.delimiter = '"';
+        CHECK_EQ_INT(csv_str(&c, &d, "1,2\n"), NN_ERR_INVALID_ARGUMENT);
+        memset(&d, 0, sizeof d); /* a zeroed description is refused */
+        CHECK_EQ_INT(csv_str(&c, &d, "1,2\n"), NN_ERR_INVALID_ARGUMENT);
+        CHECK(c.owned == NULL);
+        CHECK_EQ_INT(nn_csv_parse(NULL, &d, "1", 1), NN_ERR_INVALID_ARGUMENT);
+#ifndef NN_NO_STDIO
+        d = nn_csv_desc_default();
+        CHECK_EQ_INT(nn_csv_load(&c, &d, "tests/no such file.csv"), NN_ERR_IO);
+        CHECKF(strstr(c.error, "no such file") != NULL, "%s", c.error);
+        d.max_bytes = 10;
+        CHECK_EQ_INT(nn_csv_load(&c, &d, "tests/test_data.c"), NN_ERR_TOO_LARGE);
+#endif
+    }
+}
+
+/* Every prefix of a valid table and every single-byte change either parses or is
+   refused with a message; a parsed table never has more cells than bytes. (Run under
+   ASan in the asan configuration: no read outside the text.) */
+static void test_csv_truncated_and_flipped(void) {
+    static const char text[] = "f1,\"f 2\",label\n0.5,\"1e-3\",1\n-2,3,0\r\n\n7,8,2\n";
+    size_t n = sizeof text - 1, cut, i;
+    int ok = 0, refused = 0, bad = 0;
+    for (cut = 0; cut <= n; cut++) {
+        nn_csv_desc d = nn_csv_desc_default();
+        nn_csv c;
+        nn_result r;
+        char *p = (char *)malloc(cut ? cut : 1);
+        memset(&c, 0, sizeof c);
+        memcpy(p, text, cut);
+        r = nn_csv_parse(&c, &d, p, cut);
+        free(p);
+        if (r == NN_OK) {
+            ok++;
+            bad += (size_t)c.rows * (size_t)(c.cols + 1) > cut;
+            nn_csv_free(&c);
+        } else {
+            refused++;
+            bad += c.error[0] == 0;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        static const char subs[] = {'"', ',', '\n', '\r', 'x', '\0', '\xff', '9'};
+        int s;
+        for (s = 0; s < (int)sizeof subs; s++) {
+            nn_csv_desc d = nn_csv_desc_default();
+            nn_csv c;
+            char *p = (char *)malloc(n);
+            nn_result r;
+            memset(&c, 0, sizeof c);
+            memcpy(p, text, n);
+            p[i] = subs[s];
+            d.label_name = "label";
+            r = nn_csv_parse(&c, &d, p, n);
+            free(p);
+            if (r == NN_OK) {
+                ok++;
+                nn_csv_free(&c);
+            } else {
+                refused++;
+                bad += c.error[0] == 0;
+            }
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(ok > 0 && refused > 0);
+    TEST_NOTE("%d prefixes and byte changes parsed, %d refused with a message", ok, refused);
+}
+
+/* Random bytes drawn from CSV's alphabet: never a crash, an error always explained. */
+static void test_csv_random(void) {
+    static const char alpha[] = "0123456789.,;\t\"\r\n -+eE";
+    nn_rng r;
+    int it, ok = 0, bad = 0;
+    char buf[96];
+    nn_rng_seed(&r, 2026);
+    for (it = 0; it < 20000; it++) {
+        int n = (int)nn_rng_below(&r, sizeof buf), i;
+        nn_csv_desc d = nn_csv_desc_default();
+        nn_csv c;
+        memset(&c, 0, sizeof c);
+        for (i = 0; i < n; i++) buf[i] = alpha[nn_rng_below(&r, sizeof alpha - 1)];
+        d.header = (int)nn_rng_below(&r, 3) - 1;
+        d.label_col = (int)nn_rng_below(&r, 3) - 1;
+        if (nn_csv_parse(&c, &d, buf, (size_t)n) == NN_OK) {
+            ok++;
+            bad += c.rows < 1 || (size_t)c.rows * (size_t)(c.cols + (c.y != NULL)) > (size_t)n;
+            nn_csv_free(&c);
+        } else {
+            bad += c.error[0] == 0;
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(ok > 0);
+    TEST_NOTE("20000 random texts: %d parsed", ok);
+}
+
+#ifndef NN_NO_STDIO
+/* The real tables in examples/data (tools/get_csv_data.py). */
+static void test_csv_real_files(void) {
+    static const struct {
+        const char *path;
+        int rows, cols, classes;
+    } files[] = {
+        {"examples/data/iris.csv", 150, 4, 3},
+        {"examples/data/wine.csv", 178, 13, 3},
+        {"examples/data/breast_cancer.csv", 569, 30, 2},
+    };
+    int i;
+    for (i = 0; i < 3; i++) {
+        nn_csv_desc d = nn_csv_desc_default();
+        nn_csv c;
+        memset(&c, 0, sizeof c);
+        d.label_name = "label";
+        if (!CHECKF(nn_csv_load(&c, &d, files[i].path) == NN_OK, "%s: %s", files[i].path, c.error)) continue;
+        CHECK_EQ_INT(c.rows, files[i].rows);
+        CHECK_EQ_INT(c.cols, files[i].cols);
+        CHECK_EQ_INT(c.n_classes, files[i].classes);
+        CHECK(c.names != NULL && c.labels != NULL);
+        nn_csv_free(&c);
+    }
+}
+#endif
+
+/* ------------------------------------------------------------------ splits */
+
+static int is_permutation(const int *idx, int n) {
+    int *seen = (int *)calloc((size_t)n, sizeof(int)), i, ok = 1;
+    for (i = 0; i < n && ok; i++) {
+        ok = idx[i] >= 0 && idx[i] < n && !seen[idx[i]];
+        if (ok) seen[idx[i]] = 1;
+    }
+    free(seen);
+    return ok;
+}
+
+static void test_split(void) {
+    enum { N = 1003, K = 3 };
+    static int labels[N], idx[N], idx2[N];
+    int i, ntr, nv, nt, c, same = 1;
+    for (i = 0; i < N; i++) labels[i] = i % 10 < 6 ? 0 : i % 10 < 9 ? 1 : 2; /* 60/30/10 % */
+    CHECK_EQ_INT(nn_split(idx, N, labels, K, 0.2f, 0.1f, 5, &ntr, &nv, &nt), NN_OK);
+    CHECK(is_permutation(idx, N));
+    CHECK_EQ_INT(ntr + nv + nt, N);
+    CHECK(nv >= 199 && nv <= 202 && nt >= 99 && nt <= 102);
+    for (c = 0; c < K; c++) { /* class shares within one row of the whole's, per part */
+        int cnt = 0, cv = 0, ct = 0;
+        for (i = 0; i < N; i++) cnt += labels[i] == c;
+        for (i = ntr; i < ntr + nv; i++) cv += labels[idx[i]] == c;
+        for (i = ntr + nv; i < N; i++) ct += labels[idx[i]] == c;
+        CHECKF(abs(cv - (int)floor(cnt * 0.2 + 0.5)) == 0 && abs(ct - (int)floor(cnt * 0.1 + 0.5)) == 0,
+               "class %d: %d in val, %d in test of %d", c, cv, ct, cnt);
+    }
+    CHECK_EQ_INT(nn_split(idx2, N, labels, K, 0.2f, 0.1f, 5, NULL, NULL, NULL), NN_OK);
+    for (i = 0; i < N; i++) same &= idx[i] == idx2[i];
+    CHECKF(same, "same seed, different split");
+    CHECK_EQ_INT(nn_split(idx2, N, labels, K, 0.2f, 0.1f, 6, NULL, NULL, NULL), NN_OK);
+    for (i = 0, same = 1; i < N; i++) same &= idx[i] == idx2[i];
+    CHECKF(!same, "another seed gave the same split");
+    /* plain: no labels */
+    CHECK_EQ_INT(nn_split(idx, N, NULL, 0, 0.25f, 0.0f, 1, &ntr, &nv, &nt), NN_OK);
+    CHECK(is_permutation(idx, N) && nv == 251 && nt == 0 && ntr == N - 251);
+    /* one row, everything to train */
+    CHECK_EQ_INT(nn_split(idx, 1, NULL, 0, 0.2f, 0.2f, 1, &ntr, &nv, &nt), NN_OK);
+    CHECK(idx[0] == 0 && ntr == 1 && nv == 0 && nt == 0);
+    CHECK_EQ_INT(nn_split(idx, N, labels, K, 0.6f, 0.5f, 1, NULL, NULL, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_split(idx, N, labels, K, -0.1f, 0.0f, 1, NULL, NULL, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_split(idx, N, labels, K, NAN, 0.0f, 1, NULL, NULL, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_split(idx, N, labels, 2, 0.1f, 0.1f, 1, NULL, NULL, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_split(idx, 0, NULL, 0, 0.1f, 0.1f, 1, NULL, NULL, NULL), NN_ERR_INVALID_ARGUMENT);
+}
+
+static void test_kfold(void) {
+    enum { N = 103, K = 5, C = 3 };
+    int labels[N], fold[N], train[N], val[N], i, f, c, ntr, nv, total = 0;
+    for (i = 0; i < N; i++) labels[i] = (i * 7) % 10 < 5 ? 0 : (i * 7) % 10 < 8 ? 1 : 2;
+    CHECK_EQ_INT(nn_kfold(fold, N, K, labels, C, 9), NN_OK);
+    for (f = 0; f < K; f++) {
+        int cnt = 0;
+        for (i = 0; i < N; i++) cnt += fold[i] == f;
+        CHECKF(cnt == N / K || cnt == N / K + 1, "fold %d holds %d rows", f, cnt);
+        for (c = 0; c < C; c++) {
+            int cc = 0, all = 0;
+            for (i = 0; i < N; i++) {
+                all += labels[i] == c;
+                cc += labels[i] == c && fold[i] == f;
+            }
+            CHECKF(cc == all / K || cc == all / K + 1, "fold %d class %d: %d of %d", f, c, cc, all);
+        }
+        nn_kfold_indices(fold, N, f, train, &ntr, val, &nv);
+        CHECK_EQ_INT(ntr + nv, N);
+        for (i = 0; i < nv; i++) CHECK(fold[val[i]] == f);
+        for (i = 0; i < ntr; i++)
+            if (fold[train[i]] == f) CHECK(0);
+        for (i = 1; i < nv; i++) CHECK(val[i] > val[i - 1]);
+        total += nv;
+    }
+    CHECK_EQ_INT(total, N);
+    CHECK_EQ_INT(nn_kfold(fold, N, 1, NULL, 0, 1), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_kfold(fold, 3, 4, NULL, 0, 1), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_kfold(fold, 3, 3, NULL, 0, 1), NN_OK); /* leave-one-out */
+    CHECK(fold[0] != fold[1] && fold[1] != fold[2] && fold[0] != fold[2]);
+}
+
+static void test_batcher(void) {
+    enum { N = 17 };
+    int idx[N], seen[N], first[N], e, i, b, n;
+    const int *rows;
+    nn_batcher bt;
+    CHECK_EQ_INT(nn_batcher_init(&bt, idx, N, 5, 1, 0, 3), NN_OK);
+    CHECK_EQ_INT(nn_batcher_count(&bt), 4);
+    for (e = 0; e < 3; e++) {
+        int sizes = 0, diff = 0;
+        memset(seen, 0, sizeof seen);
+        for (b = 0; (n = nn_batcher_next(&bt, &rows)) > 0; b++) {
+            CHECK(n == (b < 3 ? 5 : 2));
+            for (i = 0; i < n; i++) seen[rows[i]]++;
+            sizes += n;
+        }
+        CHECK_EQ_INT(b, 4);
+        CHECK_EQ_INT(sizes, N);
+        for (i = 0; i < N; i++) CHECK(seen[i] == 1);
+        if (e == 0) memcpy(first, idx, sizeof idx);
+        else {
+            for (i = 0; i < N; i++) diff += first[i] != idx[i];
+            CHECKF(diff > 0, "epoch %d: the same order as epoch 1", e + 1);
+        }
+    }
+    CHECK_EQ_INT((int)bt.epoch, 3);
+    /* drop_last; no shuffle keeps index order */
+    CHECK_EQ_INT(nn_batcher_init(&bt, idx, N, 5, 0, 1, 3), NN_OK);
+    CHECK_EQ_INT(nn_batcher_count(&bt), 3);
+    for (b = 0; (n = nn_batcher_next(&bt, &rows)) > 0; b++) CHECK(n == 5 && rows[0] == 5 * b);
+    CHECK_EQ_INT(b, 3);
+    /* batch 1, and a batch larger than the data */
+    CHECK_EQ_INT(nn_batcher_init(&bt, idx, 1, 1, 1, 0, 1), NN_OK);
+    CHECK(nn_batcher_next(&bt, &rows) == 1 && rows[0] == 0 && nn_batcher_next(&bt, &rows) == 0);
+    CHECK_EQ_INT(nn_batcher_init(&bt, idx, 3, 8, 1, 0, 1), NN_OK);
+    CHECK(nn_batcher_next(&bt, &rows) == 3);
+    CHECK_EQ_INT(nn_batcher_init(&bt, idx, 3, 8, 1, 1, 1), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_batcher_init(&bt, idx, 0, 8, 1, 0, 1), NN_ERR_INVALID_ARGUMENT);
+}
+
+static void test_gather_f32(void) {
+    float src[4 * 3], dst[2 * 3 + 1];
+    int rows[2] = {3, 1}, bad[2] = {0, 4}, i;
+    for (i = 0; i < 12; i++) src[i] = (float)i;
+    dst[6] = -1.0f;
+    CHECK_EQ_INT(nn_gather_f32(nn_tensor_2d(dst, 2, 3), src, 4, rows), NN_OK);
+    CHECK(dst[0] == 9.0f && dst[2] == 11.0f && dst[3] == 3.0f && dst[5] == 5.0f && dst[6] == -1.0f);
+    dst[0] = -1.0f;
+    CHECK_EQ_INT(nn_gather_f32(nn_tensor_2d(dst, 2, 3), src, 4, bad), NN_ERR_INVALID_ARGUMENT);
+    CHECK(dst[0] == -1.0f);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+/* By hand: 6 rows, 3 classes. */
+static void test_metrics_by_hand(void) {
+    const int labels[6] = {0, 0, 1, 1, 2, 2}, pred[6] = {0, 1, 1, 1, 0, 2};
+    const float scores[6 * 3] = {3, 1, 0, 1, 2, 0, 0, 5, 1, 0, 2, 1, 2, 1, 1.5f, 0, 0, 1};
+    int cm[9] = {0}, sup[3], p2[6];
+    float pr[3], rc[3], f1[3], macro[3], weighted[3];
+    nn_argmax_rows(p2, scores, 6, 3);
+    CHECK(!memcmp(p2, pred, sizeof pred));
+    CHECK_NEAR(nn_accuracy(pred, labels, 6), 4.0 / 6.0, 1e-7);
+    CHECK_EQ_INT(nn_confusion_add(cm, pred, labels, 6, 3), 6);
+    CHECK(cm[0] == 1 && cm[1] == 1 && cm[4] == 2 && cm[6] == 1 && cm[8] == 1 && cm[2] == 0);
+    nn_class_report(cm, 3, pr, rc, f1, sup, macro, weighted);
+    /* class 0: tp 1, predicted 2, true 2; class 1: tp 2, predicted 3; class 2: tp 1, predicted 1 */
+    CHECK_NEAR(pr[0], 0.5, 1e-7); CHECK_NEAR(pr[1], 2.0 / 3.0, 1e-7); CHECK_NEAR(pr[2], 1.0, 1e-7);
+    CHECK_NEAR(rc[0], 0.5, 1e-7); CHECK_NEAR(rc[1], 1.0, 1e-7); CHECK_NEAR(rc[2], 0.5, 1e-7);
+    CHECK_NEAR(f1[1], 0.8, 1e-7);
+    CHECK(sup[0] == 2 && sup[1] == 2 && sup[2] == 2);
+    CHECK_NEAR(macro[0], (0.5 + 2.0 / 3.0 + 1.0) / 3.0, 1e-7);
+    CHECK_NEAR(weighted[1], (0.5 + 1.0 + 0.5) / 3.0, 1e-7);
+    /* top-2: row 1 (label 0, scores 1 2 0) yes; row 4 (label 2, 2 1 1.5) yes; row 3 (label 1) yes */
+    CHECK_NEAR(nn_top_k_accuracy(scores, labels, 6, 3, 1), 4.0 / 6.0, 1e-7);
+    CHECK_NEAR(nn_top_k_accuracy(scores, labels, 6, 3, 2), 1.0, 1e-7);
+    CHECK_NEAR(nn_top_k_accuracy(scores, labels, 6, 3, 3), 1.0, 1e-7);
+    /* a label or prediction out of range is skipped, not written past the matrix */
+    {
+        const int l2[2] = {3, 0}, q2[2] = {0, -1};
+        CHECK_EQ_INT(nn_confusion_add(cm, q2, l2, 2, 3), 0);
+    }
+    CHECK_NEAR(nn_log_loss_logits(scores, labels, 1, 3), log(exp(3.0) + exp(1.0) + 1.0) - 3.0, 1e-6);
+    CHECK(isnan(nn_log_loss_logits(scores, labels, 0, 3)));
+    {
+        const float t[4] = {1, 2, 3, 4}, y[4] = {1, 2, 3, 6}, c[3] = {2, 2, 2};
+        CHECK_NEAR(nn_mse(y, t, 4), 1.0, 1e-7);
+        CHECK_NEAR(nn_mae(y, t, 4), 0.5, 1e-7);
+        CHECK_NEAR(nn_r2(y, t, 4), 1.0 - 4.0 / 5.0, 1e-7);
+        CHECK(nn_r2(c, c, 3) == 1.0f && nn_r2(y, c, 3) == 0.0f && isnan(nn_r2(y, t, 1)));
+    }
+}
+
+/* Against sklearn (tests/gen_metrics_fixtures.py). */
+static int fx_has(const fx_file *f, const char *name) {
+    int i;
+    for (i = 0; i < f->n; i++)
+        if (!strcmp(f->t[i].name, name)) return 1;
+    return 0;
+}
+
+static void check_scalar(const fx_file *f, const char *name, double got, const char *file) {
+    const fx_tensor *t = fx_get(f, name);
+    if (!CHECKF(t != NULL, "%s: no record %s", file, name)) return;
+    if (t->data[0] != t->data[0]) { /* sklearn's NaN (r2 of one row) */
+        CHECKF(got != got, "%s %s: %.9g, sklearn NaN", file, name, got);
+        return;
+    }
+    CHECKF(fabs(got - t->data[0]) <= 1e-6 * fabs((double)t->data[0]) + 1e-7, "%s %s: %.9g, sklearn %.9g", file, name,
+           got, (double)t->data[0]);
+}
+
+static void test_metrics_sklearn_classification(void) {
+    static const char *cases[] = {"cls_n1_k2", "cls_n7_k3", "cls_n50_k5", "cls_n200_k10", "cls_missing_n30_k4",
+                                  "cls_perfect_n20_k3"};
+    int ci;
+    for (ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
+        char path[256];
+        fx_file f;
+        const fx_tensor *sc, *lb, *pd, *cmx;
+        int n, k, i, *labels, *pred, *cm, *sup, same = 1;
+        float *pr, *rc, *f1, macro[3], weighted[3];
+        sprintf(path, FIXTURE_DIR "metrics_%s.txt", cases[ci]);
+        if (!CHECKF(fx_load(&f, path) == 0, "cannot read %s", path)) continue;
+        sc = fx_get(&f, "scores"); lb = fx_get(&f, "labels"); pd = fx_get(&f, "pred"); cmx = fx_get(&f, "confusion");
+        if (!CHECK(sc && lb && pd && cmx)) { fx_free(&f); continue; }
+        n = sc->shape[0]; k = sc->shape[1];
+        labels = (int *)calloc((size_t)n, sizeof(int)); pred = (int *)calloc((size_t)n, sizeof(int));
+        cm = (int *)calloc((size_t)k * k, sizeof(int)); sup = (int *)calloc((size_t)k, sizeof(int));
+        pr = (float *)calloc((size_t)k, sizeof(float)); rc = (float *)calloc((size_t)k, sizeof(float));
+        f1 = (float *)calloc((size_t)k, sizeof(float));
+        for (i = 0; i < n; i++) labels[i] = (int)lb->data[i];
+        nn_argmax_rows(pred, sc->data, n, k);
+        for (i = 0; i < n; i++) same &= pred[i] == (int)pd->data[i];
+        CHECKF(same, "%s: argmax differs", cases[ci]);
+        check_scalar(&f, "accuracy", nn_accuracy(pred, labels, n), cases[ci]);
+        if (fx_has(&f, "top2")) check_scalar(&f, "top2", nn_top_k_accuracy(sc->data, labels, n, k, 2), cases[ci]);
+        if (fx_has(&f, "top3")) check_scalar(&f, "top3", nn_top_k_accuracy(sc->data, labels, n, k, 3), cases[ci]);
+        nn_confusion_add(cm, pred, labels, n, k);
+        for (i = 0, same = 1; i < k * k; i++) same &= cm[i] == (int)cmx->data[i];
+        CHECKF(same, "%s: confusion matrix differs", cases[ci]);
+        nn_class_report(cm, k, pr, rc, f1, sup, macro, weighted);
+        {
+            const fx_tensor *P = fx_get(&f, "precision"), *R = fx_get(&f, "recall"), *F = fx_get(&f, "f1"),
+                            *S = fx_get(&f, "support");
+            if (CHECK(P && R && F && S)) {
+                double w1, w2, w3;
+                CHECKF(fx_close(pr, P->data, k, 1e-6, 1e-7, &w1) && fx_close(rc, R->data, k, 1e-6, 1e-7, &w2) &&
+                           fx_close(f1, F->data, k, 1e-6, 1e-7, &w3),
+                       "%s: per-class precision/recall/F1 differ", cases[ci]);
+                for (i = 0, same = 1; i < k; i++) same &= sup[i] == (int)S->data[i];
+                CHECKF(same, "%s: support differs", cases[ci]);
+            }
+        }
+        check_scalar(&f, "macro_precision", macro[0], cases[ci]);
+        check_scalar(&f, "macro_recall", macro[1], cases[ci]);
+        check_scalar(&f, "macro_f1", macro[2], cases[ci]);
+        check_scalar(&f, "weighted_precision", weighted[0], cases[ci]);
+        check_scalar(&f, "weighted_recall", weighted[1], cases[ci]);
+        check_scalar(&f, "weighted_f1", weighted[2], cases[ci]);
+        check_scalar(&f, "log_loss_exact", nn_log_loss_logits(sc->data, labels, n, k), cases[ci]);
+        free(labels); free(pred); free(cm); free(sup); free(pr); free(rc); free(f1);
+        fx_free(&f);
+    }
+}
+
+static void test_metrics_sklearn_regression(void) {
+    static const char *cases[] = {"reg_n1", "reg_n17", "reg_n100", "reg_const_n5", "reg_perfect_n12"};
+    int ci;
+    for (ci = 0; ci < (int)(sizeof cases / sizeof cases[0]); ci++) {
+        char path[256];
+        fx_file f;
+        const fx_tensor *yt, *yp;
+        sprintf(path, FIXTURE_DIR "metrics_%s.txt", cases[ci]);
+        if (!CHECKF(fx_load(&f, path) == 0, "cannot read %s", path)) continue;
+        yt = fx_get(&f, "y_true");
+        yp = fx_get(&f, "y_pred");
+        if (CHECK(yt && yp)) {
+            size_t n = (size_t)yt->size;
+            check_scalar(&f, "mse", nn_mse(yp->data, yt->data, n), cases[ci]);
+            check_scalar(&f, "mae", nn_mae(yp->data, yt->data, n), cases[ci]);
+            if (fx_has(&f, "r2")) check_scalar(&f, "r2", nn_r2(yp->data, yt->data, n), cases[ci]);
+        }
+        fx_free(&f);
+    }
+}
+
+static const test_case tests[] = {
+    TEST(test_csv_basic),
+    TEST(test_csv_forms),
+    TEST(test_csv_errors),
+    TEST(test_csv_truncated_and_flipped),
+    TEST(test_csv_random),
+#ifndef NN_NO_STDIO
+    TEST(test_csv_real_files),
+#endif
+    TEST(test_split),
+    TEST(test_kfold),
+    TEST(test_batcher),
+    TEST(test_gather_f32),
+    TEST(test_metrics_by_hand),
+    TEST(test_metrics_sklearn_classification),
+    TEST(test_metrics_sklearn_regression),
+};
+
+int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
