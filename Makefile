@@ -44,6 +44,8 @@ configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
 # in the other configurations it would cost a whole compile of nn.h each)
 configs_misuse    := asan asan_ndebug
+# the data suite also without stdio: the memory-only API must stand alone
+configs_data      := $(CONFIGS) nostdio
 
 # A configuration is a command that compiles and links; lang_X is what only compiling needs.
 cmd_c99       = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS)
@@ -54,6 +56,7 @@ lang_cxx11    = -x c++
 cmd_static    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -O3 -DNN_STATIC -DNN_NO_AVX512
 cmd_nosimd    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_NO_SIMD
 cmd_openmp    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -fopenmp
+cmd_nostdio   = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_NO_STDIO
 cmd_asan      = $(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE)
 # the checks on a caller's mistakes must hold in release builds too
 cmd_asan_ndebug   = $(cmd_asan) -DNDEBUG

@@ -121,7 +121,7 @@
      == 11. training utilities: clipping, finiteness
      == 12. serializer: weights, checkpoints, C export (format: docs/FORMAT.md)
      == 13. io helpers: crc32, gzip container, IDX
-     == 14. data: CSV, splits, batches, metrics
+     == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
 */
 #ifndef NN_H
 #define NN_H
@@ -858,13 +858,16 @@ NNDEF void nn_u8_table_normalize(float table[256], float divisor, float mean, fl
    File saves are atomic: a temporary file in the same directory is written,
    flushed, synced and renamed over the target. */
 #define NN_FORMAT_VERSION_MAJOR 1
-#define NN_FORMAT_VERSION_MINOR 1
+#define NN_FORMAT_VERSION_MINOR 2
 
 /* What to save or restore besides the model; any pointer may be NULL. */
 typedef struct nn_train_state {
     nn_optim *optim;
     nn_sched *sched;
     nn_rng *rng;          /* e.g. the data-shuffling RNG */
+    struct nn_prep *prep; /* fitted input preprocessing (PREP section), saved when fitted;
+                             loading restores it into arrays of the same sizes */
+    struct nn_meta *meta; /* provenance (META section), saved and restored */
 } nn_train_state;
 
 /* CRC-32C (Castagnoli). Pass crc = 0 to start. */
@@ -893,15 +896,15 @@ NNDEF nn_result nn_model_arena_bytes_from_memory(size_t *bytes, const void *buf,
 /* Build a new model in the arena from the file alone, then load it. On
    failure the arena is rewound. */
 NNDEF nn_result nn_model_init_from_memory(nn_model *m, nn_arena *arena, const void *buf, size_t len);
+/* As init_from_memory (and init_from_file), with buffers for max_batch rows (0: the file's). */
+NNDEF nn_result nn_model_init_from_memory_batch(nn_model *m, nn_arena *arena, const void *buf, size_t len,
+                                                int max_batch);
 #ifndef NN_NO_STDIO
 NNDEF nn_result nn_model_save_to_file(const nn_model *m, const nn_train_state *st, FILE *f);
 NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const char *path);
 NNDEF nn_result nn_model_load(nn_model *m, nn_train_state *st, const char *path);
 NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char *path);
 NNDEF nn_result nn_model_arena_bytes_from_file(size_t *bytes, const char *path, int max_batch);
-/* As init_from_memory/file, with buffers for max_batch rows (0: the file's). */
-NNDEF nn_result nn_model_init_from_memory_batch(nn_model *m, nn_arena *arena, const void *buf, size_t len,
-                                                int max_batch);
 /* The model as C source: const arrays and a <name>_init(nn_model*, nn_arena*)
    that builds it with no file I/O (for firmware and games). */
 NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f);
@@ -1045,6 +1048,73 @@ NNDEF float nn_mae(const float *pred, const float *target, size_t n);
 /* 1 - SS_res / SS_tot; with a constant target 1 if the fit is perfect, else 0;
    NaN below 2 rows (sklearn's r2_score) */
 NNDEF float nn_r2(const float *pred, const float *target, size_t n);
+
+/* Input preprocessing, fitted on training data only and saved with the model
+   (the PREP section) so that a reloaded model sees its inputs as in training.
+   Two stages, each optional, applied in order:
+     1. per feature   x1 = (x - shift) * scale + offset        standardize, min-max
+     2. projection    x2 = (x1 - mean) components^T [/ sqrt(variance) when whiten]   PCA
+   in features go in, out come out (out = k components after PCA, else in). */
+typedef struct nn_prep {
+    int in, out;
+    int affine;            /* stage 1 fitted */
+    int k, k_max;          /* stage 2: components fitted (0: none), room for */
+    int whiten;
+    float *shift, *scale, *offset;   /* in each */
+    float *mean;                      /* in */
+    float *components;                /* k_max x in, rows by decreasing variance */
+    float *variance, *variance_ratio; /* k_max: explained variance (ddof 1) and its share */
+    char error[NN_ERROR_MAX];
+} nn_prep;
+NNDEF size_t nn_prep_arena_bytes(int in, int k_max);
+/* Identity until fitted; k_max 0 when no PCA will be fitted. */
+NNDEF nn_result nn_prep_init(nn_prep *p, nn_arena *arena, int in, int k_max);
+/* x: n rows of p->in floats, the training data only. sklearn's StandardScaler:
+   mean and population std (a feature with std 0 keeps scale 1). */
+NNDEF nn_result nn_prep_fit_standardize(nn_prep *p, const float *x, int n);
+/* sklearn's MinMaxScaler: [min, max] of the data to [lo, hi] (a constant
+   feature maps to lo). */
+NNDEF nn_result nn_prep_fit_minmax(nn_prep *p, const float *x, int n, float lo, float hi);
+/* PCA of x after stage 1 (fit that first to standardize before PCA): the top k
+   eigenvectors of the covariance (Jacobi, in double; O(in^3) time and two
+   in x in double matrices of scratch from NN_MALLOC, freed before returning).
+   Each component's largest entry is made positive. n >= 2, 1 <= k <= k_max. */
+NNDEF nn_result nn_prep_fit_pca(nn_prep *p, const float *x, int n, int k, int whiten);
+/* dst (B, out) from src (B, in); dst may be src when out == in. */
+NNDEF nn_result nn_prep_apply(const nn_prep *p, nn_tensor dst, nn_tensor src);
+/* One-hot rows: dst (n, k) = 1 at labels[i], else 0; labels outside 0..k-1 are
+   an error, nothing written. */
+NNDEF nn_result nn_one_hot(float *dst, const int *labels, int n, int k);
+
+/* Where a model came from (the META section): "which data and settings made
+   this model?". Strings are NUL-terminated; the library field is filled on save. */
+typedef struct nn_meta {
+    char label[64];        /* the user's version label, e.g. "fmnist-mlp 3" */
+    char library[16];      /* nn.h version that wrote the file */
+    int optim_kind;        /* nn_optim_kind, -1 unknown */
+    float lr, weight_decay;
+    int sched_kind;        /* nn_sched_kind, -1 none */
+    int epochs, batch;
+    uint64_t seed;
+    uint32_t data_crc;     /* nn_crc32 of the training data's bytes, 0 unknown */
+    uint64_t data_rows;
+} nn_meta;
+/* label copied (truncated to 63 bytes), -1 kinds, the rest 0. */
+NNDEF nn_meta nn_meta_make(const char *label);
+/* Fills the optimizer and schedule fields from live objects (either may be NULL). */
+NNDEF void nn_meta_set_training(nn_meta *meta, const nn_optim *o, const nn_sched *s, int epochs, int batch,
+                                uint64_t seed);
+/* Text, one "key: value" line per field; returns the length it needed. */
+NNDEF size_t nn_meta_describe(const nn_meta *meta, char *buf, size_t size);
+/* Read the PREP or META section of a model file held in memory. A file without
+   the section gives NN_OK with p->in == 0 (no preprocessing) or a meta whose
+   library field is empty. nn_prep_from_memory takes its arrays from arena. */
+NNDEF nn_result nn_prep_from_memory(nn_prep *p, nn_arena *arena, const void *buf, size_t len);
+NNDEF nn_result nn_meta_from_memory(nn_meta *meta, const void *buf, size_t len);
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_prep_load(nn_prep *p, nn_arena *arena, const char *path);
+NNDEF nn_result nn_meta_load(nn_meta *meta, const char *path);
+#endif
 
 #ifdef __cplusplus
 }
@@ -4697,6 +4767,8 @@ NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len) {
 #define NN__TAG_RNGS NN__TAG('R', 'N', 'G', 'S')
 #define NN__TAG_ZLIT NN__TAG('Z', 'L', 'I', 'T') /* 1.1: ARCH holds zeros a 1.0 reader would replace */
 #define NN__TAG_SCHX NN__TAG('S', 'C', 'H', 'X') /* 1.1: schedule fields SCHD lacks (u32 anneal_linear, three_phase) */
+#define NN__TAG_PREP NN__TAG('P', 'R', 'E', 'P') /* 1.2: fitted input preprocessing (optional) */
+#define NN__TAG_META NN__TAG('M', 'E', 'T', 'A') /* 1.2: provenance (optional) */
 #define NN__SEC_REQUIRED 1u
 #define NN__MAX_SECTIONS 64
 #define NN__MAX_NAME 31
@@ -4989,6 +5061,53 @@ static void nn__secw_schx(nn__wr *w, const nn_model *m, const nn_train_state *st
     nn__wr_u32(w, (uint32_t)st->sched->d.three_phase);
 }
 
+/* PREP: u32 in, u32 k, u32 flags (1 stage 1, 2 whiten), then stage 1's shift,
+   scale, offset (in floats each) and PCA's mean (in), components (k x in),
+   variance and ratio (k each). */
+static void nn__secw_prep(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    const nn_prep *p = st->prep;
+    size_t in = (size_t)p->in, k = (size_t)p->k;
+    (void)m;
+    nn__wr_u32(w, (uint32_t)p->in);
+    nn__wr_u32(w, (uint32_t)p->k);
+    nn__wr_u32(w, (p->affine ? 1u : 0u) | (p->whiten ? 2u : 0u));
+    if (p->affine) {
+        nn__wr_floats(w, p->shift, in);
+        nn__wr_floats(w, p->scale, in);
+        nn__wr_floats(w, p->offset, in);
+    }
+    if (k) {
+        nn__wr_floats(w, p->mean, in);
+        nn__wr_floats(w, p->components, k * in);
+        nn__wr_floats(w, p->variance, k);
+        nn__wr_floats(w, p->variance_ratio, k);
+    }
+}
+/* META: u32 layout (1), label and library as u32 length + bytes, then the
+   numbers. */
+static void nn__wr_str(nn__wr *w, const char *s, size_t cap) {
+    size_t n = strlen(s);
+    if (n >= cap) n = cap - 1;
+    nn__wr_u32(w, (uint32_t)n);
+    nn__wr_bytes(w, s, n);
+}
+static void nn__secw_meta(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    const nn_meta *t = st->meta;
+    (void)m;
+    nn__wr_u32(w, 1u);
+    nn__wr_str(w, t->label, sizeof t->label);
+    nn__wr_str(w, NN_VERSION_STRING, sizeof t->library);
+    nn__wr_u32(w, (uint32_t)t->optim_kind);
+    nn__wr_f32(w, t->lr);
+    nn__wr_f32(w, t->weight_decay);
+    nn__wr_u32(w, (uint32_t)t->sched_kind);
+    nn__wr_u32(w, (uint32_t)t->epochs);
+    nn__wr_u32(w, (uint32_t)t->batch);
+    nn__wr_u64(w, t->seed);
+    nn__wr_u32(w, t->data_crc);
+    nn__wr_u64(w, t->data_rows);
+}
+
 /* Would a 1.0 reader (zero meant "default") read this layer differently? */
 static int nn__layer_needs_zlit(const nn_layer_desc *l) {
     nn_layer_desc c = *l;
@@ -4999,8 +5118,8 @@ static int nn__layer_needs_zlit(const nn_layer_desc *l) {
 /* Writes the whole file: sections are measured with a counting writer first,
    so every length is known before its payload. */
 static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *st) {
-    nn__sec_fn fns[8];
-    uint32_t tags[8], flags[8];
+    nn__sec_fn fns[10];
+    uint32_t tags[10], flags[10];
     int n = 0, i, zlit = 0;
     unsigned char head[20];
     for (i = 0; i < m->n_descs; i++) zlit |= nn__layer_needs_zlit(&m->descs[i]);
@@ -5015,6 +5134,10 @@ static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *
     if (st && st->sched && (st->sched->d.anneal_linear || st->sched->d.three_phase)) {
         fns[n] = nn__secw_schx; tags[n] = NN__TAG_SCHX; flags[n++] = NN__SEC_REQUIRED;
     }
+    if (st && st->prep && (st->prep->affine || st->prep->k)) {
+        fns[n] = nn__secw_prep; tags[n] = NN__TAG_PREP; flags[n++] = 0;
+    }
+    if (st && st->meta) { fns[n] = nn__secw_meta; tags[n] = NN__TAG_META; flags[n++] = 0; }
     memcpy(head, nn__magic, 8);
     {
         nn__wr hw;
@@ -5070,7 +5193,7 @@ typedef struct nn__sec {
     size_t len;
 } nn__sec;
 typedef struct nn__file {
-    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx;
+    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx, prep, meta;
     uint32_t minor;
 } nn__file;
 
@@ -5130,6 +5253,8 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
         case NN__TAG_RNGS: slot = &out->rngs; break;
         case NN__TAG_ZLIT: slot = &out->zlit; break;
         case NN__TAG_SCHX: slot = &out->schx; break;
+        case NN__TAG_PREP: slot = &out->prep; break;
+        case NN__TAG_META: slot = &out->meta; break;
         default:
             /* a newer writer's section: skip it unless it says readers must know it */
             if (flags & NN__SEC_REQUIRED) return NN_ERR_VERSION;
@@ -5213,6 +5338,132 @@ static nn_result nn__check_runs(const nn__sec *s, const nn_param *list, int n, c
 }
 
 static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size_t len);
+/* Checks a PREP payload; the sizes it holds come back in *in, *k, *flags and its
+   float data starts at the payload's byte 12. */
+static nn_result nn__check_prep(const nn__sec *s, int *in, int *k, uint32_t *flags, char *err) {
+    uint32_t i32, k32, fl;
+    uint64_t want, i;
+    const unsigned char *q;
+    if (s->len < 12) return nn__fail(err, NN_ERR_TRUNCATED, "PREP: %lu bytes, a 12-byte header needed", (unsigned long)s->len);
+    i32 = nn__le32(s->p);
+    k32 = nn__le32(s->p + 4);
+    fl = nn__le32(s->p + 8);
+    if (i32 < 1 || i32 > (1u << 24) || k32 > i32 || fl > 3 || ((fl & 2) && !k32) || (!(fl & 1) && !k32))
+        return nn__fail(err, NN_ERR_CORRUPT, "PREP: %u inputs, %u components, flags %u: no fit makes that", i32, k32, fl);
+    want = 12 + 4 * ((fl & 1 ? 3 * (uint64_t)i32 : 0) + (k32 ? (uint64_t)i32 + (uint64_t)k32 * i32 + 2 * (uint64_t)k32 : 0));
+    if ((uint64_t)s->len != want)
+        return nn__fail(err, NN_ERR_CORRUPT, "PREP: %lu bytes, its sizes need %llu", (unsigned long)s->len,
+                        (unsigned long long)want);
+    for (i = 0, q = s->p + 12; i < (want - 12) / 4; i++, q += 4) {
+        uint32_t u = nn__le32(q);
+        if ((u & 0x7F800000u) == 0x7F800000u) return nn__fail(err, NN_ERR_CORRUPT, "PREP: value %llu is NaN or Inf",
+                                                                 (unsigned long long)i);
+    }
+    *in = (int)i32;
+    *k = (int)k32;
+    *flags = fl;
+    return NN_OK;
+}
+/* Writes a checked PREP payload into p (whose arrays hold in and >= k). */
+static void nn__read_prep(nn_prep *p, const nn__sec *s, int in, int k, uint32_t flags) {
+    const unsigned char *q = s->p + 12;
+    int j;
+    p->in = in;
+    p->affine = (flags & 1) != 0;
+    p->whiten = (flags & 2) != 0;
+    p->k = k;
+    p->out = k ? k : in;
+    if (p->affine) {
+        nn__floats_from_le(p->shift, q, (size_t)in); q += 4 * (size_t)in;
+        nn__floats_from_le(p->scale, q, (size_t)in); q += 4 * (size_t)in;
+        nn__floats_from_le(p->offset, q, (size_t)in); q += 4 * (size_t)in;
+    } else {
+        for (j = 0; j < in; j++) {
+            p->shift[j] = 0.0f;
+            p->scale[j] = 1.0f;
+            p->offset[j] = 0.0f;
+        }
+    }
+    if (k) {
+        nn__floats_from_le(p->mean, q, (size_t)in); q += 4 * (size_t)in;
+        nn__floats_from_le(p->components, q, (size_t)k * in); q += 4 * (size_t)k * in;
+        nn__floats_from_le(p->variance, q, (size_t)k); q += 4 * (size_t)k;
+        nn__floats_from_le(p->variance_ratio, q, (size_t)k);
+    }
+}
+static nn_result nn__rd_str(nn__rd *r, char *dst, size_t cap) {
+    uint32_t n = nn__rd_u32(r);
+    size_t i;
+    if (r->err) return NN_ERR_TRUNCATED;
+    if (n >= cap || !nn__rd_need(r, n)) return NN_ERR_CORRUPT;
+    for (i = 0; i < n; i++)
+        if (!r->p[r->pos + i]) return NN_ERR_CORRUPT;
+    memcpy(dst, r->p + r->pos, n);
+    dst[n] = 0;
+    r->pos += n;
+    return NN_OK;
+}
+static nn_result nn__read_meta(nn_meta *out, const nn__sec *s, char *err) {
+    nn__rd r;
+    nn_meta t;
+    NN__ZERO(t);
+    r.p = s->p; r.len = s->len; r.pos = 0; r.err = 0;
+    if (nn__rd_u32(&r) != 1u) return nn__fail(err, NN_ERR_CORRUPT, "META: unknown layout");
+    if (nn__rd_str(&r, t.label, sizeof t.label) != NN_OK || nn__rd_str(&r, t.library, sizeof t.library) != NN_OK)
+        return nn__fail(err, NN_ERR_CORRUPT, "META: a text field too long, cut short or holding NUL");
+    t.optim_kind = (int)nn__rd_u32(&r);
+    t.lr = nn__rd_f32(&r);
+    t.weight_decay = nn__rd_f32(&r);
+    t.sched_kind = (int)nn__rd_u32(&r);
+    t.epochs = (int)nn__rd_u32(&r);
+    t.batch = (int)nn__rd_u32(&r);
+    t.seed = nn__rd_u64(&r);
+    t.data_crc = nn__rd_u32(&r);
+    t.data_rows = nn__rd_u64(&r);
+    if (r.err) return nn__fail(err, NN_ERR_TRUNCATED, "META: cut short");
+    if (r.pos != r.len) return nn__fail(err, NN_ERR_CORRUPT, "META: %lu bytes past its fields", (unsigned long)(r.len - r.pos));
+    *out = t;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_prep_from_memory(nn_prep *p, nn_arena *arena, const void *buf, size_t len) {
+    nn__file f;
+    nn_result r;
+    nn_prep t;
+    uint32_t flags;
+    int in, k;
+    if (!p) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena) return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: arena is NULL");
+    r = nn__parse_file(&f, buf, len, p->error);
+    if (r != NN_OK) return r;
+    if (!f.prep.p) {
+        NN__ZERO(t);
+        *p = t; /* no preprocessing: in == 0 */
+        return NN_OK;
+    }
+    r = nn__check_prep(&f.prep, &in, &k, &flags, p->error);
+    if (r != NN_OK) return r;
+    NN__ZERO(t);
+    r = nn_prep_init(&t, arena, in, k);
+    if (r != NN_OK) return nn__fail(p->error, r, "%s", t.error);
+    nn__read_prep(&t, &f.prep, in, k, flags);
+    *p = t;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_meta_from_memory(nn_meta *meta, const void *buf, size_t len) {
+    nn__file f;
+    nn_result r;
+    if (!meta) return NN_ERR_INVALID_ARGUMENT;
+    r = nn__parse_file(&f, buf, len, NULL);
+    if (r != NN_OK) return r;
+    if (!f.meta.p) {
+        *meta = nn_meta_make(NULL);
+        return NN_OK;
+    }
+    return nn__read_meta(meta, &f.meta, NULL);
+}
+
 NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const void *buf, size_t len) {
     nn_result r;
     if (!m) return NN_ERR_INVALID_ARGUMENT;
@@ -5231,7 +5482,9 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
     nn_sched sd;
     uint64_t ostep = 0;
     const unsigned char *ostate = NULL;
-    int nvec = 0, i;
+    int nvec = 0, i, p_in = 0, p_k = 0;
+    uint32_t p_flags = 0;
+    nn_meta meta;
     nn__rd r;
     nn_result res;
     res = nn__parse_file(&f, buf, len, m->error);
@@ -5312,6 +5565,18 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
             return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "SCHD: the file's schedule kind %d is not the caller's %d",
                             (int)sd.d.kind, (int)st->sched->d.kind);
     }
+    if (st && st->prep && f.prep.p) {
+        res = nn__check_prep(&f.prep, &p_in, &p_k, &p_flags, m->error);
+        if (res != NN_OK) return res;
+        if (!st->prep->shift || p_in != st->prep->in || p_k > st->prep->k_max)
+            return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "PREP: the file's preprocessing maps %d features to %d "
+                            "components; the caller's takes %d features, room for %d", p_in, p_k, st->prep->in,
+                            st->prep->k_max);
+    }
+    if (st && st->meta && f.meta.p) {
+        res = nn__read_meta(&meta, &f.meta, m->error);
+        if (res != NN_OK) return res;
+    }
     /* everything checked: now write */
     for (i = 0; i < m->n_param_list; i++) nn__floats_from_le(m->param_list[i].data, pdata[i], m->param_list[i].size);
     for (i = 0; i < m->n_buffer_list; i++) nn__floats_from_le(m->buffer_list[i].data, bdata[i], m->buffer_list[i].size);
@@ -5334,6 +5599,8 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
         o->step = (long)ostep;
     }
     if (st && st->sched && f.schd.p) *st->sched = sd;
+    if (st && st->prep && f.prep.p) nn__read_prep(st->prep, &f.prep, p_in, p_k, p_flags);
+    if (st && st->meta && f.meta.p) *st->meta = meta;
     return NN_OK;
 }
 
@@ -6392,6 +6659,362 @@ NNDEF float nn_r2(const float *pred, const float *target, size_t n) {
     if (tot == 0.0) return res == 0.0 ? 1.0f : 0.0f;
     return (float)(1.0 - res / tot);
 }
+
+/* ---- preprocessing ---- */
+NNDEF size_t nn_prep_arena_bytes(int in, int k_max) {
+    if (in < 1 || k_max < 0 || k_max > in) return 0;
+    return 4 * nn_arena_bytes_for(sizeof(float) * (size_t)in) +
+           (k_max ? nn_arena_bytes_for(sizeof(float) * (size_t)k_max * (size_t)in) +
+                    2 * nn_arena_bytes_for(sizeof(float) * (size_t)k_max)
+                  : 0);
+}
+
+NNDEF nn_result nn_prep_init(nn_prep *p, nn_arena *arena, int in, int k_max) {
+    nn_prep t;
+    size_t mark;
+    int i;
+    if (!p) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena || in < 1 || in > (1 << 24) || k_max < 0 || k_max > in)
+        return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: in %d (1..2^24), k_max %d (0..in)", in, k_max);
+    NN__ZERO(t);
+    t.in = t.out = in;
+    t.k_max = k_max;
+    mark = nn_arena_mark(arena);
+    t.shift = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)in);
+    t.scale = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)in);
+    t.offset = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)in);
+    t.mean = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)in);
+    if (k_max) {
+        t.components = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)k_max * (size_t)in);
+        t.variance = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)k_max);
+        t.variance_ratio = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)k_max);
+    }
+    if (!t.shift || !t.scale || !t.offset || !t.mean || (k_max && (!t.components || !t.variance || !t.variance_ratio))) {
+        nn_arena_rewind(arena, mark);
+        return nn__fail(p->error, NN_ERR_OUT_OF_MEMORY, "prep: arena full (%lu bytes needed)",
+                        (unsigned long)nn_prep_arena_bytes(in, k_max));
+    }
+    for (i = 0; i < in; i++) {
+        t.shift[i] = 0.0f;
+        t.scale[i] = 1.0f;
+        t.offset[i] = 0.0f;
+        t.mean[i] = 0.0f;
+    }
+    *p = t;
+    return NN_OK;
+}
+
+static nn_result nn__prep_check_fit(nn_prep *p, const float *x, int n, int min_n) {
+    if (!p->shift) return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: not initialized (nn_prep_init)");
+    if (!x || n < min_n) return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: %d rows, at least %d needed", n, min_n);
+    if (p->k) return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: fit stage 1 before PCA, not after");
+    return NN_OK;
+}
+
+NNDEF nn_result nn_prep_fit_standardize(nn_prep *p, const float *x, int n) {
+    int F, i, j;
+    nn_result r;
+    if (!p) return NN_ERR_INVALID_ARGUMENT;
+    r = nn__prep_check_fit(p, x, n, 1);
+    if (r != NN_OK) return r;
+    F = p->in;
+    for (j = 0; j < F; j++) {
+        double s = 0.0, v = 0.0, mean, sd;
+        for (i = 0; i < n; i++) s += x[(size_t)i * F + j];
+        mean = s / n;
+        for (i = 0; i < n; i++) {
+            double d = x[(size_t)i * F + j] - mean;
+            v += d * d;
+        }
+        sd = sqrt(v / n);
+        if (!(sd == sd) || !(mean - mean == 0.0))
+            return nn__fail(p->error, NN_ERR_NONFINITE, "prep: feature %d holds NaN or Inf", j);
+        p->shift[j] = (float)mean;
+        p->scale[j] = sd > 0.0 ? (float)(1.0 / sd) : 1.0f;
+        p->offset[j] = 0.0f;
+    }
+    p->affine = 1;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_prep_fit_minmax(nn_prep *p, const float *x, int n, float lo, float hi) {
+    int F, i, j;
+    nn_result r;
+    if (!p) return NN_ERR_INVALID_ARGUMENT;
+    r = nn__prep_check_fit(p, x, n, 1);
+    if (r != NN_OK) return r;
+    if (!(lo < hi) || !(hi - lo < 3.0e38f)) return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: range lo < hi");
+    F = p->in;
+    for (j = 0; j < F; j++) {
+        float mn = x[j], mx = x[j];
+        for (i = 1; i < n; i++) {
+            float v = x[(size_t)i * F + j];
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+        }
+        if (!(mn - mn == 0.0f) || !(mx - mx == 0.0f))
+            return nn__fail(p->error, NN_ERR_NONFINITE, "prep: feature %d holds NaN or Inf", j);
+        p->shift[j] = mn;
+        p->scale[j] = mx > mn ? (float)(((double)hi - lo) / ((double)mx - mn)) : 1.0f;
+        p->offset[j] = lo;
+    }
+    p->affine = 1;
+    return NN_OK;
+}
+
+/* Stage 1 of features [j0, j1) of one row into out. */
+static void nn__prep_stage1(const nn_prep *p, float *out, const float *x, int j0, int j1) {
+    int j;
+    if (!p->affine) {
+        memcpy(out, x + j0, sizeof(float) * (size_t)(j1 - j0));
+        return;
+    }
+    for (j = j0; j < j1; j++) out[j - j0] = (x[j] - p->shift[j]) * p->scale[j] + p->offset[j];
+}
+
+/* Cyclic Jacobi: a (F x F, symmetric) is diagonalized in place, v gets the
+   eigenvectors as columns. */
+static void nn__jacobi(double *a, double *v, int F) {
+    int sweep, i, j, k;
+    for (i = 0; i < F; i++)
+        for (j = 0; j < F; j++) v[(size_t)i * F + j] = i == j;
+    for (sweep = 0; sweep < 100; sweep++) {
+        double off = 0.0, diag = 0.0;
+        for (i = 0; i < F; i++) {
+            diag += a[(size_t)i * F + i] * a[(size_t)i * F + i];
+            for (j = i + 1; j < F; j++) off += a[(size_t)i * F + j] * a[(size_t)i * F + j];
+        }
+        if (off <= 1e-30 * diag || off == 0.0) break;
+        for (i = 0; i < F - 1; i++)
+            for (j = i + 1; j < F; j++) {
+                double aij = a[(size_t)i * F + j], theta, t, c, s;
+                if (fabs(aij) < 1e-300) continue;
+                theta = (a[(size_t)j * F + j] - a[(size_t)i * F + i]) / (2.0 * aij);
+                t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
+                c = 1.0 / sqrt(t * t + 1.0);
+                s = t * c;
+                for (k = 0; k < F; k++) { /* columns i, j */
+                    double aki = a[(size_t)k * F + i], akj = a[(size_t)k * F + j];
+                    a[(size_t)k * F + i] = c * aki - s * akj;
+                    a[(size_t)k * F + j] = s * aki + c * akj;
+                }
+                for (k = 0; k < F; k++) { /* rows i, j */
+                    double aik = a[(size_t)i * F + k], ajk = a[(size_t)j * F + k];
+                    a[(size_t)i * F + k] = c * aik - s * ajk;
+                    a[(size_t)j * F + k] = s * aik + c * ajk;
+                }
+                for (k = 0; k < F; k++) {
+                    double vki = v[(size_t)k * F + i], vkj = v[(size_t)k * F + j];
+                    v[(size_t)k * F + i] = c * vki - s * vkj;
+                    v[(size_t)k * F + j] = s * vki + c * vkj;
+                }
+            }
+    }
+}
+
+NNDEF nn_result nn_prep_fit_pca(nn_prep *p, const float *x, int n, int k, int whiten) {
+    int F, i, j, c;
+    double *cov, *vec, *mean, total = 0.0;
+    float *row;
+    nn_result r;
+    if (!p) return NN_ERR_INVALID_ARGUMENT;
+    r = nn__prep_check_fit(p, x, n, 2);
+    if (r != NN_OK) return r;
+    F = p->in;
+    if (k < 1 || k > p->k_max)
+        return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: %d components, room for 1..%d (k_max)", k, p->k_max);
+    if ((size_t)F > ((size_t)-1) / sizeof(double) / (size_t)F / 2)
+        return nn__fail(p->error, NN_ERR_TOO_LARGE, "prep: %d features", F);
+    cov = (double *)NN_MALLOC(sizeof(double) * ((size_t)F * F * 2 + F) + sizeof(float) * (size_t)F);
+    if (!cov) return nn__fail(p->error, NN_ERR_OUT_OF_MEMORY, "prep: PCA scratch for %d features", F);
+    vec = cov + (size_t)F * F;
+    mean = vec + (size_t)F * F;
+    row = (float *)(mean + F);
+    memset(cov, 0, sizeof(double) * ((size_t)F * F + F));
+    for (i = 0; i < n; i++) {
+        nn__prep_stage1(p, row, x + (size_t)i * F, 0, F);
+        for (j = 0; j < F; j++) mean[j] += row[j];
+    }
+    for (j = 0; j < F; j++) mean[j] /= n;
+    for (i = 0; i < n; i++) {
+        nn__prep_stage1(p, row, x + (size_t)i * F, 0, F);
+        for (j = 0; j < F; j++) {
+            double dj = row[j] - mean[j];
+            double *cr = cov + (size_t)j * F;
+            if (dj == 0.0) continue;
+            for (c = j; c < F; c++) cr[c] += dj * (row[c] - mean[c]);
+        }
+    }
+    for (j = 0; j < F; j++)
+        for (c = j; c < F; c++) {
+            cov[(size_t)j * F + c] /= (n - 1);
+            cov[(size_t)c * F + j] = cov[(size_t)j * F + c];
+        }
+    for (j = 0; j < F; j++) total += cov[(size_t)j * F + j];
+    if (!(total - total == 0.0)) {
+        NN_FREE(cov);
+        return nn__fail(p->error, NN_ERR_NONFINITE, "prep: the data hold NaN or Inf");
+    }
+    nn__jacobi(cov, vec, F);
+    for (c = 0; c < k; c++) {
+        /* the largest remaining eigenvalue (selection: k is small) */
+        int best = -1, big = 0;
+        double ev;
+        for (j = 0; j < F; j++)
+            if (cov[(size_t)j * F + j] > -1e300 && (best < 0 || cov[(size_t)j * F + j] > cov[(size_t)best * F + best]))
+                best = j;
+        ev = cov[(size_t)best * F + best];
+        cov[(size_t)best * F + best] = -1e301; /* taken */
+        for (j = 1; j < F; j++)
+            if (fabs(vec[(size_t)j * F + best]) > fabs(vec[(size_t)big * F + best])) big = j;
+        for (j = 0; j < F; j++) {
+            double e = vec[(size_t)j * F + best];
+            p->components[(size_t)c * F + j] = (float)(vec[(size_t)big * F + best] < 0 ? -e : e);
+        }
+        p->variance[c] = (float)(ev > 0.0 ? ev : 0.0);
+        p->variance_ratio[c] = total > 0.0 ? (float)((ev > 0.0 ? ev : 0.0) / total) : 0.0f;
+    }
+    for (j = 0; j < F; j++) p->mean[j] = (float)mean[j];
+    NN_FREE(cov);
+    if (whiten)
+        for (c = 0; c < k; c++)
+            if (!(p->variance[c] > 0.0f)) {
+                return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT,
+                                "prep: component %d has no variance; whitening would divide by 0", c);
+            }
+    p->k = k;
+    p->out = k;
+    p->whiten = whiten != 0;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_prep_apply(const nn_prep *p, nn_tensor dst, nn_tensor src) {
+    int B, F, i, j0, c;
+    float buf[256];
+    if (!p || !p->shift || !NN__T(dst) || !NN__T(src)) return NN_ERR_INVALID_ARGUMENT;
+    B = src.shape[0];
+    F = p->in;
+    if (nn_tensor_row_size(src) != F || dst.shape[0] != B || nn_tensor_row_size(dst) != p->out)
+        return NN_ERR_SHAPE_MISMATCH;
+    if (p->k && dst.data == src.data) return NN_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < B; i++) {
+        const float *x = src.data + (size_t)i * F;
+        float *y = dst.data + (size_t)i * p->out;
+        if (!p->k) {
+            if (p->affine)
+                for (j0 = 0; j0 < F; j0++) y[j0] = (x[j0] - p->shift[j0]) * p->scale[j0] + p->offset[j0];
+            else if (y != x)
+                memcpy(y, x, sizeof(float) * (size_t)F);
+            continue;
+        }
+        for (c = 0; c < p->k; c++) y[c] = 0.0f;
+        for (j0 = 0; j0 < F; j0 += 256) {
+            int j1 = NN__MIN(F, j0 + 256), j;
+            nn__prep_stage1(p, buf, x, j0, j1);
+            for (j = j0; j < j1; j++) buf[j - j0] -= p->mean[j];
+            for (c = 0; c < p->k; c++) {
+                const float *comp = p->components + (size_t)c * F;
+                float s = 0.0f;
+                for (j = j0; j < j1; j++) s += buf[j - j0] * comp[j];
+                y[c] += s;
+            }
+        }
+        if (p->whiten)
+            for (c = 0; c < p->k; c++) y[c] /= sqrtf(p->variance[c]);
+    }
+    return NN_OK;
+}
+
+NNDEF nn_result nn_one_hot(float *dst, const int *labels, int n, int k) {
+    int i;
+    if (!dst || !labels || n < 0 || k < 1) return NN_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= k) return NN_ERR_INVALID_ARGUMENT;
+    memset(dst, 0, sizeof(float) * (size_t)n * (size_t)k);
+    for (i = 0; i < n; i++) dst[(size_t)i * k + labels[i]] = 1.0f;
+    return NN_OK;
+}
+
+/* ---- model provenance ---- */
+static void nn__strlcpy(char *dst, const char *src, size_t size) {
+    size_t n = src ? strlen(src) : 0;
+    if (n >= size) n = size - 1;
+    if (n) memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+NNDEF nn_meta nn_meta_make(const char *label) {
+    nn_meta m;
+    NN__ZERO(m);
+    nn__strlcpy(m.label, label, sizeof m.label);
+    m.optim_kind = -1;
+    m.sched_kind = -1;
+    return m;
+}
+
+NNDEF void nn_meta_set_training(nn_meta *meta, const nn_optim *o, const nn_sched *s, int epochs, int batch,
+                                uint64_t seed) {
+    if (o) {
+        meta->optim_kind = (int)o->d.kind;
+        meta->lr = o->d.lr;
+        meta->weight_decay = o->d.weight_decay;
+    }
+    if (s) {
+        meta->sched_kind = (int)s->d.kind;
+        if (!o) meta->lr = (float)s->d.base_lr;
+    }
+    meta->epochs = epochs;
+    meta->batch = batch;
+    meta->seed = seed;
+}
+
+NNDEF size_t nn_meta_describe(const nn_meta *m, char *buf, size_t size) {
+    static const char *optims[] = {"sgd", "adagrad", "rmsprop", "adam", "adamw"};
+    size_t len = 0;
+    if (size) buf[0] = 0;
+    nn__append(buf, size, &len, "label: %s\n", m->label[0] ? m->label : "(none)");
+    nn__append(buf, size, &len, "written by: nn.h %s\n", m->library[0] ? m->library : "(unknown)");
+    if (m->optim_kind >= 0 && m->optim_kind < 5)
+        nn__append(buf, size, &len, "optimizer: %s, lr %g, weight decay %g\n", optims[m->optim_kind], (double)m->lr,
+                   (double)m->weight_decay);
+    else
+        nn__append(buf, size, &len, "optimizer: (unknown)\n");
+    if (m->sched_kind >= 0) nn__append(buf, size, &len, "schedule: kind %d\n", m->sched_kind);
+    else nn__append(buf, size, &len, "schedule: none\n");
+    nn__append(buf, size, &len, "epochs: %d, batch: %d, seed: %llu\n", m->epochs, m->batch, (unsigned long long)m->seed);
+    if (m->data_rows || m->data_crc)
+        nn__append(buf, size, &len, "training data: %llu rows, crc32 %08x\n", (unsigned long long)m->data_rows,
+                   (unsigned)m->data_crc);
+    else
+        nn__append(buf, size, &len, "training data: (unknown)\n");
+    return len;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_prep_load(nn_prep *p, nn_arena *arena, const char *path) {
+    void *raw = NULL;
+    size_t len = 0;
+    nn_result r;
+    if (!p) return NN_ERR_INVALID_ARGUMENT;
+    r = nn_read_file(&raw, &len, path, (size_t)1 << 31);
+    if (r != NN_OK) return nn__fail(p->error, r, "prep: %.200s: %s", path ? path : "(null)", nn_result_string(r));
+    r = nn_prep_from_memory(p, arena, raw, len);
+    NN_FREE(raw);
+    return r;
+}
+
+NNDEF nn_result nn_meta_load(nn_meta *meta, const char *path) {
+    void *raw = NULL;
+    size_t len = 0;
+    nn_result r;
+    if (!meta) return NN_ERR_INVALID_ARGUMENT;
+    r = nn_read_file(&raw, &len, path, (size_t)1 << 31);
+    if (r != NN_OK) return r;
+    r = nn_meta_from_memory(meta, raw, len);
+    NN_FREE(raw);
+    return r;
+}
+#endif
 
 #endif /* NN__IMPLEMENTATION_DONE */
 #endif /* NN_IMPLEMENTATION */

@@ -261,8 +261,45 @@ REG_CASES = [
 ]
 
 
+# --------------------------------------------------------------------------- preprocessing
+
+def prep_case():
+    """StandardScaler, MinMaxScaler(-1, 1) and PCA(3) of the standardized data (whitened and not)
+    on the wine table (examples/data/wine.csv, its 13 features)."""
+    from sklearn.datasets import load_wine
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+    x = load_wine().data.astype(np.float32)
+    c = Case("prep_wine", 0,
+             "records: x (178,13) the wine features as float32;",
+             "  std_mean, std_scale (13): StandardScaler mean_ and scale_ (population std);",
+             "  std_x (178,13): StandardScaler().fit_transform(x);",
+             "  mm_x (178,13): MinMaxScaler(feature_range=(-1, 1)).fit_transform(x);",
+             "  pca_components (3,13), pca_variance, pca_ratio (3): PCA(3) of std_x (components_,",
+             "    explained_variance_ with ddof 1, explained_variance_ratio_); component signs are",
+             "    sklearn's, so compare up to the sign of each component;",
+             "  pca_x, pca_white_x (178,3): PCA(3).fit_transform(std_x), and with whiten=True (same",
+             "    sign caveat, per column)")
+    xd = x.astype(np.float64)
+    ss = StandardScaler().fit(xd)
+    std_x = ss.transform(xd)
+    c.add("x", x)
+    c.add("std_mean", ss.mean_)
+    c.add("std_scale", ss.scale_)
+    c.add("std_x", std_x)
+    c.add("mm_x", MinMaxScaler(feature_range=(-1, 1)).fit_transform(xd))
+    p = PCA(3, svd_solver="full").fit(std_x)
+    c.add("pca_components", p.components_)
+    c.add("pca_variance", p.explained_variance_)
+    c.add("pca_ratio", p.explained_variance_ratio_)
+    c.add("pca_x", p.transform(std_x))
+    c.add("pca_white_x", PCA(3, svd_solver="full", whiten=True).fit(std_x).transform(std_x))
+    c.write()
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
+    prep_case()
     for name, seed, n, k, kind, notes in CLS_CASES:
         cls_case(name, seed, n, k, kind, notes)
     for name, seed, n, kind, notes in REG_CASES:

@@ -549,6 +549,258 @@ static void test_metrics_sklearn_regression(void) {
     }
 }
 
+/* ------------------------------------------------------------------ preprocessing */
+
+static int close_up_to_sign(const float *got, int gstride, const float *want, int wstride, int n, double tol) {
+    /* one vector (n values, strided) equal to another or to its negation */
+    int i, same = 1, flip = 1;
+    for (i = 0; i < n; i++) {
+        double g = got[(size_t)i * gstride], w = want[(size_t)i * wstride];
+        same &= fabs(g - w) <= tol * (1.0 + fabs(w));
+        flip &= fabs(g + w) <= tol * (1.0 + fabs(w));
+    }
+    return same || flip;
+}
+
+/* Against sklearn on the wine table: StandardScaler, MinMaxScaler(-1, 1), PCA(3) of the
+   standardized data (components up to sign, explained variance and ratio, transform,
+   whitened transform). */
+static void test_prep_sklearn(void) {
+    fx_file f;
+    const fx_tensor *x, *t;
+    nn_arena a;
+    nn_prep p;
+    float *out;
+    int n, F, j, c;
+    double worst = 0.0;
+    if (!CHECK(fx_load(&f, FIXTURE_DIR "metrics_prep_wine.txt") == 0)) return;
+    x = fx_get(&f, "x");
+    if (!CHECK(x != NULL)) { fx_free(&f); return; }
+    n = x->shape[0]; F = x->shape[1];
+    out = (float *)calloc((size_t)n * F, sizeof(float));
+    memset(&p, 0, sizeof p);
+    CHECK_EQ_INT(nn_arena_init_heap(&a, 2 * nn_prep_arena_bytes(F, 3)), NN_OK);
+    CHECK_EQ_INT(nn_prep_init(&p, &a, F, 0), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p, x->data, n), NN_OK);
+    t = fx_get(&f, "std_mean");
+    CHECKF(t && fx_close(p.shift, t->data, F, 1e-6, 1e-6, &worst), "standardize mean (worst %.2e)", worst);
+    t = fx_get(&f, "std_scale");
+    for (j = 0; t && j < F; j++) CHECKF(fabs(1.0 / p.scale[j] - t->data[j]) <= 1e-5 * t->data[j], "std %d", j);
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(out, n, F), nn_tensor_2d(x->data, n, F)), NN_OK);
+    t = fx_get(&f, "std_x");
+    CHECKF(t && fx_close(out, t->data, n * F, 1e-5, 1e-5, &worst), "standardized data (worst %.2e)", worst);
+    /* the PCA stage on top of the standardization */
+    nn_arena_rewind(&a, 0);
+    CHECK_EQ_INT(nn_prep_init(&p, &a, F, 3), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p, x->data, n), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_pca(&p, x->data, n, 3, 0), NN_OK);
+    CHECK(p.out == 3 && p.k == 3);
+    t = fx_get(&f, "pca_components");
+    for (c = 0; t && c < 3; c++)
+        CHECKF(close_up_to_sign(p.components + (size_t)c * F, 1, t->data + (size_t)c * F, 1, F, 1e-4),
+               "component %d differs from sklearn's (up to sign)", c);
+    t = fx_get(&f, "pca_variance");
+    CHECKF(t && fx_close(p.variance, t->data, 3, 1e-5, 1e-6, &worst), "explained variance (worst %.2e)", worst);
+    t = fx_get(&f, "pca_ratio");
+    CHECKF(t && fx_close(p.variance_ratio, t->data, 3, 1e-5, 1e-6, &worst), "variance ratio (worst %.2e)", worst);
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(out, n, 3), nn_tensor_2d(x->data, n, F)), NN_OK);
+    t = fx_get(&f, "pca_x");
+    for (c = 0; t && c < 3; c++)
+        CHECKF(close_up_to_sign(out + c, 3, t->data + c, 3, n, 1e-4), "projection %d differs (up to sign)", c);
+    /* a projection cannot run in place; shapes must be (B, in) -> (B, out) */
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(x->data, n, 3), nn_tensor_2d(x->data, n, F)), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(out, n, F), nn_tensor_2d(x->data, n, F)), NN_ERR_SHAPE_MISMATCH);
+    nn_arena_rewind(&a, 0);
+    CHECK_EQ_INT(nn_prep_init(&p, &a, F, 3), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p, x->data, n), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_pca(&p, x->data, n, 3, 1), NN_OK);
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(out, n, 3), nn_tensor_2d(x->data, n, F)), NN_OK);
+    t = fx_get(&f, "pca_white_x");
+    for (c = 0; t && c < 3; c++)
+        CHECKF(close_up_to_sign(out + c, 3, t->data + c, 3, n, 1e-4), "whitened %d differs (up to sign)", c);
+    /* min-max to [-1, 1], in place */
+    nn_arena_rewind(&a, 0);
+    CHECK_EQ_INT(nn_prep_init(&p, &a, F, 0), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_minmax(&p, x->data, n, -1.0f, 1.0f), NN_OK);
+    memcpy(out, x->data, sizeof(float) * (size_t)n * F);
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(out, n, F), nn_tensor_2d(out, n, F)), NN_OK);
+    t = fx_get(&f, "mm_x");
+    CHECKF(t && fx_close(out, t->data, n * F, 1e-5, 1e-6, &worst), "min-max (worst %.2e)", worst);
+    /* errors */
+    CHECK_EQ_INT(nn_prep_fit_minmax(&p, x->data, n, 1.0f, 1.0f), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_prep_fit_pca(&p, x->data, n, 1, 0), NN_ERR_INVALID_ARGUMENT); /* k_max 0 */
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p, x->data, 0), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_prep_init(&p, &a, F, F + 1), NN_ERR_INVALID_ARGUMENT);
+    out[0] = NAN;
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p, out, n), NN_ERR_NONFINITE);
+    CHECKF(strstr(p.error, "feature 0") != NULL, "%s", p.error);
+    free(out);
+    nn_arena_deinit(&a);
+    fx_free(&f);
+}
+
+static void test_one_hot(void) {
+    float d[3 * 4];
+    int l[3] = {2, 0, 3}, bad[3] = {0, 4, 1}, i;
+    CHECK_EQ_INT(nn_one_hot(d, l, 3, 4), NN_OK);
+    for (i = 0; i < 12; i++) CHECK(d[i] == ((i == 2 || i == 4 || i == 11) ? 1.0f : 0.0f));
+    d[0] = 7.0f;
+    CHECK_EQ_INT(nn_one_hot(d, bad, 3, 4), NN_ERR_INVALID_ARGUMENT);
+    CHECK(d[0] == 7.0f);
+}
+
+/* Rewrites every section CRC and the header CRC of a model file in memory, so a
+   crafted change reaches the section checks instead of the checksum test. */
+static void fix_crcs(unsigned char *b, size_t len) {
+    size_t pos = 24;
+    uint32_t n, i, c;
+    memcpy(&n, b + 16, 4);
+    c = nn_crc32c(0, b, 20);
+    memcpy(b + 20, &c, 4);
+    for (i = 0; i < n && pos + 16 <= len; i++) {
+        uint32_t lo, hi;
+        memcpy(&lo, b + pos + 8, 4);
+        memcpy(&hi, b + pos + 12, 4);
+        (void)hi;
+        c = nn_crc32c(nn_crc32c(0, b + pos, 16), b + pos + 16, lo);
+        memcpy(b + pos + 16 + lo, &c, 4);
+        pos += 16 + (size_t)lo + 4;
+    }
+}
+
+/* Finds a section's payload; NULL when absent. */
+static unsigned char *find_section(unsigned char *b, size_t len, const char *tag, uint32_t *slen) {
+    size_t pos = 24;
+    uint32_t n, i;
+    memcpy(&n, b + 16, 4);
+    for (i = 0; i < n && pos + 16 <= len; i++) {
+        uint32_t lo;
+        memcpy(&lo, b + pos + 8, 4);
+        if (!memcmp(b + pos, tag, 4)) {
+            *slen = lo;
+            return b + pos + 16;
+        }
+        pos += 16 + (size_t)lo + 4;
+    }
+    return NULL;
+}
+
+/* PREP and META through a save and two kinds of load: bit for bit; a mismatched or
+   corrupt section is refused with the caller's state unchanged. */
+static void test_prep_meta_file(void) {
+    enum { F = 5, N = 40 };
+    nn_layer_desc layers[1];
+    nn_model_desc md;
+    nn_arena a;
+    nn_model m;
+    nn_prep p, q, r2;
+    nn_meta meta, back;
+    nn_train_state st, st2;
+    nn_optim o;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_ADAMW);
+    float x[N * F], y1[N * 2], y2[N * 2];
+    unsigned char *buf;
+    size_t len, i;
+    uint32_t slen;
+    char text[512];
+    nn_rng rng;
+    layers[0] = nn_dense(2, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = 2; md.max_batch = 4; md.layers = layers; md.n_layers = 1; md.seed = 3;
+    memset(&p, 0, sizeof p); memset(&q, 0, sizeof q); memset(&r2, 0, sizeof r2);
+    CHECK_EQ_INT(nn_arena_init_heap(&a, 12 * nn_prep_arena_bytes(F, 2) + nn_model_arena_bytes(&md) +
+                                            nn_optim_arena_bytes(&od, 6)), NN_OK);
+    CHECK_EQ_INT(nn_model_init(&m, &a, &md), NN_OK);
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &od, m.n_params), NN_OK);
+    nn_rng_seed(&rng, 5);
+    for (i = 0; i < N * F; i++) x[i] = nn_rng_normal(&rng) * (float)(1 + i % F) + (float)(i % 3);
+    CHECK_EQ_INT(nn_prep_init(&p, &a, F, 2), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p, x, N), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_pca(&p, x, N, 2, 1), NN_OK);
+    meta = nn_meta_make("test model 7");
+    nn_meta_set_training(&meta, &o, NULL, 12, 32, 99);
+    meta.data_crc = nn_crc32(0, x, sizeof x);
+    meta.data_rows = N;
+    memset(&st, 0, sizeof st);
+    st.prep = &p;
+    st.meta = &meta;
+    len = nn_model_save_size(&m, &st);
+    buf = (unsigned char *)malloc(len);
+    CHECK_EQ_INT(nn_model_save_to_memory(&m, &st, buf, len, &len), NN_OK);
+    /* a new prep from the file alone */
+    CHECK_EQ_INT(nn_prep_from_memory(&q, &a, buf, len), NN_OK);
+    CHECK(q.in == F && q.out == 2 && q.k == 2 && q.whiten && q.affine);
+    CHECK(!memcmp(q.components, p.components, sizeof(float) * 2 * F) && !memcmp(q.scale, p.scale, sizeof(float) * F));
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(y1, N, 2), nn_tensor_2d(x, N, F)), NN_OK);
+    CHECK_EQ_INT(nn_prep_apply(&q, nn_tensor_2d(y2, N, 2), nn_tensor_2d(x, N, F)), NN_OK);
+    CHECK(!memcmp(y1, y2, sizeof y1));
+    CHECK_EQ_INT(nn_meta_from_memory(&back, buf, len), NN_OK);
+    CHECK(!strcmp(back.label, "test model 7") && !strcmp(back.library, NN_VERSION_STRING));
+    CHECK(back.optim_kind == NN_OPTIM_ADAMW && back.lr == od.lr && back.weight_decay == od.weight_decay);
+    CHECK(back.epochs == 12 && back.batch == 32 && back.seed == 99 && back.data_rows == N && back.data_crc == meta.data_crc);
+    nn_meta_describe(&back, text, sizeof text);
+    CHECKF(strstr(text, "test model 7") && strstr(text, "adamw") && strstr(text, "epochs: 12"), "%s", text);
+    /* into a caller's prep through nn_model_load_from_memory */
+    CHECK_EQ_INT(nn_prep_init(&r2, &a, F, 2), NN_OK);
+    memset(&st2, 0, sizeof st2);
+    st2.prep = &r2;
+    st2.meta = &back;
+    CHECK_EQ_INT(nn_model_load_from_memory(&m, &st2, buf, len), NN_OK);
+    CHECK(!memcmp(r2.mean, p.mean, sizeof(float) * F) && r2.k == 2 && r2.out == 2);
+    /* the wrong size: refused, nothing changed */
+    {
+        nn_prep small;
+        float keep;
+        memset(&small, 0, sizeof small);
+        CHECK_EQ_INT(nn_prep_init(&small, &a, F, 1), NN_OK);
+        keep = small.shift[0];
+        st2.prep = &small;
+        CHECK_EQ_INT(nn_model_load_from_memory(&m, &st2, buf, len), NN_ERR_SHAPE_MISMATCH);
+        CHECKF(strstr(m.error, "PREP") != NULL, "%s", m.error);
+        CHECK(small.shift[0] == keep && small.k == 0);
+    }
+    /* crafted: flags 7, then a NaN value, each with valid checksums */
+    {
+        unsigned char *pp = find_section(buf, len, "PREP", &slen), *mm;
+        unsigned char save[16];
+        float nan = NAN;
+        if (CHECK(pp != NULL)) {
+            memcpy(save, pp + 8, 4);
+            pp[8] = 7;
+            fix_crcs(buf, len);
+            CHECK_EQ_INT(nn_prep_from_memory(&q, &a, buf, len), NN_ERR_CORRUPT);
+            memcpy(pp + 8, save, 4);
+            memcpy(save, pp + 12, 4);
+            memcpy(pp + 12, &nan, 4);
+            fix_crcs(buf, len);
+            CHECK_EQ_INT(nn_prep_from_memory(&q, &a, buf, len), NN_ERR_CORRUPT);
+            CHECKF(strstr(q.error, "NaN") != NULL, "%s", q.error);
+            memcpy(pp + 12, save, 4);
+            fix_crcs(buf, len);
+            CHECK_EQ_INT(nn_prep_from_memory(&q, &a, buf, len), NN_OK);
+        }
+        mm = find_section(buf, len, "META", &slen);
+        if (CHECK(mm != NULL)) {
+            mm[4] = 200; /* label length past its room */
+            fix_crcs(buf, len);
+            CHECK_EQ_INT(nn_meta_from_memory(&back, buf, len), NN_ERR_CORRUPT);
+            CHECK(!strcmp(back.label, "test model 7"));
+        }
+    }
+    /* a file without the sections: no preprocessing, an empty provenance */
+    free(buf);
+    len = nn_model_save_size(&m, NULL);
+    buf = (unsigned char *)malloc(len);
+    CHECK_EQ_INT(nn_model_save_to_memory(&m, NULL, buf, len, &len), NN_OK);
+    CHECK(find_section(buf, len, "PREP", &slen) == NULL);
+    CHECK_EQ_INT(nn_prep_from_memory(&q, &a, buf, len), NN_OK);
+    CHECK(q.in == 0);
+    CHECK_EQ_INT(nn_meta_from_memory(&back, buf, len), NN_OK);
+    CHECK(back.library[0] == 0 && back.optim_kind == -1);
+    free(buf);
+    nn_arena_deinit(&a);
+}
+
 static const test_case tests[] = {
     TEST(test_csv_basic),
     TEST(test_csv_forms),
@@ -565,6 +817,9 @@ static const test_case tests[] = {
     TEST(test_metrics_by_hand),
     TEST(test_metrics_sklearn_classification),
     TEST(test_metrics_sklearn_regression),
+    TEST(test_prep_sklearn),
+    TEST(test_one_hot),
+    TEST(test_prep_meta_file),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }

@@ -979,7 +979,7 @@ static void test_error_magic_and_header(void) {
     /* the magic and header as FORMAT.md gives them */
     CHECK(buf[0] == 0x89 && memcmp(buf + 1, "NNH\r\n\x1a\n", 7) == 0);
     CHECK(rd32(buf + 8) == NN_FORMAT_VERSION_MAJOR && rd32(buf + 12) == NN_FORMAT_VERSION_MINOR && rd32(buf + 16) == 6);
-    CHECK(NN_FORMAT_VERSION_MAJOR == 1 && NN_FORMAT_VERSION_MINOR == 1 && rd32(buf + 12) == 1); /* format 1.1 */
+    CHECK(NN_FORMAT_VERSION_MAJOR == 1 && NN_FORMAT_VERSION_MINOR == 2 && rd32(buf + 12) == 2); /* format 1.2 */
     CHECK(rd32(buf + 20) == nn_crc32c(0, buf, 20));
 
     p = dup_bytes(buf, len);
@@ -1646,7 +1646,7 @@ static void test_zlit_literal_zeros(void) {
     off = sec_find(buf, len, T_ZLIT);
     CHECKF(off == F_HEADER, "ZLIT at %lu, want the first section", (unsigned long)off);
     if (off) CHECK(rd32(buf + off + 4) == 1 && rd64(buf + off + 8) == 0);
-    CHECK(rd32(buf + 12) == 1 && rd32(buf + 16) == 5); /* ZLIT ARCH PARM BUFS RNGS */
+    CHECK(rd32(buf + 12) == NN_FORMAT_VERSION_MINOR && rd32(buf + 16) == 5); /* ZLIT ARCH PARM BUFS RNGS */
     CHECK(len == nn_model_save_size(&m, NULL));
     /* the description comes back literally, zeros and all */
     memset(&d, 0, sizeof d);
@@ -2126,7 +2126,7 @@ static void test_golden_v1(void) {
             nn_model_desc d0, d1;
             size_t o0, o1;
             int i, n = layers_golden(lg);
-            CHECK(rd32(file + 12) == 0 && rd32(again + 12) == 1);
+            CHECK(rd32(file + 12) == 0 && rd32(again + 12) == NN_FORMAT_VERSION_MINOR);
             CHECK(memcmp(file, again, 12) == 0 && rd32(file + 16) == rd32(again + 16));
             CHECK(sec_find(again, alen, T_ZLIT) == 0); /* no literal zeros in this model */
             for (i = 0; i < 5; i++) {
