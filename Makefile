@@ -120,6 +120,11 @@ $(BUILD)/fuzz_replay.o: tests/fuzz_load.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_replay: $(BUILD)/fuzz_replay.o $(BUILD)/nn_impl_asan.o
 	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
+# the picture helper for the examples (examples/nn_plot.h, stb_image_write + stb_easy_font)
+$(BUILD)/test_plot: tests/test_plot.c examples/nn_plot.h tests/test.h | $(BUILD)
+	$(Q)$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
+$(BUILD)/test_plot_asan: tests/test_plot.c examples/nn_plot.h tests/test.h | $(BUILD)
+	$(Q)$(cmd_asan) $< -o $@ $(LDLIBS)
 $(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_csv_replay: $(BUILD)/fuzz_csv_replay.o $(BUILD)/nn_impl_asan.o
@@ -139,9 +144,11 @@ $(eval $(call run_rule,tu_gcc))
 $(eval $(call run_rule,tu_gxx))
 $(eval $(call run_rule,fuzz_replay,,$(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)))
 $(eval $(call run_rule,fuzz_csv_replay,,$(wildcard tests/corpus_csv/*)))
+$(eval $(call run_rule,test_plot))
+$(eval $(call run_rule,test_plot_asan))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile
@@ -194,6 +201,7 @@ deps-test:
 	command -v $(CC_GCC) >/dev/null 2>&1 || missing="$$missing gcc"; \
 	command -v $(CXX_GXX) >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v $(CC_CLANG) >/dev/null 2>&1 || missing="$$missing clang"; \
+	dpkg -s libstb-dev >/dev/null 2>&1 || missing="$$missing libstb-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update && \
