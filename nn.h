@@ -122,6 +122,7 @@
      == 12. serializer: weights, checkpoints, C export (format: docs/FORMAT.md)
      == 13. io helpers: crc32, gzip container, IDX
      == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
+     == 15. fit: the training loop, progress, history
 */
 #ifndef NN_H
 #define NN_H
@@ -1114,6 +1115,111 @@ NNDEF nn_result nn_meta_from_memory(nn_meta *meta, const void *buf, size_t len);
 #ifndef NN_NO_STDIO
 NNDEF nn_result nn_prep_load(nn_prep *p, nn_arena *arena, const char *path);
 NNDEF nn_result nn_meta_load(nn_meta *meta, const char *path);
+#endif
+
+/* ---- fit: a training loop built from the public per-step functions ---- */
+/* A data set as nn_fit reads it: features as floats or as bytes through a
+   table (nn_u8_table_normalize), and class labels or regression targets. */
+typedef struct nn_data {
+    int n, features;
+    const float *x;            /* n x features, or NULL when x_u8 */
+    const unsigned char *x_u8; /* n x features bytes, each through table */
+    const float *table;        /* 256 floats for x_u8 */
+    const int *labels;         /* classification (cross-entropy): n classes, or NULL */
+    const float *targets;      /* regression (MSE): n x target_dim, or NULL */
+    int target_dim;
+} nn_data;
+/* Batch rows gathered into x (B x features), labels or targets beside. */
+NNDEF nn_result nn_data_gather(const nn_data *d, const int *rows, int b, float *x, int *labels, float *targets);
+
+typedef enum nn_monitor {
+    NN_MONITOR_VAL_LOSS = 0,  /* lower is better */
+    NN_MONITOR_VAL_ACCURACY,  /* higher is better (classification) */
+    NN_MONITOR_TRAIN_LOSS     /* when there is no validation data */
+} nn_monitor;
+/* One epoch of history (NaN where not measured, e.g. accuracy of a regression). */
+typedef struct nn_fit_epoch {
+    float train_loss, train_acc, val_loss, val_acc, lr;
+    double seconds;
+} nn_fit_epoch;
+typedef enum nn_fit_event { NN_FIT_BATCH = 0, NN_FIT_EPOCH } nn_fit_event;
+/* What a callback sees. */
+typedef struct nn_fit_state {
+    nn_fit_event event;
+    int epoch, epochs;         /* 1-based */
+    int step, steps;           /* batches done in this epoch, per epoch */
+    long global_step;
+    float loss;                /* this batch's */
+    float epoch_loss;          /* mean so far in this epoch */
+    double elapsed, samples_per_s, eta; /* seconds since the epoch began; its ETA */
+    const nn_fit_epoch *last;  /* NN_FIT_EPOCH: the epoch just measured */
+    int improved;              /* NN_FIT_EPOCH: the monitored value improved */
+    nn_model *model;
+    nn_optim *optim;
+} nn_fit_state;
+/* Return nonzero to stop training (after this batch or epoch). */
+typedef int (*nn_fit_callback)(const nn_fit_state *s, void *user);
+
+/* Every field literal: start from nn_fit_desc_default(epochs, batch). */
+typedef struct nn_fit_desc {
+    int epochs, batch;         /* required */
+    int shuffle;               /* 1: reshuffle every epoch (seeded) */
+    int drop_last;             /* 0: keep the last partial batch */
+    uint64_t seed;             /* shuffles and the validation split */
+    float val_split;           /* 0: none; else held out of train (stratified by label) */
+    const nn_data *val;        /* a validation set (then val_split must be 0) */
+    const nn_prep *prep;       /* applied to every gathered batch, or NULL */
+    nn_monitor monitor;        /* VAL_LOSS (TRAIN_LOSS without validation data) */
+    int patience;              /* early stopping after this many epochs without
+                                  improvement; -1: never stop early */
+    float min_delta;           /* an improvement must beat the best by more */
+    int restore_best;          /* 1: end with the weights of the best epoch */
+    nn_sched *sched;           /* attached for the run; PLATEAU is stepped per epoch
+                                  with the monitored value, others per batch or epoch */
+    int sched_per_epoch;       /* 0: step sched after every batch */
+    int decay_all;             /* 0: nn_optim_step_params (biases and norms not decayed);
+                                  1: nn_optim_step over every parameter */
+    const char *checkpoint;    /* save the best model here (atomic), or NULL */
+    nn_train_state *checkpoint_state; /* what goes into it besides the model */
+    nn_meta *meta;             /* filled: training settings, data rows and CRC */
+    nn_fit_callback on_batch, on_epoch;
+    void *user;
+    nn_fit_epoch *history;     /* caller memory, history_cap epochs, or NULL */
+    int history_cap;
+    uint32_t tag;
+} nn_fit_desc;
+NNDEF nn_fit_desc nn_fit_desc_default(int epochs, int batch);
+
+typedef enum nn_fit_stop {
+    NN_FIT_COMPLETED = 0, NN_FIT_EARLY_STOP, NN_FIT_CALLBACK_STOP, NN_FIT_NONFINITE
+} nn_fit_stop;
+typedef struct nn_fit_result {
+    int epochs_run;
+    int best_epoch;            /* 1-based, 0 if none */
+    float best;                /* the monitored value there */
+    nn_fit_stop stop;
+    char error[NN_ERROR_MAX];  /* why it failed or stopped (e.g. the non-finite layer) */
+} nn_fit_result;
+
+/* Scratch nn_fit takes from its arena (returned when it ends). */
+NNDEF size_t nn_fit_arena_bytes(const nn_model *m, const nn_data *train, const nn_fit_desc *d);
+/* Trains m with o on train. Each step is: gather (and prep) a batch, forward,
+   loss (cross-entropy with labels, MSE with targets), zero_grad, backward,
+   the optimizer step, the batch schedule step: the hand-written loop, so a loop
+   that does the same steps gets the same bits. After each epoch: validation in
+   EVAL mode, history, schedule (PLATEAU gets the monitored value), early
+   stopping, checkpoint, on_epoch. A non-finite loss stops training with
+   NN_ERR_NONFINITE and the first layer whose output or parameters went bad
+   named in res->error. No allocation after the arena scratch is taken. */
+NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data *train, const nn_fit_desc *d,
+                       nn_fit_result *res);
+#ifndef NN_NO_STDIO
+/* A ready-made callback for on_batch and on_epoch: user is a FILE*. On a
+   terminal one line rewritten in place (epoch, step, loss, samples/s, ETA);
+   otherwise one plain line per epoch. Prints only when you pass it. */
+NNDEF int nn_fit_progress(const nn_fit_state *s, void *file);
+/* The history as CSV (epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds). */
+NNDEF nn_result nn_fit_history_csv(const nn_fit_epoch *h, int n, FILE *f);
 #endif
 
 #ifdef __cplusplus
@@ -6830,7 +6936,8 @@ NNDEF nn_result nn_prep_fit_pca(nn_prep *p, const float *x, int n, int k, int wh
     vec = cov + (size_t)F * F;
     mean = vec + (size_t)F * F;
     row = (float *)(mean + F);
-    memset(cov, 0, sizeof(double) * ((size_t)F * F + F));
+    memset(cov, 0, sizeof(double) * (size_t)F * F);
+    memset(mean, 0, sizeof(double) * (size_t)F);
     for (i = 0; i < n; i++) {
         nn__prep_stage1(p, row, x + (size_t)i * F, 0, F);
         for (j = 0; j < F; j++) mean[j] += row[j];
@@ -7013,6 +7120,458 @@ NNDEF nn_result nn_meta_load(nn_meta *meta, const char *path) {
     r = nn_meta_from_memory(meta, raw, len);
     NN_FREE(raw);
     return r;
+}
+#endif
+
+/* == 15. fit: the training loop, progress, history ===================== */
+/* ---- fit ---- */
+NNDEF nn_result nn_data_gather(const nn_data *d, const int *rows, int b, float *x, int *labels, float *targets) {
+    int i;
+    nn_result r;
+    if (!d || !rows || b < 1 || !x) return NN_ERR_INVALID_ARGUMENT;
+    r = d->x_u8 ? nn_gather_u8(nn_tensor_2d(x, b, d->features), d->x_u8, (size_t)d->n, rows, d->table)
+                : nn_gather_f32(nn_tensor_2d(x, b, d->features), d->x, (size_t)d->n, rows);
+    if (r != NN_OK) return r;
+    if (labels && d->labels)
+        for (i = 0; i < b; i++) labels[i] = d->labels[rows[i]];
+    if (targets && d->targets)
+        for (i = 0; i < b; i++)
+            memcpy(targets + (size_t)i * d->target_dim, d->targets + (size_t)rows[i] * d->target_dim,
+                   sizeof(float) * (size_t)d->target_dim);
+    return NN_OK;
+}
+
+NNDEF nn_fit_desc nn_fit_desc_default(int epochs, int batch) {
+    nn_fit_desc d;
+    NN__ZERO(d);
+    d.epochs = epochs;
+    d.batch = batch;
+    d.shuffle = 1;
+    d.monitor = NN_MONITOR_VAL_LOSS;
+    d.patience = -1;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+#if NN__POSIX
+#include <sys/time.h>
+#endif
+#include <time.h>
+static double nn__now(void) {
+#if NN__POSIX
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC;
+#endif
+}
+
+static nn_result nn__data_check(const nn_data *d, const char *what, int features, int outputs, char *err) {
+    int i;
+    if (d->n < 1 || d->features != features || (!d->x && !d->x_u8) || (d->x_u8 && !d->table))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: %s data: %d rows of %d features (the model reads %d), "
+                        "x or x_u8 with its table", what, d->n, d->features, features);
+    if (!d->labels == !d->targets)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: %s data needs labels or targets, one of them", what);
+    if (d->targets && d->target_dim != outputs)
+        return nn__fail(err, NN_ERR_SHAPE_MISMATCH, "fit: %s targets have %d values a row, the model outputs %d", what,
+                        d->target_dim, outputs);
+    if (d->labels)
+        for (i = 0; i < d->n; i++)
+            if (d->labels[i] < 0 || d->labels[i] >= outputs)
+                return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: %s label %d of row %d is outside 0..%d", what,
+                                d->labels[i], i, outputs - 1);
+    return NN_OK;
+}
+
+/* Sizes of the scratch: idx (n), batcher (n), batch rows, raw and prepared x,
+   labels, targets (max_batch rows each), best weights. */
+typedef struct nn__fit_plan {
+    size_t idx, bidx, rows, xraw, xin, lab, tgt, best;
+} nn__fit_plan;
+static void nn__fit_sizes(const nn_model *m, const nn_data *t, const nn_fit_desc *d, nn__fit_plan *p) {
+    size_t B = (size_t)m->max_batch, n = (size_t)t->n;
+    p->idx = nn_arena_bytes_for(sizeof(int) * n);
+    p->bidx = nn_arena_bytes_for(sizeof(int) * n);
+    p->rows = nn_arena_bytes_for(sizeof(int) * B);
+    p->xraw = nn_arena_bytes_for(sizeof(float) * B * (size_t)t->features);
+    p->xin = d->prep ? nn_arena_bytes_for(sizeof(float) * B * (size_t)m->inputs) : 0;
+    p->lab = nn_arena_bytes_for(sizeof(int) * B);
+    p->tgt = nn_arena_bytes_for(sizeof(float) * B * (size_t)(m->outputs > 0 ? m->outputs : 1));
+    p->best = d->restore_best ? nn_arena_bytes_for(sizeof(float) * (m->n_params + m->n_buffers + 1)) : 0;
+}
+
+NNDEF size_t nn_fit_arena_bytes(const nn_model *m, const nn_data *train, const nn_fit_desc *d) {
+    nn__fit_plan p;
+    if (!m || !train || !d || train->n < 1) return 0;
+    nn__fit_sizes(m, train, d, &p);
+    return p.idx + p.bidx + p.rows + p.xraw + p.xin + p.lab + p.tgt + p.best;
+}
+
+/* The first layer whose output (last forward, b rows) or parameters hold NaN/Inf. */
+static void nn__fit_culprit(const nn_model *m, int b, char *err, int epoch, int step, float loss) {
+    int l, bad = -1;
+    size_t i;
+    for (l = 0; l < m->n_layers; l++) {
+        const nn_layer *ly = &m->layers[l];
+        size_t cnt = (size_t)b * (size_t)ly->out;
+        if (!ly->y.data) continue;
+        for (i = 0; i < cnt; i++)
+            if (!(ly->y.data[i] - ly->y.data[i] == 0.0f)) break;
+        if (i < cnt) {
+            nn__fail(err, NN_ERR_NONFINITE, "epoch %d, step %d: loss %g; first non-finite output: layer %d (%s)",
+                     epoch, step, (double)loss, l, nn__layer_kind_name(ly->kind));
+            return;
+        }
+    }
+    if (nn_check_finite(m->param_list, m->n_param_list, &bad) != NN_OK && bad >= 0) {
+        nn__fail(err, NN_ERR_NONFINITE, "epoch %d, step %d: loss %g; non-finite parameters: %s", epoch, step,
+                 (double)loss, m->param_list[bad].name);
+        return;
+    }
+    nn__fail(err, NN_ERR_NONFINITE, "epoch %d, step %d: loss %g; outputs and parameters finite (the targets?)", epoch,
+             step, (double)loss);
+}
+
+/* Loss and correct predictions of one batch whose forward gave out. */
+static float nn__fit_loss(nn_model *m, nn_tensor out, const int *labels, float *targets, int b, long *correct) {
+    nn_tensor dout = nn_tensor_2d(m->dout, b, m->outputs);
+    if (labels) {
+        int i, j;
+        for (i = 0; i < b; i++) {
+            const float *z = out.data + (size_t)i * m->outputs;
+            int best = 0;
+            for (j = 1; j < m->outputs; j++)
+                if (z[j] > z[best]) best = j;
+            *correct += best == labels[i];
+        }
+        return nn_loss_cross_entropy(dout, out, labels);
+    }
+    return nn_loss_mse(dout, out, nn_tensor_2d(targets, b, m->outputs));
+}
+
+/* Mean loss and accuracy over a data set's rows (rows NULL: all), EVAL mode. */
+static nn_result nn__fit_eval(nn_model *m, const nn_data *d, const int *rows, int n, const nn_prep *prep, int *rbuf,
+                              float *xraw, float *xin, int *lab, float *tgt, double *loss, double *acc) {
+    double s = 0.0;
+    long correct = 0;
+    int start, i;
+    nn_mode mode = m->mode;
+    nn_model_set_mode(m, NN_MODE_EVAL);
+    for (start = 0; start < n; start += m->max_batch) {
+        int b = NN__MIN(m->max_batch, n - start);
+        nn_tensor out;
+        float l;
+        for (i = 0; i < b; i++) rbuf[i] = rows ? rows[start + i] : start + i;
+        nn_data_gather(d, rbuf, b, xraw, lab, tgt);
+        if (prep) nn_prep_apply(prep, nn_tensor_2d(xin, b, m->inputs), nn_tensor_2d(xraw, b, d->features));
+        out = nn_model_forward(m, nn_tensor_2d(prep ? xin : xraw, b, m->inputs));
+        if (!out.data) {
+            nn_model_set_mode(m, mode);
+            return NN_ERR_INVALID_ARGUMENT;
+        }
+        l = nn__fit_loss(m, out, d->labels ? lab : NULL, tgt, b, &correct);
+        s += (double)l * b;
+    }
+    nn_model_set_mode(m, mode);
+    *loss = s / n;
+    *acc = d->labels ? (double)correct / n : NAN;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data *train, const nn_fit_desc *d,
+                       nn_fit_result *res) {
+    nn_fit_result rr;
+    nn__fit_plan pl;
+    size_t mark;
+    int *idx, *bidx, *rows, *lab, n_train, n_val = 0, epoch, steps, ep_done = 0, bad_epochs = 0, features, stop = 0, i;
+    float *xraw, *xin, *tgt, *best = NULL;
+    const int *train_rows = NULL, *val_rows = NULL;
+    const nn_data *vd = NULL;
+    const nn_sched *old_sched;
+    nn_batcher bt;
+    nn_result r = NN_OK;
+    long global_step = 0;
+    int has_val, monitor, mode_max;
+    char *err;
+    if (!res) res = &rr;
+    NN__ZERO(*res);
+    err = res->error;
+    if (!m || !o || !arena || !train || !d)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: model, optimizer, arena, data or desc is NULL");
+    /* ---- checks, before anything changes ---- */
+#define NN__FIT_FAIL(code, ...) do { r = nn__fail(err, code, __VA_ARGS__); goto done_unchanged; } while (0)
+    if (d->tag != NN_DESC_TAG) NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: description not made by nn_fit_desc_default()");
+    if (d->epochs < 1 || d->batch < 1 || d->batch > m->max_batch)
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: %d epochs (>= 1), batch %d (1..max_batch %d)", d->epochs, d->batch,
+                     m->max_batch);
+    if (!NN__IN(d->val_split, 0.0f, 0.99f) || (d->val && d->val_split != 0.0f))
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: val_split %g (0..0.99), and not with a val set", (double)d->val_split);
+    if (d->patience < -1 || !(d->min_delta >= 0.0f) || d->history_cap < 0 || (d->history_cap && !d->history) ||
+        (int)d->monitor < 0 || d->monitor > NN_MONITOR_TRAIN_LOSS)
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: patience >= -1, min_delta >= 0, history and its cap, monitor");
+    features = d->prep ? d->prep->in : m->inputs;
+    if (d->prep && (!d->prep->shift || d->prep->out != m->inputs))
+        NN__FIT_FAIL(NN_ERR_SHAPE_MISMATCH, "fit: the preprocessing gives %d features, the model reads %d",
+                     d->prep->out, m->inputs);
+    r = nn__data_check(train, "training", features, m->outputs, err);
+    if (r != NN_OK) goto done_unchanged;
+    if (d->val) {
+        r = nn__data_check(d->val, "validation", features, m->outputs, err);
+        if (r != NN_OK) goto done_unchanged;
+        if (!d->val->labels != !train->labels)
+            NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: training and validation data: labels in one, targets in the other");
+    }
+    has_val = d->val || d->val_split > 0.0f;
+    monitor = d->monitor;
+    if (!has_val && monitor == NN_MONITOR_VAL_LOSS) monitor = NN_MONITOR_TRAIN_LOSS; /* as documented */
+    if (!has_val && monitor != NN_MONITOR_TRAIN_LOSS)
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: the monitor needs validation data (val or val_split)");
+    if (monitor == NN_MONITOR_VAL_ACCURACY && !train->labels)
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: accuracy needs labels");
+    mode_max = monitor == NN_MONITOR_VAL_ACCURACY;
+    if (d->sched && d->sched->d.kind == NN_SCHED_PLATEAU && d->sched->d.mode_max != mode_max)
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: the PLATEAU schedule's mode_max %d disagrees with the monitor",
+                     d->sched->d.mode_max);
+    nn__fit_sizes(m, train, d, &pl);
+    mark = nn_arena_mark(arena);
+    idx = (int *)nn_arena_alloc(arena, pl.idx);
+    bidx = (int *)nn_arena_alloc(arena, pl.bidx);
+    rows = (int *)nn_arena_alloc(arena, pl.rows);
+    xraw = (float *)nn_arena_alloc(arena, pl.xraw);
+    xin = pl.xin ? (float *)nn_arena_alloc(arena, pl.xin) : NULL;
+    lab = (int *)nn_arena_alloc(arena, pl.lab);
+    tgt = (float *)nn_arena_alloc(arena, pl.tgt);
+    if (pl.best) best = (float *)nn_arena_alloc(arena, pl.best);
+    if (!idx || !bidx || !rows || !xraw || (pl.xin && !xin) || !lab || !tgt || (pl.best && !best)) {
+        nn_arena_rewind(arena, mark);
+        NN__FIT_FAIL(NN_ERR_OUT_OF_MEMORY, "fit: arena full (%lu bytes of scratch, nn_fit_arena_bytes)",
+                     (unsigned long)nn_fit_arena_bytes(m, train, d));
+    }
+    /* ---- the split and the batcher ---- */
+    if (d->val_split > 0.0f) {
+        int nt = 0, nv = 0;
+        r = nn_split(idx, train->n, train->labels, train->labels ? m->outputs : 0, d->val_split, 0.0f, d->seed, &nt, &nv,
+                     NULL);
+        if (r != NN_OK || nt < 1 || nv < 1) {
+            nn_arena_rewind(arena, mark);
+            NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: val_split %g of %d rows leaves %d to train, %d to validate",
+                         (double)d->val_split, train->n, nt, nv);
+        }
+        n_train = nt;
+        n_val = nv;
+        train_rows = idx;
+        val_rows = idx + nt;
+        vd = train;
+    } else {
+        n_train = train->n;
+        if (d->val) {
+            vd = d->val;
+            n_val = d->val->n;
+        }
+    }
+    if (d->drop_last && d->batch > n_train) {
+        nn_arena_rewind(arena, mark);
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: drop_last with batch %d over %d training rows", d->batch, n_train);
+    }
+    nn_batcher_init(&bt, bidx, n_train, d->batch, d->shuffle, d->drop_last, d->seed);
+    steps = nn_batcher_count(&bt);
+    if (d->meta) {
+        uint32_t crc = train->x_u8 ? nn_crc32(0, train->x_u8, (size_t)train->n * train->features)
+                                   : nn_crc32(0, train->x, sizeof(float) * (size_t)train->n * train->features);
+        crc = train->labels ? nn_crc32(crc, train->labels, sizeof(int) * (size_t)train->n)
+                            : nn_crc32(crc, train->targets, sizeof(float) * (size_t)train->n * train->target_dim);
+        nn_meta_set_training(d->meta, o, d->sched, d->epochs, d->batch, d->seed);
+        d->meta->data_crc = crc;
+        d->meta->data_rows = (uint64_t)train->n;
+    }
+    old_sched = o->sched;
+    if (d->sched) nn_optim_attach_sched(o, d->sched);
+    res->best = mode_max ? -INFINITY : INFINITY;
+    /* ---- epochs ---- */
+    for (epoch = 1; epoch <= d->epochs && !stop; epoch++) {
+        double t0 = nn__now(), loss_sum = 0.0, vloss = NAN, vacc = NAN, mon;
+        long correct = 0, seen = 0;
+        const int *br;
+        int b, step = 0, improved = 0;
+        nn_fit_epoch he;
+        nn_fit_state fs;
+        NN__ZERO(fs);
+        fs.epochs = d->epochs;
+        fs.steps = steps;
+        fs.model = m;
+        fs.optim = o;
+        fs.epoch = epoch;
+        nn_model_set_mode(m, NN_MODE_TRAIN);
+        while ((b = nn_batcher_next(&bt, &br)) > 0) {
+            nn_tensor out;
+            float loss;
+            const int *rr_rows = br;
+            if (train_rows) {
+                for (i = 0; i < b; i++) rows[i] = train_rows[br[i]];
+                rr_rows = rows;
+            }
+            nn_data_gather(train, rr_rows, b, xraw, lab, tgt);
+            if (d->prep) nn_prep_apply(d->prep, nn_tensor_2d(xin, b, m->inputs), nn_tensor_2d(xraw, b, features));
+            out = nn_model_forward(m, nn_tensor_2d(d->prep ? xin : xraw, b, m->inputs));
+            if (!out.data) {
+                r = nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: forward refused the batch: %s", m->error);
+                stop = 1;
+                break;
+            }
+            loss = nn__fit_loss(m, out, train->labels ? lab : NULL, tgt, b, &correct);
+            step++;
+            global_step++;
+            if (!(loss - loss == 0.0f)) {
+                nn__fit_culprit(m, b, err, epoch, step, loss);
+                r = NN_ERR_NONFINITE;
+                res->stop = NN_FIT_NONFINITE;
+                stop = 1;
+                break;
+            }
+            nn_model_zero_grad(m);
+            nn_model_backward(m, nn_tensor_2d(m->dout, b, m->outputs));
+            if (d->decay_all) nn_optim_step(o, m->params, m->grads, m->n_params);
+            else nn_optim_step_params(o, m->param_list, m->n_param_list);
+            if (d->sched && !d->sched_per_epoch && d->sched->d.kind != NN_SCHED_PLATEAU) nn_sched_step(d->sched, 0.0f);
+            loss_sum += (double)loss * b;
+            seen += b;
+            if (d->on_batch) {
+                fs.event = NN_FIT_BATCH;
+                fs.step = step;
+                fs.global_step = global_step;
+                fs.loss = loss;
+                fs.epoch_loss = (float)(loss_sum / seen);
+                fs.elapsed = nn__now() - t0;
+                fs.samples_per_s = fs.elapsed > 0 ? seen / fs.elapsed : 0.0;
+                fs.eta = step ? fs.elapsed * (steps - step) / step : 0.0;
+                if (d->on_batch(&fs, d->user)) {
+                    res->stop = NN_FIT_CALLBACK_STOP;
+                    stop = 1;
+                    break;
+                }
+            }
+        }
+        if (r != NN_OK) break;
+        if (!seen) break; /* a callback stopped before the first batch ended */
+        ep_done = epoch;
+        if (n_val) {
+            double l, a;
+            r = nn__fit_eval(m, vd, val_rows, n_val, d->prep, rows, xraw, xin, lab, tgt, &l, &a);
+            if (r != NN_OK) {
+                nn__fail(err, r, "fit: validation forward refused: %s", m->error);
+                break;
+            }
+            vloss = l;
+            vacc = a;
+        }
+        he.train_loss = (float)(loss_sum / seen);
+        he.train_acc = train->labels ? (float)((double)correct / seen) : NAN;
+        he.val_loss = (float)vloss;
+        he.val_acc = (float)vacc;
+        he.lr = o->d.lr;
+        mon = monitor == NN_MONITOR_VAL_LOSS ? vloss : monitor == NN_MONITOR_VAL_ACCURACY ? vacc : he.train_loss;
+        improved = mode_max ? mon > (double)res->best + d->min_delta : mon < (double)res->best - d->min_delta;
+        if (improved) {
+            res->best = (float)mon;
+            res->best_epoch = epoch;
+            bad_epochs = 0;
+            if (best) {
+                memcpy(best, m->params, sizeof(float) * m->n_params);
+                if (m->n_buffers) memcpy(best + m->n_params, m->buffers, sizeof(float) * m->n_buffers);
+            }
+#ifndef NN_NO_STDIO
+            if (d->checkpoint) {
+                r = nn_model_save(m, d->checkpoint_state, d->checkpoint);
+                if (r != NN_OK) {
+                    nn__fail(err, r, "fit: saving the checkpoint %.200s failed", d->checkpoint);
+                    break;
+                }
+            }
+#endif
+        } else {
+            bad_epochs++;
+        }
+        if (d->sched) {
+            if (d->sched->d.kind == NN_SCHED_PLATEAU) nn_sched_step(d->sched, (float)mon);
+            else if (d->sched_per_epoch) nn_sched_step(d->sched, 0.0f);
+        }
+        he.seconds = nn__now() - t0;
+        if (epoch <= d->history_cap) d->history[epoch - 1] = he;
+        res->epochs_run = epoch;
+        if (d->on_epoch) {
+            fs.event = NN_FIT_EPOCH;
+            fs.step = steps;
+            fs.global_step = global_step;
+            fs.epoch_loss = he.train_loss;
+            fs.elapsed = he.seconds;
+            fs.samples_per_s = he.seconds > 0 ? seen / he.seconds : 0.0;
+            fs.last = &he;
+            fs.improved = improved;
+            if (d->on_epoch(&fs, d->user)) {
+                res->stop = NN_FIT_CALLBACK_STOP;
+                stop = 1;
+            }
+        }
+        if (!stop && d->patience >= 0 && bad_epochs > 0 && bad_epochs >= d->patience) {
+            res->stop = NN_FIT_EARLY_STOP;
+            stop = 1;
+        }
+    }
+    res->epochs_run = ep_done;
+    if (best && res->best_epoch > 0 && r != NN_ERR_NONFINITE) {
+        memcpy(m->params, best, sizeof(float) * m->n_params);
+        if (m->n_buffers) memcpy(m->buffers, best + m->n_params, sizeof(float) * m->n_buffers);
+    }
+    nn_optim_attach_sched(o, old_sched);
+    nn_arena_rewind(arena, mark);
+    return r;
+done_unchanged:
+#undef NN__FIT_FAIL
+    return r;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF int nn_fit_progress(const nn_fit_state *s, void *file) {
+    FILE *f = file ? (FILE *)file : stderr;
+#if NN__POSIX
+    /* fileno is outside strict C99: the two standard streams are what a terminal shows */
+    int tty = (f == stdout && isatty(1)) || (f == stderr && isatty(2));
+#else
+    int tty = 0;
+#endif
+    if (s->event == NN_FIT_BATCH) {
+        char bar[26];
+        int w = 24, fill, i, every = s->steps / 50 > 1 ? s->steps / 50 : 1;
+        if (!tty || (s->step % every && s->step != s->steps)) return 0;
+        fill = s->steps ? (int)((double)w * s->step / s->steps) : w;
+        for (i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+        bar[w] = 0;
+        fprintf(f, "\repoch %d/%d [%s] %d/%d  loss %.4f  %.0f samples/s  ETA %.0f s  ", s->epoch, s->epochs, bar, s->step,
+                s->steps, (double)s->epoch_loss, s->samples_per_s, s->eta);
+        fflush(f);
+        return 0;
+    }
+    if (tty) fprintf(f, "\r%100s\r", "");
+    fprintf(f, "epoch %d/%d  loss %.4f", s->epoch, s->epochs, (double)s->last->train_loss);
+    if (s->last->train_acc == s->last->train_acc) fprintf(f, "  acc %.2f%%", 100.0 * s->last->train_acc);
+    if (s->last->val_loss == s->last->val_loss) fprintf(f, "  val_loss %.4f", (double)s->last->val_loss);
+    if (s->last->val_acc == s->last->val_acc) fprintf(f, "  val_acc %.2f%%", 100.0 * s->last->val_acc);
+    fprintf(f, "  lr %.3g  %.1f s%s\n", (double)s->last->lr, s->last->seconds, s->improved ? "  *" : "");
+    fflush(f);
+    return 0;
+}
+
+NNDEF nn_result nn_fit_history_csv(const nn_fit_epoch *h, int n, FILE *f) {
+    int i;
+    if (!f || (n && !h)) return NN_ERR_INVALID_ARGUMENT;
+    if (fprintf(f, "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds\n") < 0) return NN_ERR_IO;
+    for (i = 0; i < n; i++)
+        if (fprintf(f, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.6f\n", i + 1, (double)h[i].train_loss, (double)h[i].train_acc,
+                    (double)h[i].val_loss, (double)h[i].val_acc, (double)h[i].lr, h[i].seconds) < 0)
+            return NN_ERR_IO;
+    return NN_OK;
 }
 #endif
 

@@ -129,7 +129,48 @@ static void test_alloc_counters_count(void) {
     CHECK_EQ_INT(alloc_free, f + 1);
 }
 
+/* nn_fit takes its scratch from the arena: no allocator call from start to end (no
+   checkpoint file, whose atomic save is the one thing in it that touches the OS). */
+static void test_alloc_fit(void) {
+    enum { N = 300, F = 12, K = 4 };
+    static float x[N * F];
+    static int y[N];
+    nn_layer_desc ls[3];
+    nn_model_desc md;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_ADAMW);
+    nn_model m;
+    nn_optim o;
+    nn_arena a;
+    nn_data d;
+    nn_fit_desc fd = nn_fit_desc_default(3, 32);
+    nn_fit_result res;
+    nn_fit_epoch hist[3];
+    nn_rng r;
+    long before;
+    int i;
+    ls[0] = nn_dense(32, NN_ACT_RELU); ls[1] = nn_dropout(0.1f); ls[2] = nn_dense(K, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = F; md.max_batch = 64; md.layers = ls; md.n_layers = 3; md.seed = 1;
+    nn_rng_seed(&r, 3);
+    for (i = 0; i < N * F; i++) x[i] = nn_rng_normal(&r);
+    for (i = 0; i < N; i++) y[i] = (int)nn_rng_below(&r, K);
+    memset(&d, 0, sizeof d);
+    d.n = N; d.features = F; d.x = x; d.labels = y;
+    fd.val_split = 0.2f; fd.restore_best = 1; fd.patience = 5; fd.history = hist; fd.history_cap = 3;
+    CHECK_EQ_INT(nn_arena_init_heap(&a, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md)) +
+                                            (1 << 16)), NN_OK);
+    CHECK_EQ_INT(nn_model_init(&m, &a, &md), NN_OK);
+    CHECK_EQ_INT(nn_optim_init(&o, &a, &od, m.n_params), NN_OK);
+    CHECK(nn_fit_arena_bytes(&m, &d, &fd) < (1 << 16));
+    before = alloc_calls();
+    CHECK_EQ_INT(nn_fit(&m, &o, &a, &d, &fd, &res), NN_OK);
+    CHECKF(alloc_calls() == before, "nn_fit made %ld allocator calls", alloc_calls() - before);
+    CHECK(res.epochs_run == 3);
+    nn_arena_deinit(&a);
+}
+
 static const test_case tests[] = {
+    TEST(test_alloc_fit),
     TEST(test_alloc_counters_count),
     TEST(test_alloc_mnist_mlp),
     TEST(test_alloc_small),

@@ -1,0 +1,385 @@
+/* test_fit.c - tests for nn_fit, the training loop: bit-identical to the hand-written
+   loop doing the same steps, early stopping that restores the best weights bit for bit,
+   checkpoints, schedules (per batch, per epoch, ReduceLROnPlateau on the monitored value),
+   callbacks that stop, a NaN stop that names the layer, and every refused description.
+
+   Build and run from the repository root:
+       gcc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/test_fit.c -o /tmp/tf -lm && /tmp/tf */
+#ifndef NN_TEST_LINKED /* built against a separately compiled implementation */
+#define NN_IMPLEMENTATION
+#endif
+#include "../nn.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { N = 203, F = 7, K = 3, B = 16 };
+
+/* Three noisy Gaussian blobs: learnable, not perfectly. */
+static float g_x[N * F];
+static unsigned char g_x8[N * F];
+static int g_y[N];
+
+static void make_data(uint64_t seed, float noise) {
+    nn_rng r;
+    int i, j;
+    nn_rng_seed(&r, seed);
+    for (i = 0; i < N; i++) {
+        g_y[i] = (int)nn_rng_below(&r, K);
+        for (j = 0; j < F; j++) {
+            g_x[i * F + j] = (float)((g_y[i] + j) % K) * 1.5f + 40.0f * (float)(j == 3) + noise * nn_rng_normal(&r);
+            g_x8[i * F + j] = (unsigned char)nn_rng_below(&r, 256);
+        }
+    }
+}
+
+typedef struct net {
+    nn_arena a;
+    nn_model m;
+    nn_optim o;
+} net;
+
+static int build(net *t, int dropout, nn_optim_kind kind, float lr) {
+    nn_layer_desc l[3];
+    nn_model_desc md;
+    nn_optim_desc od = nn_optim_desc_default(kind);
+    int nl = 0;
+    l[nl++] = nn_dense(17, NN_ACT_RELU);
+    if (dropout) l[nl++] = nn_dropout(0.25f);
+    l[nl++] = nn_dense(K, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = F; md.max_batch = 32; md.layers = l; md.n_layers = nl; md.seed = 11;
+    od.lr = lr;
+    if (kind == NN_OPTIM_ADAMW) od.weight_decay = 0.01f;
+    if (nn_arena_init_heap(&t->a, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md)) +
+                                      (1 << 16)) != NN_OK)
+        return 0;
+    return nn_model_init(&t->m, &t->a, &md) == NN_OK && nn_optim_init(&t->o, &t->a, &od, t->m.n_params) == NN_OK;
+}
+
+static int same_bits(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+/* The loop a user writes by hand, step for step what nn_fit documents. */
+static void hand_loop(net *t, const nn_data *d, const nn_prep *prep, nn_sched *s, int epochs, uint64_t seed) {
+    int idx[N], lab[32], e, b;
+    float x[32 * F], xin[32 * F];
+    const int *rows;
+    nn_batcher bt;
+    nn_batcher_init(&bt, idx, d->n, B, 1, 0, seed);
+    if (s) nn_optim_attach_sched(&t->o, s);
+    for (e = 0; e < epochs; e++) {
+        nn_model_set_mode(&t->m, NN_MODE_TRAIN);
+        while ((b = nn_batcher_next(&bt, &rows)) > 0) {
+            nn_tensor out, dout;
+            nn_data_gather(d, rows, b, x, lab, NULL);
+            if (prep) nn_prep_apply(prep, nn_tensor_2d(xin, b, F), nn_tensor_2d(x, b, F));
+            out = nn_model_forward(&t->m, nn_tensor_2d(prep ? xin : x, b, F));
+            dout = nn_model_output_grad(&t->m);
+            nn_loss_cross_entropy(dout, out, lab);
+            nn_model_zero_grad(&t->m);
+            nn_model_backward(&t->m, dout);
+            nn_optim_step_params(&t->o, t->m.param_list, t->m.n_param_list);
+            if (s) nn_sched_step(s, 0.0f);
+        }
+    }
+    nn_optim_attach_sched(&t->o, NULL);
+}
+
+/* nn_fit against the hand-written loop: same bits, with dropout, bytes through a table,
+   a standardization stage and a per-batch cosine schedule. */
+static void test_fit_matches_hand_loop(void) {
+    int c;
+    make_data(1, 1.0f);
+    for (c = 0; c < 3; c++) {
+        net a, h;
+        nn_data d;
+        nn_fit_desc fd = nn_fit_desc_default(4, B);
+        nn_fit_result res;
+        nn_prep prep;
+        nn_arena pa;
+        float table[256];
+        nn_sched sa, sh;
+        nn_sched_desc sd = nn_sched_desc_default(NN_SCHED_COSINE, 0.01);
+        nn_result r;
+        if (!CHECK(build(&a, 1, NN_OPTIM_ADAM, 0.01f) && build(&h, 1, NN_OPTIM_ADAM, 0.01f))) return;
+        memset(&d, 0, sizeof d);
+        d.n = N; d.features = F; d.labels = g_y;
+        if (c == 1) {
+            nn_u8_table_normalize(table, 255.0f, 0.5f, 0.25f);
+            d.x_u8 = g_x8;
+            d.table = table;
+        } else {
+            d.x = g_x;
+        }
+        memset(&prep, 0, sizeof prep);
+        if (c == 2) {
+            CHECK_EQ_INT(nn_arena_init_heap(&pa, nn_prep_arena_bytes(F, 0)), NN_OK);
+            CHECK_EQ_INT(nn_prep_init(&prep, &pa, F, 0), NN_OK);
+            CHECK_EQ_INT(nn_prep_fit_standardize(&prep, g_x, N), NN_OK);
+            fd.prep = &prep;
+            sd.t_max = 4 * ((N + B - 1) / B);
+            CHECK_EQ_INT(nn_sched_init(&sa, &sd), NN_OK);
+            CHECK_EQ_INT(nn_sched_init(&sh, &sd), NN_OK);
+            fd.sched = &sa;
+        }
+        fd.seed = 77;
+        r = nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res);
+        CHECKF(r == NN_OK, "case %d: %s", c, res.error);
+        CHECK(res.epochs_run == 4 && res.stop == NN_FIT_COMPLETED);
+        hand_loop(&h, &d, c == 2 ? &prep : NULL, c == 2 ? &sh : NULL, 4, 77);
+        CHECKF(same_bits(a.m.params, h.m.params, a.m.n_params), "case %d: nn_fit and the hand loop differ", c);
+        CHECKF(!same_bits(a.m.params, h.m.params, 0) || a.m.params[0] != 0.0f, "case %d", c);
+        CHECK(a.o.step == h.o.step && a.o.step == 4 * ((N + B - 1) / B));
+        if (c == 2) {
+            CHECK(sa.t == sh.t && sa.lr == sh.lr);
+            nn_arena_deinit(&pa);
+        }
+        nn_arena_deinit(&a.a);
+        nn_arena_deinit(&h.a);
+    }
+}
+
+typedef struct snap {
+    float w[4096];
+    size_t n;
+    int epoch;
+    float val_loss[64];
+} snap;
+
+static int snap_on_epoch(const nn_fit_state *s, void *user) {
+    snap *sp = (snap *)user;
+    sp->val_loss[s->epoch - 1] = s->last->val_loss;
+    if (s->improved) {
+        memcpy(sp->w, s->model->params, s->model->n_params * sizeof(float));
+        sp->n = s->model->n_params;
+        sp->epoch = s->epoch;
+    }
+    return 0;
+}
+
+/* Overfitting on noisy labels with a large lr: validation loss turns up, early stopping
+   ends the run, and the weights are the best epoch's, bit for bit (as the callback saw
+   them), and so is the checkpoint file. */
+static void test_fit_early_stopping_restores_best(void) {
+    net a, c;
+    nn_data d;
+    nn_fit_desc fd = nn_fit_desc_default(60, B);
+    nn_fit_result res;
+    nn_fit_epoch hist[60];
+    static snap sp;
+    nn_meta meta = nn_meta_make("early-stop test");
+    nn_train_state st;
+    int e, argmin = 0;
+    make_data(2, 3.0f);
+    if (!CHECK(build(&a, 0, NN_OPTIM_ADAM, 0.05f) && build(&c, 0, NN_OPTIM_ADAM, 0.05f))) return;
+    memset(&d, 0, sizeof d);
+    d.n = N; d.features = F; d.x = g_x; d.labels = g_y;
+    memset(&st, 0, sizeof st);
+    st.meta = &meta;
+    fd.val_split = 0.3f;
+    fd.patience = 3;
+    fd.restore_best = 1;
+    fd.history = hist;
+    fd.history_cap = 60;
+    fd.on_epoch = snap_on_epoch;
+    fd.user = &sp;
+    fd.seed = 5;
+    fd.meta = &meta;
+    fd.checkpoint = "build/test_fit_best.nnw";
+    fd.checkpoint_state = &st;
+    if (!CHECKF(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res) == NN_OK, "%s", res.error)) return;
+    CHECKF(res.stop == NN_FIT_EARLY_STOP && res.epochs_run < 60, "stop %d after %d epochs", (int)res.stop,
+           res.epochs_run);
+    CHECK(res.epochs_run == res.best_epoch + 3);
+    TEST_NOTE("stopped after %d epochs, best epoch %d (val loss %.4f)", res.epochs_run, res.best_epoch, (double)res.best);
+    for (e = 1; e < res.epochs_run; e++)
+        if (hist[e].val_loss < hist[argmin].val_loss) argmin = e;
+    CHECK_EQ_INT(res.best_epoch, argmin + 1);
+    CHECK(res.best == hist[argmin].val_loss);
+    CHECK(sp.epoch == res.best_epoch && sp.n == a.m.n_params);
+    CHECKF(same_bits(a.m.params, sp.w, a.m.n_params), "restored weights differ from the best epoch's");
+    CHECK(hist[0].train_acc == hist[0].train_acc && hist[0].val_acc >= 0.0f && hist[0].seconds >= 0.0);
+    /* the checkpoint holds the best weights too, and the provenance */
+    {
+        nn_meta back;
+        memset(&st, 0, sizeof st);
+        st.meta = &back;
+        CHECK_EQ_INT(nn_model_load(&c.m, &st, "build/test_fit_best.nnw"), NN_OK);
+        CHECKF(same_bits(c.m.params, sp.w, c.m.n_params), "the checkpoint differs from the best epoch");
+        CHECK(!strcmp(back.label, "early-stop test") && back.data_rows == N && back.data_crc != 0);
+        CHECK(back.epochs == 60 && back.batch == B && back.seed == 5 && back.optim_kind == NN_OPTIM_ADAM);
+        remove("build/test_fit_best.nnw");
+    }
+#ifndef NN_NO_STDIO
+    {
+        FILE *f = tmpfile();
+        char line[256];
+        int lines = 0;
+        if (CHECK(f != NULL)) {
+            CHECK_EQ_INT(nn_fit_history_csv(hist, res.epochs_run, f), NN_OK);
+            rewind(f);
+            while (fgets(line, sizeof line, f)) lines++;
+            fclose(f);
+            CHECK_EQ_INT(lines, res.epochs_run + 1);
+        }
+    }
+#endif
+    nn_arena_deinit(&a.a);
+    nn_arena_deinit(&c.a);
+}
+
+static int stop_at_5(const nn_fit_state *s, void *user) {
+    (void)user;
+    return s->global_step == 5;
+}
+
+static int count_events(const nn_fit_state *s, void *user) {
+    int *n = (int *)user;
+    n[s->event]++;
+    CHECK(s->step >= 1 && s->step <= s->steps && s->epoch >= 1);
+    return 0;
+}
+
+/* A callback stops; events counted; a per-epoch schedule; regression targets with MSE;
+   ReduceLROnPlateau fed the monitored value. */
+static void test_fit_callbacks_and_schedules(void) {
+    net a;
+    nn_data d;
+    nn_fit_desc fd;
+    nn_fit_result res;
+    nn_fit_epoch hist[30];
+    nn_sched s;
+    nn_sched_desc sd;
+    int counts[2] = {0, 0}, e, drops = 0;
+    static float tg[N * K];
+    make_data(3, 1.0f);
+    if (!CHECK(build(&a, 0, NN_OPTIM_SGD, 0.01f))) return;
+    memset(&d, 0, sizeof d);
+    d.n = N; d.features = F; d.x = g_x; d.labels = g_y;
+    fd = nn_fit_desc_default(3, B);
+    fd.on_batch = stop_at_5;
+    CHECK_EQ_INT(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res), NN_OK);
+    CHECK(res.stop == NN_FIT_CALLBACK_STOP && res.epochs_run == 1 && a.o.step == 5);
+    fd = nn_fit_desc_default(2, B);
+    fd.on_batch = count_events;
+    fd.on_epoch = count_events;
+    fd.user = counts;
+    sd = nn_sched_desc_default(NN_SCHED_STEP, 0.01);
+    sd.step_size = 1;
+    sd.gamma = 0.5;
+    CHECK_EQ_INT(nn_sched_init(&s, &sd), NN_OK);
+    fd.sched = &s;
+    fd.sched_per_epoch = 1;
+    fd.history = hist;
+    fd.history_cap = 2;
+    CHECK_EQ_INT(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res), NN_OK);
+    CHECK(counts[NN_FIT_BATCH] == 2 * ((N + B - 1) / B) && counts[NN_FIT_EPOCH] == 2);
+    CHECK(hist[0].lr == 0.01f && hist[1].lr == 0.005f && s.t == 2);
+    CHECK(a.o.sched == NULL); /* detached again */
+    CHECK(hist[0].val_loss != hist[0].val_loss); /* no validation: NaN */
+    /* regression: targets are one-hot codes, MSE */
+    nn_one_hot(tg, g_y, N, K);
+    d.labels = NULL;
+    d.targets = tg;
+    d.target_dim = K;
+    fd = nn_fit_desc_default(30, B);
+    fd.val_split = 0.25f;
+    sd = nn_sched_desc_default(NN_SCHED_PLATEAU, 0.5);
+    sd.patience = 0;
+    sd.factor = 0.5;
+    CHECK_EQ_INT(nn_sched_init(&s, &sd), NN_OK);
+    fd.sched = &s;
+    fd.history = hist;
+    fd.history_cap = 30;
+    a.o.d.lr = 0.5f;
+    CHECKF(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res) == NN_OK, "%s", res.error);
+    CHECK(hist[0].train_acc != hist[0].train_acc && hist[0].val_loss == hist[0].val_loss);
+    for (e = 1; e < 30; e++) {
+        CHECK(hist[e].lr == hist[e - 1].lr || hist[e].lr == 0.5f * hist[e - 1].lr);
+        drops += hist[e].lr < hist[e - 1].lr;
+    }
+    CHECKF(drops > 0, "ReduceLROnPlateau never reduced the lr in 30 epochs");
+    nn_arena_deinit(&a.a);
+}
+
+/* A NaN feature poisons one batch: training stops, naming the first layer that went bad. */
+static void test_fit_nonfinite_names_layer(void) {
+    net a;
+    nn_data d;
+    nn_fit_desc fd = nn_fit_desc_default(2, B);
+    nn_fit_result res;
+    make_data(4, 1.0f);
+    g_x[100 * F + 2] = NAN;
+    if (!CHECK(build(&a, 0, NN_OPTIM_SGD, 0.01f))) return;
+    memset(&d, 0, sizeof d);
+    d.n = N; d.features = F; d.x = g_x; d.labels = g_y;
+    CHECK_EQ_INT(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res), NN_ERR_NONFINITE);
+    CHECK(res.stop == NN_FIT_NONFINITE);
+    CHECKF(strstr(res.error, "layer 0 (dense)") != NULL, "%s", res.error);
+    nn_arena_deinit(&a.a);
+}
+
+/* Every refused description: an error and a message, model and arena untouched. */
+static void test_fit_refusals(void) {
+    net a;
+    nn_data d, v;
+    nn_fit_desc fd;
+    nn_fit_result res;
+    float before[4096];
+    size_t mark;
+    int bad_labels[N], i;
+    make_data(5, 1.0f);
+    if (!CHECK(build(&a, 0, NN_OPTIM_SGD, 0.01f))) return;
+    memcpy(before, a.m.params, a.m.n_params * sizeof(float));
+    mark = nn_arena_mark(&a.a);
+    memset(&d, 0, sizeof d);
+    d.n = N; d.features = F; d.x = g_x; d.labels = g_y;
+    for (i = 0; i < N; i++) bad_labels[i] = g_y[i];
+    bad_labels[50] = K;
+#define REFUSE(setup, code, text)                                                                  \
+    do {                                                                                           \
+        nn_data dd = d;                                                                            \
+        fd = nn_fit_desc_default(2, B);                                                            \
+        setup;                                                                                     \
+        CHECK_EQ_INT(nn_fit(&a.m, &a.o, &a.a, &dd, &fd, &res), code);                              \
+        CHECKF(strstr(res.error, text) != NULL, "message \"%s\", expected \"%s\"", res.error, text); \
+    } while (0)
+    REFUSE(memset(&fd, 0, sizeof fd), NN_ERR_INVALID_ARGUMENT, "nn_fit_desc_default");
+    REFUSE(fd.batch = 33, NN_ERR_INVALID_ARGUMENT, "max_batch 32");
+    REFUSE(fd.epochs = 0, NN_ERR_INVALID_ARGUMENT, "0 epochs");
+    REFUSE(dd.features = F + 1, NN_ERR_INVALID_ARGUMENT, "features");
+    REFUSE(dd.labels = bad_labels, NN_ERR_INVALID_ARGUMENT, "label 3 of row 50");
+    REFUSE(dd.labels = NULL, NN_ERR_INVALID_ARGUMENT, "labels or targets");
+    REFUSE(fd.monitor = NN_MONITOR_VAL_ACCURACY, NN_ERR_INVALID_ARGUMENT, "validation data");
+    REFUSE(fd.val_split = 1.5f, NN_ERR_INVALID_ARGUMENT, "val_split");
+    REFUSE((fd.val_split = 0.2f, v = d, fd.val = &v), NN_ERR_INVALID_ARGUMENT, "not with a val set");
+    REFUSE(fd.patience = -2, NN_ERR_INVALID_ARGUMENT, "patience");
+    REFUSE(fd.history_cap = 3, NN_ERR_INVALID_ARGUMENT, "history");
+    REFUSE((dd.targets = g_x, dd.labels = NULL, dd.target_dim = 2), NN_ERR_SHAPE_MISMATCH, "2 values a row");
+    REFUSE((fd.drop_last = 1, fd.batch = 32, dd.n = 20), NN_ERR_INVALID_ARGUMENT, "drop_last");
+#undef REFUSE
+    CHECKF(same_bits(a.m.params, before, a.m.n_params), "a refused fit changed the model");
+    CHECK(nn_arena_mark(&a.a) == mark && a.o.step == 0);
+    /* an arena too small for the scratch */
+    {
+        nn_arena tiny;
+        static unsigned char mem[256];
+        nn_arena_init(&tiny, mem, sizeof mem);
+        fd = nn_fit_desc_default(2, B);
+        CHECK_EQ_INT(nn_fit(&a.m, &a.o, &tiny, &d, &fd, &res), NN_ERR_OUT_OF_MEMORY);
+        CHECKF(strstr(res.error, "nn_fit_arena_bytes") != NULL, "%s", res.error);
+        CHECK(nn_fit_arena_bytes(&a.m, &d, &fd) > sizeof mem);
+    }
+    nn_arena_deinit(&a.a);
+}
+
+static const test_case tests[] = {
+    TEST(test_fit_matches_hand_loop),
+    TEST(test_fit_early_stopping_restores_best),
+    TEST(test_fit_callbacks_and_schedules),
+    TEST(test_fit_nonfinite_names_layer),
+    TEST(test_fit_refusals),
+};
+
+int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
