@@ -1100,7 +1100,7 @@ typedef struct nn_meta {
     uint32_t data_crc;     /* nn_crc32 of the training data's bytes, 0 unknown */
     uint64_t data_rows;
 } nn_meta;
-/* label copied (truncated to 63 bytes), -1 kinds, the rest 0. */
+/* label copied (truncated to 63 bytes), this library's version, -1 kinds, the rest 0. */
 NNDEF nn_meta nn_meta_make(const char *label);
 /* Fills the optimizer and schedule fields from live objects (either may be NULL). */
 NNDEF void nn_meta_set_training(nn_meta *meta, const nn_optim *o, const nn_sched *s, int epochs, int batch,
@@ -1128,8 +1128,15 @@ typedef struct nn_data {
     const int *labels;         /* classification (cross-entropy): n classes, or NULL */
     const float *targets;      /* regression (MSE): n x target_dim, or NULL */
     int target_dim;
+    const int *rows;           /* a view: only these n_rows rows of the n (e.g. one part
+                                  of nn_split), or NULL for all n */
+    int n_rows;
 } nn_data;
-/* Batch rows gathered into x (B x features), labels or targets beside. */
+/* Standardization fitted on a data set's rows (its view, if it has one),
+   streamed in chunks: the uint8 form never needs a float copy of the data. */
+NNDEF nn_result nn_prep_fit_standardize_data(nn_prep *p, const nn_data *d);
+/* Batch rows gathered into x (B x features), labels or targets beside; rows
+   index the whole storage (0..n-1), not the view. */
 NNDEF nn_result nn_data_gather(const nn_data *d, const int *rows, int b, float *x, int *labels, float *targets);
 
 typedef enum nn_monitor {
@@ -5565,6 +5572,7 @@ NNDEF nn_result nn_meta_from_memory(nn_meta *meta, const void *buf, size_t len) 
     if (r != NN_OK) return r;
     if (!f.meta.p) {
         *meta = nn_meta_make(NULL);
+        meta->library[0] = 0; /* no provenance recorded */
         return NN_OK;
     }
     return nn__read_meta(meta, &f.meta, NULL);
@@ -6843,6 +6851,60 @@ NNDEF nn_result nn_prep_fit_standardize(nn_prep *p, const float *x, int n) {
     return NN_OK;
 }
 
+NNDEF nn_result nn_prep_fit_standardize_data(nn_prep *p, const nn_data *d) {
+    enum { CH = 256 };
+    double *sum;
+    float *buf;
+    int rows[CH], n, F, i, j, start;
+    nn_result r;
+    if (!p) return NN_ERR_INVALID_ARGUMENT;
+    if (!d || (!d->x && !d->x_u8) || (d->x_u8 && !d->table) || d->features != p->in || d->n < 1 ||
+        (d->rows && d->n_rows < 1))
+        return nn__fail(p->error, NN_ERR_INVALID_ARGUMENT, "prep: the data: %d features (the prep takes %d), x or x_u8 "
+                        "with its table, rows", d ? d->features : 0, p->in);
+    r = nn__prep_check_fit(p, d->x ? d->x : (const float *)(const void *)d->x_u8, 1, 1);
+    if (r != NN_OK) return r;
+    n = d->rows ? d->n_rows : d->n;
+    F = p->in;
+    sum = (double *)NN_MALLOC(sizeof(double) * 2 * (size_t)F + sizeof(float) * CH * (size_t)F);
+    if (!sum) return nn__fail(p->error, NN_ERR_OUT_OF_MEMORY, "prep: scratch for %d features", F);
+    buf = (float *)(sum + 2 * (size_t)F);
+    memset(sum, 0, sizeof(double) * 2 * (size_t)F);
+    /* two passes, as the in-memory fit: the mean, then squares about it */
+    for (j = 0; j < 2; j++) {
+        for (start = 0; start < n; start += CH) {
+            int b = NN__MIN(CH, n - start), c;
+            for (i = 0; i < b; i++) rows[i] = d->rows ? d->rows[start + i] : start + i;
+            r = nn_data_gather(d, rows, b, buf, NULL, NULL);
+            if (r != NN_OK) {
+                NN_FREE(sum);
+                return nn__fail(p->error, r, "prep: a row outside the data");
+            }
+            for (i = 0; i < b; i++)
+                for (c = 0; c < F; c++) {
+                    double v = buf[(size_t)i * F + c];
+                    if (j == 0) sum[c] += v;
+                    else sum[F + c] += (v - sum[c]) * (v - sum[c]);
+                }
+        }
+        if (j == 0)
+            for (i = 0; i < F; i++) sum[i] /= n;
+    }
+    for (i = 0; i < F; i++) {
+        double sd = sqrt(sum[F + i] / n);
+        if (!(sd == sd) || !(sum[i] - sum[i] == 0.0)) {
+            NN_FREE(sum);
+            return nn__fail(p->error, NN_ERR_NONFINITE, "prep: feature %d holds NaN or Inf", i);
+        }
+        p->shift[i] = (float)sum[i];
+        p->scale[i] = sd > 0.0 ? (float)(1.0 / sd) : 1.0f;
+        p->offset[i] = 0.0f;
+    }
+    NN_FREE(sum);
+    p->affine = 1;
+    return NN_OK;
+}
+
 NNDEF nn_result nn_prep_fit_minmax(nn_prep *p, const float *x, int n, float lo, float hi) {
     int F, i, j;
     nn_result r;
@@ -7054,6 +7116,7 @@ NNDEF nn_meta nn_meta_make(const char *label) {
     nn_meta m;
     NN__ZERO(m);
     nn__strlcpy(m.label, label, sizeof m.label);
+    nn__strlcpy(m.library, NN_VERSION_STRING, sizeof m.library); /* a save rewrites it */
     m.optim_kind = -1;
     m.sched_kind = -1;
     return m;
@@ -7077,6 +7140,8 @@ NNDEF void nn_meta_set_training(nn_meta *meta, const nn_optim *o, const nn_sched
 
 NNDEF size_t nn_meta_describe(const nn_meta *m, char *buf, size_t size) {
     static const char *optims[] = {"sgd", "adagrad", "rmsprop", "adam", "adamw"};
+    static const char *scheds[] = {"constant", "step", "multistep", "exponential", "inverse time", "cosine",
+                                   "cosine with restarts", "cyclic", "one-cycle", "reduce on plateau"};
     size_t len = 0;
     if (size) buf[0] = 0;
     nn__append(buf, size, &len, "label: %s\n", m->label[0] ? m->label : "(none)");
@@ -7086,7 +7151,10 @@ NNDEF size_t nn_meta_describe(const nn_meta *m, char *buf, size_t size) {
                    (double)m->weight_decay);
     else
         nn__append(buf, size, &len, "optimizer: (unknown)\n");
-    if (m->sched_kind >= 0) nn__append(buf, size, &len, "schedule: kind %d\n", m->sched_kind);
+    if (m->sched_kind >= 0 && m->sched_kind < (int)(sizeof scheds / sizeof scheds[0]))
+        nn__append(buf, size, &len, "schedule: %s\n", scheds[m->sched_kind]);
+    else if (m->sched_kind >= 0)
+        nn__append(buf, size, &len, "schedule: kind %d\n", m->sched_kind);
     else nn__append(buf, size, &len, "schedule: none\n");
     nn__append(buf, size, &len, "epochs: %d, batch: %d, seed: %llu\n", m->epochs, m->batch, (unsigned long long)m->seed);
     if (m->data_rows || m->data_crc)
@@ -7169,6 +7237,14 @@ static double nn__now(void) {
 
 static nn_result nn__data_check(const nn_data *d, const char *what, int features, int outputs, char *err) {
     int i;
+    if (d->rows) {
+        if (d->n_rows < 1)
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: %s data: a view of %d rows", what, d->n_rows);
+        for (i = 0; i < d->n_rows; i++)
+            if (d->rows[i] < 0 || d->rows[i] >= d->n)
+                return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: %s data: view row %d is %d, outside 0..%d", what, i,
+                                d->rows[i], d->n - 1);
+    }
     if (d->n < 1 || d->features != features || (!d->x && !d->x_u8) || (d->x_u8 && !d->table))
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: %s data: %d rows of %d features (the model reads %d), "
                         "x or x_u8 with its table", what, d->n, d->features, features);
@@ -7352,6 +7428,10 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
     /* ---- the split and the batcher ---- */
     if (d->val_split > 0.0f) {
         int nt = 0, nv = 0;
+        if (train->rows) {
+            nn_arena_rewind(arena, mark);
+            NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: val_split over a view: split it yourself (nn_split), pass val");
+        }
         r = nn_split(idx, train->n, train->labels, train->labels ? m->outputs : 0, d->val_split, 0.0f, d->seed, &nt, &nv,
                      NULL);
         if (r != NN_OK || nt < 1 || nv < 1) {
@@ -7365,10 +7445,12 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
         val_rows = idx + nt;
         vd = train;
     } else {
-        n_train = train->n;
+        n_train = train->rows ? train->n_rows : train->n;
+        train_rows = train->rows;
         if (d->val) {
             vd = d->val;
-            n_val = d->val->n;
+            n_val = d->val->rows ? d->val->n_rows : d->val->n;
+            val_rows = d->val->rows;
         }
     }
     if (d->drop_last && d->batch > n_train) {
@@ -7384,7 +7466,7 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
                             : nn_crc32(crc, train->targets, sizeof(float) * (size_t)train->n * train->target_dim);
         nn_meta_set_training(d->meta, o, d->sched, d->epochs, d->batch, d->seed);
         d->meta->data_crc = crc;
-        d->meta->data_rows = (uint64_t)train->n;
+        d->meta->data_rows = (uint64_t)n_train;
     }
     old_sched = o->sched;
     if (d->sched) nn_optim_attach_sched(o, d->sched);

@@ -203,11 +203,13 @@ static void test_fit_early_stopping_restores_best(void) {
     /* the checkpoint holds the best weights too, and the provenance */
     {
         nn_meta back;
+        int idx[N], nt;
         memset(&st, 0, sizeof st);
         st.meta = &back;
         CHECK_EQ_INT(nn_model_load(&c.m, &st, "build/test_fit_best.nnw"), NN_OK);
         CHECKF(same_bits(c.m.params, sp.w, c.m.n_params), "the checkpoint differs from the best epoch");
-        CHECK(!strcmp(back.label, "early-stop test") && back.data_rows == N && back.data_crc != 0);
+        CHECK_EQ_INT(nn_split(idx, N, g_y, K, 0.3f, 0.0f, 5, &nt, NULL, NULL), NN_OK);
+        CHECK(!strcmp(back.label, "early-stop test") && back.data_rows == (uint64_t)nt && back.data_crc != 0);
         CHECK(back.epochs == 60 && back.batch == B && back.seed == 5 && back.optim_kind == NN_OPTIM_ADAM);
         remove("build/test_fit_best.nnw");
     }
@@ -374,7 +376,65 @@ static void test_fit_refusals(void) {
     nn_arena_deinit(&a.a);
 }
 
+/* Views: nn_fit over a train view and a val view from nn_split is nn_fit with val_split
+   (same seed), bit for bit; standardization fitted over a view of bytes equals the fit
+   on the float rows. */
+static void test_fit_views(void) {
+    net a, b;
+    nn_data d, tv, vv;
+    nn_fit_desc fd;
+    nn_fit_result res;
+    nn_fit_epoch ha[3], hb[3];
+    int idx[N], nt, nv, i;
+    nn_arena pa;
+    nn_prep p1, p2;
+    float table[256];
+    static float xf[N * F];
+    make_data(6, 1.0f);
+    if (!CHECK(build(&a, 0, NN_OPTIM_ADAM, 0.01f) && build(&b, 0, NN_OPTIM_ADAM, 0.01f))) return;
+    memset(&d, 0, sizeof d);
+    d.n = N; d.features = F; d.x = g_x; d.labels = g_y;
+    fd = nn_fit_desc_default(3, B);
+    fd.val_split = 0.2f; fd.seed = 9; fd.history = ha; fd.history_cap = 3;
+    CHECK_EQ_INT(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res), NN_OK);
+    CHECK_EQ_INT(nn_split(idx, N, g_y, K, 0.2f, 0.0f, 9, &nt, &nv, NULL), NN_OK);
+    tv = d; tv.rows = idx; tv.n_rows = nt;
+    vv = d; vv.rows = idx + nt; vv.n_rows = nv;
+    fd = nn_fit_desc_default(3, B);
+    fd.val = &vv; fd.seed = 9; fd.history = hb; fd.history_cap = 3;
+    CHECKF(nn_fit(&b.m, &b.o, &b.a, &tv, &fd, &res) == NN_OK, "%s", res.error);
+    CHECKF(same_bits(a.m.params, b.m.params, a.m.n_params), "views and val_split differ");
+    CHECK(ha[2].val_loss == hb[2].val_loss && ha[2].val_acc == hb[2].val_acc);
+    fd.val_split = 0.1f;
+    fd.val = NULL;
+    CHECK_EQ_INT(nn_fit(&b.m, &b.o, &b.a, &tv, &fd, &res), NN_ERR_INVALID_ARGUMENT);
+    idx[0] = N;
+    fd = nn_fit_desc_default(3, B);
+    CHECK_EQ_INT(nn_fit(&b.m, &b.o, &b.a, &tv, &fd, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(res.error, "view row 0") != NULL, "%s", res.error);
+    /* standardization over a byte view = over the same rows as floats */
+    CHECK_EQ_INT(nn_split(idx, N, NULL, 0, 0.3f, 0.0f, 4, &nt, &nv, NULL), NN_OK);
+    nn_u8_table_normalize(table, 255.0f, 0.0f, 1.0f);
+    for (i = 0; i < nt; i++) {
+        int j;
+        for (j = 0; j < F; j++) xf[i * F + j] = table[g_x8[idx[i] * F + j]];
+    }
+    memset(&p1, 0, sizeof p1); memset(&p2, 0, sizeof p2);
+    CHECK_EQ_INT(nn_arena_init_heap(&pa, 2 * nn_prep_arena_bytes(F, 0)), NN_OK);
+    CHECK_EQ_INT(nn_prep_init(&p1, &pa, F, 0), NN_OK);
+    CHECK_EQ_INT(nn_prep_init(&p2, &pa, F, 0), NN_OK);
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p1, xf, nt), NN_OK);
+    memset(&tv, 0, sizeof tv);
+    tv.n = N; tv.features = F; tv.x_u8 = g_x8; tv.table = table; tv.rows = idx; tv.n_rows = nt;
+    CHECK_EQ_INT(nn_prep_fit_standardize_data(&p2, &tv), NN_OK);
+    CHECK(same_bits(p1.shift, p2.shift, F) && same_bits(p1.scale, p2.scale, F));
+    nn_arena_deinit(&pa);
+    nn_arena_deinit(&a.a);
+    nn_arena_deinit(&b.a);
+}
+
 static const test_case tests[] = {
+    TEST(test_fit_views),
     TEST(test_fit_matches_hand_loop),
     TEST(test_fit_early_stopping_restores_best),
     TEST(test_fit_callbacks_and_schedules),
