@@ -1,4 +1,4 @@
-/* nn.h - v0.2.0 - neural networks in one C header - MIT licence (see end of file)
+/* nn.h - v0.3.0 - neural networks in one C header - MIT licence (see end of file)
 
    Build, train and ship small and medium neural networks from C or C++ with
    one file, libc and libm. Explicit forward/backward functions per layer (no
@@ -128,9 +128,9 @@
 #define NN_H
 
 #define NN_VERSION_MAJOR 0
-#define NN_VERSION_MINOR 2
+#define NN_VERSION_MINOR 3
 #define NN_VERSION_PATCH 0
-#define NN_VERSION_STRING "0.2.0"
+#define NN_VERSION_STRING "0.3.0"
 
 #include <stddef.h>
 #include <stdint.h>
