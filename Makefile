@@ -120,6 +120,10 @@ $(BUILD)/fuzz_replay.o: tests/fuzz_load.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_replay: $(BUILD)/fuzz_replay.o $(BUILD)/nn_impl_asan.o
 	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
+# the data and fit suites under valgrind too: ASan does not see reads of
+# uninitialised heap memory (fresh pages are zero, so such a bug can pass)
+$(BUILD)/test_%_valgrind: $(BUILD)/test_%_c99
+	$(Q)cp $< $@
 # the picture helper for the examples (examples/nn_plot.h, stb_image_write + stb_easy_font)
 $(BUILD)/test_plot: tests/test_plot.c examples/nn_plot.h tests/test.h | $(BUILD)
 	$(Q)$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
@@ -145,10 +149,12 @@ $(eval $(call run_rule,tu_gxx))
 $(eval $(call run_rule,fuzz_replay,,$(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)))
 $(eval $(call run_rule,fuzz_csv_replay,,$(wildcard tests/corpus_csv/*)))
 $(eval $(call run_rule,test_plot))
+$(eval $(call run_rule,test_data_valgrind,valgrind -q --error-exitcode=3))
+$(eval $(call run_rule,test_fit_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_plot_asan))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile
@@ -202,6 +208,7 @@ deps-test:
 	command -v $(CXX_GXX) >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v $(CC_CLANG) >/dev/null 2>&1 || missing="$$missing clang"; \
 	dpkg -s libstb-dev >/dev/null 2>&1 || missing="$$missing libstb-dev"; \
+	command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update && \

@@ -35,6 +35,18 @@
              (void)loss;
          }
 
+   THE TRAINING TOOLKIT (sections 14 and 15)
+     The per-step functions above are the core; around them: nn_csv_load,
+     nn_idx_load and, with stb_image included first, nn_image_folder_load read
+     data; nn_data describes a data set (floats, or bytes through a 256-entry
+     table, with labels or targets, optionally a view of some rows); nn_split,
+     nn_kfold and nn_batcher cut it; nn_prep standardizes, scales or projects
+     (PCA) with statistics fitted on training rows; nn_fit runs the loop
+     (validation, early stopping, checkpoints, schedules, callbacks) with the
+     same bits as writing it by hand; metrics (nn_accuracy, nn_class_report, ...)
+     score it; nn_model_save with st.prep and st.meta ships the model with its
+     preprocessing and provenance. examples/fashion_mnist.c shows all of it.
+
    CONFIGURATION (define before including the implementation)
      NN_ASSERT(c)       programmer-error check            default: assert(c) from <assert.h>
      NN_MALLOC(sz)      allocator, all three or none       default: malloc / realloc / free
