@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
 # also the build order: serialize first, its runs are the longest.
-SUITES  := serialize core layers optim special misuse data fit
+SUITES  := serialize core layers optim special misuse data fit image
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
@@ -79,7 +79,7 @@ env_portable_asan = $(env_asan)
 #              the private nn__host_le()
 #   misuse     defines NN_ASSERT (a counter the tests read) before the implementation
 WHOLE_CONFIGS := static
-WHOLE_SUITES  := serialize misuse
+WHOLE_SUITES  := serialize misuse image
 # extra flags of one suite in one configuration: the serializer's tests that run a
 # compiler or Python (C export, the PyTorch converter) need one configuration only
 flags_serialize_c99 := -DNN_TEST_EXTERNAL
@@ -129,6 +129,9 @@ $(BUILD)/test_plot: tests/test_plot.c examples/nn_plot.h tests/test.h | $(BUILD)
 	$(Q)$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) $< -o $@ $(LDLIBS)
 $(BUILD)/test_plot_asan: tests/test_plot.c examples/nn_plot.h tests/test.h | $(BUILD)
 	$(Q)$(cmd_asan) $< -o $@ $(LDLIBS)
+# the image loader compiles stb and nn.h's implementation in its own file
+$(BUILD)/fuzz_image_replay: tests/fuzz_image.c nn.h | $(BUILD)
+	$(Q)$(cmd_asan) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
 $(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_csv_replay: $(BUILD)/fuzz_csv_replay.o $(BUILD)/nn_impl_asan.o
@@ -148,13 +151,14 @@ $(eval $(call run_rule,tu_gcc))
 $(eval $(call run_rule,tu_gxx))
 $(eval $(call run_rule,fuzz_replay,,$(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)))
 $(eval $(call run_rule,fuzz_csv_replay,,$(wildcard tests/corpus_csv/*)))
+$(eval $(call run_rule,fuzz_image_replay,,$(wildcard tests/corpus_image/*)))
 $(eval $(call run_rule,test_plot))
 $(eval $(call run_rule,test_data_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_fit_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_plot_asan))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile
@@ -176,7 +180,10 @@ DEMO_FLAGS ?= -O2   # add -fopenmp to use every core (bit-identical results)
 
 demo: deps-demo | $(BUILD)
 	$(CC_GCC) $(DEMO_FLAGS) examples/fashion_mnist.c -o $(BUILD)/fashion_mnist -lm
+	$(CC_GCC) $(DEMO_FLAGS) examples/classify_image.c -o $(BUILD)/classify_image -lm
 	./$(BUILD)/fashion_mnist
+	@echo "== the saved model, reloaded from its file alone, on the sample PNGs"
+	./$(BUILD)/classify_image $(BUILD)/fashion_mnist.nnw examples/images/*.png
 
 # Install only what is missing; refresh the package lists only then.
 deps-demo:
@@ -255,20 +262,26 @@ $(BUILD)/fuzz_load: tests/fuzz_load.c nn.h | $(BUILD)
 	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
 $(BUILD)/fuzz_csv: tests/fuzz_csv.c nn.h | $(BUILD)
 	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
+$(BUILD)/fuzz_image: tests/fuzz_image.c nn.h | $(BUILD)
+	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
 
 # the committed corpus stays small: new inputs go to a scratch copy under build/
-# FUZZ_SECONDS is split: two thirds to the model loaders, one third to the CSV reader
+# FUZZ_SECONDS is split: half to the model loaders, a quarter each to the CSV reader
+# and the image decoder
 fuzz: deps-fuzz
-	@$(MAKE) --no-print-directory $(BUILD)/fuzz_load $(BUILD)/fuzz_csv
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz_load $(BUILD)/fuzz_csv $(BUILD)/fuzz_image
 	rm -rf $(BUILD)/corpus_work && cp -r tests/corpus $(BUILD)/corpus_work && mkdir -p $(BUILD)/fuzz_artifacts
-	./$(BUILD)/fuzz_load -max_total_time=$$(( $(FUZZ_SECONDS) * 2 / 3 )) -print_final_stats=1 \
+	./$(BUILD)/fuzz_load -max_total_time=$$(( $(FUZZ_SECONDS) / 2 )) -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_work tests/corpus
 	rm -rf $(BUILD)/corpus_csv_work && cp -r tests/corpus_csv $(BUILD)/corpus_csv_work
-	./$(BUILD)/fuzz_csv -max_total_time=$$(( $(FUZZ_SECONDS) / 3 )) -print_final_stats=1 \
+	./$(BUILD)/fuzz_csv -max_total_time=$$(( $(FUZZ_SECONDS) / 4 )) -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_csv_work tests/corpus_csv
+	rm -rf $(BUILD)/corpus_image_work && cp -r tests/corpus_image $(BUILD)/corpus_image_work
+	./$(BUILD)/fuzz_image -max_total_time=$$(( $(FUZZ_SECONDS) / 4 )) -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_image_work tests/corpus_image
 
 fuzz-ci:
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=45
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
 
 clean:
 	rm -rf $(BUILD)

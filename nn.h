@@ -135,6 +135,7 @@
      == 13. io helpers: crc32, gzip container, IDX
      == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
      == 15. fit: the training loop, progress, history
+     == 16. images (with stb_image): decode, resize, image folders
 */
 #ifndef NN_H
 #define NN_H
@@ -1061,6 +1062,113 @@ NNDEF float nn_mae(const float *pred, const float *target, size_t n);
 /* 1 - SS_res / SS_tot; with a constant target 1 if the fit is perfect, else 0;
    NaN below 2 rows (sklearn's r2_score) */
 NNDEF float nn_r2(const float *pred, const float *target, size_t n);
+/* ---- images (with stb_image) ------------------------------------------- */
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && defined(STBIR_INCLUDE_STB_IMAGE_RESIZE_H)
+/* Present only when <stb/stb_image.h> and <stb/stb_image_resize.h> (Debian's
+   libstb-dev; upstream stb_image.h and stb_image_resize.h, v1) were included
+   BEFORE nn.h, in every file that calls these functions and in the file that
+   holds the implementation; their own implementations (STB_IMAGE_IMPLEMENTATION,
+   STB_IMAGE_RESIZE_IMPLEMENTATION) must be compiled once somewhere:
+       #define STB_IMAGE_IMPLEMENTATION
+       #include <stb/stb_image.h>
+       #define STB_IMAGE_RESIZE_IMPLEMENTATION
+       #include <stb/stb_image_resize.h>
+       #define NN_IMPLEMENTATION
+       #include "nn.h"
+   Without them nn.h compiles as before and has no image functions. PNGs go
+   through stb_image's zlib functions too: where stb_image is built without
+   PNG (STBI_NO_PNG, STBI_ONLY_*), define the same before nn.h's implementation
+   and PNGs are refused instead.
+
+   Decoding: PNG (every bit depth, palette, interlaced), JPEG (baseline and
+   progressive), BMP and TGA, through stb_image; GIF, PSD, HDR, PIC and PNM
+   are refused (NN_ERR_UNSUPPORTED). The format is found from the first bytes,
+   never from a file name. Sources are converted by stb_image to the channels
+   asked for: alpha is dropped (not composited), gray is stb_image's luma
+   (77 R + 150 G + 29 B) >> 8 (JPEG: its Y plane), 16-bit samples keep their
+   high byte. Then, if the size differs, stb_image_resize's stbir_resize_uint8
+   resizes to width x height (aspect not kept; Catmull-Rom when enlarging,
+   Mitchell when shrinking, edges clamped, no sRGB conversion): not PIL's
+   filters, so pixels differ from torchvision's Resize by a few levels.
+   Hostile input: checked before stb_image decodes, because stb_image alone
+   does not: the size in the header against max_source_pixels (a PNG's IHDR,
+   else stbi_info_from_memory); a PNG's image data is inflated once into a
+   buffer of the size its header implies (plus an eighth), so a small file
+   cannot make stb_image allocate gigabytes; a PNG, BMP or TGA cut short, or
+   a JPEG with less scan data than its blocks take, is refused (stb_image
+   fills the rest with zeros); a JPEG is refused when a Huffman table has
+   more than 256 codes or a scan uses a Huffman or quantization table never
+   defined (stb_image 2.27, Debian 12's, then writes past its tables or
+   decodes from uninitialized memory). So the work a file makes is bounded by
+   its size as well as by max_source_pixels. tests/fuzz_image.c runs all of
+   it under AddressSanitizer and UBSan.
+   stb_image's process-wide settings (stbi_set_flip_vertically_on_load,
+   stbi_convert_iphone_png_to_rgb, ...) apply: leave them at their defaults.
+   Each call allocates its scratch with NN_MALLOC (stb's own with STBI_MALLOC
+   and STBIR_MALLOC); distinct calls may run on distinct threads where
+   stb_image keeps its failure reason per thread (C11, C++11, gcc, clang). */
+typedef struct nn_image_desc {
+    int width, height;      /* output size; sources are resized to it (aspect not kept) */
+    int channels;           /* 1 grayscale or 3 RGB: what every source is converted to */
+    int max_source_pixels;  /* refuse sources whose header gives more pixels (default 1 << 24);
+                               checked before decoding */
+    size_t max_file_bytes;  /* refuse larger inputs (default 64 MiB; over INT_MAX always refused) */
+    int max_images;         /* nn_image_folder_load: refuse a folder with more entries in its
+                               class folders than this (default 1 << 20) */
+    uint32_t tag;           /* NN_DESC_TAG */
+} nn_image_desc;
+/* Defaults for the fields not given; the caller overrides any of them. */
+NNDEF nn_image_desc nn_image_desc_default(int width, int height, int channels);
+/* Decode one PNG, JPEG, BMP or TGA file held in memory (len bytes, need not end
+   in NUL) into dst: channels x height x width bytes, planar (CHW: all of the
+   first channel, then the next; PyTorch's ToTensor order), after resizing.
+   err (NN_ERROR_MAX bytes, may be NULL) gets the reason, stb_image's included.
+   dst is untouched on any error. Errors: NN_ERR_INVALID_ARGUMENT (a bad
+   description or NULL), NN_ERR_TRUNCATED (empty input, a file cut short),
+   NN_ERR_TOO_LARGE (max_file_bytes, max_source_pixels), NN_ERR_UNSUPPORTED
+   (GIF, PSD, HDR, PIC, PNM), NN_ERR_BAD_MAGIC (no known image signature),
+   NN_ERR_CORRUPT (refused by the checks above or by stb_image),
+   NN_ERR_OUT_OF_MEMORY. */
+NNDEF nn_result nn_image_decode(unsigned char *dst, const nn_image_desc *d, const void *buf, size_t len,
+                                char *err);
+#ifndef NN_NO_STDIO
+/* nn_image_decode on the bytes of a file (at most max_file_bytes); err names the file. */
+NNDEF nn_result nn_image_load(unsigned char *dst, const nn_image_desc *d, const char *path, char *err);
+
+/* An image-folder data set (torchvision's ImageFolder layout): root/<class>/<file>,
+   one folder per class. Classes are the folders of root in strcmp order (label =
+   index in that order); each class's files are read in strcmp order, so the
+   order is the same on every machine. Entries whose name starts with '.' are
+   ignored, and so are plain files in root itself. Every other entry of a class
+   folder counts against max_images (read or not); sub-folders are not searched
+   (each is listed as skipped).
+   A file that cannot be used (not an image, corrupt, over a limit, unreadable)
+   is skipped, counted in n_skipped and listed in `skipped` as a line
+   "class/file: reason"; a class folder without a usable image keeps its label
+   and gets a line "class/: no usable image (label k kept)" (not counted). The
+   text keeps its first 64 KiB, then "...". Memory: one block, sized from the
+   listing before anything is decoded (a slot per regular file, so at most
+   max_images images, never what a file claims), shrunk to n images at the end.
+   Errors (out unchanged but for .error): NN_ERR_INVALID_ARGUMENT, NN_ERR_IO (root
+   cannot be listed), NN_ERR_TOO_LARGE (max_images, more than 65536 classes, a
+   path over 4096 bytes), NN_ERR_CORRUPT (no class folder, or no usable image at
+   all), NN_ERR_OUT_OF_MEMORY, NN_ERR_UNSUPPORTED (no POSIX directory listing on
+   this platform). Feed batches through nn_gather_u8 (pixels stay uint8). */
+typedef struct nn_image_folder {
+    int n, n_classes, width, height, channels;
+    unsigned char *pixels;  /* n x (channels * height * width) bytes, CHW per image */
+    int *labels;            /* n class indices, 0..n_classes-1 */
+    char **class_names;     /* n_classes folder names, sorted */
+    int n_skipped;          /* files skipped */
+    char *skipped;          /* NUL-terminated lines (see above); "" when none */
+    void *owned;            /* the one NN_MALLOC block holding all of the above */
+    char error[NN_ERROR_MAX]; /* what was wrong, "" after success */
+} nn_image_folder;
+NNDEF nn_result nn_image_folder_load(nn_image_folder *out, const nn_image_desc *d, const char *root);
+/* Release what a load gave; accepts NULL and a freed or zeroed folder. */
+NNDEF void nn_image_folder_free(nn_image_folder *f);
+#endif /* NN_NO_STDIO */
+#endif /* stb_image and stb_image_resize included */
 
 /* Input preprocessing, fitted on training data only and saved with the model
    (the PREP section) so that a reloaded model sees its inputs as in training.
@@ -7668,6 +7776,862 @@ NNDEF nn_result nn_fit_history_csv(const nn_fit_epoch *h, int n, FILE *f) {
     return NN_OK;
 }
 #endif
+
+/* == 16. images: decode (stb_image), resize (stb_image_resize), folders ==== */
+#if defined(STBI_INCLUDE_STB_IMAGE_H) && defined(STBIR_INCLUDE_STB_IMAGE_RESIZE_H)
+#include <errno.h>
+#if NN__POSIX
+#include <dirent.h>
+#include <sys/stat.h>
+#endif
+
+#define NN__IMAGE_PATH_MAX 4096      /* longest path a folder load builds or takes */
+#define NN__IMAGE_MAX_CLASSES 65536  /* class folders under one root */
+#define NN__IMAGE_SKIPPED_MAX 65536  /* bytes of a folder's `skipped` text, NUL included */
+
+/* PNG needs stb_image's zlib decoder (also for the bound below): where this
+   file sees stb_image configured without PNG, PNGs are refused instead. */
+#if defined(STBI_NO_PNG) || defined(STBI_NO_ZLIB) ||                                                     \
+    ((defined(STBI_ONLY_JPEG) || defined(STBI_ONLY_BMP) || defined(STBI_ONLY_TGA) ||                     \
+      defined(STBI_ONLY_GIF) || defined(STBI_ONLY_PSD) || defined(STBI_ONLY_HDR) ||                      \
+      defined(STBI_ONLY_PIC) || defined(STBI_ONLY_PNM)) && !defined(STBI_ONLY_PNG))
+#define NN__IMAGE_PNG 0
+#else
+#define NN__IMAGE_PNG 1
+#endif
+
+NNDEF nn_image_desc nn_image_desc_default(int width, int height, int channels) {
+    nn_image_desc d;
+    NN__ZERO(d);
+    d.width = width;
+    d.height = height;
+    d.channels = channels;
+    d.max_source_pixels = 1 << 24;
+    d.max_file_bytes = (size_t)64 << 20;
+    d.max_images = 1 << 20;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+/* Checks a description; *bytes gets channels * height * width. */
+static nn_result nn__image_check_desc(const nn_image_desc *d, size_t *bytes, char *err) {
+    if (!d) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image: description is NULL");
+    if (d->tag != NN_DESC_TAG)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image: description not made by nn_image_desc_default()");
+    if (d->channels != 1 && d->channels != 3)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image: channels = %d, must be 1 (gray) or 3 (RGB)", d->channels);
+    if (d->width < 1 || d->height < 1)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image: width x height = %d x %d, both must be >= 1", d->width,
+                        d->height);
+    if ((uint64_t)d->width * (uint64_t)d->height * (uint64_t)d->channels > (uint64_t)INT_MAX)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "image: %d x %d x %d output bytes, over INT_MAX", d->channels,
+                        d->height, d->width);
+    if (d->max_source_pixels < 1 || d->max_file_bytes < 1 || d->max_images < 1)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image: max_source_pixels, max_file_bytes and max_images must be >= 1");
+    *bytes = (size_t)d->width * (size_t)d->height * (size_t)d->channels;
+    return NN_OK;
+}
+
+/* stb_image's reason for its last failure on this thread. */
+static const char *nn__stbi_reason(void) {
+    const char *s = stbi_failure_reason();
+    return s && *s ? s : "no reason given";
+}
+
+/* Byte i of a buffer, 0 past its end (as stb_image reads memory). */
+#define NN__IMAGE_BYTE(p, len, i) ((size_t)(i) < (len) ? (unsigned)(p)[i] : 0u)
+
+/* stb_image's TGA header test (stbi__tga_test), byte for byte: TGA has no
+   signature, so this is what stb_image calls a TGA. */
+static int nn__image_is_tga(const unsigned char *p, size_t len) {
+    unsigned cmap = NN__IMAGE_BYTE(p, len, 1), type = NN__IMAGE_BYTE(p, len, 2), bpp;
+    if (cmap > 1) return 0;
+    if (cmap == 1) {
+        unsigned e = NN__IMAGE_BYTE(p, len, 7); /* bits per palette entry */
+        if (type != 1 && type != 9) return 0;
+        if (e != 8 && e != 15 && e != 16 && e != 24 && e != 32) return 0;
+    } else if (type != 2 && type != 3 && type != 10 && type != 11) {
+        return 0;
+    }
+    if ((NN__IMAGE_BYTE(p, len, 12) | NN__IMAGE_BYTE(p, len, 13)) == 0) return 0; /* width */
+    if ((NN__IMAGE_BYTE(p, len, 14) | NN__IMAGE_BYTE(p, len, 15)) == 0) return 0; /* height */
+    bpp = NN__IMAGE_BYTE(p, len, 16);
+    if (cmap == 1 && bpp != 8 && bpp != 16) return 0;
+    return bpp == 8 || bpp == 15 || bpp == 16 || bpp == 24 || bpp == 32;
+}
+
+/* The format from the first bytes. Each of stb_image's formats but TGA has a
+   signature; the tests below take in at least every file stb_image's own test
+   of that format takes, and they exclude one another, so stb_image (which tries
+   them in its own order, TGA last) decodes an accepted file as the format
+   named here. Returns the format's name, *accepted 1 for PNG, JPEG, BMP and
+   TGA; NULL when nothing matched. */
+static const char *nn__image_format(const unsigned char *p, size_t len, int *accepted) {
+    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    unsigned b0 = NN__IMAGE_BYTE(p, len, 0), b1 = NN__IMAGE_BYTE(p, len, 1);
+    size_t i;
+    *accepted = 1;
+    if (len >= 8 && !memcmp(p, png, 8)) {
+        *accepted = NN__IMAGE_PNG;
+        return "PNG";
+    }
+    if (b0 == 'B' && b1 == 'M') return "BMP";
+    if (b0 == 0xFF) { /* stb_image: 0xFF, any 0xFF fill bytes, then SOI 0xD8 */
+        for (i = 1; NN__IMAGE_BYTE(p, len, i) == 0xFF; i++) {}
+        if (NN__IMAGE_BYTE(p, len, i) == 0xD8) return "JPEG";
+    }
+    *accepted = 0;
+    if (len >= 4 && !memcmp(p, "GIF8", 4)) return "GIF";
+    if (len >= 4 && !memcmp(p, "8BPS", 4)) return "PSD";
+    if (len >= 4 && !memcmp(p, "\x53\x80\xF6\x34", 4)) return "PIC (Softimage)";
+    if (b0 == 'P' && b1 >= '1' && b1 <= '7') return "PNM";
+    if (b0 == '#' && b1 == '?') return "HDR (Radiance)";
+    *accepted = 1;
+    if (nn__image_is_tga(p, len)) return "TGA";
+    *accepted = 0;
+    return NULL;
+}
+
+#if NN__IMAGE_PNG
+/* stb_image inflates a PNG's image data into a buffer that it doubles as
+   needed, so a file of a few MB that claims 1 x 1 pixels makes it allocate
+   and fill gigabytes. So the data is first inflated, with stb_image's
+   fixed-size inflater, into a buffer of the bytes its header implies plus an
+   eighth and 1 KiB (stb_image and libpng accept a little surplus data): a
+   stream that wants more is refused before the real decode. The chunks must run
+   complete up to IEND (stb_image would decode a file missing its last bytes);
+   other malformations are left for stb_image to report. */
+static nn_result nn__image_png_bound(const unsigned char *p, size_t len, char *err) {
+    static const unsigned char ax[7] = {0, 4, 0, 2, 0, 1, 0}, ay[7] = {0, 0, 4, 0, 2, 0, 1};
+    static const unsigned char sx[7] = {8, 8, 4, 4, 2, 2, 1}, sy[7] = {8, 8, 8, 4, 4, 2, 2};
+    static const unsigned char samples[7] = {1, 0, 3, 1, 2, 0, 4}; /* by colour type */
+    size_t pos = 8, idat = 0, n_idat = 0;
+    uint64_t w = 0, h = 0, bits = 0, need = 0, cap;
+    int interlace = 0, cgbi = 0, have = 0, k, got;
+    const unsigned char *src = NULL;
+    unsigned char *cat = NULL, *out;
+    for (;;) {
+        uint32_t n;
+        const unsigned char *t = p + pos + 4;
+        if (len - pos < 12)
+            return nn__fail(err, NN_ERR_TRUNCATED, "PNG: cut short: %lu bytes, no IEND chunk", (unsigned long)len);
+        n = nn__be32(p + pos);
+        if (n > 0x7FFFFFFFu) return nn__fail(err, NN_ERR_CORRUPT, "PNG: chunk length %lu at byte %lu", (unsigned long)n,
+                                             (unsigned long)pos);
+        if (n > len - pos - 12)
+            return nn__fail(err, NN_ERR_TRUNCATED, "PNG: cut short: %lu bytes, a chunk at byte %lu needs %lu",
+                            (unsigned long)len, (unsigned long)pos, (unsigned long)n + 12);
+        if (!memcmp(t, "IHDR", 4) && n >= 13 && !have) {
+            unsigned depth = t[12], color = t[13];
+            w = nn__be32(t + 4);
+            h = nn__be32(t + 8);
+            bits = color <= 6 ? (uint64_t)depth * samples[color] : 0;
+            interlace = t[16];
+            have = 1;
+        } else if (!memcmp(t, "CgBI", 4)) {
+            cgbi = 1; /* Apple's variant: raw DEFLATE, no zlib header */
+        } else if (!memcmp(t, "IDAT", 4)) {
+            if (!n_idat++) src = t + 4;
+            idat += n;
+        } else if (!memcmp(t, "IEND", 4)) {
+            break;
+        }
+        pos += 12 + (size_t)n;
+    }
+    /* stb_image checked w x h against max_source_pixels already (w, h < 2^31) */
+    if (!have || !n_idat || !w || !h || !bits || bits > 64) return NN_OK;
+    if (interlace == 1) {
+        for (k = 0; k < 7; k++) {
+            uint64_t pw = w > ax[k] ? (w - ax[k] + sx[k] - 1) / sx[k] : 0;
+            uint64_t ph = h > ay[k] ? (h - ay[k] + sy[k] - 1) / sy[k] : 0;
+            if (pw && ph) need += ph * (1 + (pw * bits + 7) / 8);
+        }
+    } else {
+        need = h * (1 + (w * bits + 7) / 8);
+    }
+    cap = need + need / 8 + 1024;
+    if (cap >= (uint64_t)INT_MAX)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "PNG: %.0f bytes of image data, more than can be inflated (INT_MAX)",
+                        (double)need);
+    if (n_idat > 1) { /* gather the IDAT chunks, as stb_image does */
+        size_t at = 0;
+        cat = (unsigned char *)NN_MALLOC(idat);
+        if (!cat) return nn__fail(err, NN_ERR_OUT_OF_MEMORY, "PNG: %lu bytes to gather its data", (unsigned long)idat);
+        for (pos = 8; len - pos >= 12;) {
+            uint32_t n = nn__be32(p + pos);
+            if (n > len - pos - 12 || !memcmp(p + pos + 4, "IEND", 4)) break;
+            if (!memcmp(p + pos + 4, "IDAT", 4)) {
+                memcpy(cat + at, p + pos + 8, n);
+                at += n;
+            }
+            pos += 12 + (size_t)n;
+        }
+        src = cat;
+    }
+    out = (unsigned char *)NN_MALLOC((size_t)cap + 1);
+    if (!out) {
+        NN_FREE(cat);
+        return nn__fail(err, NN_ERR_OUT_OF_MEMORY, "PNG: %.0f bytes to check its data", (double)cap + 1);
+    }
+    got = cgbi ? stbi_zlib_decode_noheader_buffer((char *)out, (int)cap + 1, (const char *)src, (int)idat)
+               : stbi_zlib_decode_buffer((char *)out, (int)cap + 1, (const char *)src, (int)idat);
+    NN_FREE(out);
+    NN_FREE(cat);
+    if (got < 0 || (uint64_t)got > cap)
+        return nn__fail(err, NN_ERR_CORRUPT, "PNG: image data corrupt or inflating past the %.0f bytes of a %u x %u image "
+                        "(stb_image: %s)", (double)need, (unsigned)w, (unsigned)h,
+                        got < 0 ? nn__stbi_reason() : "longer than its header says");
+    return NN_OK;
+}
+#endif
+
+/* Two holes of stb_image 2.27's JPEG decoder (Debian's; found again by
+   tests/fuzz_image.c, fixed upstream after it): a Huffman table whose 16 code
+   counts add up to more than 256 is built past its arrays; and a scan may use
+   a Huffman or quantization table that no DHT or DQT defined, so the decoder
+   runs on uninitialized memory (reads out of bounds, or pixels that change
+   from run to run). So the marker segments are walked first, as stb_image
+   reads them (DHT and DQT tables on while their segment has bytes left, even
+   past its end; entropy-coded data skipped up to a 0xFF that is neither a
+   stuffed 0x00 nor a restart), and such files are refused. The walk also
+   counts the entropy-coded bytes: stb_image decodes missing data as zeros, so
+   a few hundred bytes ending in EOI would pass for a 4096 x 4096 image. The
+   most sampled component has ceil(w/8) x ceil(h/8) blocks, each taking at
+   least 2 bits (a DC and an EOB code; progressive: 1, its DC code in its first
+   DC scan), so fewer bytes than that is a file cut short. */
+static nn_result nn__image_jpeg_check(const unsigned char *p, size_t len, char *err) {
+    size_t pos = 1;
+    unsigned dc = 0, ac = 0, dq = 0, n_comp = 0, i; /* bit t: table t defined */
+    unsigned char comp_id[4] = {0}, comp_tq[4] = {0};
+    int progressive = 0, in_scan = 0;
+    uint64_t sof_w = 0, sof_h = 0, scan_bytes = 0, blocks, need;
+    while (pos < len && p[pos] == 0xFF) pos++;
+    pos++; /* SOI */
+    while (pos + 1 < len) {
+        unsigned m;
+        size_t seg, at;
+        long left;
+        if (p[pos] != 0xFF) { /* entropy-coded data or junk */
+            scan_bytes += (uint64_t)in_scan;
+            pos++;
+            continue;
+        }
+        while (pos < len && p[pos] == 0xFF) pos++; /* fill bytes */
+        if (pos >= len) break;
+        m = p[pos++];
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length */
+            scan_bytes += 2u * (uint64_t)in_scan;
+            continue;
+        }
+        if (m == 0xD9) { /* EOI: enough data for the blocks? */
+            blocks = ((sof_w + 7) / 8) * ((sof_h + 7) / 8);
+            need = progressive ? (blocks + 7) / 8 : (blocks + 3) / 4;
+            if (scan_bytes < need)
+                return nn__fail(err, NN_ERR_TRUNCATED,
+                                "JPEG: %.0f bytes of scan data for %.0f x %.0f pixels, which take at least %.0f",
+                                (double)scan_bytes, (double)sof_w, (double)sof_h, (double)need);
+            break;
+        }
+        in_scan = 0;
+        if (len - pos < 2) break;
+        seg = (size_t)p[pos] << 8 | p[pos + 1];
+        if (seg < 2) break; /* stb_image reports it */
+        at = pos + 2;
+        left = (long)seg - 2;
+        if (m == 0xC4) { /* DHT: (class << 4 | id, 16 counts, the symbols) */
+            while (left > 0) {
+                unsigned q = NN__IMAGE_BYTE(p, len, at), n = 0;
+                for (i = 1; i <= 16; i++) n += NN__IMAGE_BYTE(p, len, at + i);
+                if (n > 256)
+                    return nn__fail(err, NN_ERR_CORRUPT, "JPEG: a Huffman table of %u codes at byte %lu (at most 256)", n,
+                                    (unsigned long)at);
+                if ((q >> 4) > 1 || (q & 15) > 3) break; /* stb_image refuses it */
+                if (q >> 4) ac |= 1u << (q & 15);
+                else dc |= 1u << (q & 15);
+                at += 17 + n;
+                left -= 17 + (long)n;
+            }
+        } else if (m == 0xDB) { /* DQT: (precision << 4 | id, 64 values of 8 or 16 bits) */
+            while (left > 0) {
+                unsigned q = NN__IMAGE_BYTE(p, len, at);
+                if ((q >> 4) > 1 || (q & 15) > 3) break;
+                dq |= 1u << (q & 15);
+                at += q >> 4 ? 129 : 65;
+                left -= q >> 4 ? 129 : 65;
+            }
+        } else if (m >= 0xC0 && m <= 0xC2) { /* SOF: the components' ids and quantization tables */
+            progressive = m == 0xC2;
+            sof_h = NN__IMAGE_BYTE(p, len, pos + 3) << 8 | NN__IMAGE_BYTE(p, len, pos + 4);
+            sof_w = NN__IMAGE_BYTE(p, len, pos + 5) << 8 | NN__IMAGE_BYTE(p, len, pos + 6);
+            n_comp = NN__MIN(NN__IMAGE_BYTE(p, len, pos + 7), 4u);
+            for (i = 0; i < n_comp; i++) {
+                comp_id[i] = (unsigned char)NN__IMAGE_BYTE(p, len, pos + 8 + 3 * i);
+                comp_tq[i] = (unsigned char)NN__IMAGE_BYTE(p, len, pos + 10 + 3 * i);
+            }
+        } else if (m == 0xDA) { /* SOS: the tables this scan decodes with must exist */
+            unsigned ns = NN__IMAGE_BYTE(p, len, pos + 2), ss = NN__IMAGE_BYTE(p, len, pos + 3 + 2 * ns);
+            unsigned ah = NN__IMAGE_BYTE(p, len, pos + 5 + 2 * ns) >> 4;
+            int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
+            for (i = 0; i < ns && i < 4; i++) {
+                unsigned id = NN__IMAGE_BYTE(p, len, pos + 3 + 2 * i), t = NN__IMAGE_BYTE(p, len, pos + 4 + 2 * i), c;
+                for (c = 0; c < n_comp && comp_id[c] != id; c++) {}
+                if (c == n_comp || (t >> 4) > 3 || (t & 15) > 3) continue; /* stb_image refuses it */
+                if ((need_dc && !(dc >> (t >> 4) & 1)) || (need_ac && !(ac >> (t & 15) & 1)))
+                    return nn__fail(err, NN_ERR_CORRUPT, "JPEG: the scan at byte %lu uses a Huffman table no DHT defined",
+                                    (unsigned long)pos);
+                if (comp_tq[c] > 3 || !(dq >> comp_tq[c] & 1))
+                    return nn__fail(err, NN_ERR_CORRUPT,
+                                    "JPEG: the scan at byte %lu uses quantization table %u, which no DQT defined",
+                                    (unsigned long)pos, (unsigned)comp_tq[c]);
+            }
+            in_scan = 1;
+        }
+        pos += seg; /* may be past len: stb_image reads zeros there */
+    }
+    return NN_OK;
+}
+
+/* stb_image reads zeros past the end of a BMP or TGA and decodes a file cut
+   short without a word. The bytes its pixels need are counted here the way
+   stb_image reads them (w, h from stbi_info); layouts this does not know are
+   left for stb_image to refuse or read. */
+static nn_result nn__image_bmp_tga_size(const unsigned char *p, size_t len, int is_bmp, uint64_t w, uint64_t h,
+                                        char *err) {
+    uint64_t need, total = w * h;
+    int runs_short = 0;
+    if (is_bmp) {
+        uint64_t off = 0, hsz = 0, comp = 0;
+        unsigned at, bpp, k;
+        for (k = 4; k-- > 0;) {
+            off = off << 8 | NN__IMAGE_BYTE(p, len, 10 + k);
+            hsz = hsz << 8 | NN__IMAGE_BYTE(p, len, 14 + k);
+            comp = comp << 8 | NN__IMAGE_BYTE(p, len, 30 + k);
+        }
+        at = hsz == 12 ? 24 : 28;
+        bpp = NN__IMAGE_BYTE(p, len, at) | NN__IMAGE_BYTE(p, len, at + 1) << 8;
+        /* stb_image refuses compression 1, 2 (RLE) and 4 up to 2^31 - 1, and
+           reads every other value (a negative int to it) as uncompressed */
+        if (hsz == 12) comp = 0;
+        if ((comp >= 1 && comp <= 2) || (comp >= 4 && comp < 0x80000000u) ||
+            (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32))
+            return NN_OK;
+        /* with a palette, stb_image then skips to the end and reads zeros */
+        if (off < 14 + hsz)
+            return nn__fail(err, NN_ERR_CORRUPT, "BMP: pixel data at byte %lu, inside its %lu-byte header",
+                            (unsigned long)off, (unsigned long)(14 + hsz));
+        need = off + (w * bpp + 31) / 32 * 4 * h; /* rows padded to 4 bytes */
+    } else {
+        unsigned idlen = p[0], indexed = NN__IMAGE_BYTE(p, len, 1), type = NN__IMAGE_BYTE(p, len, 2);
+        unsigned pstart = NN__IMAGE_BYTE(p, len, 3) | NN__IMAGE_BYTE(p, len, 4) << 8;
+        unsigned plen = NN__IMAGE_BYTE(p, len, 5) | NN__IMAGE_BYTE(p, len, 6) << 8;
+        unsigned pbits = NN__IMAGE_BYTE(p, len, 7), bits = NN__IMAGE_BYTE(p, len, 16);
+        uint64_t px = (bits + 7) / 8, done = 0;
+        need = 18 + (uint64_t)idlen;
+        if (indexed) need += pstart + (uint64_t)plen * ((pbits + 7) / 8);
+        if (type < 8) {
+            need += total * px;
+        } else { /* run-length packets: a header byte, then one pixel (a run) or n */
+            while (done < total) {
+                uint64_t n;
+                unsigned cmd;
+                if (need >= len) break;
+                cmd = p[need++];
+                n = NN__MIN((uint64_t)(cmd & 127u) + 1, total - done);
+                need += cmd & 128u ? px : n * px;
+                done += n;
+            }
+            runs_short = done < total;
+        }
+    }
+    if (runs_short || need > (uint64_t)len)
+        return nn__fail(err, NN_ERR_TRUNCATED, "%s: cut short: %lu bytes, its %.0f x %.0f pixels need %s%.0f",
+                        is_bmp ? "BMP" : "TGA", (unsigned long)len, (double)w, (double)h, runs_short ? "more than " : "",
+                        runs_short ? (double)len : (double)need);
+    return NN_OK;
+}
+
+NNDEF nn_result nn_image_decode(unsigned char *dst, const nn_image_desc *d, const void *buf, size_t len, char *err) {
+    const unsigned char *p = (const unsigned char *)buf, *hwc;
+    const char *fmt, *why;
+    unsigned char *px, *rs = NULL;
+    int accepted, sw, sh, sc, x, y, c, C, W, H;
+    size_t bytes = 0, plane, i;
+    nn_result r = nn__image_check_desc(d, &bytes, err);
+    if (r != NN_OK) return r;
+    if (!dst || (!buf && len)) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image: %s is NULL", dst ? "buf" : "dst");
+    if (len == 0) return nn__fail(err, NN_ERR_TRUNCATED, "image: empty input (0 bytes)");
+    if (len > d->max_file_bytes || len > (size_t)INT_MAX)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "image: %lu bytes, more than max_file_bytes (%lu)", (unsigned long)len,
+                        (unsigned long)(d->max_file_bytes < (size_t)INT_MAX ? d->max_file_bytes : (size_t)INT_MAX));
+    fmt = nn__image_format(p, len, &accepted);
+    if (!fmt) {
+        static const unsigned char png[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+        if (len < 8 && !memcmp(p, png, len))
+            return nn__fail(err, NN_ERR_TRUNCATED, "PNG: cut short in its signature (%lu bytes)", (unsigned long)len);
+        return nn__fail(err, NN_ERR_BAD_MAGIC, "image: not a PNG, JPEG, BMP or TGA file (starts %02x %02x %02x %02x)",
+                        NN__IMAGE_BYTE(p, len, 0), NN__IMAGE_BYTE(p, len, 1), NN__IMAGE_BYTE(p, len, 2),
+                        NN__IMAGE_BYTE(p, len, 3));
+    }
+    if (!accepted)
+        return nn__fail(err, NN_ERR_UNSUPPORTED, "%s image: not supported (PNG, JPEG, BMP and TGA are%s)", fmt,
+                        NN__IMAGE_PNG ? "" : "; PNG only with stb_image's PNG decoder");
+    /* the size, before anything is decoded. A PNG's is read here first: past
+       2^30 bytes stb_image refuses it without saying the size */
+    if (!strcmp(fmt, "PNG") && len >= 24 && !memcmp(p + 12, "IHDR", 4) &&
+        (uint64_t)nn__be32(p + 16) * nn__be32(p + 20) > (uint64_t)d->max_source_pixels)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "PNG: header gives %lu x %lu = %.0f pixels, more than max_source_pixels (%d)",
+                        (unsigned long)nn__be32(p + 16), (unsigned long)nn__be32(p + 20),
+                        (double)nn__be32(p + 16) * (double)nn__be32(p + 20), d->max_source_pixels);
+    if (!strcmp(fmt, "JPEG")) {
+        r = nn__image_jpeg_check(p, len, err);
+        if (r != NN_OK) return r;
+    }
+    if (!stbi_info_from_memory(p, (int)len, &sw, &sh, &sc)) {
+        why = nn__stbi_reason();
+        return nn__fail(err, strcmp(why, "too large") ? NN_ERR_CORRUPT : NN_ERR_TOO_LARGE,
+                        "%s: cannot read its header, cut short or corrupt (stb_image: %s)", fmt, why);
+    }
+    if ((uint64_t)sw * (uint64_t)sh > (uint64_t)d->max_source_pixels)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "%s: header gives %d x %d = %.0f pixels, more than max_source_pixels (%d)",
+                        fmt, sw, sh, (double)sw * (double)sh, d->max_source_pixels);
+    if (sw < 1 || sh < 1) return nn__fail(err, NN_ERR_CORRUPT, "%s: header gives %d x %d pixels", fmt, sw, sh);
+#if NN__IMAGE_PNG
+    if (!strcmp(fmt, "PNG")) r = nn__image_png_bound(p, len, err);
+#endif
+    if (!strcmp(fmt, "BMP") || !strcmp(fmt, "TGA"))
+        r = nn__image_bmp_tga_size(p, len, fmt[0] == 'B', (uint64_t)sw, (uint64_t)sh, err);
+    if (r != NN_OK) return r;
+    C = d->channels;
+    W = d->width;
+    H = d->height;
+    px = stbi_load_from_memory(p, (int)len, &x, &y, &c, C);
+    if (!px) {
+        why = nn__stbi_reason();
+        r = !strcmp(why, "outofmem") || !strcmp(why, "Out of memory") ? NN_ERR_OUT_OF_MEMORY : NN_ERR_CORRUPT;
+        return nn__fail(err, r, "%s: cannot decode it (stb_image: %s)", fmt, why);
+    }
+    if (x != sw || y != sh) {
+        stbi_image_free(px);
+        return nn__fail(err, NN_ERR_CORRUPT, "%s: decoded %d x %d pixels, its header said %d x %d", fmt, x, y, sw, sh);
+    }
+    hwc = px;
+    if (x != W || y != H) {
+        rs = (unsigned char *)NN_MALLOC(bytes);
+        if (!rs || !stbir_resize_uint8(px, x, y, 0, rs, W, H, 0, C)) {
+            NN_FREE(rs);
+            stbi_image_free(px);
+            return nn__fail(err, NN_ERR_OUT_OF_MEMORY, "%s: no memory to resize %d x %d to %d x %d", fmt, x, y, W, H);
+        }
+        hwc = rs;
+    }
+    /* interleaved (H, W, C) to planar (C, H, W) */
+    plane = (size_t)W * (size_t)H;
+    if (C == 1) {
+        memcpy(dst, hwc, plane);
+    } else {
+        for (c = 0; c < C; c++) {
+            unsigned char *o = dst + (size_t)c * plane;
+            const unsigned char *s = hwc + c;
+            for (i = 0; i < plane; i++) o[i] = s[i * (size_t)C];
+        }
+    }
+    NN_FREE(rs);
+    stbi_image_free(px);
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+/* A short text for errno after a failed open or listing (strerror may not be
+   thread-safe). */
+static const char *nn__image_errno_text(int e) {
+    switch (e) {
+#ifdef ENOENT
+    case ENOENT: return "no such file or directory";
+#endif
+#ifdef EACCES
+    case EACCES: return "permission denied";
+#endif
+#ifdef ENOTDIR
+    case ENOTDIR: return "not a directory";
+#endif
+#ifdef EISDIR
+    case EISDIR: return "is a directory";
+#endif
+#ifdef ELOOP
+    case ELOOP: return "too many symbolic links";
+#endif
+#ifdef EMFILE
+    case EMFILE: return "too many open files";
+#endif
+    default: return "I/O error";
+    }
+}
+
+/* The last `keep` bytes of a path for a message, "..." in front if cut. */
+static const char *nn__image_tail(const char *path, size_t keep, const char **dots) {
+    size_t n = strlen(path);
+    *dots = n > keep ? "..." : "";
+    return n > keep ? path + n - keep : path;
+}
+
+NNDEF nn_result nn_image_load(unsigned char *dst, const nn_image_desc *d, const char *path, char *err) {
+    void *raw = NULL;
+    size_t len = 0, bytes = 0;
+    const char *dots, *tail;
+    char why[NN_ERROR_MAX];
+    nn_result r = nn__image_check_desc(d, &bytes, err);
+    if (r != NN_OK) return r;
+    if (!dst || !path) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image: %s is NULL", dst ? "path" : "dst");
+    tail = nn__image_tail(path, 60, &dots);
+    errno = 0;
+    r = nn_read_file(&raw, &len, path, d->max_file_bytes);
+    if (r != NN_OK)
+        return nn__fail(err, r, "image: %s%s: %s", dots, tail,
+                        r == NN_ERR_TOO_LARGE ? "larger than max_file_bytes"
+                        : r == NN_ERR_IO      ? nn__image_errno_text(errno)
+                                              : nn_result_string(r));
+    why[0] = 0;
+    r = nn_image_decode(dst, d, raw, len, why);
+    NN_FREE(raw);
+    if (r != NN_OK) return nn__fail(err, r, "%s%s: %s", dots, tail, why);
+    return NN_OK;
+}
+
+#if NN__POSIX
+/* Names listed from directories: NUL-terminated, back to back in one pool,
+   each after a byte giving its kind: 'd' folder, 'f' regular file, 'o' other
+   (device, pipe, socket), 'u' cannot be examined, 'l' path too long. */
+typedef struct nn__image_names {
+    char *pool;
+    size_t len, cap;
+    size_t *off; /* where each name starts in pool */
+    size_t n, cap_n;
+} nn__image_names;
+
+static int nn__image_names_add(nn__image_names *s, char kind, const char *name) {
+    size_t k = strlen(name);
+    if (s->n == s->cap_n) {
+        size_t nc = s->cap_n ? 2 * s->cap_n : 64;
+        size_t *no = (size_t *)NN_REALLOC(s->off, nc * sizeof *no);
+        if (!no) return 0;
+        s->off = no;
+        s->cap_n = nc;
+    }
+    if (s->cap - s->len < k + 2) {
+        size_t nc = NN__MAX(2 * s->cap, s->len + k + 2);
+        char *np = (char *)NN_REALLOC(s->pool, nc < 4096 ? 4096 : nc);
+        if (!np) return 0;
+        s->pool = np;
+        s->cap = nc < 4096 ? 4096 : nc;
+    }
+    s->pool[s->len] = kind;
+    memcpy(s->pool + s->len + 1, name, k + 1);
+    s->off[s->n++] = s->len + 1;
+    s->len += k + 2;
+    return 1;
+}
+
+/* Pointers to the names, in listing order (NULL when out of memory). */
+static char **nn__image_names_ptrs(const nn__image_names *s) {
+    char **v = (char **)NN_MALLOC((s->n ? s->n : 1) * sizeof *v);
+    size_t i;
+    if (v)
+        for (i = 0; i < s->n; i++) v[i] = s->pool + s->off[i];
+    return v;
+}
+
+static int nn__image_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists the folder path[0..plen) into s, skipping names that start with '.';
+   folders_only keeps only sub-folders. Refuses to hold more than `limit`
+   names (NN_ERR_TOO_LARGE, err not written: the caller says which limit). */
+static nn_result nn__image_list(nn__image_names *s, char *path, size_t plen, size_t limit, int folders_only,
+                                char *err) {
+    DIR *dir;
+    struct dirent *e;
+    struct stat st;
+    const char *dots, *tail;
+    nn_result r = NN_OK;
+    path[plen] = 0;
+    dir = opendir(path);
+    if (!dir) {
+        int en = errno;
+        tail = nn__image_tail(path, 100, &dots);
+        return nn__fail(err, NN_ERR_IO, "image folder: cannot list \"%s%s\": %s", dots, tail, nn__image_errno_text(en));
+    }
+    for (;;) {
+        size_t k;
+        char kind;
+        errno = 0;
+        e = readdir(dir);
+        if (!e) {
+            if (errno) {
+                int en = errno;
+                path[plen] = 0;
+                tail = nn__image_tail(path, 100, &dots);
+                r = nn__fail(err, NN_ERR_IO, "image folder: error listing \"%s%s\": %s", dots, tail,
+                             nn__image_errno_text(en));
+            }
+            break;
+        }
+        if (e->d_name[0] == '.') continue; /* hidden, "." and ".." */
+        k = strlen(e->d_name);
+        if (plen + 1 + k > NN__IMAGE_PATH_MAX) {
+            kind = 'l';
+        } else {
+            path[plen] = '/';
+            memcpy(path + plen + 1, e->d_name, k + 1);
+            kind = stat(path, &st) != 0 ? 'u' : S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : 'o';
+        }
+        if (folders_only && kind != 'd') {
+            if (kind != 'l') continue;
+            path[plen] = 0;
+            tail = nn__image_tail(path, 60, &dots);
+            r = nn__fail(err, NN_ERR_TOO_LARGE, "image folder: \"%s%s/%.40s...\" is a path over %d bytes", dots, tail,
+                         e->d_name, NN__IMAGE_PATH_MAX);
+            break;
+        }
+        if (s->n >= limit) {
+            r = NN_ERR_TOO_LARGE;
+            break;
+        }
+        if (!nn__image_names_add(s, kind, e->d_name)) {
+            r = nn__fail(err, NN_ERR_OUT_OF_MEMORY, "image folder: out of memory listing %lu names", (unsigned long)s->n);
+            break;
+        }
+    }
+    closedir(dir);
+    path[plen] = 0;
+    return r;
+}
+
+/* Appends "cls/file: why" as a line to the skipped text txt (*tlen bytes so
+   far, at most NN__IMAGE_SKIPPED_MAX with the NUL; then one line "..." and
+   *full set), control bytes shown as '?'. */
+static void nn__image_note(char *txt, size_t *tlen, int *full, const char *cls, const char *file, const char *why) {
+    char line[2 * 256 + NN_ERROR_MAX + 8];
+    int k;
+    size_t n, i;
+    if (*full) return;
+    k = snprintf(line, sizeof line, "%.256s/%.256s: %s\n", cls, file, why);
+    if (k <= 0) return;
+    n = (size_t)k < sizeof line ? (size_t)k : sizeof line - 1;
+    line[n - 1] = '\n';
+    for (i = 0; i + 1 < n; i++)
+        if ((unsigned char)line[i] < 32 || line[i] == 127) line[i] = '?';
+    if (*tlen + n + 5 > NN__IMAGE_SKIPPED_MAX) {
+        memcpy(txt + *tlen, "...\n", 5);
+        *tlen += 4;
+        *full = 1;
+        return;
+    }
+    memcpy(txt + *tlen, line, n);
+    *tlen += n;
+    txt[*tlen] = 0;
+}
+
+#define NN__ALIGN16(x) (((x) + 15) & ~(size_t)15)
+
+NNDEF nn_result nn_image_folder_load(nn_image_folder *out, const nn_image_desc *d, const char *root) {
+    char path[NN__IMAGE_PATH_MAX + 2], why[NN_ERROR_MAX], *err, **cptr = NULL, **fptr = NULL, *txt;
+    const char *dots, *tail;
+    nn__image_names cls, files;
+    size_t *first = NULL, img = 0, rlen, n_reg = 0, nam_bytes = 0, o_lab, o_ptr, o_nam, o_txt, tlen = 0, i, j;
+    size_t f_lab, f_ptr, f_nam, f_txt, total;
+    unsigned char *blk = NULL, *nb;
+    int n = 0, n_skipped = 0, full = 0;
+    nn_image_folder t;
+    nn_result r;
+    if (!out) return NN_ERR_INVALID_ARGUMENT;
+    err = out->error;
+    memset(&cls, 0, sizeof cls);
+    memset(&files, 0, sizeof files);
+    r = nn__image_check_desc(d, &img, err);
+    if (r != NN_OK) return r;
+    if (!root || !root[0]) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image folder: root is %s", root ? "\"\"" : "NULL");
+    rlen = strlen(root);
+    if (rlen > NN__IMAGE_PATH_MAX)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "image folder: root is %lu bytes long, at most %d", (unsigned long)rlen,
+                        NN__IMAGE_PATH_MAX);
+    memcpy(path, root, rlen + 1);
+    while (rlen > 1 && path[rlen - 1] == '/') rlen--;
+    tail = nn__image_tail(root, 100, &dots);
+
+    /* pass 1: the class folders, then every class folder's entries */
+    r = nn__image_list(&cls, path, rlen, NN__IMAGE_MAX_CLASSES, 1, err);
+    if (r == NN_ERR_TOO_LARGE && cls.n >= NN__IMAGE_MAX_CLASSES)
+        nn__fail(err, r, "image folder: more than %d class folders in \"%s%s\"", NN__IMAGE_MAX_CLASSES, dots, tail);
+    if (r != NN_OK) goto done;
+    if (cls.n == 0) {
+        r = nn__fail(err, NN_ERR_CORRUPT, "image folder: no class folder in \"%s%s\" (expected root/<class>/<image>)", dots,
+                     tail);
+        goto done;
+    }
+    cptr = nn__image_names_ptrs(&cls);
+    first = (size_t *)NN_MALLOC((cls.n + 1) * sizeof *first);
+    if (!cptr || !first) goto oom;
+    qsort(cptr, cls.n, sizeof *cptr, nn__image_cmp);
+    for (i = 0; i < cls.n; i++) {
+        size_t k = strlen(cptr[i]);
+        first[i] = files.n;
+        path[rlen] = '/';
+        memcpy(path + rlen + 1, cptr[i], k + 1); /* fits: nn__image_list checked */
+        r = nn__image_list(&files, path, rlen + 1 + k, (size_t)d->max_images, 0, err);
+        path[rlen] = 0;
+        if (r == NN_ERR_TOO_LARGE && files.n >= (size_t)d->max_images)
+            nn__fail(err, r, "image folder: more than max_images (%d) entries in the class folders (at \"%.60s\")",
+                     d->max_images, cptr[i]);
+        if (r != NN_OK) goto done;
+        nam_bytes += k + 1;
+    }
+    first[cls.n] = files.n;
+    fptr = nn__image_names_ptrs(&files);
+    if (!fptr) goto oom;
+    for (i = 0; i < cls.n; i++) qsort(fptr + first[i], first[i + 1] - first[i], sizeof *fptr, nn__image_cmp);
+    for (i = 0; i < files.n; i++) n_reg += fptr[i][-1] == 'f';
+
+    /* pass 2: one block sized from the listing: pixels, labels, class name
+       pointers, class names, skipped text; then the images, in order */
+    if (n_reg > (SIZE_MAX / 2 - NN__IMAGE_SKIPPED_MAX - nam_bytes) / (img + 2 * sizeof(int) + 16)) goto oom;
+    o_lab = NN__ALIGN16(n_reg * img);
+    o_ptr = NN__ALIGN16(o_lab + n_reg * sizeof(int));
+    o_nam = o_ptr + cls.n * sizeof(char *);
+    o_txt = o_nam + nam_bytes;
+    blk = (unsigned char *)NN_MALLOC(o_txt + NN__IMAGE_SKIPPED_MAX);
+    if (!blk) goto oom;
+    txt = (char *)blk + o_txt;
+    txt[0] = 0;
+    for (i = 0; i < cls.n; i++) {
+        int got = 0;
+        size_t k = strlen(cptr[i]);
+        for (j = first[i]; j < first[i + 1]; j++) {
+            const char *name = fptr[j];
+            void *raw = NULL;
+            size_t len = 0, m = strlen(name);
+            char kind = name[-1];
+            if (kind != 'f') {
+                nn__image_note(txt, &tlen, &full, cptr[i], name,
+                               kind == 'd'   ? "a folder (class folders are not searched further)"
+                               : kind == 'o' ? "not a regular file"
+                               : kind == 'u' ? "cannot be examined (stat failed; a broken link?)"
+                                             : "path over 4096 bytes");
+                n_skipped++;
+                continue;
+            }
+            path[rlen] = '/';
+            memcpy(path + rlen + 1, cptr[i], k);
+            path[rlen + 1 + k] = '/';
+            memcpy(path + rlen + 2 + k, name, m + 1);
+            errno = 0;
+            r = nn_read_file(&raw, &len, path, d->max_file_bytes);
+            path[rlen] = 0;
+            if (r == NN_OK) {
+                why[0] = 0;
+                r = nn_image_decode(blk + (size_t)n * img, d, raw, len, why);
+                NN_FREE(raw);
+            } else if (r == NN_ERR_TOO_LARGE) {
+                snprintf(why, sizeof why, "larger than max_file_bytes (%lu)", (unsigned long)d->max_file_bytes);
+            } else if (r == NN_ERR_IO) {
+                snprintf(why, sizeof why, "cannot read it (%s)", nn__image_errno_text(errno));
+            }
+            if (r == NN_ERR_OUT_OF_MEMORY) {
+                nn__fail(err, r, "image folder: out of memory at \"%.60s/%.60s\"", cptr[i], name);
+                goto done;
+            }
+            if (r != NN_OK) {
+                nn__image_note(txt, &tlen, &full, cptr[i], name, why);
+                n_skipped++;
+                continue;
+            }
+            ((int *)(blk + o_lab))[n++] = (int)i;
+            got++;
+        }
+        if (!got) {
+            snprintf(why, sizeof why, "no usable image (label %d kept)", (int)i);
+            nn__image_note(txt, &tlen, &full, cptr[i], "", why);
+        }
+    }
+    if (n == 0) {
+        char *nl = strchr(txt, '\n');
+        if (nl) *nl = 0;
+        r = nn__fail(err, NN_ERR_CORRUPT, "image folder: no usable image in \"%s%s\" (%d skipped; %s)", dots, tail,
+                     n_skipped, txt[0] ? txt : "no files");
+        goto done;
+    }
+
+    /* move everything down over the room of skipped files, shrink the block */
+    f_lab = NN__ALIGN16((size_t)n * img);
+    f_ptr = NN__ALIGN16(f_lab + (size_t)n * sizeof(int));
+    f_nam = f_ptr + cls.n * sizeof(char *);
+    f_txt = f_nam + nam_bytes;
+    total = f_txt + tlen + 1;
+    memmove(blk + f_lab, blk + o_lab, (size_t)n * sizeof(int));
+    for (i = 0, j = f_nam; i < cls.n; i++) { /* below o_txt: the text is intact */
+        size_t k = strlen(cptr[i]) + 1;
+        memcpy(blk + j, cptr[i], k);
+        j += k;
+    }
+    memmove(blk + f_txt, blk + o_txt, tlen + 1);
+    nb = (unsigned char *)NN_REALLOC(blk, total);
+    if (nb) blk = nb; /* if shrinking fails, the larger block serves */
+    NN__ZERO(t);
+    t.n = n;
+    t.n_classes = (int)cls.n;
+    t.width = d->width;
+    t.height = d->height;
+    t.channels = d->channels;
+    t.pixels = blk;
+    t.labels = (int *)(blk + f_lab);
+    t.class_names = (char **)(blk + f_ptr);
+    for (i = 0, j = f_nam; i < cls.n; i++) {
+        t.class_names[i] = (char *)blk + j;
+        j += strlen(t.class_names[i]) + 1;
+    }
+    t.n_skipped = n_skipped;
+    t.skipped = (char *)blk + f_txt;
+    t.owned = blk;
+    blk = NULL;
+    *out = t;
+    r = NN_OK;
+    goto done;
+oom:
+    r = nn__fail(err, NN_ERR_OUT_OF_MEMORY, "image folder: out of memory (%lu entries, %lu bytes per image)",
+                 (unsigned long)files.n, (unsigned long)img);
+done:
+    NN_FREE(blk);
+    NN_FREE(cptr);
+    NN_FREE(fptr);
+    NN_FREE(first);
+    NN_FREE(cls.pool);
+    NN_FREE(cls.off);
+    NN_FREE(files.pool);
+    NN_FREE(files.off);
+    return r;
+}
+#undef NN__ALIGN16
+#else
+NNDEF nn_result nn_image_folder_load(nn_image_folder *out, const nn_image_desc *d, const char *root) {
+    (void)d;
+    (void)root;
+    if (!out) return NN_ERR_INVALID_ARGUMENT;
+    return nn__fail(out->error, NN_ERR_UNSUPPORTED, "image folder: needs a POSIX directory listing (opendir)");
+}
+#endif /* NN__POSIX */
+
+NNDEF void nn_image_folder_free(nn_image_folder *f) {
+    if (!f) return;
+    if (f->owned) NN_FREE(f->owned);
+    f->owned = NULL;
+    f->pixels = NULL;
+    f->labels = NULL;
+    f->class_names = NULL;
+    f->skipped = NULL;
+    f->n = f->n_classes = f->n_skipped = 0;
+}
+#endif /* NN_NO_STDIO */
+#endif /* stb_image and stb_image_resize included */
 
 #endif /* NN__IMPLEMENTATION_DONE */
 #endif /* NN_IMPLEMENTATION */
