@@ -3549,8 +3549,10 @@ static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
                                 l->kind == NN_LAYER_MAXOUT ? l->k : l->units);
             if ((size_t)l->units * (size_t)k * (size_t)width > (size_t)INT_MAX ||
                 (size_t)d->max_batch * (size_t)l->units * (size_t)k > (size_t)INT_MAX)
-                return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d (%s): %d x %d weights or %d x %d outputs over INT_MAX",
-                                i, nn__layer_kind_name(l->kind), l->units * k, width, d->max_batch, l->units * k);
+                /* units * k is the product just found too large: print it as size_t */
+                return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d (%s): %lu x %d weights or %d x %lu outputs over INT_MAX",
+                                i, nn__layer_kind_name(l->kind), (unsigned long)((size_t)l->units * (size_t)k), width,
+                                d->max_batch, (unsigned long)((size_t)l->units * (size_t)k));
             width = l->units;
             break;
         }

@@ -303,6 +303,26 @@ static void test_model_desc_errors_name_the_layer(void) {
     CHECK(m.layers[2].p == 0.0f);
 }
 
+/* A maxout layer whose units x k overflows int: refused, and the message itself must
+   not overflow computing it (the fuzzer's find: 1317601280 x 3 as int in the message). */
+static void test_model_desc_huge_maxout_message(void) {
+    nn_layer_desc ls[1];
+    nn_model_desc md;
+    nn_model m;
+    unsigned char mem[4096];
+    nn_arena a;
+    ls[0] = nn_maxout(1317601280, 3, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = 3;
+    md.max_batch = 2;
+    md.layers = ls;
+    md.n_layers = 1;
+    memset(&m, 0, sizeof m);
+    CHECK_EQ_INT(nn_arena_init(&a, mem, sizeof mem), NN_OK);
+    CHECK_EQ_INT(nn_model_init(&m, &a, &md), NN_ERR_TOO_LARGE);
+    CHECKF(strstr(m.error, "3952803840 x 3 weights") != NULL, "error: %s", m.error);
+}
+
 /* ------------------------------------------------------------ losses */
 
 static void test_loss_bad_labels_and_sizes(void) {
@@ -686,6 +706,7 @@ static const test_case tests[] = {
     TEST(test_gzip_null_and_truncated),
     TEST(test_zeroed_descriptions_refused),
     TEST(test_model_desc_errors_name_the_layer),
+    TEST(test_model_desc_huge_maxout_message),
     TEST(test_loss_bad_labels_and_sizes),
     TEST(test_kernel_shape_checks),
     TEST(test_optim_step_sizes),
