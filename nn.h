@@ -6710,6 +6710,7 @@ NNDEF nn_result nn_kfold(int *fold_of, int n, int k, const int *labels, int n_cl
 
 NNDEF void nn_kfold_indices(const int *fold_of, int n, int fold, int *train, int *n_train, int *val, int *n_val) {
     int i, a = 0, b = 0;
+    if (!fold_of) n = 0; /* caller data: nothing listed */
     for (i = 0; i < n; i++) {
         if (fold_of[i] == fold) {
             if (val) val[b] = i;
@@ -6740,6 +6741,7 @@ NNDEF nn_result nn_batcher_init(nn_batcher *b, int *idx, int n, int batch, int s
 
 NNDEF int nn_batcher_next(nn_batcher *b, const int **rows) {
     int take;
+    if (!b || !b->idx) return 0;
     if (b->pos < 0) {
         /* a new epoch: same seed, same sequence of permutations */
         if (b->shuffle) nn_rng_shuffle(&b->rng, b->idx, b->n);
@@ -6758,6 +6760,7 @@ NNDEF int nn_batcher_next(nn_batcher *b, const int **rows) {
 }
 
 NNDEF int nn_batcher_count(const nn_batcher *b) {
+    if (!b || b->batch < 1) return 0;
     return b->drop_last ? b->n / b->batch : (b->n + b->batch - 1) / b->batch;
 }
 
@@ -6776,6 +6779,7 @@ NNDEF nn_result nn_gather_f32(nn_tensor dst, const float *src, size_t n_src_rows
 /* ---- metrics ---- */
 NNDEF void nn_argmax_rows(int *pred, const float *scores, int n, int k) {
     int i, j;
+    if (!pred || !scores || k < 1) return; /* caller data: nothing written */
     for (i = 0; i < n; i++) {
         const float *s = scores + (size_t)i * (size_t)k;
         int best = 0;
@@ -6788,7 +6792,7 @@ NNDEF void nn_argmax_rows(int *pred, const float *scores, int n, int k) {
 NNDEF float nn_accuracy(const int *pred, const int *labels, int n) {
     long hit = 0;
     int i;
-    if (n < 1) return NAN;
+    if (n < 1 || !pred || !labels) return NAN;
     for (i = 0; i < n; i++) hit += pred[i] == labels[i];
     return (float)((double)hit / n);
 }
@@ -6796,7 +6800,7 @@ NNDEF float nn_accuracy(const int *pred, const int *labels, int n) {
 NNDEF float nn_top_k_accuracy(const float *scores, const int *labels, int n, int k, int top_k) {
     long hit = 0;
     int i, j;
-    if (n < 1 || k < 1 || top_k < 1) return NAN;
+    if (n < 1 || k < 1 || top_k < 1 || !scores || !labels) return NAN;
     for (i = 0; i < n; i++) {
         const float *s = scores + (size_t)i * (size_t)k;
         int t = labels[i], rank = 0;
@@ -6810,6 +6814,7 @@ NNDEF float nn_top_k_accuracy(const float *scores, const int *labels, int n, int
 
 NNDEF int nn_confusion_add(int *counts, const int *pred, const int *labels, int n, int k) {
     int i, added = 0;
+    if (!counts || !pred || !labels || k < 1) return 0;
     for (i = 0; i < n; i++) {
         if (labels[i] < 0 || labels[i] >= k || pred[i] < 0 || pred[i] >= k) continue;
         counts[(size_t)labels[i] * (size_t)k + (size_t)pred[i]]++;
@@ -6822,6 +6827,7 @@ NNDEF void nn_class_report(const int *counts, int k, float *precision, float *re
                            float macro[3], float weighted[3]) {
     double mp = 0, mr = 0, mf = 0, wp = 0, wr = 0, wf = 0, total = 0;
     int c, j;
+    if (!counts || k < 1) return; /* caller data: nothing written */
     for (c = 0; c < k; c++) {
         double tp = counts[(size_t)c * k + c], col = 0, row = 0, p, r, f;
         for (j = 0; j < k; j++) {
@@ -6854,7 +6860,7 @@ NNDEF void nn_class_report(const int *counts, int k, float *precision, float *re
 NNDEF float nn_log_loss_logits(const float *scores, const int *labels, int n, int k) {
     double s = 0.0;
     int i, j;
-    if (n < 1 || k < 1) return NAN;
+    if (n < 1 || k < 1 || !scores || !labels) return NAN;
     for (i = 0; i < n; i++) {
         const float *z = scores + (size_t)i * (size_t)k;
         double m = z[0], e = 0.0;
@@ -6869,7 +6875,7 @@ NNDEF float nn_log_loss_logits(const float *scores, const int *labels, int n, in
 NNDEF float nn_mse(const float *pred, const float *target, size_t n) {
     double s = 0.0;
     size_t i;
-    if (!n) return NAN;
+    if (!n || !pred || !target) return NAN;
     for (i = 0; i < n; i++) s += ((double)pred[i] - target[i]) * ((double)pred[i] - target[i]);
     return (float)(s / (double)n);
 }
@@ -6877,7 +6883,7 @@ NNDEF float nn_mse(const float *pred, const float *target, size_t n) {
 NNDEF float nn_mae(const float *pred, const float *target, size_t n) {
     double s = 0.0;
     size_t i;
-    if (!n) return NAN;
+    if (!n || !pred || !target) return NAN;
     for (i = 0; i < n; i++) s += fabs((double)pred[i] - target[i]);
     return (float)(s / (double)n);
 }
@@ -6885,7 +6891,7 @@ NNDEF float nn_mae(const float *pred, const float *target, size_t n) {
 NNDEF float nn_r2(const float *pred, const float *target, size_t n) {
     double mean = 0.0, res = 0.0, tot = 0.0;
     size_t i;
-    if (n < 2) return NAN;
+    if (n < 2 || !pred || !target) return NAN;
     for (i = 0; i < n; i++) mean += target[i];
     mean /= (double)n;
     for (i = 0; i < n; i++) {
@@ -7246,6 +7252,7 @@ NNDEF nn_meta nn_meta_make(const char *label) {
 
 NNDEF void nn_meta_set_training(nn_meta *meta, const nn_optim *o, const nn_sched *s, int epochs, int batch,
                                 uint64_t seed) {
+    if (!meta) return;
     if (o) {
         meta->optim_kind = (int)o->d.kind;
         meta->lr = o->d.lr;
@@ -7265,7 +7272,9 @@ NNDEF size_t nn_meta_describe(const nn_meta *m, char *buf, size_t size) {
     static const char *scheds[] = {"constant", "step", "multistep", "exponential", "inverse time", "cosine",
                                    "cosine with restarts", "cyclic", "one-cycle", "reduce on plateau"};
     size_t len = 0;
+    if (!buf) size = 0;
     if (size) buf[0] = 0;
+    if (!m) return 0;
     nn__append(buf, size, &len, "label: %s\n", m->label[0] ? m->label : "(none)");
     nn__append(buf, size, &len, "written by: nn.h %s\n", m->library[0] ? m->library : "(unknown)");
     if (m->optim_kind >= 0 && m->optim_kind < 5)
@@ -7745,6 +7754,7 @@ NNDEF int nn_fit_progress(const nn_fit_state *s, void *file) {
 #else
     int tty = 0;
 #endif
+    if (!s || (s->event != NN_FIT_BATCH && !s->last)) return 0;
     if (s->event == NN_FIT_BATCH) {
         char bar[26];
         int w = 24, fill, i, every = s->steps / 50 > 1 ? s->steps / 50 : 1;

@@ -30,6 +30,7 @@ static long misuse_asserts = 0;
 #include <string.h>
 
 #define SENTINEL 12345.0f
+#define SENTINEL_INT 12345
 
 static void fill(float *p, size_t n, float v) {
     size_t i;
@@ -321,6 +322,62 @@ static void test_model_desc_huge_maxout_message(void) {
     CHECK_EQ_INT(nn_arena_init(&a, mem, sizeof mem), NN_OK);
     CHECK_EQ_INT(nn_model_init(&m, &a, &md), NN_ERR_TOO_LARGE);
     CHECKF(strstr(m.error, "3952803840 x 3 weights") != NULL, "error: %s", m.error);
+}
+
+/* ------------------------------------------------------------ data, metrics, fit */
+
+/* The data toolkit with NULLs and bad sizes, in release builds too: NaN, 0 or an
+   error, and nothing written. */
+static void test_data_api_refuses_bad_caller_data(void) {
+    float sc[6] = {1, 2, 3, 4, 5, 6}, out[8];
+    int lab[2] = {0, 1}, pred[2] = {SENTINEL_INT, SENTINEL_INT}, cm[4] = {0, 0, 0, 0}, idx[4], fold[4] = {0, 1, 0, 1};
+    int nt = -1, nv = -1;
+    nn_batcher b;
+    nn_csv_desc cd = nn_csv_desc_default();
+    nn_csv csv;
+    nn_prep p;
+    nn_fit_desc fd = nn_fit_desc_default(1, 1);
+    nn_fit_result res;
+    fill(out, 8, SENTINEL);
+    nn_argmax_rows(NULL, sc, 2, 3);
+    nn_argmax_rows(pred, NULL, 2, 3);
+    nn_argmax_rows(pred, sc, 2, 0);
+    CHECK(pred[0] == SENTINEL_INT && pred[1] == SENTINEL_INT);
+    CHECK(isnan(nn_accuracy(NULL, lab, 2)) && isnan(nn_accuracy(lab, NULL, 2)) && isnan(nn_accuracy(lab, lab, 0)));
+    CHECK(isnan(nn_top_k_accuracy(NULL, lab, 2, 3, 1)) && isnan(nn_top_k_accuracy(sc, lab, 2, 3, 0)));
+    CHECK(nn_confusion_add(NULL, lab, lab, 2, 2) == 0 && nn_confusion_add(cm, lab, lab, 2, 0) == 0);
+    nn_class_report(NULL, 2, out, out, out, NULL, out, out);
+    nn_class_report(cm, 0, out, out, out, NULL, out, out);
+    CHECK(all_equal(out, 8, SENTINEL));
+    CHECK(isnan(nn_log_loss_logits(NULL, lab, 2, 3)) && isnan(nn_log_loss_logits(sc, lab, 2, 0)));
+    lab[1] = 3;
+    CHECK(isnan(nn_log_loss_logits(sc, lab, 2, 3)));
+    CHECK(isnan(nn_mse(NULL, sc, 3)) && isnan(nn_mae(sc, NULL, 3)) && isnan(nn_r2(sc, sc, 1)) && isnan(nn_mse(sc, sc, 0)));
+    CHECK_EQ_INT(nn_split(NULL, 4, NULL, 0, 0.5f, 0.0f, 1, &nt, &nv, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_split(idx, 2, lab, 2, 0.5f, 0.0f, 1, &nt, &nv, NULL), NN_ERR_INVALID_ARGUMENT); /* label 3 */
+    CHECK(nt == -1 && nv == -1);
+    CHECK_EQ_INT(nn_kfold(fold, 4, 2, lab, 2, 1), NN_ERR_INVALID_ARGUMENT);
+    CHECK(fold[0] == 0 && fold[1] == 1);
+    nn_kfold_indices(NULL, 4, 0, idx, &nt, idx, &nv);
+    CHECK(nt == 0 && nv == 0);
+    CHECK_EQ_INT(nn_batcher_init(&b, NULL, 4, 2, 1, 0, 1), NN_ERR_INVALID_ARGUMENT);
+    CHECK(nn_batcher_next(NULL, NULL) == 0 && nn_batcher_count(NULL) == 0);
+    CHECK_EQ_INT(nn_gather_f32(nn_tensor_2d(out, 2, 3), NULL, 4, idx), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_data_gather(NULL, idx, 1, out, NULL, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK(all_equal(out, 8, SENTINEL));
+    memset(&csv, 0, sizeof csv);
+    CHECK_EQ_INT(nn_csv_parse(&csv, &cd, NULL, 5), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_csv_parse(&csv, NULL, "1", 1), NN_ERR_INVALID_ARGUMENT);
+    CHECK(csv.owned == NULL);
+    memset(&p, 0, sizeof p);
+    CHECK_EQ_INT(nn_prep_fit_standardize(&p, sc, 2), NN_ERR_INVALID_ARGUMENT); /* not initialized */
+    CHECK_EQ_INT(nn_prep_apply(&p, nn_tensor_2d(out, 2, 3), nn_tensor_2d(sc, 2, 3)), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_one_hot(out, NULL, 2, 3), NN_ERR_INVALID_ARGUMENT);
+    CHECK(all_equal(out, 8, SENTINEL));
+    CHECK_EQ_INT(nn_fit(NULL, NULL, NULL, NULL, &fd, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK(res.error[0] != 0);
+    nn_meta_set_training(NULL, NULL, NULL, 1, 1, 1);
+    CHECK(nn_meta_describe(NULL, NULL, 0) == 0);
 }
 
 /* ------------------------------------------------------------ losses */
@@ -707,6 +764,7 @@ static const test_case tests[] = {
     TEST(test_zeroed_descriptions_refused),
     TEST(test_model_desc_errors_name_the_layer),
     TEST(test_model_desc_huge_maxout_message),
+    TEST(test_data_api_refuses_bad_caller_data),
     TEST(test_loss_bad_labels_and_sizes),
     TEST(test_kernel_shape_checks),
     TEST(test_optim_step_sizes),
