@@ -6954,29 +6954,17 @@ static nn_result nn__prep_check_fit(nn_prep *p, const float *x, int n, int min_n
 }
 
 NNDEF nn_result nn_prep_fit_standardize(nn_prep *p, const float *x, int n) {
-    int F, i, j;
+    /* the streamed fit over a float view of x: one implementation, the same sums */
+    nn_data d;
     nn_result r;
     if (!p) return NN_ERR_INVALID_ARGUMENT;
     r = nn__prep_check_fit(p, x, n, 1);
     if (r != NN_OK) return r;
-    F = p->in;
-    for (j = 0; j < F; j++) {
-        double s = 0.0, v = 0.0, mean, sd;
-        for (i = 0; i < n; i++) s += x[(size_t)i * F + j];
-        mean = s / n;
-        for (i = 0; i < n; i++) {
-            double d = x[(size_t)i * F + j] - mean;
-            v += d * d;
-        }
-        sd = sqrt(v / n);
-        if (!(sd == sd) || !(mean - mean == 0.0))
-            return nn__fail(p->error, NN_ERR_NONFINITE, "prep: feature %d holds NaN or Inf", j);
-        p->shift[j] = (float)mean;
-        p->scale[j] = sd > 0.0 ? (float)(1.0 / sd) : 1.0f;
-        p->offset[j] = 0.0f;
-    }
-    p->affine = 1;
-    return NN_OK;
+    NN__ZERO(d);
+    d.n = n;
+    d.features = p->in;
+    d.x = x;
+    return nn_prep_fit_standardize_data(p, &d);
 }
 
 NNDEF nn_result nn_prep_fit_standardize_data(nn_prep *p, const nn_data *d) {
@@ -7198,10 +7186,7 @@ NNDEF nn_result nn_prep_apply(const nn_prep *p, nn_tensor dst, nn_tensor src) {
         const float *x = src.data + (size_t)i * F;
         float *y = dst.data + (size_t)i * p->out;
         if (!p->k) {
-            if (p->affine)
-                for (j0 = 0; j0 < F; j0++) y[j0] = (x[j0] - p->shift[j0]) * p->scale[j0] + p->offset[j0];
-            else if (y != x)
-                memcpy(y, x, sizeof(float) * (size_t)F);
+            if (p->affine || y != x) nn__prep_stage1(p, y, x, 0, F); /* elementwise: in place is fine */
             continue;
         }
         for (c = 0; c < p->k; c++) y[c] = 0.0f;
@@ -7445,12 +7430,10 @@ static void nn__fit_culprit(const nn_model *m, int b, char *err, int epoch, int 
 static float nn__fit_loss(nn_model *m, nn_tensor out, const int *labels, float *targets, int b, long *correct) {
     nn_tensor dout = nn_tensor_2d(m->dout, b, m->outputs);
     if (labels) {
-        int i, j;
+        int i;
         for (i = 0; i < b; i++) {
-            const float *z = out.data + (size_t)i * m->outputs;
-            int best = 0;
-            for (j = 1; j < m->outputs; j++)
-                if (z[j] > z[best]) best = j;
+            int best;
+            nn_argmax_rows(&best, out.data + (size_t)i * m->outputs, 1, m->outputs);
             *correct += best == labels[i];
         }
         return nn_loss_cross_entropy(dout, out, labels);
