@@ -1331,9 +1331,11 @@ typedef struct nn_fit_result {
 /* Scratch nn_fit takes from its arena (returned when it ends). */
 NNDEF size_t nn_fit_arena_bytes(const nn_model *m, const nn_data *train, const nn_fit_desc *d);
 /* Trains m with o on train. Each step is: gather (and prep) a batch, forward,
-   loss (cross-entropy with labels, MSE with targets), zero_grad, backward,
-   the optimizer step, the batch schedule step: the hand-written loop, so a loop
-   that does the same steps gets the same bits. After each epoch: validation in
+   loss (cross-entropy with labels, MSE with targets), backward, the optimizer
+   step (the _and_zero_grad form, so no separate zeroing pass; the gradients
+   are zeroed once before the first step and are 0 when nn_fit returns), the
+   batch schedule step: the hand-written loop with zero_grad, backward, step
+   gets the same bits. After each epoch: validation in
    EVAL mode, history, schedule (PLATEAU gets the monitored value), early
    stopping, checkpoint, on_epoch. A non-finite loss stops training with
    NN_ERR_NONFINITE and the first layer whose output or parameters went bad
@@ -7584,6 +7586,7 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
     }
     old_sched = o->sched;
     if (d->sched) nn_optim_attach_sched(o, d->sched);
+    nn_model_zero_grad(m); /* once: every step below leaves them at 0 again */
     res->best = mode_max ? -INFINITY : INFINITY;
     /* ---- epochs ---- */
     for (epoch = 1; epoch <= d->epochs && !stop; epoch++) {
@@ -7626,10 +7629,10 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
                 stop = 1;
                 break;
             }
-            nn_model_zero_grad(m);
+            /* the gradients are 0 here: zeroed before the first step, then by each step */
             nn_model_backward(m, nn_tensor_2d(m->dout, b, m->outputs));
-            if (d->decay_all) nn_optim_step(o, m->params, m->grads, m->n_params);
-            else nn_optim_step_params(o, m->param_list, m->n_param_list);
+            if (d->decay_all) nn_optim_step_and_zero_grad(o, m->params, m->grads, m->n_params);
+            else nn_optim_step_params_and_zero_grad(o, m->param_list, m->n_param_list);
             if (d->sched && !d->sched_per_epoch && d->sched->d.kind != NN_SCHED_PLATEAU) nn_sched_step(d->sched, 0.0f);
             loss_sum += (double)loss * b;
             seen += b;
