@@ -7434,7 +7434,7 @@ static float nn__fit_loss(nn_model *m, nn_tensor out, const int *labels, float *
     if (labels) {
         int i;
         for (i = 0; i < b; i++) {
-            int best;
+            int best = 0;
             nn_argmax_rows(&best, out.data + (size_t)i * m->outputs, 1, m->outputs);
             *correct += best == labels[i];
         }

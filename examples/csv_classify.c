@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
     nn_model_set_mode(&net, NN_MODE_EVAL);
     for (i = 0; i < ns; i++) {
         float x[4096], xin[4096];
-        int row = idx[nt + nv + i], lab, pred;
+        int row = idx[nt + nv + i], lab = 0, pred = 0;
         nn_tensor y;
         if (csv.cols > 4096) return 1;
         nn_data_gather(&all, &row, 1, x, &lab, NULL);

@@ -64,7 +64,7 @@ static double run_fold(const config *cf, const nn_data *train, const nn_data *te
     nn_model_set_mode(&net, NN_MODE_EVAL);
     for (i = 0; i < test->n_rows; i++) {
         float x[256], xin[256];
-        int lab, pred;
+        int lab = 0, pred = 0;
         nn_tensor y;
         nn_data_gather(test, &test->rows[i], 1, x, &lab, NULL);
         nn_prep_apply(&prep, nn_tensor_2d(xin, 1, F), nn_tensor_2d(x, 1, F));
