@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
     nn_train_state st;
     nn_arena arena;
     int *idx, nt, nv, ns, K, i, c, counts[64 * 64], sup[64];
-    float macro[3], weighted[3], pr[64], rc[64], f1[64];
+    float macro[3] = {0, 0, 0}, weighted[3] = {0, 0, 0}, pr[64], rc[64], f1[64];
 
     if (argc > 4) {
         fprintf(stderr, "usage: csv_classify [file.csv] [label column] [model out]\n");

@@ -203,7 +203,7 @@ int main(int argc, char **argv) {
     {
         nn_data test;
         int counts[100] = {0}, rows[256], pred[256], lab[256], correct = 0, start, c, sup[10];
-        float xraw[256 * 784], xin[256 * 784], pr[10], rc[10], f1[10], macro[3], weighted[3];
+        float xraw[256 * 784], xin[256 * 784], pr[10], rc[10], f1[10], macro[3] = {0, 0, 0}, weighted[3] = {0, 0, 0};
         float tl[500], vl[500], ta[500], va[500];
         nn_plot_series s[4];
         FILE *f;

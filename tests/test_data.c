@@ -420,8 +420,8 @@ static void test_gather_f32(void) {
 static void test_metrics_by_hand(void) {
     const int labels[6] = {0, 0, 1, 1, 2, 2}, pred[6] = {0, 1, 1, 1, 0, 2};
     const float scores[6 * 3] = {3, 1, 0, 1, 2, 0, 0, 5, 1, 0, 2, 1, 2, 1, 1.5f, 0, 0, 1};
-    int cm[9] = {0}, sup[3], p2[6];
-    float pr[3], rc[3], f1[3], macro[3], weighted[3];
+    int cm[9] = {0}, sup[3] = {0, 0, 0}, p2[6] = {0, 0, 0, 0, 0, 0};
+    float pr[3] = {0, 0, 0}, rc[3] = {0, 0, 0}, f1[3] = {0, 0, 0}, macro[3] = {0, 0, 0}, weighted[3] = {0, 0, 0};
     nn_argmax_rows(p2, scores, 6, 3);
     CHECK(!memcmp(p2, pred, sizeof pred));
     CHECK_NEAR(nn_accuracy(pred, labels, 6), 4.0 / 6.0, 1e-7);
@@ -483,7 +483,7 @@ static void test_metrics_sklearn_classification(void) {
         fx_file f;
         const fx_tensor *sc, *lb, *pd, *cmx;
         int n, k, i, *labels, *pred, *cm, *sup, same = 1;
-        float *pr, *rc, *f1, macro[3], weighted[3];
+        float *pr, *rc, *f1, macro[3] = {0, 0, 0}, weighted[3] = {0, 0, 0};
         sprintf(path, FIXTURE_DIR "metrics_%s.txt", cases[ci]);
         if (!CHECKF(fx_load(&f, path) == 0, "cannot read %s", path)) continue;
         sc = fx_get(&f, "scores"); lb = fx_get(&f, "labels"); pd = fx_get(&f, "pred"); cmx = fx_get(&f, "confusion");
