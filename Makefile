@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
 # also the build order: serialize first, its runs are the longest.
-SUITES  := serialize core layers optim special misuse data fit image
+SUITES  := serialize core layers optim special misuse data fit image threads
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
@@ -46,6 +46,8 @@ configs_serialize := $(CONFIGS) portable portable_asan
 configs_misuse    := asan asan_ndebug
 # the data suite also without stdio: the memory-only API must stand alone
 configs_data      := $(CONFIGS) nostdio
+# the thread pool's lock-free hand-off under ThreadSanitizer too
+configs_threads   := $(CONFIGS) tsan
 
 # A configuration is a command that compiles and links; lang_X is what only compiling needs.
 cmd_c99       = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS)
@@ -58,6 +60,7 @@ cmd_nosimd    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_NO_SIMD
 cmd_openmp    = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -fopenmp
 cmd_nostdio   = $(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_NO_STDIO
 cmd_asan      = $(CC_CLANG) $(C11) $(WARNINGS) $(SANITIZE)
+cmd_tsan      = $(CC_CLANG) $(C11) $(WARNINGS) -fsanitize=thread -fno-omit-frame-pointer -g -O1
 # the checks on a caller's mistakes must hold in release builds too
 cmd_asan_ndebug   = $(cmd_asan) -DNDEBUG
 # the serializer through the byte-by-byte path big-endian hosts take
@@ -68,6 +71,8 @@ env_openmp        = OMP_NUM_THREADS=2
 env_asan          = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
 env_asan_ndebug   = $(env_asan)
 env_portable_asan = $(env_asan)
+# without address randomisation: some kernels map memory where TSan cannot shadow it
+env_tsan          = TSAN_OPTIONS=halt_on_error=1 setarch $(shell uname -m) -R
 
 # The header's implementation is compiled once per configuration, from tests/nn_impl.c
 # into build/nn_impl_CONFIG.o; a suite is compiled with -DNN_TEST_LINKED (declarations
@@ -176,7 +181,7 @@ FORCE:
 
 # ---- demo: Fashion-MNIST -----------------------------------------------------
 DEMO_PKGS := gcc libc6-dev dataset-fashion-mnist libstb-dev
-DEMO_FLAGS ?= -O2   # add -fopenmp to use every core (bit-identical results)
+DEMO_FLAGS ?= -O2   # the demo runs on a 2-thread pool (bit-identical to 1 thread)
 
 demo: deps-demo | $(BUILD)
 	$(CC_GCC) $(DEMO_FLAGS) examples/fashion_mnist.c -o $(BUILD)/fashion_mnist -lm
@@ -228,7 +233,7 @@ $(BUILD):
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-ARM_SUITES := core layers optim special data fit
+ARM_SUITES := core layers optim special data fit threads
 
 deps-aarch64:
 	@missing=""; \

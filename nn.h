@@ -59,6 +59,10 @@
      NN_NO_SIMD         force the plain reference kernels  default: off (AVX2/FMA picked at run
                                                            time on x86-64; NEON on aarch64)
      NN_NO_STDIO        drop FILE and path I/O, keep memory I/O   default: off
+     NN_NO_THREADS      leave out the thread pool (nn_threads_create   default: off (POSIX threads
+                        returns NULL)                              on unix-likes with gcc/clang)
+     NN_THREADS_SPIN_US how long idle pool workers spin before      default: 200
+                        sleeping, in microseconds
      The library never prints and never calls exit(); failures that a correct
      program can meet come back as an nn_result (see nn_result_string).
 
@@ -104,11 +108,16 @@
        nn_arena the caller sets up over its own buffer or over NN_MALLOC; size
        queries (nn_model_arena_bytes, nn_optim_arena_bytes) tell how much is
        needed first. After set-up a training step allocates nothing.
-     - Threads: distinct objects may be used from distinct threads. With
-       -fopenmp the GEMM splits work over output tiles only, never over a
-       reduction, so results are bit-identical for every thread count. Give
-       OpenMP cores of its own: on oversubscribed cores its barriers stall.
-       nn_gemm packs panels on the stack: about 264 KB per calling thread.
+     - Threads: distinct objects may be used from distinct threads. A model
+       runs its GEMMs on a pool when given one:
+           nn_threads *th = nn_threads_create(2);   (NULL: runs alone)
+           net.threads = th;  ...train...  nn_threads_destroy(th);
+       The pool measures whether its workers pay and runs alone when they do
+       not (a busy or distant core), see "threads" below. With -fopenmp and no
+       pool, OpenMP splits the GEMMs instead. Either way work is split over
+       output tiles only, never over a reduction, so results are
+       bit-identical for every thread count. nn_gemm packs panels on the
+       stack: about 264 KB per calling thread.
      - Activations on the AVX2 path use polynomial approximations whose
        measured errors are listed at "elementwise kernels" below.
      - Determinism: same seed and same data give bit-identical weights, at
@@ -124,7 +133,7 @@
      == 2. arena
      == 3. tensor
      == 4. rng
-     == 5. kernels: gemm (reference, then AVX2/FMA, AVX-512 and NEON), elementwise
+     == 5. kernels: gemm (reference, then AVX2/FMA, AVX-512 and NEON), threads, elementwise
      == 6. layers: dense, weight std, maxout, dropout, norms, activations, init
      == 7. losses
      == 8. model (sequential)
@@ -227,6 +236,7 @@ NNDEF size_t nn_arena_bytes_for(size_t bytes);
 /* A float32 view: data pointer plus shape. Copying the struct copies the
    view, never the data. Rank 1..4; unused shape entries are 1. */
 #define NN_MAX_RANK 4
+#define NN_MAX_THREADS 64 /* nn_threads_create's limit */
 typedef struct nn_tensor {
     float *data;
     int rank;
@@ -279,6 +289,47 @@ NNDEF const char *nn_simd_name(void);  /* "reference", "AVX2+FMA", "NEON", "AVX-
 /* nn_gemm with the kernels of one level (0, 1, 3 as above), for tests and
    benchmarks; a level this CPU or build lacks runs the best one below it. */
 NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* ---- threads ----------------------------------------------------------- */
+/* A small pool of worker threads for the GEMMs of a model (set
+   nn_model.threads) or of nn_gemm_mt. Threads are a means, not a promise:
+     - Each GEMM is cut into chunks of whole output tiles handed out from a
+       shared counter: a slower core takes fewer, and the caller works too.
+       The caller waits only for chunks a worker has already taken, never for
+       a worker that has not woken up.
+     - When a worker loses its core in the middle of a chunk (another process
+       runs there), the caller runs the next GEMMs alone, for a doubling
+       number of calls (back-off).
+     - Adaptive (the default): the pool times the caller's loop in windows of
+       GEMM calls, alone and on the workers, and keeps what gives more flops
+       per wall second, trying the other again now and then. On machines
+       where data moves slowly between cores, or with small layers, two
+       threads can lose to one; this is how they never lose by much.
+   Chunks split tiles of the output, never a sum: bit-identical results for
+   any thread count and any choice the pool makes. Idle workers spin at most
+   NN_THREADS_SPIN_US microseconds (default 200), then sleep.
+   POSIX threads (with glibc older than 2.34 link with -pthread); on other
+   systems, or with NN_NO_THREADS, nn_threads_create returns NULL and all
+   work runs on the calling thread. One nn_threads serves one calling thread
+   at a time: a second caller meanwhile runs its work alone, never blocks.
+   -fopenmp is the other way to threads (nn_model.threads NULL): static
+   slabs, no back-off; give it cores of its own. */
+typedef struct nn_threads nn_threads;
+/* n threads in all, the caller included (1..NN_MAX_THREADS); NULL if none
+   could be made. Workers start here; the struct comes from NN_MALLOC. */
+NNDEF nn_threads *nn_threads_create(int n);
+NNDEF void nn_threads_destroy(nn_threads *t);     /* joins the workers; NULL is fine */
+NNDEF int nn_threads_count(const nn_threads *t);  /* n, or 1 for NULL */
+/* 1 (default): adaptive, as above. 0: every GEMM large enough goes to the
+   workers, no timing, no back-off (benchmarks, tests). */
+NNDEF void nn_threads_set_adaptive(nn_threads *t, int on);
+/* Counters since creation, read while no GEMM runs on the pool: GEMM calls
+   handed to it, how many ran on the workers too, how many of those stalled
+   on a descheduled worker, and chunks the workers ran. NULLs are fine. */
+NNDEF void nn_threads_stats(const nn_threads *t, long *calls, long *parallel, long *stalls, long *worker_chunks);
+/* nn_gemm_at on the pool's threads (t NULL: as nn_gemm_at). */
+NNDEF void nn_gemm_mt(nn_threads *t, int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
                       const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* ---- layers ------------------------------------------------------------ */
@@ -560,6 +611,7 @@ typedef struct nn_model {
     nn_layer_desc *descs;  /* copy of the description (the serializer stores it) */
     int n_descs;
     uint64_t seed;
+    nn_threads *threads;   /* NULL after init; set it to run the GEMMs on a pool (nn_threads_create) */
     char error[NN_ERROR_MAX]; /* what the last failed call found wrong */
 } nn_model;
 
@@ -2227,14 +2279,365 @@ NNDEF const char *nn_simd_name(void) {
     }
 }
 
+#ifndef NN__GEMM_CHUNKS
+#define NN__GEMM_CHUNKS 2 /* per thread: balance against packing A again per chunk */
+#endif
+
+/* ---- threads ---- */
+/* The pool: a job is (fn, arg, n chunks); the caller publishes it under the
+   mutex, then everyone claims chunks from `ticket` (generation << 32 | next
+   chunk) by compare-and-swap, so a worker that wakes late can never claim a
+   chunk of a newer job with an older job's arguments. `done` counts finished
+   chunks of the current job; the caller returns once done == n, so it waits
+   only for chunks already taken. */
+#if !defined(NN_NO_THREADS) && (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
+#define NN__THREADS 1
+#include <pthread.h>
+#include <sys/time.h>
+#else
+#define NN__THREADS 0
+#endif
+
+#ifndef NN_THREADS_SPIN_US
+#define NN_THREADS_SPIN_US 200
+#endif
+
+/* fn(arg, c) runs chunk c; fn(arg, -1) runs them all at once (alone, no
+   chunk needs to repeat work another would share, e.g. packing) */
+typedef void (*nn__chunk_fn)(void *arg, int chunk);
+
+#if NN__THREADS
+struct nn_threads {
+    int n;                        /* threads in all, the caller included */
+    int workers;                  /* started */
+    pthread_t th[NN_MAX_THREADS];
+    pthread_mutex_t mu;
+    pthread_cond_t wake;          /* workers sleep here */
+    pthread_cond_t finished;      /* the caller sleeps here */
+    nn__chunk_fn fn;              /* the job: written under mu */
+    void *arg;
+    int n_chunks;
+    uint32_t gen;                 /* under mu; the high half of ticket */
+    int sleeping;                 /* workers waiting on wake, under mu */
+    int caller_waiting;           /* under mu */
+    int stop;                     /* under mu */
+    uint64_t ticket;              /* atomic */
+    int done;                     /* atomic */
+    int busy;                     /* atomic: a caller is inside */
+    int serial_left, backoff, clean; /* the caller's back-off state */
+    long calls, parallel, stalls;
+    /* Whether the pool pays, measured on the caller's whole loop: windows of
+       NN__WINDOW calls alternate between running alone and on the pool, and
+       their GEMM flops per wall second (the time between calls included:
+       data a worker wrote is slow to reach the caller's core on some
+       machines, which only the whole loop shows) decide. */
+    int mode, win_calls, windows, probe_every, probing, fixed;
+    double win_t0, win_last, win_flops, rate[2];
+    long worker_chunks;           /* atomic */
+};
+
+#if defined(__x86_64__) || defined(__i386__)
+#define NN__PAUSE() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define NN__PAUSE() __asm__ __volatile__("yield")
+#else
+#define NN__PAUSE() ((void)0)
+#endif
+
+static double nn__us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return 1e6 * (double)tv.tv_sec + (double)tv.tv_usec;
+}
+
+/* Claim and run chunks of job `gen` until none is left; returns how many. */
+static int nn__threads_work(nn_threads *p, uint32_t gen, nn__chunk_fn fn, void *arg, int n) {
+    int ran = 0;
+    for (;;) {
+        uint64_t t = __atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE);
+        int c = (int)(uint32_t)t;
+        if ((uint32_t)(t >> 32) != gen || c >= n) return ran;
+        if (!__atomic_compare_exchange_n(&p->ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+        fn(arg, c);
+        ran++;
+        if (__atomic_add_fetch(&p->done, 1, __ATOMIC_ACQ_REL) == n) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_waiting) pthread_cond_signal(&p->finished);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+static void *nn__threads_main(void *vp) {
+    nn_threads *p = (nn_threads *)vp;
+    uint32_t seen = 0;
+    for (;;) {
+        nn__chunk_fn fn;
+        void *arg;
+        int n;
+        /* bounded spin: a GEMM usually follows within microseconds */
+        double t0 = nn__us();
+        int s = 0;
+        while ((uint32_t)(__atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE) >> 32) == seen) {
+            NN__PAUSE();
+            if ((++s & 63) == 0 && nn__us() - t0 > NN_THREADS_SPIN_US) break;
+        }
+        pthread_mutex_lock(&p->mu);
+        while (p->gen == seen && !p->stop) {
+            p->sleeping++;
+            pthread_cond_wait(&p->wake, &p->mu);
+            p->sleeping--;
+        }
+        if (p->stop) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = p->gen;
+        fn = p->fn;
+        arg = p->arg;
+        n = p->n_chunks;
+        pthread_mutex_unlock(&p->mu);
+        n = nn__threads_work(p, seen, fn, arg, n);
+        if (n) __atomic_add_fetch(&p->worker_chunks, (long)n, __ATOMIC_RELAXED);
+    }
+}
+
+NNDEF nn_threads *nn_threads_create(int n) {
+    nn_threads *p;
+    pthread_attr_t attr;
+    int i;
+    if (n < 1 || n > NN_MAX_THREADS) return NULL;
+    p = (nn_threads *)NN_MALLOC(sizeof *p);
+    if (!p) return NULL;
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    if (pthread_mutex_init(&p->mu, NULL)) goto fail_mu;
+    if (pthread_cond_init(&p->wake, NULL)) goto fail_wake;
+    if (pthread_cond_init(&p->finished, NULL)) goto fail_fin;
+    if (pthread_attr_init(&attr)) goto fail_attr;
+    /* a GEMM packs its panels on the stack (about 264 KB); some libcs start
+       threads with 128 KB */
+    pthread_attr_setstacksize(&attr, (size_t)2 << 20);
+    for (i = 0; i < n - 1; i++) {
+        if (pthread_create(&p->th[i], &attr, nn__threads_main, p)) break;
+        p->workers++;
+    }
+    pthread_attr_destroy(&attr);
+    if (p->workers == n - 1) return p;
+    nn_threads_destroy(p);
+    return NULL;
+fail_attr:
+    pthread_cond_destroy(&p->finished);
+fail_fin:
+    pthread_cond_destroy(&p->wake);
+fail_wake:
+    pthread_mutex_destroy(&p->mu);
+fail_mu:
+    NN_FREE(p);
+    return NULL;
+}
+
+NNDEF void nn_threads_destroy(nn_threads *p) {
+    int i;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (i = 0; i < p->workers; i++) pthread_join(p->th[i], NULL);
+    pthread_cond_destroy(&p->finished);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->mu);
+    NN_FREE(p);
+}
+
+NNDEF int nn_threads_count(const nn_threads *p) { return p ? p->n : 1; }
+
+NNDEF void nn_threads_set_adaptive(nn_threads *p, int on) {
+    if (p) p->fixed = !on;
+}
+
+NNDEF void nn_threads_stats(const nn_threads *p, long *calls, long *parallel, long *stalls, long *worker_chunks) {
+    if (calls) *calls = p ? p->calls : 0;
+    if (parallel) *parallel = p ? p->parallel : 0;
+    if (stalls) *stalls = p ? p->stalls : 0;
+    if (worker_chunks) *worker_chunks = p ? __atomic_load_n(&p->worker_chunks, __ATOMIC_RELAXED) : 0;
+}
+
+#ifndef NN__WINDOW
+#define NN__WINDOW 128
+#endif
+/* Account one call to the current window (flops, ending at `now`); at the
+   window's end pick the next window's mode: each is measured once, then the
+   faster runs and now and then a window measures the other again: every 8th
+   window, twice as far apart (up to every 256th) each time the other loses
+   again. A gap of more than 20 ms between calls (the caller doing something
+   else) voids the window. */
+static void nn__threads_account(nn_threads *p, double flops, double start, double now) {
+    if (p->win_calls == 0 || start - p->win_last > 2e4) {
+        p->win_calls = 0;
+        p->win_flops = 0.0;
+        p->win_t0 = start;
+    }
+    p->win_calls++;
+    p->win_flops += flops;
+    p->win_last = now;
+    if (p->win_calls < NN__WINDOW) return;
+    {
+        double r = p->win_flops / (now - p->win_t0 > 1.0 ? now - p->win_t0 : 1.0);
+        p->rate[p->mode] = p->rate[p->mode] > 0.0 ? 0.5 * p->rate[p->mode] + 0.5 * r : r;
+    }
+    p->win_calls = 0;
+    p->windows++;
+    if (p->rate[0] <= 0.0 || p->rate[1] <= 0.0) {
+        p->mode = p->rate[1] <= 0.0;
+        p->probe_every = 8;
+        return;
+    }
+    {
+        int best = p->rate[1] > 1.02 * p->rate[0];
+        if (p->probing) /* the probe decides how soon to look again */
+            p->probe_every = best == p->mode ? 8 : NN__MIN(2 * p->probe_every, 256);
+        p->probing = p->windows % p->probe_every == 0;
+        p->mode = p->probing ? !best : best;
+    }
+}
+
+/* Run fn(arg, c) for c in 0..n-1, on the pool when it is free, not backing
+   off and faster for this key, else here. Which thread runs a chunk never
+   changes a result. */
+static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *arg, int n) {
+    int mine;
+    uint32_t gen;
+    double t0, t1, waited;
+    if (!p || p->n < 2 || n < 2 || __atomic_exchange_n(&p->busy, 1, __ATOMIC_ACQUIRE)) {
+        fn(arg, -1);
+        return;
+    }
+    p->calls++;
+    t0 = nn__us();
+    if (!p->fixed && (p->serial_left > 0 || !p->mode)) {
+        if (p->serial_left > 0) p->serial_left--;
+        fn(arg, -1);
+        nn__threads_account(p, flops, t0, nn__us());
+        __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+        return;
+    }
+    p->parallel++;
+    pthread_mutex_lock(&p->mu);
+    gen = ++p->gen;
+    p->fn = fn;
+    p->arg = arg;
+    p->n_chunks = n;
+    __atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->ticket, (uint64_t)gen << 32, __ATOMIC_RELEASE);
+    if (p->sleeping) pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    mine = nn__threads_work(p, gen, fn, arg, n);
+    t1 = nn__us();
+    /* wait for the chunks the workers took: spin briefly, then sleep */
+    if (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) {
+        int s = 0;
+        while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) {
+            NN__PAUSE();
+            if ((++s & 63) == 0 && nn__us() - t1 > NN_THREADS_SPIN_US) break;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->caller_waiting = 1;
+        while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) pthread_cond_wait(&p->finished, &p->mu);
+        p->caller_waiting = 0;
+        pthread_mutex_unlock(&p->mu);
+    }
+    /* A wait much longer than a chunk takes here means a worker lost its
+       core mid-chunk: run alone for a while, twice as long each time. */
+    waited = nn__us() - t1;
+    if (p->fixed) {
+        __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+        return;
+    }
+    nn__threads_account(p, flops, t0, t1 + waited);
+    if (mine > 0 && waited > 50.0 + 4.0 * (t1 - t0) / mine) {
+        p->stalls++;
+        p->backoff = p->backoff ? NN__MIN(2 * p->backoff, 4096) : 8;
+        p->serial_left = p->backoff;
+        p->clean = 0;
+    } else if (p->backoff && ++p->clean >= 32) {
+        p->backoff /= 2;
+        p->clean = 0;
+    }
+    __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+}
+#else
+struct nn_threads { int n; };
+NNDEF nn_threads *nn_threads_create(int n) { (void)n; return NULL; }
+NNDEF void nn_threads_destroy(nn_threads *p) { (void)p; }
+NNDEF int nn_threads_count(const nn_threads *p) { return p ? p->n : 1; }
+NNDEF void nn_threads_set_adaptive(nn_threads *p, int on) { (void)p; (void)on; }
+NNDEF void nn_threads_stats(const nn_threads *p, long *calls, long *parallel, long *stalls, long *worker_chunks) {
+    (void)p;
+    if (calls) *calls = 0;
+    if (parallel) *parallel = 0;
+    if (stalls) *stalls = 0;
+    if (worker_chunks) *worker_chunks = 0;
+}
+static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *arg, int n) {
+    (void)p;
+    (void)flops;
+    (void)n;
+    fn(arg, -1);
+}
+#endif
+
+/* One GEMM cut into chunks of whole tiles along N (or M): chunk c is the
+   serial GEMM of its slab, K never split. */
+typedef struct nn__gemm_job {
+    const nn__kern *kn;
+    int trans_a, trans_b, M, N, K, split_n, unit, tiles, chunks;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+    int lda, ldb, ldc;
+} nn__gemm_job;
+
+static void nn__gemm_chunk(void *vp, int c) {
+    const nn__gemm_job *j = (const nn__gemm_job *)vp;
+    int t0 = c < 0 ? 0 : (int)((long)j->tiles * c / j->chunks) * j->unit;
+    int t1 = c < 0 ? j->tiles * j->unit : (int)((long)j->tiles * (c + 1) / j->chunks) * j->unit;
+    if (j->split_n) {
+        int n = NN__MIN(t1, j->N) - t0;
+        if (n > 0)
+            nn__gemm_serial(j->kn, j->trans_a, j->trans_b, j->M, n, j->K, j->alpha, j->A, j->lda,
+                            j->trans_b ? j->B + (size_t)t0 * j->ldb : j->B + t0, j->ldb, j->beta, j->C + t0, j->ldc);
+    } else {
+        int m = NN__MIN(t1, j->M) - t0;
+        if (m > 0)
+            nn__gemm_serial(j->kn, j->trans_a, j->trans_b, m, j->N, j->K, j->alpha,
+                            j->trans_a ? j->A + t0 : j->A + (size_t)t0 * j->lda, j->lda, j->B, j->ldb, j->beta,
+                            j->C + (size_t)t0 * j->ldc, j->ldc);
+    }
+}
+
+static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 NNDEF void nn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                    const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc) {
-    nn_gemm_at(99, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    nn__gemm(NULL, 99, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
                       const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    nn__gemm(NULL, level, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+NNDEF void nn_gemm_mt(nn_threads *t, int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    nn__gemm(t, level, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     nn__kern kn;
     int threads = 1;
     kn.micro = nn__micro_ref;
@@ -2273,6 +2676,18 @@ NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, 
 #if NN__NEON
     if (level >= 1) kn.micro = nn__micro_neon;
 #endif
+    if (pool && pool->n > 1 && 2.0 * M * N * K >= 1e6) {
+        /* several chunks per thread, so that a slower core takes fewer */
+        nn__gemm_job j;
+        j.kn = &kn; j.trans_a = trans_a; j.trans_b = trans_b; j.M = M; j.N = N; j.K = K;
+        j.alpha = alpha; j.beta = beta; j.A = A; j.B = B; j.C = C; j.lda = lda; j.ldb = ldb; j.ldc = ldc;
+        j.split_n = N / kn.nr >= M / kn.mr;
+        j.unit = j.split_n ? kn.nr : kn.mr;
+        j.tiles = ((j.split_n ? N : M) + j.unit - 1) / j.unit;
+        j.chunks = NN__MIN(j.tiles, NN__GEMM_CHUNKS * pool->n);
+        nn__threads_run(pool, 2.0 * M * N * K, nn__gemm_chunk, &j, j.chunks);
+        return;
+    }
 #ifdef _OPENMP
     if (2.0 * M * N * K >= 4e6) threads = omp_get_max_threads();
 #endif
@@ -2623,7 +3038,20 @@ NN__TARGET_AVX2_ONLY static void nn__adam_avx2(float *w, float *m, float *v, con
 /* a tensor with data and a usable rank */
 #define NN__T(t) ((t).data && (t).rank >= 1 && (t).rank <= NN_MAX_RANK)
 
+static void nn__dense_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b);
+static void nn__dense_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x,
+                               nn_tensor w);
+
 NNDEF void nn_dense_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b) {
+    nn__dense_forward(NULL, y, x, w, b);
+}
+
+NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x, nn_tensor w) {
+    nn__dense_backward(NULL, dx, dw, db, dy, x, w);
+}
+
+/* the model's forms: the GEMMs on its threads */
+static void nn__dense_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b) {
     /* x (B,IN) w (OUT,IN) b (OUT) -> y (B,OUT) */
     int B, IN, OUT, i, o;
     NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(w) && w.rank == 2);
@@ -2635,11 +3063,11 @@ NNDEF void nn_dense_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b) 
         for (i = 0; i < B; i++)
             for (o = 0; o < OUT; o++) y.data[(size_t)i * OUT + o] = b.data[o];
     }
-    nn_gemm(0, 1, B, OUT, IN, 1.0f, x.data, IN, w.data, IN, b.data ? 1.0f : 0.0f, y.data, OUT);
+    nn__gemm(th, 99, 0, 1, B, OUT, IN, 1.0f, x.data, IN, w.data, IN, b.data ? 1.0f : 0.0f, y.data, OUT);
 }
 
-NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db,
-                             nn_tensor dy, nn_tensor x, nn_tensor w) {
+static void nn__dense_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x,
+                               nn_tensor w) {
     /* dy (B,OUT) x (B,IN) w (OUT,IN) -> dx (B,IN) =, dw (OUT,IN) +=, db (OUT) += */
     int B, OUT, IN, i, o;
     NN__REQUIRE(NN__T(dy) && NN__T(x) && NN__T(w) && w.rank == 2);
@@ -2649,10 +3077,10 @@ NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db,
     NN__REQUIRE(!dw.data || nn_tensor_same_shape(dw, w));
     NN__REQUIRE(!db.data || (int)nn_tensor_size(db) == OUT);
     if (dx.data) {
-        nn_gemm(0, 0, B, IN, OUT, 1.0f, dy.data, OUT, w.data, IN, 0.0f, dx.data, IN);
+        nn__gemm(th, 99, 0, 0, B, IN, OUT, 1.0f, dy.data, OUT, w.data, IN, 0.0f, dx.data, IN);
     }
     if (dw.data) {
-        nn_gemm(1, 0, OUT, IN, B, 1.0f, dy.data, OUT, x.data, IN, 1.0f, dw.data, IN);
+        nn__gemm(th, 99, 1, 0, OUT, IN, B, 1.0f, dy.data, OUT, x.data, IN, 1.0f, dw.data, IN);
     }
     if (db.data) {
         for (i = 0; i < B; i++) {
@@ -2715,8 +3143,23 @@ NNDEF void nn_weight_std_backward(nn_tensor dw, nn_tensor dw_hat, nn_tensor w_ha
 }
 
 /* ---- maxout ---- */
+static void nn__maxout_forward(nn_threads *th, nn_tensor y, nn_tensor z, int *argmax, nn_tensor x, nn_tensor w,
+                               nn_tensor b, int k);
+static void nn__maxout_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz, nn_tensor dy,
+                                nn_tensor x, nn_tensor w, const int *argmax, int k);
+
 NNDEF void nn_maxout_forward(nn_tensor y, nn_tensor z, int *argmax, nn_tensor x,
                              nn_tensor w, nn_tensor b, int k) {
+    nn__maxout_forward(NULL, y, z, argmax, x, w, b, k);
+}
+
+NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz,
+                              nn_tensor dy, nn_tensor x, nn_tensor w, const int *argmax, int k) {
+    nn__maxout_backward(NULL, dx, dw, db, dz, dy, x, w, argmax, k);
+}
+
+static void nn__maxout_forward(nn_threads *th, nn_tensor y, nn_tensor z, int *argmax, nn_tensor x, nn_tensor w,
+                               nn_tensor b, int k) {
     /* x (B,IN) w (OUT*k,IN) b (OUT*k) -> z (B,OUT*k), argmax (B,OUT), y (B,OUT) */
     int B, OUT, i, o, j;
     NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(z) && NN__T(w) && w.rank == 2 && argmax && k >= 1);
@@ -2724,7 +3167,7 @@ NNDEF void nn_maxout_forward(nn_tensor y, nn_tensor z, int *argmax, nn_tensor x,
     NN__REQUIRE(y.shape[0] == B && (long)w.shape[0] == (long)OUT * k && w.shape[1] == nn_tensor_row_size(x));
     NN__REQUIRE(z.shape[0] == B && (long)nn_tensor_row_size(z) == (long)OUT * k);
     NN__REQUIRE(!b.data || (long)nn_tensor_size(b) == (long)OUT * k);
-    nn_dense_forward(z, x, w, b);
+    nn__dense_forward(th, z, x, w, b);
     for (i = 0; i < B; i++) {
         const float *zr = z.data + (size_t)i * OUT * k;
         for (o = 0; o < OUT; o++) {
@@ -2737,8 +3180,8 @@ NNDEF void nn_maxout_forward(nn_tensor y, nn_tensor z, int *argmax, nn_tensor x,
     }
 }
 
-NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz,
-                              nn_tensor dy, nn_tensor x, nn_tensor w, const int *argmax, int k) {
+static void nn__maxout_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz, nn_tensor dy,
+                                nn_tensor x, nn_tensor w, const int *argmax, int k) {
     /* dy (B,OUT) -> dz (B,OUT*k) scratch -> dx (B,IN) =, dw +=, db += */
     int B, OUT, i, o;
     size_t q;
@@ -2755,7 +3198,7 @@ NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tenso
         for (o = 0; o < OUT; o++)
             dz.data[(size_t)i * OUT * k + (size_t)o * k + argmax[(size_t)i * OUT + o]] =
                 dy.data[(size_t)i * OUT + o];
-    nn_dense_backward(dx, dw, db, dz, x, w);
+    nn__dense_backward(th, dx, dw, db, dz, x, w);
 }
 
 /* ---- dropout ---- */
@@ -3869,13 +4312,14 @@ NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
             if (ly->weight_std) {
                 nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
                 nn_weight_std_forward(w_hat, ly->save_a, ly->w, ly->eps);
-                nn_dense_forward(out, in, w_hat, ly->b);
+                nn__dense_forward(m->threads, out, in, w_hat, ly->b);
             } else {
-                nn_dense_forward(out, in, ly->w, ly->b);
+                nn__dense_forward(m->threads, out, in, ly->w, ly->b);
             }
             break;
         case NN_LAYER_MAXOUT:
-            nn_maxout_forward(out, nn_tensor_2d(ly->z, B, ly->out * ly->k), ly->argmax, in, ly->w, ly->b, ly->k);
+            nn__maxout_forward(m->threads, out, nn_tensor_2d(ly->z, B, ly->out * ly->k), ly->argmax, in, ly->w, ly->b,
+                               ly->k);
             break;
         case NN_LAYER_ACT: nn_act_forward(ly->act, ly->alpha, out, in); break;
         case NN_LAYER_DROPOUT: nn_dropout_forward(out, ly->save_a, in, ly->p, train, &m->rng); break;
@@ -3918,15 +4362,15 @@ NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
                 nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
                 nn_tensor dw_hat = nn_tensor_2d(ly->dz, ly->out, ly->in);
                 memset(ly->dz, 0, sizeof(float) * (size_t)ly->out * (size_t)ly->in);
-                nn_dense_backward(dx, dw_hat, ly->db, g, in, w_hat);
+                nn__dense_backward(m->threads, dx, dw_hat, ly->db, g, in, w_hat);
                 nn_weight_std_backward(ly->dw, dw_hat, w_hat, ly->save_a);
             } else {
-                nn_dense_backward(dx, ly->dw, ly->db, g, in, ly->w);
+                nn__dense_backward(m->threads, dx, ly->dw, ly->db, g, in, ly->w);
             }
             break;
         case NN_LAYER_MAXOUT:
-            nn_maxout_backward(dx, ly->dw, ly->db, nn_tensor_2d(ly->dz, B, ly->out * ly->k), g, in, ly->w,
-                               ly->argmax, ly->k);
+            nn__maxout_backward(m->threads, dx, ly->dw, ly->db, nn_tensor_2d(ly->dz, B, ly->out * ly->k), g, in,
+                                ly->w, ly->argmax, ly->k);
             break;
         case NN_LAYER_ACT:
             nn_act_backward(ly->act, ly->alpha, dx, g, in, nn_tensor_rows(ly->y, 0, B));

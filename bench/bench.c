@@ -2,8 +2,9 @@
    side of the training and inference comparisons with PyTorch; nn.h's own
    thread scaling, free and contended.
 
-   gcc -O2 -fopenmp -o bench bench/bench.c -lopenblas -lm              (all modes)
-   gcc -O2 -fopenmp -DBENCH_NO_BLAS -o bench_nn bench/bench.c -lm      (no gemm mode)
+   gcc -O2 -o bench bench/bench.c -lopenblas -lm              (all modes)
+   gcc -O2 -DBENCH_NO_BLAS -o bench_nn bench/bench.c -lm      (no gemm mode)
+   (nn.h's threads are its own pool, nn_threads: adaptive, as a user gets it)
 
    `make bench` (bench/run.sh) builds both, runs every mode, and writes
    bench/RESULTS.md. The processes that train and infer use the build without
@@ -105,12 +106,15 @@ static void print_list(const char *name, const double *v, int n) {
     printf("\n");
 }
 
+/* nn.h's thread pool for the current thread count: NULL at 1 thread. One
+   pool per count, made on first use and kept (workers sleep when idle). */
+static nn_threads *bench_pool;
 static void set_threads(int t) {
-#ifdef _OPENMP
-    omp_set_num_threads(t);
-#else
-    (void)t;
-#endif
+    static nn_threads *pools[NN_MAX_THREADS + 1];
+    if (t < 1) t = 1;
+    if (t > NN_MAX_THREADS) t = NN_MAX_THREADS;
+    if (t > 1 && !pools[t]) pools[t] = nn_threads_create(t);
+    bench_pool = t > 1 ? pools[t] : NULL;
 }
 
 /* Peak resident memory of this process image (VmHWM). Not ru_maxrss: Linux
@@ -249,6 +253,7 @@ static int mode_info(void) {
 #endif
     printf("RESULT nn_version %s\n", NN_VERSION_STRING);
     printf("RESULT nn_simd_level %d\n", level);
+    printf("RESULT nn_threads pool (nn_threads, adaptive)\n");
     printf("RESULT nn_simd %s\n", simd_name(level));
     printf("RESULT nn_peak_loop %s\n", simd_peak_loop(level));
 #ifdef _OPENMP
@@ -419,7 +424,8 @@ typedef struct operands {
 
 static void call_gemm(int lib, const shape *s, const operands *o) {
     if (lib == 0) {
-        nn_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, o->A, o->lda, o->B, o->ldb, s->beta, o->C, o->ldc);
+        nn_gemm_mt(bench_pool, 99, s->ta, s->tb, s->M, s->N, s->K, 1.0f, o->A, o->lda, o->B, o->ldb, s->beta, o->C,
+                   o->ldc);
     } else {
         cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans,
                     s->M, s->N, s->K, 1.0f, o->A, o->lda, o->B, o->ldb, s->beta, o->C, o->ldc);
@@ -636,6 +642,7 @@ static float trainer_step(trainer *tr) {
     nn_gather_u8(nn_tensor_2d(tr->x, B, IN), tr->images.data, (size_t)tr->n, rows, tr->table);
     for (i = 0; i < B; i++) tr->y[i] = tr->labels.data[rows[i]];
     tp[1] = wall();
+    tr->net.threads = bench_pool;
     out = nn_model_forward(&tr->net, nn_tensor_2d(tr->x, B, IN));
     tp[2] = wall();
     dout = nn_model_output_grad(&tr->net);
@@ -681,6 +688,7 @@ static void inferer_init(inferer *in, const char *dir) {
 static float inferer_run(inferer *in, int batch, long calls) {
     float sink = 0.0f;
     long i;
+    in->net.threads = bench_pool;
     for (i = 0; i < calls; i++) {
         if (in->start + batch > in->n) in->start = 0;
         sink += nn_model_forward(&in->net, nn_tensor_2d(in->x + (size_t)in->start * IN, batch, IN)).data[0];

@@ -87,7 +87,7 @@ mkdir -p "$OUT"
 R="$OUT/results"
 rm -rf "$R"
 mkdir -p "$R"
-CFLAGS_NN="-O2 -fopenmp"
+CFLAGS_NN="-O2"
 OPTIM_DEF=""
 OPTIM_PY=sgd
 OPTIM_DESC="SGD with momentum 0.9, lr 0.05 (nn.h declares no NN_OPTIM_ADAM)"

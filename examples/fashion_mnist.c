@@ -15,8 +15,12 @@
      5. the test set touched once, at the end: accuracy, per-class report, a
         confusion matrix, learning curves (PNG, examples/nn_plot.h);
      6. the best model saved with its preprocessing and provenance, so that
-        examples/classify_image.c classifies PNG files exactly as trained.
+        examples/classify_image.c classifies PNG files exactly as trained;
+     7. threads: the model's GEMMs on a pool (nn_threads), which uses its
+        workers only where they pay; the weights are the same bits with any
+        thread count.
    Usage: fashion_mnist [max-epochs 1-500, default 60] [out-dir, default build]
+                        [threads 1-64, default 2]
    Files written to out-dir: fashion_mnist.nnw, fashion_mnist_curves.png,
    fashion_mnist_confusion.png, fashion_mnist_history.csv.                     */
 #define STB_IMAGE_IMPLEMENTATION
@@ -79,7 +83,9 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 int main(int argc, char **argv) {
     nn_idx train_x, train_y, test_x, test_y;
     const char *out_dir = argc > 2 ? argv[2] : "build";
-    int max_epochs = 60, n, n_test, *labels, *test_labels, *idx, nt, nv, i;
+    int max_epochs = 60, n_threads = 2, n, n_test, *labels, *test_labels, *idx, nt, nv, i;
+    long gemm_calls = 0, gemm_parallel = 0;
+    nn_threads *threads;
     float table[256];
     nn_data all, train, val;
     nn_layer_desc layers[10];
@@ -99,8 +105,10 @@ int main(int argc, char **argv) {
     size_t bytes;
     char path[1024], text[2048];
 
-    if (argc > 3 || (argc > 1 && !parse_int(argv[1], 1, 500, &max_epochs))) {
-        fprintf(stderr, "usage: fashion_mnist [max-epochs 1-500, default 60] [out-dir, default build]\n");
+    if (argc > 4 || (argc > 1 && !parse_int(argv[1], 1, 500, &max_epochs)) ||
+        (argc > 3 && !parse_int(argv[3], 1, NN_MAX_THREADS, &n_threads))) {
+        fprintf(stderr, "usage: fashion_mnist [max-epochs 1-500, default 60] [out-dir, default build] "
+                        "[threads 1-%d, default 2]\n", NN_MAX_THREADS);
         return 2;
     }
     if (!load(&train_x, "train-images-idx3-ubyte.gz", 3) || !load(&train_y, "train-labels-idx1-ubyte.gz", 1) ||
@@ -156,10 +164,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: set-up: %s%s%s\n", net.error, opt.error, prep.error);
         return 1;
     }
+    /* 7. A pool of n_threads (the caller included); NULL (one thread, or no
+       threads on this system) is fine: the model then runs alone. */
+    threads = n_threads > 1 ? nn_threads_create(n_threads) : NULL;
+    net.threads = threads;
     nn_model_summary(&net, text, sizeof text);
     printf("%s", text);
-    printf("train %d, validation %d, test %d images; batch %d; AdamW lr %g, weight decay %g; %s kernels\n", nt, nv,
-           n_test, BATCH, (double)od.lr, (double)od.weight_decay, nn_simd_name());
+    printf("train %d, validation %d, test %d images; batch %d; AdamW lr %g, weight decay %g; %s kernels, "
+           "%d thread%s\n", nt, nv, n_test, BATCH, (double)od.lr, (double)od.weight_decay, nn_simd_name(),
+           nn_threads_count(threads), nn_threads_count(threads) > 1 ? "s" : "");
 
     /* 4. Both watch the validation accuracy (the loss turns up early here, while
        the accuracy still climbs): ReduceLROnPlateau halves the lr when it has not
@@ -198,6 +211,11 @@ int main(int argc, char **argv) {
     printf("%s after %d epochs; best: epoch %d, validation accuracy %.2f%% (weights restored, saved to %s)\n",
            res.stop == NN_FIT_EARLY_STOP ? "early stop" : "done", res.epochs_run, res.best_epoch, 100.0 * res.best,
            path);
+    if (threads) {
+        nn_threads_stats(threads, &gemm_calls, &gemm_parallel, NULL, NULL);
+        printf("thread pool: %ld of %ld GEMMs ran on %d threads (the others alone, where that was faster)\n",
+               gemm_parallel, gemm_calls, nn_threads_count(threads));
+    }
 
     /* 5. The test set, once: accuracy, report, confusion matrix, curves. */
     {
@@ -252,6 +270,7 @@ int main(int argc, char **argv) {
     }
     nn_idx_free(&train_x); nn_idx_free(&train_y); nn_idx_free(&test_x); nn_idx_free(&test_y);
     free(labels); free(test_labels); free(idx);
+    nn_threads_destroy(threads);
     nn_arena_deinit(&arena);
     return 0;
 }

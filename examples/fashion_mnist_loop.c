@@ -2,8 +2,8 @@
 
    cc -O2 -o fashion_mnist_loop examples/fashion_mnist_loop.c -lm && ./fashion_mnist_loop
 
-   (add -fopenmp to use both cores; examples/fashion_mnist.c is the same task
-   through nn_fit, with validation, early stopping and pictures)
+   (examples/fashion_mnist.c is the same task through nn_fit, with validation,
+   early stopping, pictures and a thread pool)
 
    What it teaches: reading the real data set (gzip-compressed IDX files from
    Debian's dataset-fashion-mnist, inflated with stb_image's zlib decoder),

@@ -3,7 +3,8 @@
 
    cc -O2 -o robust_nn examples/robust_nn.c -lm && ./robust_nn
 
-   (add -fopenmp to use every core: same results, bit for bit)
+   (more cores: set net.threads = nn_threads_create(2), as examples/fashion_mnist.c
+   does; same results, bit for bit)
 
    What it teaches: the "RobustNN" stack (Linear -> BatchNorm -> ReLU -> Dropout,
    twice, then Linear), why the TRAIN/EVAL switch matters (dropout draws a new
