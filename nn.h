@@ -3237,39 +3237,54 @@ NNDEF void nn_dropout_backward(nn_tensor dx, nn_tensor dy, const float *mask, in
 }
 
 /* ---- batch norm ---- */
+#define NN__BN_BLOCK 128 /* features per block: 2 KB of double sums on the stack */
 NNDEF void nn_batchnorm_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
                                 nn_tensor gamma, nn_tensor beta, float *running_mean,
                                 float *running_var, float eps, float momentum, int train) {
     /* x (B,F) gamma beta running_* save_* (F) -> y (B,F) */
-    int B, F, i, f;
+    int B, F, i, f, f0;
     NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(gamma) && NN__T(beta) && save_mean && save_rstd);
     B = x.shape[0]; F = nn_tensor_row_size(x);
     NN__REQUIRE(nn_tensor_size(y) == nn_tensor_size(x) && (int)nn_tensor_size(gamma) == F &&
                 (int)nn_tensor_size(beta) == F && running_mean && running_var);
     NN__REQUIRE(!train || B > 1); /* PyTorch refuses too: one value gives no variance */
-    for (f = 0; f < F; f++) {
-        float mean, rstd;
+    /* Features in blocks, rows in order inside each: every sum runs over the
+       batch in the same order as one feature at a time would, but the loads
+       are contiguous rows and the compiler vectorizes across features. */
+    for (f0 = 0; f0 < F; f0 += NN__BN_BLOCK) {
+        double s[NN__BN_BLOCK], v[NN__BN_BLOCK];
+        int nf = NN__MIN(NN__BN_BLOCK, F - f0);
+        float *mean = save_mean + f0, *rstd = save_rstd + f0;
+        const float *g = gamma.data + f0, *b = beta.data + f0;
         if (train) {
-            double s = 0.0, v = 0.0, var;
-            for (i = 0; i < B; i++) s += x.data[(size_t)i * F + f];
-            mean = (float)(s / B);
+            for (f = 0; f < nf; f++) s[f] = v[f] = 0.0;
             for (i = 0; i < B; i++) {
-                double d = (double)x.data[(size_t)i * F + f] - mean;
-                v += d * d;
+                const float *xr = x.data + (size_t)i * F + f0;
+                for (f = 0; f < nf; f++) s[f] += xr[f];
             }
-            var = v / B;
-            rstd = (float)(1.0 / sqrt(var + eps));
-            running_mean[f] = (1.0f - momentum) * running_mean[f] + momentum * mean;
-            running_var[f] = (1.0f - momentum) * running_var[f] + momentum * (float)(v / (B - 1));
+            for (f = 0; f < nf; f++) mean[f] = (float)(s[f] / B);
+            for (i = 0; i < B; i++) {
+                const float *xr = x.data + (size_t)i * F + f0;
+                for (f = 0; f < nf; f++) {
+                    double d = (double)xr[f] - mean[f];
+                    v[f] += d * d;
+                }
+            }
+            for (f = 0; f < nf; f++) {
+                rstd[f] = (float)(1.0 / sqrt(v[f] / B + eps));
+                running_mean[f0 + f] = (1.0f - momentum) * running_mean[f0 + f] + momentum * mean[f];
+                running_var[f0 + f] = (1.0f - momentum) * running_var[f0 + f] + momentum * (float)(v[f] / (B - 1));
+            }
         } else {
-            mean = running_mean[f];
-            rstd = (float)(1.0 / sqrt((double)running_var[f] + eps));
+            for (f = 0; f < nf; f++) {
+                mean[f] = running_mean[f0 + f];
+                rstd[f] = (float)(1.0 / sqrt((double)running_var[f0 + f] + eps));
+            }
         }
-        save_mean[f] = mean;
-        save_rstd[f] = rstd;
         for (i = 0; i < B; i++) {
-            size_t at = (size_t)i * F + f;
-            y.data[at] = (x.data[at] - mean) * rstd * gamma.data[f] + beta.data[f];
+            const float *xr = x.data + (size_t)i * F + f0;
+            float *yr = y.data + (size_t)i * F + f0;
+            for (f = 0; f < nf; f++) yr[f] = (xr[f] - mean[f]) * rstd[f] * g[f] + b[f];
         }
     }
 }
@@ -3278,36 +3293,44 @@ NNDEF void nn_batchnorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta
                                  nn_tensor x, nn_tensor gamma, const float *save_mean,
                                  const float *save_rstd, int train) {
     /* dy x (B,F) -> dx (B,F) =, dgamma dbeta (F) += */
-    int B, F, i, f;
+    int B, F, i, f, f0;
     NN__REQUIRE(NN__T(dy) && NN__T(x) && NN__T(gamma) && save_mean && save_rstd);
     B = dy.shape[0]; F = nn_tensor_row_size(dy);
     NN__REQUIRE(nn_tensor_same_shape(x, dy) && (int)nn_tensor_size(gamma) == F);
     NN__REQUIRE(!dx.data || nn_tensor_size(dx) == nn_tensor_size(dy));
     NN__REQUIRE(!dgamma.data || (int)nn_tensor_size(dgamma) == F);
     NN__REQUIRE(!dbeta.data || (int)nn_tensor_size(dbeta) == F);
-    for (f = 0; f < F; f++) {
-        float mean = save_mean[f], rstd = save_rstd[f], g = gamma.data[f];
-        double sg = 0.0, sgx = 0.0;
+    for (f0 = 0; f0 < F; f0 += NN__BN_BLOCK) { /* blocks of features, as forward */
+        double sg[NN__BN_BLOCK], sgx[NN__BN_BLOCK];
+        float mg[NN__BN_BLOCK], mgx[NN__BN_BLOCK];
+        int nf = NN__MIN(NN__BN_BLOCK, F - f0);
+        const float *mean = save_mean + f0, *rstd = save_rstd + f0, *g = gamma.data + f0;
+        for (f = 0; f < nf; f++) sg[f] = sgx[f] = 0.0;
         for (i = 0; i < B; i++) {
-            size_t at = (size_t)i * F + f;
-            sg += dy.data[at];
-            sgx += (double)dy.data[at] * ((x.data[at] - mean) * rstd);
-        }
-        if (dgamma.data) dgamma.data[f] += (float)sgx;
-        if (dbeta.data) dbeta.data[f] += (float)sg;
-        if (!dx.data) continue;
-        if (train) {
-            /* batch statistics depend on x: dx = g rstd (dy - mean(dy) - x_hat mean(dy x_hat)) */
-            float mg = (float)(sg / B), mgx = (float)(sgx / B);
-            for (i = 0; i < B; i++) {
-                size_t at = (size_t)i * F + f;
-                float xh = (x.data[at] - mean) * rstd;
-                dx.data[at] = g * rstd * (dy.data[at] - mg - xh * mgx);
+            const float *xr = x.data + (size_t)i * F + f0, *gr = dy.data + (size_t)i * F + f0;
+            for (f = 0; f < nf; f++) {
+                sg[f] += gr[f];
+                sgx[f] += (double)gr[f] * ((xr[f] - mean[f]) * rstd[f]);
             }
-        } else {
-            for (i = 0; i < B; i++) {
-                size_t at = (size_t)i * F + f;
-                dx.data[at] = dy.data[at] * g * rstd;
+        }
+        for (f = 0; f < nf; f++) {
+            if (dgamma.data) dgamma.data[f0 + f] += (float)sgx[f];
+            if (dbeta.data) dbeta.data[f0 + f] += (float)sg[f];
+            mg[f] = (float)(sg[f] / B);
+            mgx[f] = (float)(sgx[f] / B);
+        }
+        if (!dx.data) continue;
+        for (i = 0; i < B; i++) {
+            const float *xr = x.data + (size_t)i * F + f0, *gr = dy.data + (size_t)i * F + f0;
+            float *dr = dx.data + (size_t)i * F + f0;
+            if (train) {
+                /* batch statistics depend on x: dx = g rstd (dy - mean(dy) - x_hat mean(dy x_hat)) */
+                for (f = 0; f < nf; f++) {
+                    float xh = (xr[f] - mean[f]) * rstd[f];
+                    dr[f] = g[f] * rstd[f] * (gr[f] - mg[f] - xh * mgx[f]);
+                }
+            } else {
+                for (f = 0; f < nf; f++) dr[f] = gr[f] * g[f] * rstd[f];
             }
         }
     }
