@@ -51,6 +51,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -787,6 +788,55 @@ static double proc_cpu_s(pid_t pid) {
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* What the thread figures stand on: each core's FMA peak alone (a core that
+   shares its physical core with another guest or process shows lower), and
+   the round trip of one cache line between the first two cores (cores on
+   different chiplets or sockets pay more for every byte one writes and the
+   other reads). */
+#define PP_TRIPS 100000
+static int pp_flag;
+static void pin_self(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set); /* 0: the calling thread */
+}
+static void *pp_worker(void *arg) {
+    int i;
+    pin_self(1);
+    for (i = 0; i < PP_TRIPS; i++) {
+        while (__atomic_load_n(&pp_flag, __ATOMIC_ACQUIRE) != 2 * i + 1) {}
+        __atomic_store_n(&pp_flag, 2 * i + 2, __ATOMIC_RELEASE);
+    }
+    return arg;
+}
+static void probe_cores(int level) {
+    int n = (int)sysconf(_SC_NPROCESSORS_ONLN), c, i;
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof saved, &saved);
+    for (c = 0; c < n && c < 8; c++) {
+        pin_self(c);
+        printf("RESULT core_peak_gflops.%d %.1f\n", c, peak_of(simd_peak_loop(level), 3));
+    }
+    if (n >= 2) {
+        pthread_t t;
+        double t0;
+        pin_self(0);
+        __atomic_store_n(&pp_flag, 0, __ATOMIC_RELEASE);
+        if (pthread_create(&t, NULL, pp_worker, NULL) == 0) {
+            t0 = wall();
+            for (i = 0; i < PP_TRIPS; i++) {
+                __atomic_store_n(&pp_flag, 2 * i + 1, __ATOMIC_RELEASE);
+                while (__atomic_load_n(&pp_flag, __ATOMIC_ACQUIRE) != 2 * i + 2) {}
+            }
+            printf("RESULT core_roundtrip_ns.0.1 %.0f\n", (wall() - t0) / PP_TRIPS * 1e9);
+            pthread_join(t, NULL);
+        }
+    }
+    sched_setaffinity(0, sizeof saved, &saved);
+    fflush(stdout);
+}
+
 /* reps pairs of `steps` training steps at 1 and at 2 threads (order
    alternating), wall time, samples/s. Phase "free": nothing else of the bench
    runs. Phase "busy": a child process pinned to the last core spins the whole
@@ -801,8 +851,10 @@ static int mode_threads(int batch, int reps, int steps, const char *dir) {
     trainer_load(&tr, dir);
     trainer_build(&tr, batch);
     printf("RESULT batch %d\nRESULT steps_per_rep %d\nRESULT clock wall\n", batch, steps);
+    probe_cores(nn_simd_level());
     for (phase = 0; phase < 2; phase++) {
         double spin_cpu0 = 0.0, spin_wall0 = 0.0;
+        long calls0 = 0, par0 = 0, calls1 = 0, par1 = 0;
         if (phase == 1) {
             double bound = 4.0 * reps * steps * batch / 5000.0 + 30.0; /* > the phase at 5000 samples/s */
             fflush(stdout);
@@ -826,6 +878,7 @@ static int mode_threads(int batch, int reps, int steps, const char *dir) {
             set_threads(th);
             for (s = 0; s < 20; s++) trainer_step(&tr);
         }
+        nn_threads_stats(bench_pool, &calls0, &par0, NULL, NULL); /* the 2-thread pool */
         for (r = 0; r < reps; r++) {
             for (k = 0; k < 2; k++) {
                 th = r % 2 ? 2 - k : 1 + k;
@@ -840,6 +893,11 @@ static int mode_threads(int batch, int reps, int steps, const char *dir) {
                 busy_wall[phase][th - 1] += t;
             }
         }
+        set_threads(2);
+        nn_threads_stats(bench_pool, &calls1, &par1, NULL, NULL);
+        /* what the adaptive pool chose over the phase's 2-thread repetitions */
+        printf("RESULT pool_parallel_fraction.%s %.3f\n", phase ? "busy" : "free",
+               calls1 > calls0 ? (double)(par1 - par0) / (double)(calls1 - calls0) : 0.0);
         if (phase == 1) {
             double share = (proc_cpu_s(spinner) - spin_cpu0) / (wall() - spin_wall0);
             kill(spinner, SIGKILL);

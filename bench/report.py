@@ -441,7 +441,8 @@ def report(rdir, out_md, readme):
         ratios[f"train_b{B}_t2_contended"] = b2 / b1
         context[f"train_b{B}_t2_contended_vs_free_t1"] = b2 / f1
         th_rows.append([B, fint(f1), fint(f2), fmt(f2 / f1), fint(b1), fint(b2), fmt(b2 / b1),
-                        d.get("busy_spinner_core_share", "?")])
+                        d.get("busy_spinner_core_share", "?"),
+                        f"{d.get('pool_parallel_fraction.free', '?')} / {d.get('pool_parallel_fraction.busy', '?')}"])
     md.append("## nn.h's threads: 2 threads against 1, free cores and a contended core\n")
     md.append("nn.h training (same step as above), samples/s in wall time, the 1- and 2-thread runs "
               "alternating repetition by repetition in one process. \"busy\": the bench forks a busy-loop "
@@ -450,7 +451,17 @@ def report(rdir, out_md, readme):
               "1 thread, both with the busy loop running: whether a user who asks for 2 threads on a busy "
               "machine loses against asking for 1 (target: never below 0.9).\n")
     md.append(table(["batch", "free t1", "free t2", "t2 / t1", "busy t1", "busy t2", "busy t2 / t1",
-                     "busy loop's core share"], th_rows) + "\n")
+                     "busy loop's core share", "pool's GEMMs on 2 threads, free / busy"], th_rows) + "\n")
+    probe = R("threads_b64.txt")
+    peaks = [probe[k] for k in sorted(probe) if k.startswith("core_peak_gflops.")]
+    if peaks:
+        md.append("What these stand on, measured at the start of the batch-64 phase: each core's FMA peak "
+                  "alone, " + " and ".join(f"{v} GFLOP/s" for v in peaks) + " (a core whose physical core "
+                  "another guest or process shares shows lower), and a cache line's round trip between cores "
+                  "0 and 1, " + probe.get("core_roundtrip_ns.0.1", "?") + " ns (under about 150 ns on one "
+                  "chiplet; more means every value one thread writes and the other reads crosses a slow "
+                  "link). nn.h's pool is adaptive: it times the loop alone and on its workers and keeps the "
+                  "faster, so the last column is the share of GEMM calls it ran on 2 threads.\n")
 
     # ---- inference ----
     i1, i256 = R("duel_infer_b1.txt"), R("duel_infer_b256.txt")
