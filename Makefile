@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
 # also the build order: serialize first, its runs are the longest.
-SUITES  := serialize core layers optim special misuse data fit image threads
+SUITES  := serialize core layers optim special misuse data fit image threads diag
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
@@ -233,7 +233,7 @@ $(BUILD):
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-ARM_SUITES := core layers optim special data fit threads
+ARM_SUITES := core layers optim special data fit threads diag
 
 deps-aarch64:
 	@missing=""; \

@@ -145,6 +145,7 @@
      == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
      == 15. fit: the training loop, progress, history
      == 16. images (with stb_image): decode, resize, image folders
+     == 17. diagnostics: gradient check, curvature
 */
 #ifndef NN_H
 #define NN_H
@@ -190,7 +191,8 @@ typedef enum nn_result {
     NN_ERR_TOO_LARGE = -9,        /* a size beyond the loader's limits */
     NN_ERR_SHAPE_MISMATCH = -10,  /* file does not match the caller's model */
     NN_ERR_NONFINITE = -11,       /* NaN or Inf met */
-    NN_ERR_UNSUPPORTED = -12      /* feature compiled out or not available */
+    NN_ERR_UNSUPPORTED = -12,     /* feature compiled out or not available */
+    NN_ERR_CHECK_FAILED = -13     /* a check ran and found a mismatch (gradient check) */
 } nn_result;
 
 /* A short, static, human-readable description of r. */
@@ -612,6 +614,8 @@ typedef struct nn_model {
     int n_descs;
     uint64_t seed;
     nn_threads *threads;   /* NULL after init; set it to run the GEMMs on a pool (nn_threads_create) */
+    float *input_grad;     /* NULL after init; set it to (max_batch, inputs) floats and backward
+                              writes d loss / d x there (saliency, gradient checks) */
     char error[NN_ERROR_MAX]; /* what the last failed call found wrong */
 } nn_model;
 
@@ -1403,6 +1407,128 @@ NNDEF int nn_fit_progress(const nn_fit_state *s, void *file);
 NNDEF nn_result nn_fit_history_csv(const nn_fit_epoch *h, int n, FILE *f);
 #endif
 
+/* ---- diagnostics: gradient check, curvature (section 17) --------------- */
+/* One batch and its loss, by nn_fit's rule: cross-entropy on the logits when
+   labels is set (B class indices), else MSE against targets (B, outputs). */
+typedef struct nn_batch {
+    nn_tensor x;               /* (B, inputs), B <= max_batch */
+    const int *labels;
+    const float *targets;
+} nn_batch;
+/* Forward and the batch loss; with backward 1 also zero_grad and backward,
+   so m->grads hold d loss / d params (and m->input_grad, when set, d loss /
+   d x). NaN (m->error says why) on a bad batch. The model's mode applies:
+   in TRAIN mode dropout draws masks and batch norm updates its running
+   statistics, as in a training step. */
+NNDEF float nn_model_loss(nn_model *m, nn_batch b, int backward);
+
+/* A scalar function of n floats for the generic checks: returns f(x) and,
+   when grad is not NULL, writes df/dx there. */
+typedef double (*nn_objective)(void *user, const float *x, float *grad);
+
+/* Gradient check: centred differences, the difference and the step taken
+   in double: numeric_i = (f(x + h e_i) - f(x - h e_i)) / (2 h_i), where h_i
+   is the step as it lands on the float32 coordinate ((float)(x+h) -
+   (float)(x-h)) / 2; a model's loss is summed in double from its float
+   outputs. Element i of a run (a parameter tensor, or the input) passes when
+       |analytic_i - numeric_i| <= rtol |numeric_i| + atol S
+   with S the largest |numeric| of the run's checked coordinates, but at least
+   1e-2 of the largest analytic gradient of the whole check: float32 forward
+   passes leave noise of about 1e-7 |output| / h in every numeric derivative,
+   so a run whose true gradient is 0 (a bias just before batch norm) is
+   judged against the model's scale, not its own noise.
+   Defaults (nn_gradcheck_desc_default): h 1e-2, rtol 1e-2, atol 1e-3. On
+   smooth models a correct backward shows worst relative errors of 1e-4 to
+   5e-2 (the latter on elements near atol S), a wrong one fails outright
+   (a 2% error in one element of a weight is caught and named). Kinks (ReLU
+   at 0, max, L1) within h of a coordinate make its numeric derivative
+   wrong: such an element can fail a correct backward; check with smooth
+   activations (tanh, GELU), or a smaller h. max_per_run > 0 checks that many
+   coordinates of each run (evenly strided from a seeded offset). */
+typedef struct nn_gradcheck_desc {
+    double step, rtol, atol;
+    int max_per_run;           /* 0: every coordinate */
+    int check_input;           /* nn_gradcheck_model: also d loss / d x */
+    uint64_t seed;
+    uint32_t tag;
+} nn_gradcheck_desc;
+NNDEF nn_gradcheck_desc nn_gradcheck_desc_default(void);
+#define NN_GRADCHECK_WORST 8
+#define NN_GRADCHECK_RUNS 64
+typedef struct nn_gradcheck_elem {
+    char run[32];              /* e.g. "0.weight", "input", "x" */
+    long index;                /* within the run */
+    double analytic, numeric;
+    double excess;             /* |a - n| / (rtol |n| + atol scale): above 1 fails */
+} nn_gradcheck_elem;
+typedef struct nn_gradcheck_run {
+    char name[32];
+    long size, checked, failed;
+    double scale;              /* max |numeric| over the checked coordinates */
+    double max_rel;            /* max |a - n| / max(|a|, |n|) where that is >= atol scale */
+} nn_gradcheck_run;
+typedef struct nn_gradcheck_result {
+    long checked, failed;
+    double max_rel;            /* over every run */
+    int n_runs;                /* runs[] filled (at most NN_GRADCHECK_RUNS; more are
+                                  checked and counted, not listed) */
+    nn_gradcheck_run runs[NN_GRADCHECK_RUNS];
+    int n_worst;
+    nn_gradcheck_elem worst[NN_GRADCHECK_WORST]; /* largest excess first */
+    char error[NN_ERROR_MAX];
+} nn_gradcheck_result;
+/* The model's backward against centred differences of its loss on one batch
+   (every parameter run, and the input with check_input). The model is left
+   as it was (parameters bit for bit, running statistics, dropout stream)
+   except m->grads, which hold the analytic gradient. Dropout masks are the
+   same in every evaluation. Scratch comes from the arena and is given back.
+   NN_OK when every checked element passes, NN_ERR_NUMERIC when one fails
+   (r->worst names it), another error for bad arguments. One layer in
+   isolation is a model of that one layer. */
+NNDEF nn_result nn_gradcheck_model(nn_model *m, nn_batch b, const nn_gradcheck_desc *d, nn_arena *scratch,
+                                   nn_gradcheck_result *r);
+/* The same check for any function, e.g. a layer of your own with a loss of
+   sum(y * r) for a fixed random r: x (n floats) is perturbed and restored;
+   grad (n floats) receives the analytic gradient. One run, named "x". */
+NNDEF nn_result nn_gradcheck_fn(nn_objective f, void *user, float *x, float *grad, size_t n,
+                                const nn_gradcheck_desc *d, nn_gradcheck_result *r);
+#ifndef NN_NO_STDIO
+/* The result as text: a line per run, then the worst elements. */
+NNDEF void nn_gradcheck_print(const nn_gradcheck_result *r, FILE *f);
+#endif
+
+/* Curvature of the batch loss in the parameters. Products with the Hessian
+   come from centred differences of gradients,
+       H v ~ (g(w + r v) - g(w - r v)) / (2 r),  r = step / |v|,
+   exact for a quadratic loss up to float32 rounding of the two gradients
+   (relative error about 1e-7 |g| / (step |Hv|)); otherwise the truncation
+   error is O(step^2) times the third derivative. step 0 means 1e-2. Each
+   product is two forward and backward passes; the model is left as it was
+   (parameters bit for bit, running statistics, dropout stream; m->grads
+   hold the gradient at w). Every function takes its scratch (3 n_params
+   floats and a copy of the running statistics) from the arena and gives it
+   back. Use EVAL mode, or a model without dropout, for a function of the
+   parameters alone. */
+NNDEF nn_result nn_hessian_vector(nn_model *m, nn_batch b, const float *v, float *hv, float step,
+                                  nn_arena *scratch);
+/* The full Hessian, n_params x n_params row-major into H, one product per
+   column, then symmetrized ((H + H^T) / 2); *asymmetry (may be NULL) gets
+   max |H - H^T| / max |H| before that, a check of the differencing. For
+   small models: n_params products. */
+NNDEF nn_result nn_hessian_full(nn_model *m, nn_batch b, float *H, float step, nn_arena *scratch, double *asymmetry);
+/* The eigenvalue of largest magnitude (sharpness, when the loss is near a
+   minimum and it is positive) by power iteration from a seeded random
+   vector: stops when the estimate changes by less than tol relatively, or
+   after iters products. vec (n_params, may be NULL) gets the unit
+   eigenvector; *done_iters (may be NULL) the products used. */
+NNDEF nn_result nn_hessian_top_eigen(nn_model *m, nn_batch b, int iters, double tol, uint64_t seed, float step,
+                                     nn_arena *scratch, double *lambda, float *vec, int *done_iters);
+/* Hutchinson's estimate of the trace: the mean of v^T H v over samples
+   seeded Rademacher vectors (entries +-1); *std_err (may be NULL) is the
+   standard error of that mean. */
+NNDEF nn_result nn_hessian_trace(nn_model *m, nn_batch b, int samples, uint64_t seed, float step, nn_arena *scratch,
+                                 double *trace, double *std_err);
+
 #ifdef __cplusplus
 }
 #endif
@@ -1517,6 +1643,7 @@ NNDEF const char *nn_result_string(nn_result r) {
     case NN_ERR_SHAPE_MISMATCH: return "shapes do not match the model";
     case NN_ERR_NONFINITE: return "NaN or Inf encountered";
     case NN_ERR_UNSUPPORTED: return "unsupported feature";
+    case NN_ERR_CHECK_FAILED: return "check failed";
     }
     return "unknown error";
 }
@@ -1719,7 +1846,7 @@ NNDEF void nn_rng_shuffle(nn_rng *r, int *idx, int n) {
     }
 }
 
-/* == 5. kernels: gemm (reference, then AVX2/FMA, AVX-512), elementwise == */
+/* == 5. kernels: gemm (reference, AVX2/FMA, AVX-512, NEON), threads, elementwise */
 /* Reference GEMM: the oracle. One dot product per element, k ascending. */
 NNDEF void nn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha,
                        const float *A, int lda, const float *B, int ldb,
@@ -4378,7 +4505,7 @@ NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
     for (l = m->n_layers - 1; l >= 0; l--) {
         nn_layer *ly = &m->layers[l];
         nn_tensor in = l ? nn_tensor_rows(m->layers[l - 1].y, 0, B) : m->x;
-        nn_tensor dx = nn_tensor_2d(l ? m->gbuf[t] : NULL, B, ly->in);
+        nn_tensor dx = nn_tensor_2d(l ? m->gbuf[t] : m->input_grad, B, ly->in);
         switch (ly->kind) {
         case NN_LAYER_DENSE:
             if (ly->weight_std) {
@@ -4412,6 +4539,9 @@ NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
         g = dx;
         t ^= 1;
     }
+    /* a model that starts with flatten passes its gradient through unchanged */
+    if (m->input_grad && g.data != m->input_grad)
+        memcpy(m->input_grad, g.data, sizeof(float) * (size_t)B * (size_t)m->inputs);
     return NN_OK;
 }
 
@@ -9097,6 +9227,526 @@ NNDEF void nn_image_folder_free(nn_image_folder *f) {
 }
 #endif /* NN_NO_STDIO */
 #endif /* stb_image and stb_image_resize included */
+
+/* == 17. diagnostics: gradient check, curvature ========================== */
+NNDEF float nn_model_loss(nn_model *m, nn_batch b, int backward) {
+    nn_tensor y, dy;
+    float loss;
+    if (!m) return NAN;
+    if (!b.labels && !b.targets) {
+        nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "loss: the batch has neither labels nor targets");
+        return NAN;
+    }
+    y = nn_model_forward(m, b.x);
+    if (!y.data) return NAN;
+    dy = nn_model_output_grad(m);
+    if (b.labels) {
+        int i;
+        for (i = 0; i < m->batch; i++)
+            if (b.labels[i] < 0 || b.labels[i] >= m->outputs) {
+                nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "loss: label %d of row %d is outside 0..%d", b.labels[i],
+                         i, m->outputs - 1);
+                return NAN;
+            }
+        loss = nn_loss_cross_entropy(dy, y, b.labels);
+    } else {
+        loss = nn_loss_mse(dy, y, nn_tensor_2d((float *)(uintptr_t)b.targets, m->batch, m->outputs));
+    }
+    if (backward) {
+        nn_model_zero_grad(m);
+        if (nn_model_backward(m, dy) != NN_OK) return NAN;
+    }
+    return loss;
+}
+
+NNDEF nn_gradcheck_desc nn_gradcheck_desc_default(void) {
+    nn_gradcheck_desc d;
+    NN__ZERO(d);
+    d.step = 1e-2;
+    d.rtol = 1e-2;
+    d.atol = 1e-3;
+    d.check_input = 1;
+    d.seed = 1;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+/* What a gradient check evaluates: the loss at the current float values. */
+typedef double (*nn__eval_fn)(void *ctx);
+
+/* Check coordinates of one run (p[0..n), analytic gradient a): numeric
+   derivatives first, then the run's scale, then each element's verdict. */
+static double nn__max_abs(const float *a, size_t n) {
+    double m = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
+    return m;
+}
+
+static void nn__gradcheck_run(nn__eval_fn eval, void *ctx, float *p, const float *a, long n, const char *name,
+                              const nn_gradcheck_desc *d, double floor, nn_rng *rng, double *num,
+                              nn_gradcheck_result *r) {
+    long k = d->max_per_run > 0 && d->max_per_run < n ? d->max_per_run : n, j;
+    long off = k < n ? (long)(nn_rng_u64(rng) % (uint64_t)n) : 0;
+    double scale = 0.0, max_rel = 0.0;
+    long failed = 0;
+    for (j = 0; j < k; j++) {
+        long i = (off + (long)((double)j * (double)n / (double)k)) % n;
+        float saved = p[i], hi = (float)((double)saved + d->step), lo = (float)((double)saved - d->step);
+        double fp, fm;
+        p[i] = hi;
+        fp = eval(ctx);
+        p[i] = lo;
+        fm = eval(ctx);
+        p[i] = saved;
+        num[j] = (fp - fm) / ((double)hi - (double)lo);
+        if (fabs(num[j]) > scale) scale = fabs(num[j]);
+    }
+    if (scale < floor) scale = floor;
+    for (j = 0; j < k; j++) {
+        long i = (off + (long)((double)j * (double)n / (double)k)) % n;
+        double an = a[i], nu = num[j], diff = fabs(an - nu), big = NN__MAX(fabs(an), fabs(nu));
+        double bound = d->rtol * fabs(nu) + d->atol * scale, excess;
+        if (big >= d->atol * scale && big > 0.0 && diff / big > max_rel) max_rel = diff / big;
+        /* NaN in either fails (the comparison is false) */
+        excess = diff <= bound ? (bound > 0.0 ? diff / bound : 0.0) : (bound > 0.0 ? diff / bound : HUGE_VAL);
+        if (!(diff <= bound)) {
+            failed++;
+            if (excess != excess) excess = HUGE_VAL;
+        }
+        /* keep the worst few, largest excess first */
+        if (r->n_worst < NN_GRADCHECK_WORST || excess > r->worst[r->n_worst - 1].excess) {
+            int at = r->n_worst < NN_GRADCHECK_WORST ? r->n_worst++ : NN_GRADCHECK_WORST - 1;
+            while (at > 0 && r->worst[at - 1].excess < excess) {
+                r->worst[at] = r->worst[at - 1];
+                at--;
+            }
+            snprintf(r->worst[at].run, sizeof r->worst[at].run, "%s", name);
+            r->worst[at].index = i;
+            r->worst[at].analytic = an;
+            r->worst[at].numeric = nu;
+            r->worst[at].excess = excess;
+        }
+    }
+    if (r->n_runs < NN_GRADCHECK_RUNS) {
+        nn_gradcheck_run *u = &r->runs[r->n_runs++];
+        snprintf(u->name, sizeof u->name, "%s", name);
+        u->size = n;
+        u->checked = k;
+        u->failed = failed;
+        u->scale = scale;
+        u->max_rel = max_rel;
+    }
+    r->checked += k;
+    r->failed += failed;
+    if (max_rel > r->max_rel) r->max_rel = max_rel;
+}
+
+static nn_result nn__gradcheck_args(const nn_gradcheck_desc *d, nn_gradcheck_result *r) {
+    if (!r) return NN_ERR_INVALID_ARGUMENT;
+    NN__ZERO(*r);
+    if (!d) return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "gradcheck: the description is NULL");
+    if (d->tag != NN_DESC_TAG)
+        return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT,
+                        "gradcheck: description not from nn_gradcheck_desc_default (zeroed struct?)");
+    if (!(d->step > 0.0 && d->step < 1.0) || !(d->rtol >= 0.0) || !(d->atol >= 0.0) || d->max_per_run < 0)
+        return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT,
+                        "gradcheck: step %g (in (0, 1)), rtol %g, atol %g (>= 0), max_per_run %d (>= 0)", d->step,
+                        d->rtol, d->atol, d->max_per_run);
+    return NN_OK;
+}
+
+/* The model's loss with everything that a forward changes put back first. */
+typedef struct nn__model_eval {
+    nn_model *m;
+    nn_batch b;
+    nn_rng rng;
+    const float *buffers; /* running statistics as they were, or NULL */
+} nn__model_eval;
+
+/* The batch loss from the model's float outputs, summed in double: the
+   float loss functions would add their own rounding (about 1e-7 |loss|) to
+   every numeric derivative. */
+static double nn__loss_double(const nn_model *m, nn_tensor y, nn_batch b) {
+    int B = y.shape[0], C = m->outputs, i, j;
+    double s = 0.0;
+    for (i = 0; i < B; i++) {
+        const float *z = y.data + (size_t)i * C;
+        if (b.labels) {
+            double mx = z[0], se = 0.0;
+            for (j = 1; j < C; j++) mx = z[j] > mx ? z[j] : mx;
+            for (j = 0; j < C; j++) se += exp((double)z[j] - mx);
+            s += mx + log(se) - (double)z[b.labels[i]];
+        } else {
+            const float *t = b.targets + (size_t)i * C;
+            for (j = 0; j < C; j++) s += ((double)z[j] - t[j]) * ((double)z[j] - t[j]);
+        }
+    }
+    return b.labels ? s / B : s / ((double)B * C);
+}
+
+static double nn__model_eval_loss(void *vp) {
+    nn__model_eval *e = (nn__model_eval *)vp;
+    double loss;
+    nn_tensor y;
+    e->m->rng = e->rng;
+    y = nn_model_forward(e->m, e->b.x);
+    loss = y.data ? nn__loss_double(e->m, y, e->b) : NAN;
+    if (e->buffers) memcpy(e->m->buffers, e->buffers, sizeof(float) * e->m->n_buffers);
+    e->m->rng = e->rng;
+    return loss;
+}
+
+static nn_result nn__model_batch_check(nn_model *m, nn_batch b, nn_arena *scratch, char *err) {
+    if (!m || !scratch) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "model and scratch arena are required");
+    if (!b.x.data || b.x.rank < 1 || b.x.shape[0] < 1 || b.x.shape[0] > m->max_batch ||
+        nn_tensor_row_size(b.x) != m->inputs)
+        return nn__fail(err, NN_ERR_SHAPE_MISMATCH, "the batch's x is not (1..%d, %d)", m->max_batch, m->inputs);
+    if (!b.labels && !b.targets) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "the batch has neither labels nor targets");
+    return NN_OK;
+}
+
+NNDEF nn_result nn_gradcheck_model(nn_model *m, nn_batch b, const nn_gradcheck_desc *d, nn_arena *scratch,
+                                   nn_gradcheck_result *r) {
+    nn__model_eval e;
+    nn_result res = nn__gradcheck_args(d, r);
+    size_t mark, nx, most = 0;
+    float *buffers = NULL, *x = NULL, *gx = NULL, *saved_input_grad;
+    double *num;
+    nn_rng pick;
+    int i;
+    float loss;
+    double floor;
+    if (res != NN_OK) return res;
+    res = nn__model_batch_check(m, b, scratch, r->error);
+    if (res != NN_OK) return res;
+    nx = (size_t)b.x.shape[0] * (size_t)m->inputs;
+    for (i = 0; i < m->n_param_list; i++) most = NN__MAX(most, m->param_list[i].size);
+    most = NN__MAX(most, nx);
+    if (d->max_per_run > 0) most = NN__MIN(most, (size_t)d->max_per_run);
+    mark = nn_arena_mark(scratch);
+    num = (double *)nn_arena_alloc(scratch, sizeof(double) * (most ? most : 1));
+    if (m->n_buffers) buffers = (float *)nn_arena_alloc(scratch, sizeof(float) * m->n_buffers);
+    if (d->check_input) {
+        x = (float *)nn_arena_alloc(scratch, sizeof(float) * nx);
+        gx = (float *)nn_arena_alloc(scratch, sizeof(float) * nx);
+    }
+    if (!num || (m->n_buffers && !buffers) || (d->check_input && (!x || !gx))) {
+        nn_arena_rewind(scratch, mark);
+        return nn__fail(r->error, NN_ERR_OUT_OF_MEMORY, "gradcheck: the scratch arena is too small");
+    }
+    if (buffers) memcpy(buffers, m->buffers, sizeof(float) * m->n_buffers);
+    if (x) memcpy(x, b.x.data, sizeof(float) * nx);
+    e.m = m;
+    e.b = b;
+    if (x) e.b.x = nn_tensor_2d(x, b.x.shape[0], m->inputs); /* perturbed here, never the caller's */
+    e.rng = m->rng;
+    e.buffers = buffers;
+    /* the analytic gradient, once */
+    saved_input_grad = m->input_grad;
+    m->input_grad = gx;
+    loss = nn_model_loss(m, e.b, 1);
+    m->input_grad = saved_input_grad;
+    if (buffers) memcpy(m->buffers, buffers, sizeof(float) * m->n_buffers);
+    m->rng = e.rng;
+    if (loss != loss) {
+        nn_arena_rewind(scratch, mark);
+        return nn__fail(r->error, NN_ERR_NONFINITE, "gradcheck: the loss at the start is not finite (%s)", m->error);
+    }
+    nn_rng_seed(&pick, d->seed);
+    floor = nn__max_abs(m->grads, m->n_params);
+    if (gx) floor = NN__MAX(floor, nn__max_abs(gx, nx));
+    floor *= 1e-2;
+    for (i = 0; i < m->n_param_list; i++) {
+        nn_param *p = &m->param_list[i];
+        nn__gradcheck_run(nn__model_eval_loss, &e, p->data, p->grad, (long)p->size, p->name, d, floor, &pick, num,
+                          r);
+    }
+    if (x) nn__gradcheck_run(nn__model_eval_loss, &e, x, gx, (long)nx, "input", d, floor, &pick, num, r);
+    nn_arena_rewind(scratch, mark);
+    if (r->failed)
+        return nn__fail(r->error, NN_ERR_CHECK_FAILED, "gradcheck: %ld of %ld elements fail; worst %s[%ld]: "
+                        "analytic %.6g, numeric %.6g", r->failed, r->checked, r->worst[0].run, r->worst[0].index,
+                        r->worst[0].analytic, r->worst[0].numeric);
+    return NN_OK;
+}
+
+typedef struct nn__fn_eval {
+    nn_objective f;
+    void *user;
+    const float *x;
+} nn__fn_eval;
+
+static double nn__fn_eval_value(void *vp) {
+    nn__fn_eval *e = (nn__fn_eval *)vp;
+    return e->f(e->user, e->x, NULL);
+}
+
+NNDEF nn_result nn_gradcheck_fn(nn_objective f, void *user, float *x, float *grad, size_t n,
+                                const nn_gradcheck_desc *d, nn_gradcheck_result *r) {
+    nn__fn_eval e;
+    nn_rng pick;
+    double *num;
+    size_t k;
+    nn_result res = nn__gradcheck_args(d, r);
+    if (res != NN_OK) return res;
+    if (!f || !x || !grad || n < 1 || n > (size_t)LONG_MAX / 2)
+        return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "gradcheck: f, x, grad and n >= 1 are required");
+    k = d->max_per_run > 0 && (size_t)d->max_per_run < n ? (size_t)d->max_per_run : n;
+    if (k > ((size_t)-1) / sizeof(double)) return NN_ERR_TOO_LARGE;
+    num = (double *)NN_MALLOC(sizeof(double) * k);
+    if (!num) return nn__fail(r->error, NN_ERR_OUT_OF_MEMORY, "gradcheck: %lu doubles of scratch", (unsigned long)k);
+    if (f(user, x, grad) != f(user, x, grad)) {
+        NN_FREE(num);
+        return nn__fail(r->error, NN_ERR_NONFINITE, "gradcheck: f(x) is not a number");
+    }
+    e.f = f;
+    e.user = user;
+    e.x = x;
+    nn_rng_seed(&pick, d->seed);
+    nn__gradcheck_run(nn__fn_eval_value, &e, x, grad, (long)n, "x", d, 1e-2 * nn__max_abs(grad, n), &pick, num, r);
+    NN_FREE(num);
+    if (r->failed)
+        return nn__fail(r->error, NN_ERR_CHECK_FAILED, "gradcheck: %ld of %ld elements fail; worst x[%ld]: "
+                        "analytic %.6g, numeric %.6g", r->failed, r->checked, r->worst[0].index,
+                        r->worst[0].analytic, r->worst[0].numeric);
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF void nn_gradcheck_print(const nn_gradcheck_result *r, FILE *f) {
+    int i;
+    if (!r || !f) return;
+    fprintf(f, "%-24s %10s %8s %7s %12s %12s\n", "run", "size", "checked", "failed", "max |num|", "max rel err");
+    for (i = 0; i < r->n_runs; i++) {
+        const nn_gradcheck_run *u = &r->runs[i];
+        fprintf(f, "%-24s %10ld %8ld %7ld %12.4g %12.3g\n", u->name, u->size, u->checked, u->failed, u->scale,
+                u->max_rel);
+    }
+    fprintf(f, "%ld checked, %ld failed, worst relative error %.3g\n", r->checked, r->failed, r->max_rel);
+    for (i = 0; i < r->n_worst; i++)
+        fprintf(f, "  %s[%ld]: analytic %.7g numeric %.7g (%.3g of the tolerance)\n", r->worst[i].run,
+                r->worst[i].index, r->worst[i].analytic, r->worst[i].numeric, r->worst[i].excess);
+}
+#endif
+
+/* ---- curvature ---- */
+typedef struct nn__hess {
+    nn_model *m;
+    nn_batch b;
+    nn_rng rng;
+    float *w, *gp, *tmp, *buffers; /* parameters, gradient at w + r v, a vector, running statistics */
+    float step;
+    size_t mark;
+} nn__hess;
+
+static nn_result nn__hess_begin(nn__hess *h, nn_model *m, nn_batch b, float step, nn_arena *scratch) {
+    nn_result r = nn__model_batch_check(m, b, scratch, m ? m->error : NULL);
+    size_t n;
+    if (r != NN_OK) return r;
+    if (!(step >= 0.0f && step < 1.0f)) return nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "hessian: step %g", (double)step);
+    n = m->n_params;
+    h->m = m;
+    h->b = b;
+    h->rng = m->rng;
+    h->step = step > 0.0f ? step : 1e-2f;
+    h->mark = nn_arena_mark(scratch);
+    h->w = (float *)nn_arena_alloc(scratch, sizeof(float) * n);
+    h->gp = (float *)nn_arena_alloc(scratch, sizeof(float) * n);
+    h->tmp = (float *)nn_arena_alloc(scratch, sizeof(float) * n);
+    h->buffers = m->n_buffers ? (float *)nn_arena_alloc(scratch, sizeof(float) * m->n_buffers) : NULL;
+    if (!h->w || !h->gp || !h->tmp || (m->n_buffers && !h->buffers)) {
+        nn_arena_rewind(scratch, h->mark);
+        return nn__fail(m->error, NN_ERR_OUT_OF_MEMORY, "hessian: the scratch arena needs 3 x %lu floats and more",
+                        (unsigned long)n);
+    }
+    memcpy(h->w, m->params, sizeof(float) * n);
+    if (h->buffers) memcpy(h->buffers, m->buffers, sizeof(float) * m->n_buffers);
+    return NN_OK;
+}
+
+/* The gradient at the current parameters into m->grads, the state restored. */
+static nn_result nn__hess_grad(nn__hess *h) {
+    nn_model *m = h->m;
+    float loss;
+    m->rng = h->rng;
+    loss = nn_model_loss(m, h->b, 1);
+    if (h->buffers) memcpy(m->buffers, h->buffers, sizeof(float) * m->n_buffers);
+    m->rng = h->rng;
+    return loss == loss ? NN_OK : nn__fail(m->error, NN_ERR_NONFINITE, "hessian: the loss is not finite");
+}
+
+/* hv = H v by centred differences; leaves the parameters at w. */
+static nn_result nn__hess_apply(nn__hess *h, const float *v, float *hv) {
+    nn_model *m = h->m;
+    size_t n = m->n_params, i;
+    double norm = 0.0, r;
+    nn_result res;
+    for (i = 0; i < n; i++) norm += (double)v[i] * v[i];
+    norm = sqrt(norm);
+    if (!(norm > 0.0)) {
+        for (i = 0; i < n; i++) hv[i] = 0.0f;
+        return norm == 0.0 ? NN_OK : NN_ERR_NONFINITE;
+    }
+    r = h->step / norm;
+    for (i = 0; i < n; i++) m->params[i] = (float)(h->w[i] + r * v[i]);
+    res = nn__hess_grad(h);
+    if (res == NN_OK) {
+        memcpy(h->gp, m->grads, sizeof(float) * n);
+        for (i = 0; i < n; i++) m->params[i] = (float)(h->w[i] - r * v[i]);
+        res = nn__hess_grad(h);
+    }
+    memcpy(m->params, h->w, sizeof(float) * n);
+    if (res != NN_OK) return res;
+    for (i = 0; i < n; i++) hv[i] = (float)(((double)h->gp[i] - (double)m->grads[i]) / (2.0 * r));
+    return NN_OK;
+}
+
+/* Back to the state at the start, with the gradient at w in m->grads. */
+static nn_result nn__hess_end(nn__hess *h, nn_arena *scratch, nn_result r) {
+    nn_result g = nn__hess_grad(h);
+    nn_arena_rewind(scratch, h->mark);
+    return r != NN_OK ? r : g;
+}
+
+NNDEF nn_result nn_hessian_vector(nn_model *m, nn_batch b, const float *v, float *hv, float step,
+                                  nn_arena *scratch) {
+    nn__hess h;
+    nn_result r;
+    if (!v || !hv) return m ? nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "hessian: v and hv are required")
+                            : NN_ERR_INVALID_ARGUMENT;
+    r = nn__hess_begin(&h, m, b, step, scratch);
+    if (r != NN_OK) return r;
+    return nn__hess_end(&h, scratch, nn__hess_apply(&h, v, hv));
+}
+
+NNDEF nn_result nn_hessian_full(nn_model *m, nn_batch b, float *H, float step, nn_arena *scratch, double *asymmetry) {
+    nn__hess h;
+    nn_result r;
+    size_t n, i, j;
+    double big = 0.0, asym = 0.0;
+    if (!H) return m ? nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "hessian: H is required") : NN_ERR_INVALID_ARGUMENT;
+    r = nn__hess_begin(&h, m, b, step, scratch);
+    if (r != NN_OK) return r;
+    n = m->n_params;
+    for (j = 0; j < n && r == NN_OK; j++) {
+        for (i = 0; i < n; i++) h.tmp[i] = i == j ? 1.0f : 0.0f;
+        r = nn__hess_apply(&h, h.tmp, h.tmp); /* v and hv may be one array */
+        /* h.tmp now holds column j: store it as row j (transposed below) */
+        if (r == NN_OK) memcpy(H + j * n, h.tmp, sizeof(float) * n);
+    }
+    if (r == NN_OK) {
+        for (i = 0; i < n; i++)
+            for (j = 0; j < n; j++) {
+                double a = H[i * n + j];
+                if (fabs(a) > big) big = fabs(a);
+                if (j > i && fabs(a - H[j * n + i]) > asym) asym = fabs(a - H[j * n + i]);
+            }
+        for (i = 0; i < n; i++)
+            for (j = i + 1; j < n; j++) {
+                float s = (float)(0.5 * ((double)H[i * n + j] + (double)H[j * n + i]));
+                H[i * n + j] = H[j * n + i] = s;
+            }
+        if (asymmetry) *asymmetry = big > 0.0 ? asym / big : 0.0;
+    }
+    return nn__hess_end(&h, scratch, r);
+}
+
+/* a seeded unit vector (normal entries) */
+static void nn__random_unit(float *v, size_t n, nn_rng *rng) {
+    size_t i;
+    double s = 0.0;
+    for (i = 0; i < n; i++) {
+        v[i] = nn_rng_normal(rng);
+        s += (double)v[i] * v[i];
+    }
+    s = s > 0.0 ? 1.0 / sqrt(s) : 0.0;
+    for (i = 0; i < n; i++) v[i] = (float)(v[i] * s);
+}
+
+NNDEF nn_result nn_hessian_top_eigen(nn_model *m, nn_batch b, int iters, double tol, uint64_t seed, float step,
+                                     nn_arena *scratch, double *lambda, float *vec, int *done_iters) {
+    nn__hess h;
+    nn_result r;
+    nn_rng rng;
+    float *v, *hv;
+    size_t n, i, mark2;
+    double est = 0.0, prev = 0.0;
+    int it = 0;
+    if (!lambda || iters < 1 || !(tol >= 0.0))
+        return m ? nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "hessian: lambda, iters >= 1 and tol >= 0 required")
+                 : NN_ERR_INVALID_ARGUMENT;
+    r = nn__hess_begin(&h, m, b, step, scratch);
+    if (r != NN_OK) return r;
+    n = m->n_params;
+    mark2 = nn_arena_mark(scratch);
+    v = h.tmp;
+    hv = (float *)nn_arena_alloc(scratch, sizeof(float) * n);
+    if (!hv) {
+        nn_arena_rewind(scratch, mark2);
+        return nn__hess_end(&h, scratch, nn__fail(m->error, NN_ERR_OUT_OF_MEMORY, "hessian: scratch for 4 x %lu floats",
+                                                  (unsigned long)n));
+    }
+    nn_rng_seed(&rng, seed);
+    nn__random_unit(v, n, &rng);
+    for (it = 1; it <= iters; it++) {
+        double dot = 0.0, norm = 0.0;
+        r = nn__hess_apply(&h, v, hv);
+        if (r != NN_OK) break;
+        for (i = 0; i < n; i++) {
+            dot += (double)v[i] * hv[i];
+            norm += (double)hv[i] * hv[i];
+        }
+        est = dot; /* Rayleigh quotient: v is a unit vector */
+        norm = sqrt(norm);
+        if (!(norm > 0.0)) break;
+        for (i = 0; i < n; i++) v[i] = (float)(hv[i] / norm);
+        if (it > 1 && fabs(est - prev) <= tol * fabs(est)) break;
+        prev = est;
+    }
+    if (it > iters) it = iters;
+    if (r == NN_OK) {
+        *lambda = est;
+        if (vec) memcpy(vec, v, sizeof(float) * n);
+        if (done_iters) *done_iters = it;
+    }
+    return nn__hess_end(&h, scratch, r);
+}
+
+NNDEF nn_result nn_hessian_trace(nn_model *m, nn_batch b, int samples, uint64_t seed, float step, nn_arena *scratch,
+                                 double *trace, double *std_err) {
+    nn__hess h;
+    nn_result r;
+    nn_rng rng;
+    float *hv;
+    size_t n, i;
+    double sum = 0.0, sum2 = 0.0;
+    int s;
+    if (!trace || samples < 1)
+        return m ? nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "hessian: trace and samples >= 1 required")
+                 : NN_ERR_INVALID_ARGUMENT;
+    r = nn__hess_begin(&h, m, b, step, scratch);
+    if (r != NN_OK) return r;
+    n = m->n_params;
+    hv = (float *)nn_arena_alloc(scratch, sizeof(float) * n);
+    if (!hv) return nn__hess_end(&h, scratch, nn__fail(m->error, NN_ERR_OUT_OF_MEMORY, "hessian: scratch"));
+    nn_rng_seed(&rng, seed);
+    for (s = 0; s < samples && r == NN_OK; s++) {
+        double q = 0.0;
+        for (i = 0; i < n; i++) h.tmp[i] = (nn_rng_u64(&rng) >> 63) ? 1.0f : -1.0f;
+        r = nn__hess_apply(&h, h.tmp, hv);
+        for (i = 0; i < n && r == NN_OK; i++) q += (double)h.tmp[i] * hv[i];
+        sum += q;
+        sum2 += q * q;
+    }
+    if (r == NN_OK) {
+        double mean = sum / samples;
+        *trace = mean;
+        if (std_err)
+            *std_err = samples > 1 ? sqrt(NN__MAX(0.0, (sum2 - samples * mean * mean) / (samples - 1)) / samples) : 0.0;
+    }
+    return nn__hess_end(&h, scratch, r);
+}
 
 #endif /* NN__IMPLEMENTATION_DONE */
 #endif /* NN_IMPLEMENTATION */

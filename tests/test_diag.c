@@ -1,0 +1,456 @@
+/* test_diag.c - the diagnostics of section 17: the public gradient check (models of every
+   layer kind, a function of one's own, a wrong backward caught and named, the model left
+   as it was), the input gradient, and curvature (Hessian-vector products, the full
+   Hessian, the top eigenvalue, Hutchinson's trace) where the answer is known: least
+   squares, whose Hessian is (2 / (B O)) X^T X per output, and two-class logistic
+   regression, whose Hessian is [[A, -A], [-A, A]] with A = X^T diag(p (1 - p)) X / B.
+
+   Built by `make test` in every configuration of the matrix. */
+#ifndef NN_TEST_LINKED
+#define NN_IMPLEMENTATION
+#endif
+#include "../nn.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *falloc(size_t n) {
+    float *p = (float *)calloc(n ? n : 1, sizeof(float));
+    if (!p) {
+        fprintf(stderr, "test: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static void fill(nn_rng *r, float *p, size_t n, float scale) {
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = scale * (2.0f * nn_rng_uniform(r) - 1.0f);
+}
+
+/* A model in its own heap arena with room for scratch besides. */
+typedef struct held {
+    nn_model m;
+    nn_arena a;
+    nn_arena scratch;
+} held;
+
+static int held_make(held *h, int inputs, int max_batch, const nn_layer_desc *ls, int n, uint64_t seed) {
+    nn_model_desc d;
+    memset(h, 0, sizeof *h);
+    memset(&d, 0, sizeof d);
+    d.inputs = inputs; d.max_batch = max_batch; d.layers = ls; d.n_layers = n; d.seed = seed;
+    if (nn_arena_init_heap(&h->a, nn_model_arena_bytes(&d)) != NN_OK) return 0;
+    if (nn_model_init(&h->m, &h->a, &d) != NN_OK) return 0;
+    return nn_arena_init_heap(&h->scratch, (size_t)8 << 20) == NN_OK;
+}
+
+static void held_free(held *h) {
+    nn_arena_deinit(&h->a);
+    nn_arena_deinit(&h->scratch);
+}
+
+/* ------------------------------------------------------------------ gradient check */
+
+static void check_model(const char *what, const nn_layer_desc *ls, int n, int inputs, int outputs, int B,
+                        int classify, nn_mode mode) {
+    held h;
+    nn_rng r;
+    float *x = falloc((size_t)B * inputs), *t = falloc((size_t)B * outputs);
+    int *labels = (int *)calloc((size_t)B, sizeof(int)), i;
+    nn_batch b;
+    nn_gradcheck_desc d = nn_gradcheck_desc_default();
+    nn_gradcheck_result res;
+    nn_result rc;
+    if (!labels || !held_make(&h, inputs, B, ls, n, 42)) {
+        CHECKF(0, "%s: set-up failed", what);
+        return;
+    }
+    nn_model_set_mode(&h.m, mode);
+    nn_rng_seed(&r, 7);
+    fill(&r, x, (size_t)B * inputs, 1.0f);
+    fill(&r, t, (size_t)B * outputs, 1.0f);
+    for (i = 0; i < B; i++) labels[i] = (int)nn_rng_below(&r, (uint32_t)outputs);
+    b.x = nn_tensor_2d(x, B, inputs);
+    b.labels = classify ? labels : NULL;
+    b.targets = classify ? NULL : t;
+    rc = nn_gradcheck_model(&h.m, b, &d, &h.scratch, &res);
+    CHECKF(rc == NN_OK, "%s: %s (%s)", what, nn_result_string(rc), res.error);
+    CHECKF(res.checked > 0 && res.failed == 0, "%s: %ld of %ld failed", what, res.failed, res.checked);
+    CHECKF(res.max_rel < 5e-2, "%s: worst relative error %g", what, res.max_rel);
+    CHECK(strcmp(res.runs[res.n_runs - 1].name, "input") == 0);
+    CHECK(h.scratch.used == 0); /* the scratch was given back */
+    TEST_NOTE("%s: %ld elements, worst relative error %.2g", what, res.checked, res.max_rel);
+    held_free(&h);
+    free(x); free(t); free(labels);
+}
+
+static void test_gradcheck_mlp_smooth(void) {
+    nn_layer_desc ls[3];
+    ls[0] = nn_dense(17, NN_ACT_TANH);
+    ls[1] = nn_dense(9, NN_ACT_GELU);
+    ls[2] = nn_dense(4, NN_ACT_IDENTITY);
+    check_model("tanh-gelu MLP, cross-entropy, batch 3", ls, 3, 5, 4, 3, 1, NN_MODE_TRAIN);
+    check_model("same, batch 1", ls, 3, 5, 4, 1, 1, NN_MODE_TRAIN);
+    check_model("same, MSE", ls, 3, 5, 4, 3, 0, NN_MODE_TRAIN);
+}
+
+static void test_gradcheck_norms_dropout(void) {
+    nn_layer_desc ls[8];
+    ls[0] = nn_dense(33, NN_ACT_IDENTITY);
+    ls[1] = nn_batchnorm();
+    ls[2] = nn_activation(NN_ACT_SILU);
+    ls[3] = nn_dropout(0.3f); /* the same mask in every evaluation */
+    ls[4] = nn_dense(7, NN_ACT_SIGMOID);
+    ls[5] = nn_layernorm();
+    ls[6] = nn_activation(NN_ACT_SOFTPLUS);
+    ls[7] = nn_dense(3, NN_ACT_IDENTITY);
+    check_model("batch norm, SiLU, dropout, layer norm (train)", ls, 8, 6, 3, 17, 1, NN_MODE_TRAIN);
+    check_model("same (eval), batch 1", ls, 8, 6, 3, 1, 0, NN_MODE_EVAL);
+}
+
+static void test_gradcheck_maxout_weight_std(void) {
+    nn_layer_desc ls[3];
+    ls[0] = nn_maxout(6, 3, NN_ACT_IDENTITY);
+    ls[1] = nn_dense(5, NN_ACT_ELU);
+    ls[1].weight_std = 1;
+    ls[2] = nn_dense(2, NN_ACT_IDENTITY);
+    check_model("maxout, weight-standardized ELU dense", ls, 3, 4, 2, 3, 1, NN_MODE_TRAIN);
+}
+
+/* The model is left as it was: parameters, running statistics and the dropout stream bit
+   for bit; m->grads hold the analytic gradient (the same as one backward). */
+static void test_gradcheck_leaves_model(void) {
+    nn_layer_desc ls[4];
+    held h;
+    nn_rng r;
+    float x[4 * 6], *p0, *b0, *g;
+    int labels[4] = {0, 2, 1, 2};
+    nn_rng rng0;
+    nn_batch b;
+    nn_gradcheck_desc d = nn_gradcheck_desc_default();
+    nn_gradcheck_result res;
+    ls[0] = nn_dense(8, NN_ACT_TANH);
+    ls[1] = nn_batchnorm();
+    ls[2] = nn_dropout(0.5f);
+    ls[3] = nn_dense(3, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, 6, 4, ls, 4, 9));
+    nn_rng_seed(&r, 1);
+    fill(&r, x, sizeof x / sizeof x[0], 1.0f);
+    p0 = falloc(h.m.n_params); b0 = falloc(h.m.n_buffers); g = falloc(h.m.n_params);
+    memcpy(p0, h.m.params, sizeof(float) * h.m.n_params);
+    memcpy(b0, h.m.buffers, sizeof(float) * h.m.n_buffers);
+    rng0 = h.m.rng;
+    b.x = nn_tensor_2d(x, 4, 6);
+    b.labels = labels;
+    b.targets = NULL;
+    d.max_per_run = 5;
+    CHECK_EQ_INT(nn_gradcheck_model(&h.m, b, &d, &h.scratch, &res), NN_OK);
+    CHECK(memcmp(p0, h.m.params, sizeof(float) * h.m.n_params) == 0);
+    CHECK(memcmp(b0, h.m.buffers, sizeof(float) * h.m.n_buffers) == 0);
+    CHECK(memcmp(&rng0, &h.m.rng, sizeof rng0) == 0);
+    memcpy(g, h.m.grads, sizeof(float) * h.m.n_params);
+    nn_model_loss(&h.m, b, 1); /* the same step by hand: same mask, same gradient */
+    CHECK(memcmp(g, h.m.grads, sizeof(float) * h.m.n_params) == 0);
+    {
+        int i, capped = 1;
+        for (i = 0; i < res.n_runs; i++) capped &= res.runs[i].checked <= 5;
+        CHECK(capped);
+    }
+    free(p0); free(b0); free(g);
+    held_free(&h);
+}
+
+/* A layer of one's own through nn_gradcheck_fn: a dense layer's weight gradient with the
+   loss sum(y * r). Right, it passes; with dW off by 2% in one element, or scaled by 1.05,
+   the check fails and names the element. */
+typedef struct dense_case {
+    int B, IN, OUT, wrong; /* 0 right, 1 one element off, 2 all scaled */
+    const float *x, *rr;
+    float *y, *dx, *db;
+} dense_case;
+
+static double dense_objective(void *user, const float *w, float *grad) {
+    dense_case *c = (dense_case *)user;
+    double s = 0.0;
+    int i;
+    nn_dense_forward(nn_tensor_2d(c->y, c->B, c->OUT), nn_tensor_2d((float *)(uintptr_t)c->x, c->B, c->IN),
+                     nn_tensor_2d((float *)(uintptr_t)w, c->OUT, c->IN), nn_tensor_1d(NULL, 0));
+    for (i = 0; i < c->B * c->OUT; i++) s += (double)c->y[i] * c->rr[i];
+    if (grad) {
+        memset(grad, 0, sizeof(float) * (size_t)c->OUT * c->IN);
+        nn_dense_backward(nn_tensor_2d(NULL, c->B, c->IN), nn_tensor_2d(grad, c->OUT, c->IN), nn_tensor_1d(NULL, 0),
+                          nn_tensor_2d((float *)(uintptr_t)c->rr, c->B, c->OUT),
+                          nn_tensor_2d((float *)(uintptr_t)c->x, c->B, c->IN),
+                          nn_tensor_2d((float *)(uintptr_t)w, c->OUT, c->IN));
+        if (c->wrong == 1) grad[7] *= 1.02f;
+        if (c->wrong == 2)
+            for (i = 0; i < c->OUT * c->IN; i++) grad[i] *= 1.05f;
+    }
+    return s;
+}
+
+static void test_gradcheck_fn_catches_wrong_backward(void) {
+    enum { B = 3, IN = 17, OUT = 5 };
+    float x[B * IN], rr[B * OUT], y[B * OUT], w[OUT * IN], g[OUT * IN];
+    dense_case c;
+    nn_rng r;
+    nn_gradcheck_desc d = nn_gradcheck_desc_default();
+    nn_gradcheck_result res;
+    nn_rng_seed(&r, 3);
+    fill(&r, x, B * IN, 1.0f);
+    fill(&r, rr, B * OUT, 1.0f);
+    fill(&r, w, OUT * IN, 0.5f);
+    memset(&c, 0, sizeof c);
+    c.B = B; c.IN = IN; c.OUT = OUT; c.x = x; c.rr = rr; c.y = y;
+    CHECK_EQ_INT(nn_gradcheck_fn(dense_objective, &c, w, g, OUT * IN, &d, &res), NN_OK);
+    CHECK(res.failed == 0 && res.checked == OUT * IN && res.n_runs == 1);
+    TEST_NOTE("dense dW, right: worst relative error %.2g", res.max_rel);
+    c.wrong = 1;
+    CHECK_EQ_INT(nn_gradcheck_fn(dense_objective, &c, w, g, OUT * IN, &d, &res), NN_ERR_CHECK_FAILED);
+    CHECK(res.failed == 1 && res.worst[0].index == 7 && strcmp(res.worst[0].run, "x") == 0);
+    CHECK(strstr(res.error, "x[7]") != NULL);
+    c.wrong = 2;
+    CHECK_EQ_INT(nn_gradcheck_fn(dense_objective, &c, w, g, OUT * IN, &d, &res), NN_ERR_CHECK_FAILED);
+    CHECK(res.failed > OUT * IN / 2);
+    CHECK(res.max_rel > 0.04 && res.max_rel < 0.06);
+    /* x comes back bit for bit */
+    {
+        float w0[OUT * IN];
+        nn_rng_seed(&r, 3);
+        fill(&r, x, B * IN, 1.0f);
+        fill(&r, rr, B * OUT, 1.0f);
+        fill(&r, w0, OUT * IN, 0.5f);
+        CHECK(memcmp(w0, w, sizeof w) == 0);
+    }
+}
+
+static double nan_objective(void *user, const float *x, float *g) {
+    (void)user;
+    if (g) g[0] = NAN, g[1] = 2.0f * x[1];
+    return (double)x[0] * x[0] + (double)x[1] * x[1];
+}
+
+static void test_gradcheck_bad_arguments_and_nan(void) {
+    float x[2] = {0.5f, -1.0f}, g[2];
+    nn_gradcheck_desc d = nn_gradcheck_desc_default(), zero;
+    nn_gradcheck_result res;
+    memset(&zero, 0, sizeof zero);
+    CHECK_EQ_INT(nn_gradcheck_fn(nan_objective, NULL, x, g, 2, &d, &res), NN_ERR_CHECK_FAILED);
+    CHECK(res.worst[0].index == 0);
+    CHECK_EQ_INT(nn_gradcheck_fn(nan_objective, NULL, x, g, 2, &zero, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(res.error, "nn_gradcheck_desc_default") != NULL);
+    d.step = 0.0;
+    CHECK_EQ_INT(nn_gradcheck_fn(nan_objective, NULL, x, g, 2, &d, &res), NN_ERR_INVALID_ARGUMENT);
+    d = nn_gradcheck_desc_default();
+    CHECK_EQ_INT(nn_gradcheck_fn(NULL, NULL, x, g, 2, &d, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_gradcheck_fn(nan_objective, NULL, x, g, 0, &d, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_gradcheck_fn(nan_objective, NULL, x, g, 2, &d, NULL), NN_ERR_INVALID_ARGUMENT);
+}
+
+/* d loss / d x through m->input_grad: against centred differences, and through a model
+   that starts with flatten. */
+static void test_input_grad(void) {
+    nn_layer_desc ls[3];
+    held h;
+    float x[2 * 4], gx[2 * 4], gx2[2 * 4];
+    int labels[2] = {1, 0}, i;
+    nn_batch b;
+    nn_rng r;
+    ls[0] = nn_flatten();
+    ls[1] = nn_dense(3, NN_ACT_TANH);
+    ls[2] = nn_dense(2, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, 4, 2, ls, 3, 5));
+    nn_rng_seed(&r, 2);
+    fill(&r, x, 8, 1.0f);
+    b.x = nn_tensor_2d(x, 2, 4);
+    b.labels = labels;
+    b.targets = NULL;
+    h.m.input_grad = gx;
+    nn_model_loss(&h.m, b, 1);
+    for (i = 0; i < 8; i++) {
+        float s = x[i];
+        double fp, fm;
+        x[i] = s + 1e-3f; fp = nn_model_loss(&h.m, b, 0);
+        x[i] = s - 1e-3f; fm = nn_model_loss(&h.m, b, 0);
+        x[i] = s;
+        gx2[i] = (float)((fp - fm) / ((double)(s + 1e-3f) - (double)(s - 1e-3f)));
+        CHECKF(fabs(gx[i] - gx2[i]) < 1e-3 * (1.0 + fabs(gx2[i])), "x[%d]: %g vs %g", i, gx[i], gx2[i]);
+    }
+    held_free(&h);
+}
+
+/* ------------------------------------------------------------------ curvature */
+
+/* Least squares: one dense layer (OUT x IN and bias), MSE over B rows. */
+static void least_squares_hessian(const float *x, int B, int IN, int OUT, double *H) {
+    int n = OUT * IN + OUT, o, i, j, b;
+    memset(H, 0, sizeof(double) * (size_t)n * n);
+    for (o = 0; o < OUT; o++)
+        for (i = 0; i <= IN; i++)
+            for (j = 0; j <= IN; j++) {
+                double s = 0.0;
+                int pi = i < IN ? o * IN + i : OUT * IN + o, pj = j < IN ? o * IN + j : OUT * IN + o;
+                for (b = 0; b < B; b++) s += (i < IN ? x[b * IN + i] : 1.0) * (j < IN ? x[b * IN + j] : 1.0);
+                H[(size_t)pi * n + pj] = 2.0 * s / ((double)B * OUT);
+            }
+}
+
+static double power_top(const double *H, int n) {
+    double *v = (double *)calloc((size_t)n, sizeof(double)), *w = (double *)calloc((size_t)n, sizeof(double)), lam = 0;
+    int it, i, j;
+    for (i = 0; i < n; i++) v[i] = 1.0 / sqrt((double)n) * (1.0 + 0.01 * i);
+    for (it = 0; it < 5000; it++) {
+        double nv = 0.0, d = 0.0;
+        for (i = 0; i < n; i++) {
+            w[i] = 0.0;
+            for (j = 0; j < n; j++) w[i] += H[(size_t)i * n + j] * v[j];
+        }
+        for (i = 0; i < n; i++) { d += v[i] * w[i]; nv += w[i] * w[i]; }
+        nv = sqrt(nv);
+        for (i = 0; i < n; i++) v[i] = w[i] / nv;
+        lam = d;
+    }
+    free(v); free(w);
+    return lam;
+}
+
+static void test_hessian_least_squares(void) {
+    enum { B = 9, IN = 5, OUT = 2, N = OUT * IN + OUT };
+    nn_layer_desc ls[1];
+    held h;
+    float x[B * IN], t[B * OUT], *H = falloc(N * N), v[N], hv[N], vec[N];
+    double *Hx = (double *)calloc(N * N, sizeof(double)), worst = 0.0, big = 0.0, asym = -1, lam = 0, tr = 0, se = 0,
+           tr_exact = 0.0, lam_exact;
+    nn_batch b;
+    nn_rng r;
+    int i, j, iters = 0;
+    ls[0] = nn_dense(OUT, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, IN, B, ls, 1, 3));
+    CHECK(h.m.n_params == N);
+    nn_rng_seed(&r, 4);
+    fill(&r, x, B * IN, 1.0f);
+    fill(&r, t, B * OUT, 1.0f);
+    b.x = nn_tensor_2d(x, B, IN);
+    b.labels = NULL;
+    b.targets = t;
+    least_squares_hessian(x, B, IN, OUT, Hx);
+    CHECK_EQ_INT(nn_hessian_full(&h.m, b, H, 0.0f, &h.scratch, &asym), NN_OK);
+    for (i = 0; i < N * N; i++) {
+        if (fabs(Hx[i]) > big) big = fabs(Hx[i]);
+        if (fabs(H[i] - Hx[i]) > worst) worst = fabs(H[i] - Hx[i]);
+    }
+    CHECKF(worst <= 1e-4 * big, "full Hessian: max error %g of max %g", worst, big);
+    CHECK(asym >= 0.0 && asym < 1e-4);
+    TEST_NOTE("least squares, full Hessian: max error %.2g of its largest entry %.3g (asymmetry %.2g)",
+              worst / big, big, asym);
+    fill(&r, v, N, 1.0f);
+    CHECK_EQ_INT(nn_hessian_vector(&h.m, b, v, hv, 0.0f, &h.scratch), NN_OK);
+    worst = 0.0;
+    for (i = 0; i < N; i++) {
+        double e = 0.0;
+        for (j = 0; j < N; j++) e += Hx[(size_t)i * N + j] * v[j];
+        if (fabs(e - hv[i]) > worst) worst = fabs(e - hv[i]);
+    }
+    CHECKF(worst <= 1e-4 * big * N, "Hv: max error %g", worst);
+    lam_exact = power_top(Hx, N);
+    CHECK_EQ_INT(nn_hessian_top_eigen(&h.m, b, 500, 1e-9, 1, 0.0f, &h.scratch, &lam, vec, &iters), NN_OK);
+    CHECKF(fabs(lam - lam_exact) <= 1e-3 * lam_exact, "top eigenvalue %g, exact %g", lam, lam_exact);
+    TEST_NOTE("least squares: top eigenvalue %.6g (exact %.6g) after %d products", lam, lam_exact, iters);
+    for (i = 0; i < N; i++) tr_exact += Hx[(size_t)i * N + i];
+    CHECK_EQ_INT(nn_hessian_trace(&h.m, b, 400, 2, 0.0f, &h.scratch, &tr, &se), NN_OK);
+    CHECKF(fabs(tr - tr_exact) <= 4.0 * se + 1e-3 * tr_exact && se > 0.0, "trace %g +- %g, exact %g", tr, se,
+           tr_exact);
+    TEST_NOTE("least squares: Hutchinson trace %.4g +- %.2g (400 samples), exact %.4g", tr, se, tr_exact);
+    CHECK(h.scratch.used == 0);
+    free(H); free(Hx);
+    held_free(&h);
+}
+
+/* Two-class logistic regression (softmax over 2 logits, cross-entropy): with p the
+   probability of class 1, the Hessian in (w_0, w_1) (bias as a column of ones) is
+   [[A, -A], [-A, A]], A = X^T diag(p (1 - p)) X / B. */
+static void test_hessian_logistic(void) {
+    enum { B = 23, IN = 3, N = 2 * IN + 2 };
+    nn_layer_desc ls[1];
+    held h;
+    float x[B * IN], H[N * N];
+    double A[(IN + 1) * (IN + 1)], worst = 0.0, big = 0.0, asym = -1;
+    int labels[B], i, j, k;
+    nn_batch b;
+    nn_rng r;
+    ls[0] = nn_dense(2, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, IN, B, ls, 1, 8));
+    nn_rng_seed(&r, 6);
+    fill(&r, x, B * IN, 2.0f);
+    for (i = 0; i < B; i++) labels[i] = (int)nn_rng_below(&r, 2);
+    b.x = nn_tensor_2d(x, B, IN);
+    b.labels = labels;
+    b.targets = NULL;
+    memset(A, 0, sizeof A);
+    for (k = 0; k < B; k++) {
+        double z[2], p;
+        for (j = 0; j < 2; j++) {
+            z[j] = h.m.params[2 * IN + j];
+            for (i = 0; i < IN; i++) z[j] += (double)h.m.params[j * IN + i] * x[k * IN + i];
+        }
+        p = 1.0 / (1.0 + exp(z[0] - z[1]));
+        for (i = 0; i <= IN; i++)
+            for (j = 0; j <= IN; j++)
+                A[i * (IN + 1) + j] += p * (1.0 - p) * (i < IN ? x[k * IN + i] : 1.0) * (j < IN ? x[k * IN + j] : 1.0) / B;
+    }
+    CHECK_EQ_INT(nn_hessian_full(&h.m, b, H, 0.0f, &h.scratch, &asym), NN_OK);
+    for (i = 0; i < N; i++)
+        for (j = 0; j < N; j++) {
+            /* parameter p: weight row c, column f, or bias c */
+            int ci = i < 2 * IN ? i / IN : i - 2 * IN, fi = i < 2 * IN ? i % IN : IN;
+            int cj = j < 2 * IN ? j / IN : j - 2 * IN, fj = j < 2 * IN ? j % IN : IN;
+            double want = (ci == cj ? 1.0 : -1.0) * A[fi * (IN + 1) + fj];
+            if (fabs(want) > big) big = fabs(want);
+            if (fabs(want - H[i * N + j]) > worst) worst = fabs(want - H[i * N + j]);
+        }
+    CHECKF(worst <= 2e-3 * big, "logistic Hessian: max error %g of max %g", worst, big);
+    TEST_NOTE("logistic regression, full Hessian by differences of gradients: max error %.2g of its largest "
+              "entry (step 1e-2; O(step^2) truncation)", worst / big);
+    held_free(&h);
+}
+
+static void test_hessian_bad_arguments(void) {
+    nn_layer_desc ls[1];
+    held h;
+    float x[4], v[3] = {1, 2, 3}, hv[3];
+    nn_batch b;
+    double lam;
+    ls[0] = nn_dense(1, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, 2, 2, ls, 1, 1));
+    memset(x, 0, sizeof x);
+    b.x = nn_tensor_2d(x, 2, 2);
+    b.labels = NULL;
+    b.targets = NULL;
+    CHECK_EQ_INT(nn_hessian_vector(&h.m, b, v, hv, 0.0f, &h.scratch), NN_ERR_INVALID_ARGUMENT);
+    b.targets = x;
+    b.x = nn_tensor_2d(x, 2, 3);
+    CHECK_EQ_INT(nn_hessian_vector(&h.m, b, v, hv, 0.0f, &h.scratch), NN_ERR_SHAPE_MISMATCH);
+    b.x = nn_tensor_2d(x, 2, 2);
+    CHECK_EQ_INT(nn_hessian_vector(&h.m, b, NULL, hv, 0.0f, &h.scratch), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_hessian_top_eigen(&h.m, b, 0, 0.0, 1, 0.0f, &h.scratch, &lam, NULL, NULL), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_hessian_vector(&h.m, b, v, hv, 0.0f, NULL), NN_ERR_INVALID_ARGUMENT);
+    held_free(&h);
+}
+
+static const test_case tests[] = {
+    TEST(test_gradcheck_mlp_smooth),
+    TEST(test_gradcheck_norms_dropout),
+    TEST(test_gradcheck_maxout_weight_std),
+    TEST(test_gradcheck_leaves_model),
+    TEST(test_gradcheck_fn_catches_wrong_backward),
+    TEST(test_gradcheck_bad_arguments_and_nan),
+    TEST(test_input_grad),
+    TEST(test_hessian_least_squares),
+    TEST(test_hessian_logistic),
+    TEST(test_hessian_bad_arguments),
+};
+
+int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
