@@ -145,7 +145,7 @@
      == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
      == 15. fit: the training loop, progress, history
      == 16. images (with stb_image): decode, resize, image folders
-     == 17. diagnostics: gradient check, curvature
+     == 17. diagnostics: gradient check, curvature, layer statistics, LR range test
 */
 #ifndef NN_H
 #define NN_H
@@ -1528,6 +1528,62 @@ NNDEF nn_result nn_hessian_top_eigen(nn_model *m, nn_batch b, int iters, double 
    standard error of that mean. */
 NNDEF nn_result nn_hessian_trace(nn_model *m, nn_batch b, int samples, uint64_t seed, float step, nn_arena *scratch,
                                  double *trace, double *std_err);
+
+/* ---- diagnostics: training statistics, learning-rate range test -------- */
+/* Per internal layer, from the last forward and backward (and, for the
+   update ratio, a copy of the parameters from before the optimizer step).
+   No allocation; O(batch x width) per layer: cheap enough every N steps.
+   The "activation" of a layer is its own output for activation layers;
+   dead and saturated fractions are -1 where they do not apply. */
+typedef struct nn_layer_stats {
+    int layer;                 /* index into m->layers */
+    nn_layer_kind kind;
+    nn_act act;                /* ACT layers: the function; others NN_ACT_IDENTITY */
+    int units;                 /* outputs per row */
+    float out_mean, out_std;   /* of the layer's output over the batch */
+    float dead_fraction;       /* ReLU, LeakyReLU: units whose input was <= 0 on every row */
+    float saturated_fraction;  /* sigmoid: outputs < 0.01 or > 0.99 (slope < 0.0099);
+                                  tanh: |output| > 0.99 (slope < 0.0199); of all outputs */
+    float weight_norm, grad_norm; /* L2 of the weight (dense, maxout, norms' gamma); 0 if none */
+    float update_ratio;        /* |w - w_before| / |w_before|, -1 without params_before */
+} nn_layer_stats;
+/* Fills out[0..min(cap, n_layers)) and returns m->n_layers (0 before any
+   forward). params_before: n_params floats copied before the step, or NULL. */
+NNDEF int nn_model_layer_stats(const nn_model *m, const float *params_before, nn_layer_stats *out, int cap);
+
+/* Learning-rate range test (Smith 2015; the "LR finder" of fastai): steps
+   minibatches of train with the lr growing exponentially from lr_min to
+   lr_max, recording the loss smoothed as an exponential moving average
+   (factor smooth, bias-corrected); stops early once the smoothed loss exceeds
+   diverge x its minimum. Suggests the lr where the smoothed loss falls
+   fastest against log(lr) (the first tenth of the points left out: the
+   average has not settled there), and reports the lr of the minimum (a
+   tenth of it is the other common rule). The model and the optimizer are
+   left exactly as they were (parameters, moments, step count, running
+   statistics, dropout stream); scratch from the arena, given back. */
+#define NN_LR_FIND_MAX 1000
+typedef struct nn_lr_find_desc {
+    double lr_min, lr_max;     /* default 1e-7, 10 */
+    int steps;                 /* default 100, at most NN_LR_FIND_MAX */
+    int batch;                 /* default 64 */
+    double smooth;             /* default 0.98 */
+    double diverge;            /* default 4 */
+    uint64_t seed;             /* the batches' order */
+    const nn_prep *prep;       /* applied to each gathered batch, or NULL */
+    int decay_all;             /* as nn_fit: 0 leaves biases and norms undecayed */
+    uint32_t tag;
+} nn_lr_find_desc;
+NNDEF nn_lr_find_desc nn_lr_find_desc_default(void);
+typedef struct nn_lr_find_result {
+    int n;                     /* points recorded */
+    float lr[NN_LR_FIND_MAX], loss[NN_LR_FIND_MAX], smoothed[NN_LR_FIND_MAX];
+    double suggested;          /* steepest descent */
+    double min_lr;             /* lr at the smallest smoothed loss */
+    int diverged;              /* stopped before steps */
+    char error[NN_ERROR_MAX];
+} nn_lr_find_result;
+NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn_data *train,
+                           const nn_lr_find_desc *d, nn_lr_find_result *r);
 
 #ifdef __cplusplus
 }
@@ -9746,6 +9802,215 @@ NNDEF nn_result nn_hessian_trace(nn_model *m, nn_batch b, int samples, uint64_t 
             *std_err = samples > 1 ? sqrt(NN__MAX(0.0, (sum2 - samples * mean * mean) / (samples - 1)) / samples) : 0.0;
     }
     return nn__hess_end(&h, scratch, r);
+}
+
+/* ---- training statistics ---- */
+static double nn__norm2(const float *a, size_t n) {
+    double s = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) s += (double)a[i] * a[i];
+    return sqrt(s);
+}
+
+NNDEF int nn_model_layer_stats(const nn_model *m, const float *params_before, nn_layer_stats *out, int cap) {
+    int l, B;
+    if (!m || m->batch < 1) return 0;
+    B = m->batch;
+    for (l = 0; l < m->n_layers && l < cap && out; l++) {
+        const nn_layer *ly = &m->layers[l];
+        nn_layer_stats *s = &out[l];
+        const float *y = ly->y.data, *in = l ? m->layers[l - 1].y.data : m->x.data;
+        size_t n = (size_t)B * ly->out, i;
+        double sum = 0.0, sq = 0.0, mean;
+        int u, r;
+        memset(s, 0, sizeof *s);
+        s->layer = l;
+        s->kind = ly->kind;
+        s->act = ly->kind == NN_LAYER_ACT ? ly->act : NN_ACT_IDENTITY;
+        s->units = ly->out;
+        for (i = 0; i < n; i++) sum += y[i];
+        mean = sum / (double)n;
+        for (i = 0; i < n; i++) sq += ((double)y[i] - mean) * ((double)y[i] - mean);
+        s->out_mean = (float)mean;
+        s->out_std = (float)sqrt(sq / (double)n);
+        s->dead_fraction = s->saturated_fraction = -1.0f;
+        if (ly->kind == NN_LAYER_ACT && (ly->act == NN_ACT_RELU || ly->act == NN_ACT_LEAKY_RELU)) {
+            int dead = 0;
+            for (u = 0; u < ly->out; u++) {
+                for (r = 0; r < B && !(in[(size_t)r * ly->in + u] > 0.0f); r++) {}
+                dead += r == B;
+            }
+            s->dead_fraction = (float)dead / (float)ly->out;
+        } else if (ly->kind == NN_LAYER_ACT && (ly->act == NN_ACT_SIGMOID || ly->act == NN_ACT_TANH)) {
+            size_t sat = 0;
+            for (i = 0; i < n; i++)
+                sat += ly->act == NN_ACT_SIGMOID ? (y[i] < 0.01f || y[i] > 0.99f) : (fabsf(y[i]) > 0.99f);
+            s->saturated_fraction = (float)((double)sat / (double)n);
+        }
+        s->update_ratio = -1.0f;
+        if (ly->w.data && ly->dw.data) {
+            size_t nw = nn_tensor_size(ly->w);
+            s->weight_norm = (float)nn__norm2(ly->w.data, nw);
+            s->grad_norm = (float)nn__norm2(ly->dw.data, nw);
+            if (params_before) {
+                const float *w0 = params_before + (ly->w.data - m->params);
+                double d2 = 0.0, n0 = 0.0;
+                for (i = 0; i < nw; i++) {
+                    d2 += ((double)ly->w.data[i] - w0[i]) * ((double)ly->w.data[i] - w0[i]);
+                    n0 += (double)w0[i] * w0[i];
+                }
+                s->update_ratio = n0 > 0.0 ? (float)sqrt(d2 / n0) : 0.0f;
+            }
+        }
+    }
+    return m->n_layers;
+}
+
+/* ---- learning-rate range test ---- */
+NNDEF nn_lr_find_desc nn_lr_find_desc_default(void) {
+    nn_lr_find_desc d;
+    NN__ZERO(d);
+    d.lr_min = 1e-7;
+    d.lr_max = 10.0;
+    d.steps = 100;
+    d.batch = 64;
+    d.smooth = 0.98;
+    d.diverge = 4.0;
+    d.seed = 1;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn_data *train,
+                           const nn_lr_find_desc *d, nn_lr_find_result *r) {
+    size_t mark, n = m ? m->n_params : 0;
+    float *save[4], *params, *buffers, *x, *xin, *tgt;
+    float *slots[4];
+    int *lab, *idx, *rows, k, i, b, n_rows, B;
+    nn_optim_desc od;
+    long ostep;
+    const struct nn_sched *osched;
+    nn_rng orng;
+    nn_batcher bt;
+    nn_result res = NN_OK;
+    double avg = 0.0, best = HUGE_VAL, slope_best = 0.0;
+    int best_i = -1, features;
+    if (!r) return NN_ERR_INVALID_ARGUMENT;
+    memset(r->error, 0, sizeof r->error);
+    r->n = 0;
+    r->suggested = r->min_lr = NAN;
+    r->diverged = 0;
+    if (!m || !o || !scratch || !train || !d)
+        return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: model, optimizer, arena, data and desc required");
+    if (d->tag != NN_DESC_TAG)
+        return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: description not from nn_lr_find_desc_default");
+    if (!(d->lr_min > 0.0 && d->lr_max > d->lr_min) || d->steps < 2 || d->steps > NN_LR_FIND_MAX || d->batch < 1 ||
+        d->batch > m->max_batch || !(d->smooth >= 0.0 && d->smooth < 1.0) || !(d->diverge > 1.0))
+        return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT,
+                        "lr_find: need 0 < lr_min < lr_max, 2 <= steps <= %d, 1 <= batch <= %d (max_batch), "
+                        "0 <= smooth < 1, diverge > 1", NN_LR_FIND_MAX, m->max_batch);
+    if (o->n != n) return nn__fail(r->error, NN_ERR_SHAPE_MISMATCH, "lr_find: optimizer for %lu parameters, model has %lu",
+                                   (unsigned long)o->n, (unsigned long)n);
+    features = d->prep ? d->prep->in : m->inputs;
+    if (train->features != features || (!train->labels && !train->targets) ||
+        (train->targets && train->target_dim != m->outputs))
+        return nn__fail(r->error, NN_ERR_SHAPE_MISMATCH, "lr_find: the data's shape does not fit the model");
+    n_rows = train->rows ? train->n_rows : train->n;
+    if (n_rows < 1) return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: no rows");
+    B = NN__MIN(d->batch, n_rows);
+    mark = nn_arena_mark(scratch);
+    slots[0] = o->s0; slots[1] = o->s1; slots[2] = o->s2; slots[3] = o->slow;
+    for (i = 0; i < 4; i++) save[i] = slots[i] ? (float *)nn_arena_alloc(scratch, sizeof(float) * n) : NULL;
+    params = (float *)nn_arena_alloc(scratch, sizeof(float) * (n ? n : 1));
+    buffers = m->n_buffers ? (float *)nn_arena_alloc(scratch, sizeof(float) * m->n_buffers) : NULL;
+    x = (float *)nn_arena_alloc(scratch, sizeof(float) * (size_t)B * features);
+    xin = d->prep ? (float *)nn_arena_alloc(scratch, sizeof(float) * (size_t)B * m->inputs) : x;
+    lab = (int *)nn_arena_alloc(scratch, sizeof(int) * (size_t)B);
+    tgt = train->targets ? (float *)nn_arena_alloc(scratch, sizeof(float) * (size_t)B * m->outputs) : NULL;
+    idx = (int *)nn_arena_alloc(scratch, sizeof(int) * (size_t)n_rows);
+    rows = (int *)nn_arena_alloc(scratch, sizeof(int) * (size_t)B);
+    if (!params || (m->n_buffers && !buffers) || !x || !xin || !lab || (train->targets && !tgt) || !idx || !rows ||
+        (o->s0 && !save[0]) || (o->s1 && !save[1]) || (o->s2 && !save[2]) || (o->slow && !save[3])) {
+        nn_arena_rewind(scratch, mark);
+        return nn__fail(r->error, NN_ERR_OUT_OF_MEMORY, "lr_find: the scratch arena is too small");
+    }
+    /* everything the sweep changes, kept to be put back */
+    for (i = 0; i < 4; i++)
+        if (slots[i]) memcpy(save[i], slots[i], sizeof(float) * n);
+    memcpy(params, m->params, sizeof(float) * n);
+    if (buffers) memcpy(buffers, m->buffers, sizeof(float) * m->n_buffers);
+    od = o->d;
+    ostep = o->step;
+    osched = o->sched;
+    orng = m->rng;
+    o->sched = NULL;
+    nn_model_set_mode(m, NN_MODE_TRAIN);
+    for (i = 0; i < n_rows; i++) idx[i] = i;
+    nn_batcher_init(&bt, idx, n_rows, B, 1, 1, d->seed);
+    for (k = 0; k < d->steps; k++) {
+        const int *br;
+        nn_batch batch;
+        double lr = d->lr_min * pow(d->lr_max / d->lr_min, (double)k / (d->steps - 1)), sm;
+        float loss;
+        if ((b = nn_batcher_next(&bt, &br)) == 0) b = nn_batcher_next(&bt, &br);
+        for (i = 0; i < b; i++) rows[i] = train->rows ? train->rows[br[i]] : br[i];
+        nn_data_gather(train, rows, b, x, lab, tgt);
+        if (d->prep) nn_prep_apply(d->prep, nn_tensor_2d(xin, b, m->inputs), nn_tensor_2d(x, b, features));
+        batch.x = nn_tensor_2d(xin, b, m->inputs);
+        batch.labels = train->labels ? lab : NULL;
+        batch.targets = train->labels ? NULL : tgt;
+        loss = nn_model_loss(m, batch, 1);
+        if (loss != loss && k == 0) {
+            res = nn__fail(r->error, NN_ERR_NONFINITE, "lr_find: the loss is not finite at the first step (%s)", m->error);
+            break;
+        }
+        avg = d->smooth * avg + (1.0 - d->smooth) * (loss == loss ? (double)loss : HUGE_VAL);
+        sm = avg / (1.0 - pow(d->smooth, k + 1));
+        r->lr[k] = (float)lr;
+        r->loss[k] = loss;
+        r->smoothed[k] = (float)sm;
+        r->n = k + 1;
+        if (sm < best) {
+            best = sm;
+            best_i = k;
+        }
+        if (!(sm <= d->diverge * best)) {
+            r->diverged = k + 1 < d->steps;
+            break;
+        }
+        o->d.lr = (float)lr;
+        if (d->decay_all) nn_optim_step(o, m->params, m->grads, n);
+        else nn_optim_step_params(o, m->param_list, m->n_param_list);
+    }
+    /* put everything back */
+    for (i = 0; i < 4; i++)
+        if (slots[i]) memcpy(slots[i], save[i], sizeof(float) * n);
+    memcpy(m->params, params, sizeof(float) * n);
+    if (buffers) memcpy(m->buffers, buffers, sizeof(float) * m->n_buffers);
+    nn_model_zero_grad(m);
+    o->d = od;
+    o->step = ostep;
+    o->sched = osched;
+    m->rng = orng;
+    nn_arena_rewind(scratch, mark);
+    if (res != NN_OK) return res;
+    if (best_i >= 0) r->min_lr = r->lr[best_i];
+    /* steepest fall of the smoothed loss against log(lr), up to the minimum
+       plus what follows it before divergence; central differences */
+    {
+        int last = r->diverged ? r->n - 1 : r->n, first = r->n / 10;
+        if (first < 1) first = 1;
+        for (k = first; k + 1 < last; k++) {
+            double s = ((double)r->smoothed[k + 1] - r->smoothed[k - 1]) / (log(r->lr[k + 1]) - log(r->lr[k - 1]));
+            if (s < slope_best) {
+                slope_best = s;
+                r->suggested = r->lr[k];
+            }
+        }
+    }
+    if (r->suggested != r->suggested)
+        return nn__fail(r->error, NN_ERR_CHECK_FAILED, "lr_find: the loss never fell over %d steps; widen the range", r->n);
+    return NN_OK;
 }
 
 #endif /* NN__IMPLEMENTATION_DONE */

@@ -440,6 +440,175 @@ static void test_hessian_bad_arguments(void) {
     held_free(&h);
 }
 
+
+/* ------------------------------------------------------------------ training statistics */
+
+/* Dead ReLU units, saturated sigmoids, output moments, norms and the update ratio, each
+   against a hand computation on a model whose weights are set to make them known. */
+static void test_layer_stats(void) {
+    enum { B = 5, IN = 3, H = 8 };
+    nn_layer_desc ls[4];
+    held h;
+    float x[B * IN], *before;
+    int labels[B] = {0, 1, 0, 1, 1}, n, l, i;
+    nn_layer_stats st[8];
+    nn_batch b;
+    nn_rng r;
+    nn_optim o;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+    nn_arena oa;
+    ls[0] = nn_dense(H, NN_ACT_RELU);    /* internal: dense 0, relu 1 */
+    ls[1] = nn_dense(H, NN_ACT_SIGMOID); /* dense 2, sigmoid 3 */
+    ls[2] = nn_dense(2, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, IN, B, ls, 3, 11));
+    CHECK_EQ_INT(h.m.n_layers, 5);
+    nn_rng_seed(&r, 12);
+    fill(&r, x, B * IN, 1.0f);
+    /* units 0..2 of the first layer dead: a bias no input can overcome */
+    for (i = 0; i < H; i++) h.m.layers[0].b.data[i] = i < 3 ? -100.0f : 100.0f; /* the others alive */
+    /* the sigmoid layer saturated in units 0..3 */
+    for (i = 0; i < H * H; i++) h.m.layers[2].w.data[i] = 0.0f;
+    for (i = 0; i < H; i++) h.m.layers[2].b.data[i] = i < 4 ? (i % 2 ? 20.0f : -20.0f) : 0.0f; /* others 0.5 */
+    b.x = nn_tensor_2d(x, B, IN);
+    b.labels = labels;
+    b.targets = NULL;
+    CHECK_EQ_INT(nn_model_layer_stats(&h.m, NULL, st, 8), 0); /* no forward yet */
+    nn_model_loss(&h.m, b, 1);
+    n = nn_model_layer_stats(&h.m, NULL, st, 8);
+    CHECK_EQ_INT(n, 5);
+    CHECK(st[1].kind == NN_LAYER_ACT && st[1].act == NN_ACT_RELU);
+    CHECKF(fabs(st[1].dead_fraction - 3.0 / H) < 1e-6, "dead %g", st[1].dead_fraction);
+    CHECK(st[3].act == NN_ACT_SIGMOID);
+    CHECKF(fabs(st[3].saturated_fraction - 0.5) < 1e-6, "saturated %g", st[3].saturated_fraction);
+    CHECK(st[0].dead_fraction == -1.0f && st[0].saturated_fraction == -1.0f && st[0].update_ratio == -1.0f);
+    for (l = 0; l < n; l++) {
+        const float *y = h.m.layers[l].y.data;
+        double s = 0.0, q = 0.0, mean;
+        int k, m = B * h.m.layers[l].out;
+        for (k = 0; k < m; k++) s += y[k];
+        mean = s / m;
+        for (k = 0; k < m; k++) q += (y[k] - mean) * (y[k] - mean);
+        CHECKF(fabs(st[l].out_mean - mean) <= 1e-5 * (1 + fabs(mean)), "layer %d mean", l);
+        CHECKF(fabs(st[l].out_std - sqrt(q / m)) <= 1e-5 * (1 + sqrt(q / m)), "layer %d std", l);
+        if (h.m.layers[l].kind == NN_LAYER_DENSE) {
+            double g = 0.0, w = 0.0;
+            int nw = (int)nn_tensor_size(h.m.layers[l].w);
+            for (k = 0; k < nw; k++) {
+                g += (double)h.m.layers[l].dw.data[k] * h.m.layers[l].dw.data[k];
+                w += (double)h.m.layers[l].w.data[k] * h.m.layers[l].w.data[k];
+            }
+            CHECKF(fabs(st[l].grad_norm - sqrt(g)) <= 1e-5 * (1 + sqrt(g)), "layer %d grad norm", l);
+            CHECKF(fabs(st[l].weight_norm - sqrt(w)) <= 1e-5 * (1 + sqrt(w)), "layer %d weight norm", l);
+        }
+    }
+    /* one SGD step: the update ratio is lr |dw| / |w| */
+    od.lr = 0.1f;
+    CHECK_EQ_INT(nn_arena_init_heap(&oa, nn_optim_arena_bytes(&od, h.m.n_params)), NN_OK);
+    CHECK_EQ_INT(nn_optim_init(&o, &oa, &od, h.m.n_params), NN_OK);
+    before = falloc(h.m.n_params);
+    memcpy(before, h.m.params, sizeof(float) * h.m.n_params);
+    nn_optim_step(&o, h.m.params, h.m.grads, h.m.n_params);
+    nn_model_layer_stats(&h.m, before, st, 8);
+    {
+        const float *w0 = before + (h.m.layers[4].w.data - h.m.params);
+        double w2 = 0.0, want;
+        int k;
+        for (k = 0; k < 2 * H; k++) w2 += (double)w0[k] * w0[k];
+        want = 0.1 * st[4].grad_norm / sqrt(w2);
+        CHECKF(fabs(st[4].update_ratio - want) < 1e-4 * want, "update ratio %g vs %g", st[4].update_ratio, want);
+    }
+    CHECK(st[1].update_ratio == -1.0f); /* an activation has no weight */
+    CHECK_EQ_INT(nn_model_layer_stats(&h.m, NULL, st, 2), 5); /* cap respected, count returned */
+    free(before);
+    nn_arena_deinit(&oa);
+    held_free(&h);
+}
+
+/* ------------------------------------------------------------------ LR range test */
+
+/* Two Gaussian blobs, 3 features; an MLP with Adam. */
+typedef struct blobs {
+    float x[400 * 3];
+    int y[400];
+    nn_data d;
+} blobs;
+
+static void blobs_make(blobs *s) {
+    nn_rng r;
+    int i, j;
+    nn_rng_seed(&r, 21);
+    for (i = 0; i < 400; i++) {
+        s->y[i] = i % 2;
+        for (j = 0; j < 3; j++) s->x[i * 3 + j] = nn_rng_normal(&r) + (s->y[i] ? 1.5f : -1.5f);
+    }
+    memset(&s->d, 0, sizeof s->d);
+    s->d.n = 400; s->d.features = 3; s->d.x = s->x; s->d.labels = s->y;
+}
+
+static void test_lr_find(void) {
+    static blobs s;
+    nn_layer_desc ls[2];
+    held h;
+    nn_optim o;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_ADAM);
+    nn_arena oa;
+    nn_lr_find_desc d = nn_lr_find_desc_default(), zero;
+    static nn_lr_find_result r1, r2;
+    float *p0, *m0;
+    int k, falls = 0;
+    blobs_make(&s);
+    ls[0] = nn_dense(16, NN_ACT_TANH);
+    ls[1] = nn_dense(2, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, 3, 64, ls, 2, 4));
+    CHECK_EQ_INT(nn_arena_init_heap(&oa, nn_optim_arena_bytes(&od, h.m.n_params)), NN_OK);
+    CHECK_EQ_INT(nn_optim_init(&o, &oa, &od, h.m.n_params), NN_OK);
+    /* a few real steps first, so that there are moments to put back */
+    {
+        nn_batch b;
+        b.x = nn_tensor_2d(s.x, 64, 3);
+        b.labels = s.y;
+        b.targets = NULL;
+        for (k = 0; k < 3; k++) {
+            nn_model_loss(&h.m, b, 1);
+            nn_optim_step(&o, h.m.params, h.m.grads, h.m.n_params);
+        }
+    }
+    p0 = falloc(h.m.n_params); m0 = falloc(h.m.n_params);
+    memcpy(p0, h.m.params, sizeof(float) * h.m.n_params);
+    memcpy(m0, o.s0, sizeof(float) * h.m.n_params);
+    d.lr_min = 1e-5;
+    d.lr_max = 100.0;
+    d.steps = 120;
+    d.batch = 32;
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r1), NN_OK);
+    CHECK(r1.n >= 20 && r1.n <= 120);
+    CHECK(r1.suggested > 1e-4 && r1.suggested < 10.0);
+    CHECK(r1.min_lr >= r1.suggested);
+    for (k = 1; k < r1.n; k++) falls += r1.smoothed[k] < r1.smoothed[k - 1];
+    CHECK(falls > r1.n / 4);
+    TEST_NOTE("blobs, Adam: %d points, %s, suggested lr %.3g, minimum at %.3g", r1.n,
+              r1.diverged ? "stopped on divergence" : "ran every step", r1.suggested, r1.min_lr);
+    /* everything put back; the same result again */
+    CHECK(memcmp(p0, h.m.params, sizeof(float) * h.m.n_params) == 0);
+    CHECK(memcmp(m0, o.s0, sizeof(float) * h.m.n_params) == 0);
+    CHECK(o.step == 3 && o.d.lr == od.lr);
+    CHECK(h.scratch.used == 0);
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r2), NN_OK);
+    CHECK(r2.n == r1.n && memcmp(r1.smoothed, r2.smoothed, sizeof(float) * (size_t)r1.n) == 0 &&
+          r1.suggested == r2.suggested);
+    /* refused */
+    memset(&zero, 0, sizeof zero);
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &zero, &r2), NN_ERR_INVALID_ARGUMENT);
+    d.steps = NN_LR_FIND_MAX + 1;
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r2), NN_ERR_INVALID_ARGUMENT);
+    d.steps = 50;
+    d.batch = 65; /* above max_batch */
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r2), NN_ERR_INVALID_ARGUMENT);
+    free(p0); free(m0);
+    nn_arena_deinit(&oa);
+    held_free(&h);
+}
+
 static const test_case tests[] = {
     TEST(test_gradcheck_mlp_smooth),
     TEST(test_gradcheck_norms_dropout),
@@ -451,6 +620,8 @@ static const test_case tests[] = {
     TEST(test_hessian_least_squares),
     TEST(test_hessian_logistic),
     TEST(test_hessian_bad_arguments),
+    TEST(test_layer_stats),
+    TEST(test_lr_find),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
