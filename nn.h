@@ -145,7 +145,8 @@
      == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
      == 15. fit: the training loop, progress, history
      == 16. images (with stb_image): decode, resize, image folders
-     == 17. diagnostics: gradient check, curvature, layer statistics, LR range test
+     == 17. diagnostics: gradient check, curvature, layer statistics, LR range
+            test, hyperparameter search
 */
 #ifndef NN_H
 #define NN_H
@@ -1584,6 +1585,96 @@ typedef struct nn_lr_find_result {
 } nn_lr_find_result;
 NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn_data *train,
                            const nn_lr_find_desc *d, nn_lr_find_result *r);
+
+/* ---- hyperparameter search --------------------------------------------- */
+/* A search space is an array of dimensions; a trial is one point of it (and a
+   budget), scored by your function: lower is better (return 1 - accuracy,
+   or a validation loss). The search never trains anything itself, so every
+   value you can set can be searched: lr, width, depth, dropout, weight
+   decay, batch size, optimizer kind, epochs, ... Methods:
+     GRID            every combination: dims' grid points (uniform: evenly
+                     spaced ends included; log-uniform: geometric; int: evenly
+                     spaced distinct; choice: all), odometer order, last fastest
+     RANDOM          trials independent draws (log-uniform uniform in log)
+     COARSE_TO_FINE  rounds of trials draws; each round's box is the range of
+                     the best keep fraction of all trials so far (in the
+                     dim's own scale; choices: those among the best)
+     HALVING         successive halving: trials random configurations at
+                     budget, the best 1/eta of them again at eta x budget, ...
+                     until one is left (Jamieson & Talwalkar 2016)
+     TPE             Tree-structured Parzen Estimator, Optuna's default
+                     (univariate): startup random trials, then per dimension
+                     a Parzen density of the best gamma fraction (l) and of
+                     the rest (g); of candidates draws from l the one with the
+                     largest l / g is tried (Bergstra et al. 2011)
+   zero_p > 0 on a log-uniform dimension adds the value 0 (no decay, no
+   dropout): drawn with that probability, and a grid point of its own.
+   Seeded: the same seed and the same scores give the same trials. */
+typedef enum nn_hp_kind { NN_HP_UNIFORM = 1, NN_HP_LOG_UNIFORM, NN_HP_INT, NN_HP_CHOICE } nn_hp_kind;
+#define NN_HP_MAX_DIMS 16
+#define NN_HP_MAX_CHOICES 16
+typedef struct nn_hp_dim {
+    const char *name;
+    nn_hp_kind kind;
+    double lo, hi;             /* UNIFORM; LOG_UNIFORM (0 < lo); INT (both included) */
+    double zero_p;             /* LOG_UNIFORM: chance of exactly 0 */
+    int n_choices;             /* CHOICE */
+    double choices[NN_HP_MAX_CHOICES];       /* the values a trial gets */
+    const char *labels[NN_HP_MAX_CHOICES];   /* their names (CSV, printing), or NULL */
+    int grid;                  /* GRID points (CHOICE: all; INT: at most hi - lo + 1) */
+} nn_hp_dim;
+NNDEF nn_hp_dim nn_hp_uniform(const char *name, double lo, double hi);
+NNDEF nn_hp_dim nn_hp_log_uniform(const char *name, double lo, double hi, double zero_p);
+NNDEF nn_hp_dim nn_hp_int(const char *name, int lo, int hi);
+/* values[n] (labels may be NULL): e.g. {NN_OPTIM_SGD, NN_OPTIM_ADAM} with {"sgd", "adam"} */
+NNDEF nn_hp_dim nn_hp_choice(const char *name, int n, const double *values, const char *const *labels);
+
+typedef struct nn_hp_trial {
+    int id;                    /* 0, 1, ... in the order run */
+    int config;                /* HALVING: the configuration (several trials, one per rung); else id */
+    int rung;                  /* HALVING: 0, 1, ...; else COARSE_TO_FINE's round, or 0 */
+    double budget;
+    double x[NN_HP_MAX_DIMS];  /* the values, in the dims' order (INT: whole numbers) */
+    int choice[NN_HP_MAX_DIMS];/* CHOICE: the index of x in choices; else -1 */
+    double score;              /* what the objective returned (NaN: failed, never best) */
+} nn_hp_trial;
+/* Score one trial: t->x (and t->budget, e.g. epochs); lower is better. */
+typedef double (*nn_hp_objective)(void *user, const nn_hp_trial *t);
+typedef enum nn_hp_method {
+    NN_HP_GRID = 1, NN_HP_RANDOM, NN_HP_COARSE_TO_FINE, NN_HP_HALVING, NN_HP_TPE
+} nn_hp_method;
+typedef struct nn_hp_search_desc {
+    nn_hp_method method;
+    int trials;                /* RANDOM, TPE: in all; COARSE_TO_FINE: per round;
+                                  HALVING: configurations at the first rung */
+    int rounds;                /* COARSE_TO_FINE: 3 */
+    double keep;               /* COARSE_TO_FINE: 0.25 */
+    double budget;             /* every trial's (HALVING: the first rung's): 1 */
+    double eta;                /* HALVING: 3 */
+    int startup;               /* TPE: 10 */
+    double gamma;              /* TPE: 0.25 */
+    int candidates;            /* TPE: 24 */
+    uint64_t seed;
+    uint32_t tag;
+} nn_hp_search_desc;
+/* Defaults for the method: trials 20 (HALVING 27), others as above. */
+NNDEF nn_hp_search_desc nn_hp_search_desc_default(nn_hp_method method);
+/* Trial records the search will write (size trials[] with it); 0 if invalid. */
+NNDEF int nn_hp_search_count(const nn_hp_dim *dims, int n_dims, const nn_hp_search_desc *d);
+typedef struct nn_hp_result {
+    int n_trials;              /* records written */
+    int best;                  /* index into trials of the best (HALVING: the best of
+                                  the last rung), -1 if every score was NaN */
+    char error[NN_ERROR_MAX];
+} nn_hp_result;
+/* Runs the search: f is called once per trial, in order. cap must hold
+   nn_hp_search_count records. */
+NNDEF nn_result nn_hp_search(const nn_hp_dim *dims, int n_dims, const nn_hp_search_desc *d, nn_hp_objective f,
+                             void *user, nn_hp_trial *trials, int cap, nn_hp_result *res);
+#ifndef NN_NO_STDIO
+/* Every trial as CSV: id,config,rung,budget,<dim names...>,score (choices by label). */
+NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_trial *t, int n, FILE *f);
+#endif
 
 #ifdef __cplusplus
 }
@@ -10012,6 +10103,485 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
         return nn__fail(r->error, NN_ERR_CHECK_FAILED, "lr_find: the loss never fell over %d steps; widen the range", r->n);
     return NN_OK;
 }
+
+/* ---- hyperparameter search ---- */
+static nn_hp_dim nn__hp_dim(const char *name, nn_hp_kind kind, double lo, double hi) {
+    nn_hp_dim d;
+    NN__ZERO(d);
+    d.name = name;
+    d.kind = kind;
+    d.lo = lo;
+    d.hi = hi;
+    d.grid = 3;
+    return d;
+}
+NNDEF nn_hp_dim nn_hp_uniform(const char *name, double lo, double hi) { return nn__hp_dim(name, NN_HP_UNIFORM, lo, hi); }
+NNDEF nn_hp_dim nn_hp_log_uniform(const char *name, double lo, double hi, double zero_p) {
+    nn_hp_dim d = nn__hp_dim(name, NN_HP_LOG_UNIFORM, lo, hi);
+    d.zero_p = zero_p;
+    return d;
+}
+NNDEF nn_hp_dim nn_hp_int(const char *name, int lo, int hi) { return nn__hp_dim(name, NN_HP_INT, lo, hi); }
+NNDEF nn_hp_dim nn_hp_choice(const char *name, int n, const double *values, const char *const *labels) {
+    nn_hp_dim d = nn__hp_dim(name, NN_HP_CHOICE, 0.0, 0.0);
+    int i;
+    d.n_choices = values && n >= 0 ? NN__MIN(n, NN_HP_MAX_CHOICES) : 0;
+    for (i = 0; i < d.n_choices; i++) {
+        d.choices[i] = values[i];
+        d.labels[i] = labels ? labels[i] : NULL;
+    }
+    d.grid = d.n_choices;
+    return d;
+}
+
+NNDEF nn_hp_search_desc nn_hp_search_desc_default(nn_hp_method method) {
+    nn_hp_search_desc d;
+    NN__ZERO(d);
+    d.method = method;
+    d.trials = method == NN_HP_HALVING ? 27 : 20;
+    d.rounds = 3;
+    d.keep = 0.25;
+    d.budget = 1.0;
+    d.eta = 3.0;
+    d.startup = 10;
+    d.gamma = 0.25;
+    d.candidates = 24;
+    d.seed = 1;
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+static nn_result nn__hp_check(const nn_hp_dim *dims, int n, const nn_hp_search_desc *d, char *err) {
+    int k;
+    if (!dims || n < 1 || n > NN_HP_MAX_DIMS)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "hp: 1..%d dimensions", NN_HP_MAX_DIMS);
+    if (!d || d->tag != NN_DESC_TAG)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "hp: description not from nn_hp_search_desc_default");
+    for (k = 0; k < n; k++) {
+        const nn_hp_dim *h = &dims[k];
+        int ok;
+        switch (h->kind) {
+        case NN_HP_UNIFORM: ok = NN__IN(h->lo, -1e300, 1e300) && NN__IN(h->hi, h->lo, 1e300); break;
+        case NN_HP_LOG_UNIFORM: ok = h->lo > 0.0 && NN__IN(h->hi, h->lo, 1e300) && NN__IN(h->zero_p, 0.0, 1.0); break;
+        case NN_HP_INT: ok = NN__IN(h->lo, -1e9, 1e9) && NN__IN(h->hi, h->lo, 1e9) && h->lo == floor(h->lo) &&
+                             h->hi == floor(h->hi); break;
+        case NN_HP_CHOICE: ok = h->n_choices >= 1 && h->n_choices <= NN_HP_MAX_CHOICES; break;
+        default: ok = 0; break;
+        }
+        if (!ok || (d->method == NN_HP_GRID && h->kind != NN_HP_CHOICE && h->grid < 1))
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "hp: dimension %d (%s) has an invalid kind or range", k,
+                            h->name ? h->name : "?");
+    }
+    switch (d->method) {
+    case NN_HP_GRID: break;
+    case NN_HP_RANDOM: if (d->trials < 1) goto bad; break;
+    case NN_HP_COARSE_TO_FINE: if (d->trials < 1 || d->rounds < 1 || !(d->keep > 0.0 && d->keep <= 1.0)) goto bad; break;
+    case NN_HP_HALVING: if (d->trials < 1 || !(d->eta >= 2.0 && d->eta <= 1e3)) goto bad; break;
+    case NN_HP_TPE:
+        if (d->trials < 1 || d->startup < 1 || !(d->gamma > 0.0 && d->gamma < 1.0) || d->candidates < 1) goto bad;
+        break;
+    default: goto bad;
+    }
+    if (!(d->budget > 0.0 && d->budget < 1e300)) goto bad;
+    return NN_OK;
+bad:
+    return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "hp: method %d with trials %d, rounds %d, keep %g, budget %g, eta %g, "
+                    "startup %d, gamma %g, candidates %d is not a valid search", (int)d->method, d->trials, d->rounds,
+                    d->keep, d->budget, d->eta, d->startup, d->gamma, d->candidates);
+}
+
+/* the grid points of one dimension */
+static int nn__hp_grid_n(const nn_hp_dim *h) {
+    int g = h->grid;
+    if (h->kind == NN_HP_CHOICE) return h->n_choices;
+    if (h->kind == NN_HP_INT) g = (int)NN__MIN((double)g, h->hi - h->lo + 1.0);
+    return g + (h->kind == NN_HP_LOG_UNIFORM && h->zero_p > 0.0);
+}
+
+NNDEF int nn_hp_search_count(const nn_hp_dim *dims, int n_dims, const nn_hp_search_desc *d) {
+    long total = 0;
+    int k;
+    if (nn__hp_check(dims, n_dims, d, NULL) != NN_OK) return 0;
+    switch (d->method) {
+    case NN_HP_GRID:
+        total = 1;
+        for (k = 0; k < n_dims; k++) {
+            total *= nn__hp_grid_n(&dims[k]);
+            if (total > INT_MAX / 2) return 0;
+        }
+        break;
+    case NN_HP_COARSE_TO_FINE: total = (long)d->trials * d->rounds; break;
+    case NN_HP_HALVING: {
+        long c = d->trials;
+        for (;;) {
+            total += c;
+            if (c <= 1 || total > INT_MAX / 2) break;
+            c = NN__MAX(1, (long)floor((double)c / d->eta));
+        }
+        break;
+    }
+    default: total = d->trials; break;
+    }
+    return total > INT_MAX / 2 ? 0 : (int)total;
+}
+
+/* dimension k of t from a unit coordinate u (and the zero flag) */
+static void nn__hp_set(const nn_hp_dim *h, nn_hp_trial *t, int k, double u, int zero) {
+    double v;
+    int i;
+    u = NN__MIN(NN__MAX(u, 0.0), 1.0);
+    t->choice[k] = -1;
+    switch (h->kind) {
+    case NN_HP_UNIFORM: t->x[k] = h->lo + u * (h->hi - h->lo); break;
+    case NN_HP_LOG_UNIFORM: t->x[k] = zero ? 0.0 : exp(log(h->lo) + u * (log(h->hi) - log(h->lo))); break;
+    case NN_HP_INT:
+        v = floor(h->lo + u * (h->hi - h->lo + 1.0));
+        t->x[k] = NN__MIN(NN__MAX(v, h->lo), h->hi);
+        break;
+    default:
+        i = (int)(u * h->n_choices);
+        i = NN__MIN(NN__MAX(i, 0), h->n_choices - 1);
+        t->choice[k] = i;
+        t->x[k] = h->choices[i];
+        break;
+    }
+}
+
+/* the unit coordinate of dimension k's value (choices: the index's centre) */
+static double nn__hp_unit(const nn_hp_dim *h, const nn_hp_trial *t, int k) {
+    switch (h->kind) {
+    case NN_HP_UNIFORM: return h->hi > h->lo ? (t->x[k] - h->lo) / (h->hi - h->lo) : 0.5;
+    case NN_HP_LOG_UNIFORM: return h->hi > h->lo ? (log(t->x[k]) - log(h->lo)) / (log(h->hi) - log(h->lo)) : 0.5;
+    case NN_HP_INT: return (t->x[k] - h->lo + 0.5) / (h->hi - h->lo + 1.0);
+    default: return (t->choice[k] + 0.5) / h->n_choices;
+    }
+}
+
+/* A random point of the box: unit ranges [a, b] per dimension, allowed
+   choices (bit mask), zero allowed / forced per log dimension. */
+typedef struct nn__hp_box {
+    double a[NN_HP_MAX_DIMS], b[NN_HP_MAX_DIMS], zero_p[NN_HP_MAX_DIMS];
+    unsigned allowed[NN_HP_MAX_DIMS];
+} nn__hp_box;
+
+static void nn__hp_box_full(const nn_hp_dim *dims, int n, nn__hp_box *bx) {
+    int k;
+    for (k = 0; k < n; k++) {
+        bx->a[k] = 0.0;
+        bx->b[k] = 1.0;
+        bx->zero_p[k] = dims[k].kind == NN_HP_LOG_UNIFORM ? dims[k].zero_p : 0.0;
+        bx->allowed[k] = dims[k].kind == NN_HP_CHOICE ? (1u << dims[k].n_choices) - 1u : 0u;
+    }
+}
+
+static double nn__hp_u01(nn_rng *r) { return (double)(nn_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+static void nn__hp_draw(const nn_hp_dim *dims, int n, const nn__hp_box *bx, nn_rng *r, nn_hp_trial *t) {
+    int k;
+    for (k = 0; k < n; k++) {
+        const nn_hp_dim *h = &dims[k];
+        if (h->kind == NN_HP_CHOICE) {
+            int cnt = 0, i, pick;
+            for (i = 0; i < h->n_choices; i++) cnt += (int)(bx->allowed[k] >> i & 1u);
+            pick = (int)nn_rng_below(r, (uint32_t)(cnt ? cnt : 1));
+            for (i = 0; i < h->n_choices; i++)
+                if ((bx->allowed[k] >> i & 1u) && pick-- == 0) break;
+            nn__hp_set(h, t, k, (NN__MIN(i, h->n_choices - 1) + 0.5) / h->n_choices, 0);
+        } else {
+            int zero = h->kind == NN_HP_LOG_UNIFORM && bx->zero_p[k] > 0.0 && nn__hp_u01(r) < bx->zero_p[k];
+            nn__hp_set(h, t, k, bx->a[k] + nn__hp_u01(r) * (bx->b[k] - bx->a[k]), zero);
+        }
+    }
+}
+
+/* indices of the finite-scored trials among t[0..n), best first */
+static int nn__hp_rank(const nn_hp_trial *t, int n, int *order) {
+    int m = 0, i, j;
+    for (i = 0; i < n; i++) {
+        if (t[i].score != t[i].score) continue;
+        for (j = m; j > 0 && t[order[j - 1]].score > t[i].score; j--) order[j] = order[j - 1];
+        order[j] = i;
+        m++;
+    }
+    return m;
+}
+
+/* a Gaussian mixture's log density at v: centres mu[0..n) with widths s,
+   plus a prior component (centre pm, width ps), equal weights */
+static double nn__hp_logpdf(double v, const double *mu, const double *s, int n, double pm, double ps) {
+    double sum = exp(-0.5 * ((v - pm) / ps) * ((v - pm) / ps)) / ps;
+    int i;
+    for (i = 0; i < n; i++) sum += exp(-0.5 * ((v - mu[i]) / s[i]) * ((v - mu[i]) / s[i])) / s[i];
+    return log(sum / (n + 1) + 1e-300);
+}
+
+/* Parzen widths: each point's larger gap to its sorted neighbours, clipped
+   to [range / min(100, n + 1), range] (as hyperopt). mu is sorted here. */
+static void nn__hp_widths(double *mu, double *s, int n, double lo, double hi) {
+    int i, j;
+    double range = hi - lo, smin = range / NN__MIN(100.0, n + 1.0);
+    for (i = 1; i < n; i++) {
+        double v = mu[i];
+        for (j = i; j > 0 && mu[j - 1] > v; j--) mu[j] = mu[j - 1];
+        mu[j] = v;
+    }
+    for (i = 0; i < n; i++) {
+        double l = i ? mu[i] - mu[i - 1] : mu[i] - lo, r = i + 1 < n ? mu[i + 1] - mu[i] : hi - mu[i];
+        s[i] = NN__MIN(NN__MAX(NN__MAX(l, r), smin), range);
+    }
+}
+
+#define NN__HP_OBS 1000 /* TPE models the best this many trials */
+/* TPE's proposal for dimension k from the trials so far (order: ranked) */
+static void nn__hp_tpe_dim(const nn_hp_dim *h, int k, const nn_hp_trial *t, const int *order, int m, int n_good,
+                           const nn_hp_search_desc *d, nn_rng *r, nn_hp_trial *out) {
+    double mu[2][NN__HP_OBS], s[2][NN__HP_OBS], lo, hi, best = -HUGE_VAL, best_u = 0.5;
+    int cnt[2] = {0, 0}, zeros[2] = {0, 0}, part, i, c, best_zero = 0;
+    if (h->kind == NN_HP_CHOICE) {
+        double pl[NN_HP_MAX_CHOICES], pg[NN_HP_MAX_CHOICES];
+        int best_i = 0;
+        for (c = 0; c < h->n_choices; c++) pl[c] = pg[c] = 1.0; /* prior: one count each */
+        for (i = 0; i < m; i++) (i < n_good ? pl : pg)[t[order[i]].choice[k]] += 1.0;
+        for (i = 0; i < d->candidates; i++) {
+            double tot = 0.0, u = 0.0, ratio;
+            for (c = 0; c < h->n_choices; c++) tot += pl[c];
+            u = nn__hp_u01(r) * tot;
+            for (c = 0; c < h->n_choices - 1 && u >= pl[c]; c++) u -= pl[c];
+            ratio = log(pl[c] / (n_good + h->n_choices)) - log(pg[c] / (m - n_good + h->n_choices));
+            if (ratio > best) { best = ratio; best_i = c; }
+        }
+        nn__hp_set(h, out, k, (best_i + 0.5) / h->n_choices, 0);
+        return;
+    }
+    /* continuous in the dimension's own scale: log for log-uniform, ints widened by half a step */
+    lo = h->kind == NN_HP_LOG_UNIFORM ? log(h->lo) : h->kind == NN_HP_INT ? h->lo - 0.5 : h->lo;
+    hi = h->kind == NN_HP_LOG_UNIFORM ? log(h->hi) : h->kind == NN_HP_INT ? h->hi + 0.5 : h->hi;
+    if (!(hi > lo)) hi = lo + 1.0;
+    for (i = 0; i < m && i < NN__HP_OBS; i++) {
+        const nn_hp_trial *q = &t[order[i]];
+        part = i < n_good ? 0 : 1;
+        if (h->kind == NN_HP_LOG_UNIFORM && q->x[k] == 0.0) { zeros[part]++; continue; }
+        mu[part][cnt[part]++] = h->kind == NN_HP_LOG_UNIFORM ? log(q->x[k]) : q->x[k];
+    }
+    nn__hp_widths(mu[0], s[0], cnt[0], lo, hi);
+    nn__hp_widths(mu[1], s[1], cnt[1], lo, hi);
+    for (i = 0; i < d->candidates; i++) {
+        /* P(zero) under each part, with a prior of zero_p */
+        double pz_l = h->zero_p > 0.0 ? (zeros[0] + h->zero_p) / (zeros[0] + cnt[0] + 1.0) : 0.0;
+        double pz_g = h->zero_p > 0.0 ? (zeros[1] + h->zero_p) / (zeros[1] + cnt[1] + 1.0) : 0.0;
+        double v, score;
+        int zero = pz_l > 0.0 && nn__hp_u01(r) < pz_l, comp, tries;
+        if (zero) {
+            score = log(pz_l) - log(pz_g);
+            v = lo;
+        } else {
+            comp = (int)nn_rng_below(r, (uint32_t)(cnt[0] + 1)); /* cnt[0]: the prior */
+            for (tries = 0;; tries++) {
+                double cen = comp < cnt[0] ? mu[0][comp] : 0.5 * (lo + hi), w = comp < cnt[0] ? s[0][comp] : hi - lo;
+                v = cen + w * (double)nn_rng_normal(r);
+                if ((v >= lo && v <= hi) || tries == 8) break;
+            }
+            v = NN__MIN(NN__MAX(v, lo), hi);
+            score = log(1.0 - pz_l) + nn__hp_logpdf(v, mu[0], s[0], cnt[0], 0.5 * (lo + hi), hi - lo) -
+                    log(1.0 - pz_g + 1e-300) - nn__hp_logpdf(v, mu[1], s[1], cnt[1], 0.5 * (lo + hi), hi - lo);
+        }
+        if (score > best) {
+            best = score;
+            best_zero = zero;
+            best_u = (v - lo) / (hi - lo);
+        }
+    }
+    nn__hp_set(h, out, k, best_u, best_zero);
+}
+
+NNDEF nn_result nn_hp_search(const nn_hp_dim *dims, int n_dims, const nn_hp_search_desc *d, nn_hp_objective f,
+                             void *user, nn_hp_trial *trials, int cap, nn_hp_result *res) {
+    nn_rng rng;
+    nn_result rc;
+    int need, n = 0, k, i, *order = NULL;
+    char err[NN_ERROR_MAX];
+    err[0] = '\0';
+    if (!res) return NN_ERR_INVALID_ARGUMENT;
+    res->n_trials = 0;
+    res->best = -1;
+    res->error[0] = '\0';
+    rc = nn__hp_check(dims, n_dims, d, res->error);
+    if (rc != NN_OK) return rc;
+    need = nn_hp_search_count(dims, n_dims, d);
+    if (!f || !trials || need < 1 || cap < need)
+        return nn__fail(res->error, NN_ERR_INVALID_ARGUMENT, "hp: an objective and room for %d trials are needed (cap %d)",
+                        need, cap);
+    order = (int *)NN_MALLOC(sizeof(int) * (size_t)need);
+    if (!order) return nn__fail(res->error, NN_ERR_OUT_OF_MEMORY, "hp: %d ints of scratch", need);
+    nn_rng_seed(&rng, d->seed);
+    memset(trials, 0, sizeof(nn_hp_trial) * (size_t)need);
+#define NN__HP_RUN(t)                          \
+    do {                                       \
+        (t)->id = n;                           \
+        (t)->score = f(user, (t));             \
+        n++;                                   \
+    } while (0)
+    switch (d->method) {
+    case NN_HP_GRID: {
+        int idx[NN_HP_MAX_DIMS];
+        memset(idx, 0, sizeof idx);
+        for (i = 0; i < need; i++) {
+            nn_hp_trial *t = &trials[i];
+            t->config = i;
+            t->budget = d->budget;
+            for (k = 0; k < n_dims; k++) {
+                const nn_hp_dim *h = &dims[k];
+                int g = nn__hp_grid_n(h), zero = h->kind == NN_HP_LOG_UNIFORM && h->zero_p > 0.0;
+                int j = idx[k] - zero, pts = g - zero;
+                if (h->kind == NN_HP_CHOICE) nn__hp_set(h, t, k, (idx[k] + 0.5) / h->n_choices, 0);
+                else if (j < 0) nn__hp_set(h, t, k, 0.0, 1);
+                else if (h->kind == NN_HP_INT) {
+                    t->choice[k] = -1;
+                    t->x[k] = pts > 1 ? floor(h->lo + (h->hi - h->lo) * j / (pts - 1) + 0.5) : floor(0.5 * (h->lo + h->hi));
+                } else nn__hp_set(h, t, k, pts > 1 ? (double)j / (pts - 1) : 0.5, 0);
+            }
+            NN__HP_RUN(t);
+            for (k = n_dims - 1; k >= 0; k--) { /* odometer: the last dimension fastest */
+                if (++idx[k] < nn__hp_grid_n(&dims[k])) break;
+                idx[k] = 0;
+            }
+        }
+        break;
+    }
+    case NN_HP_RANDOM:
+    case NN_HP_COARSE_TO_FINE: {
+        nn__hp_box bx;
+        int rounds = d->method == NN_HP_RANDOM ? 1 : d->rounds, rd;
+        nn__hp_box_full(dims, n_dims, &bx);
+        for (rd = 0; rd < rounds; rd++) {
+            if (rd > 0) { /* the box of the best keep fraction so far, widened by a tenth */
+                int m = nn__hp_rank(trials, n, order), top = (int)ceil(d->keep * m);
+                if (top < 1) top = NN__MIN(1, m);
+                for (k = 0; k < n_dims && top > 0; k++) {
+                    const nn_hp_dim *h = &dims[k];
+                    double a = 1.0, b = 0.0, w;
+                    int zeros = 0, nonzero = 0;
+                    bx.allowed[k] = 0u;
+                    for (i = 0; i < top; i++) {
+                        const nn_hp_trial *q = &trials[order[i]];
+                        double u;
+                        if (h->kind == NN_HP_CHOICE) { bx.allowed[k] |= 1u << q->choice[k]; continue; }
+                        if (h->kind == NN_HP_LOG_UNIFORM && q->x[k] == 0.0) { zeros++; continue; }
+                        u = nn__hp_unit(h, q, k);
+                        a = NN__MIN(a, u);
+                        b = NN__MAX(b, u);
+                        nonzero++;
+                    }
+                    if (h->kind == NN_HP_CHOICE) continue;
+                    if (h->kind == NN_HP_LOG_UNIFORM && h->zero_p > 0.0)
+                        bx.zero_p[k] = nonzero ? (zeros ? h->zero_p : 0.0) : 1.0;
+                    if (nonzero) {
+                        w = 0.1 * (b - a) + 0.5 / (double)d->trials;
+                        bx.a[k] = NN__MAX(0.0, a - w);
+                        bx.b[k] = NN__MIN(1.0, b + w);
+                    }
+                }
+            }
+            for (i = 0; i < d->trials; i++) {
+                nn_hp_trial *t = &trials[n];
+                t->config = n;
+                t->rung = rd;
+                t->budget = d->budget;
+                nn__hp_draw(dims, n_dims, &bx, &rng, t);
+                NN__HP_RUN(t);
+            }
+        }
+        break;
+    }
+    case NN_HP_HALVING: {
+        nn__hp_box bx;
+        int c = d->trials, first = 0, rung = 0, j;
+        double budget = d->budget;
+        nn__hp_box_full(dims, n_dims, &bx);
+        for (i = 0; i < c; i++) {
+            nn_hp_trial *t = &trials[i];
+            t->config = i;
+            t->budget = budget;
+            nn__hp_draw(dims, n_dims, &bx, &rng, t);
+            NN__HP_RUN(t);
+        }
+        while (c > 1) {
+            int next = NN__MAX(1, (int)floor((double)c / d->eta)), m;
+            m = nn__hp_rank(trials + first, c, order); /* NaN scores drop out */
+            budget *= d->eta;
+            rung++;
+            for (j = 0; j < next; j++) {
+                nn_hp_trial *t = &trials[n];
+                *t = trials[first + (j < m ? order[j] : j)];
+                t->rung = rung;
+                t->budget = budget;
+                NN__HP_RUN(t);
+            }
+            first += c;
+            c = next;
+        }
+        break;
+    }
+    default: { /* TPE */
+        nn__hp_box bx;
+        nn__hp_box_full(dims, n_dims, &bx);
+        for (i = 0; i < d->trials; i++) {
+            nn_hp_trial *t = &trials[n];
+            int m = nn__hp_rank(trials, n, order);
+            t->config = n;
+            t->budget = d->budget;
+            if (n < d->startup || m < 2) nn__hp_draw(dims, n_dims, &bx, &rng, t);
+            else {
+                int n_good = NN__MAX(1, (int)ceil(d->gamma * m));
+                for (k = 0; k < n_dims; k++) nn__hp_tpe_dim(&dims[k], k, trials, order, m, n_good, d, &rng, t);
+            }
+            NN__HP_RUN(t);
+        }
+        break;
+    }
+    }
+#undef NN__HP_RUN
+    res->n_trials = n;
+    if (d->method == NN_HP_HALVING) {
+        /* the best of the highest rung that has a score */
+        int rung;
+        for (rung = trials[n - 1].rung; rung >= 0 && res->best < 0; rung--)
+            for (i = 0; i < n; i++)
+                if (trials[i].rung == rung && trials[i].score == trials[i].score &&
+                    (res->best < 0 || trials[i].score < trials[res->best].score))
+                    res->best = i;
+    } else {
+        for (i = 0; i < n; i++)
+            if (trials[i].score == trials[i].score && (res->best < 0 || trials[i].score < trials[res->best].score))
+                res->best = i;
+    }
+    NN_FREE(order);
+    (void)err;
+    if (res->best < 0) return nn__fail(res->error, NN_ERR_NONFINITE, "hp: every trial's score was NaN");
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_trial *t, int n, FILE *f) {
+    int i, k;
+    if (!dims || n_dims < 1 || n_dims > NN_HP_MAX_DIMS || (!t && n) || n < 0 || !f) return NN_ERR_INVALID_ARGUMENT;
+    fprintf(f, "id,config,rung,budget");
+    for (k = 0; k < n_dims; k++) fprintf(f, ",%s", dims[k].name ? dims[k].name : "?");
+    fprintf(f, ",score\n");
+    for (i = 0; i < n; i++) {
+        fprintf(f, "%d,%d,%d,%.17g", t[i].id, t[i].config, t[i].rung, t[i].budget);
+        for (k = 0; k < n_dims; k++) {
+            int c = t[i].choice[k];
+            if (dims[k].kind == NN_HP_CHOICE && c >= 0 && c < dims[k].n_choices && dims[k].labels[c])
+                fprintf(f, ",%s", dims[k].labels[c]);
+            else
+                fprintf(f, ",%.9g", t[i].x[k]);
+        }
+        fprintf(f, ",%.9g\n", t[i].score);
+    }
+    return ferror(f) ? NN_ERR_IO : NN_OK;
+}
+#endif
 
 #endif /* NN__IMPLEMENTATION_DONE */
 #endif /* NN_IMPLEMENTATION */

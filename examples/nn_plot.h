@@ -1,4 +1,5 @@
-/* nn_plot.h - v0.1.0 - learning curves and confusion matrices as PNG - MIT licence (end of file)
+/* nn_plot.h - v0.2.0 - learning curves, x-y curves and confusion matrices as PNG - MIT licence
+   (end of file)
 
    An optional picture helper that lives with the examples, not part of nn.h:
    it does not include nn.h and uses none of its types. Plain float and int
@@ -27,6 +28,11 @@
          const char *names[2] = {"cat", "dog"};
          r = nn_plot_confusion_png("confusion.png", counts, 2, names, "test set");
 
+         float lr[4] = {1e-5f, 1e-4f, 1e-3f, 1e-2f}, loss[4] = {2.30f, 2.21f, 1.10f, 9.5f};
+         nn_plot_xy_series sweep[1] = {{"loss", lr, loss, 4}};
+         r = nn_plot_xy_png("lr.png", 800, 480, "LR range test", "learning rate", "loss",
+                            1, 0, sweep, 1, 1e-3);     log x, linear y, a mark at 1e-3
+
    CONFIGURATION (define before including the implementation)
      NN_PLOT_STATIC       every public function static            default: off (extern)
      NN_PLOTDEF           decoration of public functions          default: extern (static with
@@ -52,6 +58,9 @@
      - Series: y[i] is the value after epoch i+1 (x = 1..n). NaN and Inf are
        skipped and leave a gap in the line. Series on the right axis are drawn
        dashed so the eye can tell which axis a curve belongs to.
+     - x-y series: point j is (x[j], y[j]), joined in the order given (x need
+       not increase). A point with a NaN or Inf coordinate, or one <= 0 on a
+       log axis, is skipped and leaves a gap. Log axes are log10.
      - Confusion counts: k*k ints, row-major, row = true class, column =
        predicted class. A cell's shade is count / (sum of its row), so rare
        classes stay readable; the colour bar shows that fraction.
@@ -69,17 +78,18 @@
      == 1. config, stb includes
      == 2. raster: boxes, fills, text, anti-aliased thick lines
      == 3. axes: nice ticks and their labels
-     == 4. learning curves
-     == 5. confusion matrix
-     == 6. PNG output, results
+     == 4. learning curves (and the frame, ticks, titles and legend x-y curves share)
+     == 5. x-y curves: explicit x, log axes, a marked x
+     == 6. confusion matrix
+     == 7. PNG output, results
 */
 #ifndef NN_PLOT_H
 #define NN_PLOT_H
 
 #define NN_PLOT_VERSION_MAJOR 0
-#define NN_PLOT_VERSION_MINOR 1
+#define NN_PLOT_VERSION_MINOR 2
 #define NN_PLOT_VERSION_PATCH 0
-#define NN_PLOT_VERSION_STRING "0.1.0"
+#define NN_PLOT_VERSION_STRING "0.2.0"
 
 #ifndef NN_PLOTDEF
 #ifdef NN_PLOT_STATIC
@@ -123,6 +133,11 @@ typedef struct nn_plot_layout {
     int cell;               /* confusion: side of one cell (grid lines included); curves: 0 */
     int legend_x, legend_y; /* curves: legend box, all 0 when there is none */
     int legend_w, legend_h;
+    /* curves, x-y curves: the data values at the centres of the plot area's outer pixels:
+       x_lo at column plot_x, x_hi at column plot_x + plot_w - 1, y_lo at row
+       plot_y + plot_h - 1, y_hi at row plot_y (the left y axis). On a log axis they are the
+       values themselves (not their logs), and a value maps through log10. Confusion: all 0. */
+    double x_lo, x_hi, y_lo, y_hi;
 } nn_plot_layout;
 
 /* Learning curves into img (set img->w, img->h; img->rgb NULL allocates): white background,
@@ -141,6 +156,37 @@ NN_PLOTDEF int nn_plot_curves(nn_plot_image *img, const char *title, const char 
 NN_PLOTDEF int nn_plot_curves_png(const char *path, int width, int height, const char *title,
                                   const char *left_axis_title, const char *right_axis_title,
                                   const nn_plot_series *series, int n_series);
+
+/* One curve over explicit x values, e.g. the loss against the learning rate of an LR range
+   test, or one layer's gradient norm against the training step. */
+typedef struct nn_plot_xy_series {
+    const char *label;  /* legend text; NULL shows "series <i+1>" */
+    const float *x, *y; /* n points (x[j], y[j]), x increasing or not; see CONVENTIONS for gaps */
+    int n;              /* >= 0; x and y may be NULL when n is 0 */
+} nn_plot_xy_series;
+
+/* Curves over explicit x values into img (set img->w, img->h; img->rgb NULL allocates), drawn
+   like nn_plot_curves (same colours, line width, legend placement; no right axis, no dots except
+   for a point without a drawable neighbour). log_x / log_y nonzero draw that axis in log10:
+   ticks at powers of ten labelled 1e-4, 1e-3, ... (1, 10, 100 written out), with 2 and 5
+   between them when the range is under three decades and they fit, every 2nd, 5th, 10th... power
+   when decades are too many for the space, and unlabelled marks at 2..9 when there is a tick
+   per decade. A linear axis has 1-2-5 ticks. Ranges cover the drawable points with a 5% margin.
+   mark_x: a dashed dark grey (#5a5a5a) vertical line at that x, its value printed above the plot
+   area (e.g. "3.16e-3"), the x range widened to include it; NaN or Inf (or <= 0 on a log x axis)
+   for none. Titles may be NULL. layout (may be NULL) receives the plot area, legend and data
+   ranges. Errors as nn_plot_curves: n_series < 0, series NULL with n_series > 0, a series with
+   n < 0 or x or y NULL with n > 0 -> NN_PLOT_ERR_ARG, before anything is drawn. */
+NN_PLOTDEF int nn_plot_xy(nn_plot_image *img, const char *title, const char *x_axis_title,
+                          const char *y_axis_title, int log_x, int log_y,
+                          const nn_plot_xy_series *series, int n_series, double mark_x,
+                          nn_plot_layout *layout);
+
+/* nn_plot_xy into a width x height PNG file at path. */
+NN_PLOTDEF int nn_plot_xy_png(const char *path, int width, int height, const char *title,
+                              const char *x_axis_title, const char *y_axis_title, int log_x,
+                              int log_y, const nn_plot_xy_series *series, int n_series,
+                              double mark_x);
 
 /* The size and grid position nn_plot_confusion will use for these arguments, without drawing:
    cells are 44 px or wider (wide enough for the largest count) while k*cell <= 4096, smaller for
@@ -548,17 +594,48 @@ static void nn_plot__end(nn_plot__ctx *c) {
 
 /* == 3. axes: nice ticks and their labels ================================== */
 
+#define NN_PLOT__MAX_TICKS 64
+
 typedef struct nn_plot__axis {
-    double lo, hi; /* the value range the axis spans */
-    double step;   /* distance between ticks (1, 2 or 5 times a power of ten) */
-    double first;  /* index of the first tick: ticks are (first + i) * step */
+    double lo, hi; /* the range the axis spans, in axis units: the value, or its log10 */
+    double step;   /* linear: distance between ticks (1, 2 or 5 times a power of ten) */
+    double first;  /* linear: index of the first tick: ticks are (first + i) * step */
     int n_ticks;
     int decimals; /* %.*f with this many decimals, or */
-    int sig;      /* > 0: %.*g with this many significant digits (huge or tiny values) */
+    int sig;      /* > 0: %.*g with this many significant digits (huge or tiny values);
+                     log: 0 means every tick is 1, 2 or 5 times a power of ten (see tick_label) */
     int label_w;  /* widest tick label in pixels */
+    int log;      /* log10 axis: the ticks are listed in lt (values, not logs) */
+    int minor;    /* log axis with a tick per decade: unlabelled marks at 2..9 times each */
+    double lt[NN_PLOT__MAX_TICKS];
 } nn_plot__axis;
 
 static int nn_plot__finite(float v) { return v - v == 0.0f; }
+
+/* Whether v can be placed on the axis: finite, and positive on a log axis. */
+static int nn_plot__usable(int log, float v) { return nn_plot__finite(v) && (!log || v > 0.0f); }
+
+/* Axis units of a value (positive on a log axis). */
+static double nn_plot__coord(const nn_plot__axis *a, double v) { return a->log ? log10(v) : v; }
+
+/* %.*g without the exponent's '+' and leading zeros: 3.16e-05 -> 3.16e-5, 1e+06 -> 1e6. */
+static void nn_plot__fmt_g(char *buf, int cap, double v, int sig) {
+    char tmp[64];
+    const char *p;
+    int o = 0;
+    if (cap < 1) return;
+    snprintf(tmp, sizeof tmp, "%.*g", sig, v);
+    for (p = tmp; *p && o < cap - 1; p++) {
+        buf[o++] = *p;
+        if (*p != 'e') continue;
+        if (p[1] == '-' || p[1] == '+') {
+            if (p[1] == '-' && o < cap - 1) buf[o++] = '-';
+            p++;
+        }
+        while (p[1] == '0' && p[2]) p++;
+    }
+    buf[o] = 0;
+}
 
 /* Smallest 1-2-5 step that divides span into at most max_ticks intervals. */
 static double nn_plot__nice_step(double span, int max_ticks) {
@@ -569,16 +646,56 @@ static double nn_plot__nice_step(double span, int max_ticks) {
     return 10.0 * p;
 }
 
+/* v to 3 significant digits: plain from 0.01 to 99999 ("0.25", "1500"), else "1.72e-3". */
+static void nn_plot__fmt_num(char *buf, int cap, double v) {
+    double a = fabs(v);
+    char ms[32];
+    int e;
+    if (a == 0.0 || (a >= 0.01 && a < 1e5) || !(a - a == 0.0)) {
+        nn_plot__fmt_g(buf, cap, v, 3);
+        return;
+    }
+    e = (int)floor(log10(a));
+    snprintf(ms, sizeof ms, "%.3g", v / pow(10.0, e));
+    if (fabs(strtod(ms, NULL)) >= 10.0) { /* 9.996 rounded up */
+        e++;
+        snprintf(ms, sizeof ms, "%.3g", v / pow(10.0, e));
+    }
+    snprintf(buf, (size_t)cap, "%se%d", ms, e);
+}
+
+/* The value of tick i. */
 static double nn_plot__tick(const nn_plot__axis *a, int i) {
-    double v = (a->first + i) * a->step;
+    double v;
+    if (a->log) return a->lt[i];
+    v = (a->first + i) * a->step;
     return fabs(v) < a->step * 1e-6 ? 0.0 : v; /* no "-0" */
 }
 
+/* Log ticks m * 10^e (m = 1, 2, 5) read "2e-4", "1e-3", except "1" to "500" written out. */
 static void nn_plot__tick_label(char *buf, int cap, const nn_plot__axis *a, double v) {
-    if (a->sig > 0)
-        snprintf(buf, (size_t)cap, "%.*g", a->sig, v);
-    else
+    if (a->log && a->sig <= 0) {
+        int e = (int)floor(log10(v) + 1e-9), m = (int)floor(v / pow(10.0, e) + 0.5);
+        if (e >= 0 && e <= 2)
+            snprintf(buf, (size_t)cap, "%d", m * (e == 0 ? 1 : (e == 1 ? 10 : 100)));
+        else
+            snprintf(buf, (size_t)cap, "%de%d", m, e);
+    } else if (a->sig > 0) {
+        nn_plot__fmt_g(buf, cap, v, a->sig);
+    } else {
         snprintf(buf, (size_t)cap, "%.*f", a->decimals, v);
+    }
+}
+
+static void nn_plot__axis_label_w(nn_plot__axis *a, int scale) {
+    char buf[64];
+    int i, w;
+    a->label_w = 0;
+    for (i = 0; i < a->n_ticks; i++) {
+        nn_plot__tick_label(buf, (int)sizeof buf, a, nn_plot__tick(a, i));
+        w = nn_plot__text_w(buf, scale);
+        if (w > a->label_w) a->label_w = w;
+    }
 }
 
 /* Ticks for the data range [lo, hi] (finite, lo <= hi): a flat range gets a non-zero span,
@@ -587,7 +704,8 @@ static void nn_plot__tick_label(char *buf, int cap, const nn_plot__axis *a, doub
 static void nn_plot__axis_make(nn_plot__axis *a, double lo, double hi, int max_ticks, int scale) {
     double mag = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi), maxabs;
     int i;
-    char buf[64];
+    a->log = a->minor = 0;
+    if (max_ticks > NN_PLOT__MAX_TICKS) max_ticks = NN_PLOT__MAX_TICKS;
     if (hi - lo <= mag * 1e-5) { /* flat, or closer than float data can resolve */
         double mid = 0.5 * (lo + hi), half = mag > 0.0 ? mag * 0.1 : 1.0;
         lo = mid - half;
@@ -616,12 +734,99 @@ static void nn_plot__axis_make(nn_plot__axis *a, double lo, double hi, int max_t
     } else if (a->step < 1.0) {
         a->decimals = (int)ceil(-log10(a->step) - 1e-9);
     }
-    a->label_w = 0;
+    nn_plot__axis_label_w(a, scale);
+}
+
+/* A log10 axis over positive data [lo, hi] (lo <= hi): the range in decades gets a 5% margin
+   (a flat one becomes one decade). Ticks, the first choice that gives two or more:
+   1, 2, 5 times powers of ten when the range is under three decades and they number at most
+   max_ticks; every k-th power of ten (k = 1, 2, 5, 10, ...: the smallest giving at most
+   max_ticks); linear 1-2-5 steps in value (a range too short to hold two of the above). */
+static void nn_plot__axis_make_log(nn_plot__axis *a, double lo, double hi, int max_ticks,
+                                   int scale) {
+    static const int ms[3] = {1, 2, 5};
+    double l0 = log10(lo), l1 = log10(hi);
+    int n = 0, i, e;
+    if (max_ticks > NN_PLOT__MAX_TICKS) max_ticks = NN_PLOT__MAX_TICKS;
+    if (max_ticks < 2) max_ticks = 2;
+    if (l1 - l0 < 1e-6) {
+        l0 -= 0.5;
+        l1 += 0.5;
+    } else {
+        double pad = 0.05 * (l1 - l0);
+        l0 -= pad;
+        l1 += pad;
+    }
+    a->lo = l0;
+    a->hi = l1;
+    a->log = 1;
+    a->minor = 0;
+    a->sig = 0;
+    a->decimals = 0;
+    a->step = a->first = 0.0;
+    if (l1 - l0 < 3.0) {
+        for (e = (int)floor(l0); e <= (int)ceil(l1); e++)
+            for (i = 0; i < 3; i++) {
+                double v = ms[i] * pow(10.0, e), c = log10(v);
+                if (c >= l0 - 1e-9 && c <= l1 + 1e-9 && n < NN_PLOT__MAX_TICKS) a->lt[n++] = v;
+            }
+        if (n > max_ticks) n = 0;
+    }
+    if (n < 2) {
+        double k = 1.0, d0, d1;
+        n = 0;
+        for (;;) { /* k: 1, 2, 5, 10, 20, ... decades between ticks */
+            d0 = ceil(l0 / k - 1e-9);
+            d1 = floor(l1 / k + 1e-9);
+            if (d1 - d0 + 1 <= max_ticks) break;
+            k = nn_plot__nice_step(k * 1.5, 1);
+        }
+        for (; d0 <= d1 && n < max_ticks; d0 += 1.0) a->lt[n++] = pow(10.0, d0 * k);
+        a->minor = k == 1.0;
+    }
+    if (n < 2) { /* inside one decade: plain steps, printed with enough digits */
+        double vlo = pow(10.0, l0), vhi = pow(10.0, l1), step = nn_plot__nice_step(vhi - vlo, 4);
+        double f = ceil(vlo / step - 1e-9);
+        int sig;
+        n = 0;
+        for (; f * step <= vhi * (1.0 + 1e-9) && n < NN_PLOT__MAX_TICKS; f += 1.0)
+            if (f * step > 0.0) a->lt[n++] = f * step;
+        sig = (int)floor(log10(vhi)) - (int)floor(log10(step)) + 1;
+        a->sig = sig < 1 ? 1 : (sig > 9 ? 9 : sig);
+        a->minor = 0;
+    }
+    a->n_ticks = n;
+    nn_plot__axis_label_w(a, scale);
+}
+
+/* Whether neighbouring tick labels of a, spread over len pixels, come closer than 5*scale
+   pixels: side by side (a horizontal axis) or stacked (vertical, labels 7*scale high). */
+static int nn_plot__axis_crowded(const nn_plot__axis *a, int len, int scale, int vertical) {
+    char buf[64];
+    double prev = 0.0;
+    int i, w, prev_w = 0;
     for (i = 0; i < a->n_ticks; i++) {
-        int w;
+        double p = (nn_plot__coord(a, nn_plot__tick(a, i)) - a->lo) / (a->hi - a->lo) * (len - 1);
         nn_plot__tick_label(buf, (int)sizeof buf, a, nn_plot__tick(a, i));
-        w = nn_plot__text_w(buf, scale);
-        if (w > a->label_w) a->label_w = w;
+        w = vertical ? 7 * scale : nn_plot__text_w(buf, scale);
+        if (i > 0 && fabs(p - prev) < 0.5 * (w + prev_w) + 5 * scale) return 1;
+        prev = p;
+        prev_w = w;
+    }
+    return 0;
+}
+
+/* A linear or log axis for data [lo, hi] with as many ticks as fit, up to max_ticks, without
+   labels touching along len pixels. */
+static void nn_plot__axis_fit(nn_plot__axis *a, double lo, double hi, int log, int len,
+                              int scale, int vertical, int max_ticks) {
+    for (;;) {
+        if (log)
+            nn_plot__axis_make_log(a, lo, hi, max_ticks, scale);
+        else
+            nn_plot__axis_make(a, lo, hi, max_ticks, scale);
+        if (max_ticks <= 2 || !nn_plot__axis_crowded(a, len, scale, vertical)) return;
+        max_ticks--;
     }
 }
 
@@ -648,9 +853,13 @@ typedef struct nn_plot__curves_lay {
     int show_left_labels;    /* the left axis has series, or no axis has */
     int dots;                /* epochs far enough apart for a dot each */
     nn_plot__axis y[2];      /* left, right */
-    double xlo, xhi;
-    int xstep, nmax;
-    int px, py, pw, ph; /* plot area */
+    double xlo, xhi;         /* x range in axis units (log10 of x on a log x axis) */
+    int xstep, nmax;         /* curves: epochs between x ticks, longest series */
+    int xy;                  /* x-y curves: the x axis is x (else epochs 1..nmax) */
+    int log_y;               /* x-y curves: the left y axis is log10 */
+    int mark_row;            /* x-y curves: a row above the plot area for the mark's label */
+    nn_plot__axis x;         /* x-y curves: the x axis */
+    int px, py, pw, ph;      /* plot area */
 } nn_plot__curves_lay;
 
 static int nn_plot__curves_check(const nn_plot_series *series, int n_series) {
@@ -678,53 +887,40 @@ static int nn_plot__data_range(const nn_plot_series *s, int n_series, int right,
     return any;
 }
 
+/* Pixel column (continuous: column c spans [c, c+1)) of x in axis units. */
 static double nn_plot__xpix(const nn_plot__curves_lay *L, double x) {
     return L->px + 0.5 + (x - L->xlo) / (L->xhi - L->xlo) * (L->pw - 1);
 }
 
+/* Pixel column of an x value: an epoch, or on x-y curves a value of the x axis. */
+static double nn_plot__xpix_v(const nn_plot__curves_lay *L, double v) {
+    return nn_plot__xpix(L, L->xy ? nn_plot__coord(&L->x, v) : v);
+}
+
+/* Pixel row of y in the axis units of a. */
+static double nn_plot__ypix_c(const nn_plot__curves_lay *L, const nn_plot__axis *a, double c) {
+    return L->py + 0.5 + (a->hi - c) / (a->hi - a->lo) * (L->ph - 1);
+}
+
 static double nn_plot__ypix(const nn_plot__curves_lay *L, const nn_plot__axis *a, double v) {
-    return L->py + 0.5 + (a->hi - v) / (a->hi - a->lo) * (L->ph - 1);
+    return nn_plot__ypix_c(L, a, nn_plot__coord(a, v));
 }
 
 /* Margins from the outside in; on small images details are dropped (axis titles, then the
-   title, then tick labels) until the plot area is at least 32 px each way. */
-static void nn_plot__curves_layout(nn_plot__curves_lay *L, int w, int h, const char *title,
-                                   const char *lt, const char *rt, const nn_plot_series *series,
-                                   int n_series) {
-    int level, i, s;
-    double lo[2] = {0.0, 0.0}, hi[2] = {1.0, 1.0};
-    int any[2];
-    memset(L, 0, sizeof *L);
-    s = L->s = (w >= 400 && h >= 280) ? 2 : 1;
-    L->th = 7 * s;
-    for (i = 0; i < n_series; i++) {
-        if (series[i].right_axis)
-            L->has_right = 1;
-        else
-            L->has_left = 1;
-        if (series[i].n > L->nmax) L->nmax = series[i].n;
-    }
+   title, then tick labels) until the plot area is at least 32 px each way. Needs s, th,
+   has_left, has_right, xy, log_y, mark_row and the data range of each y axis. */
+static void nn_plot__frame_layout(nn_plot__curves_lay *L, int w, int h, const char *title,
+                                  const char *lt, const char *rt, const double *lo,
+                                  const double *hi) {
+    int level, i, s = L->s;
     L->show_left_labels = L->has_left || !L->has_right;
-    any[0] = nn_plot__data_range(series, n_series, 0, &lo[0], &hi[0]);
-    any[1] = nn_plot__data_range(series, n_series, 1, &lo[1], &hi[1]);
-    for (i = 0; i < 2; i++)
-        if (!any[i]) {
-            lo[i] = 0.0;
-            hi[i] = 1.0;
-        }
-    {
-        int n = L->nmax > 1 ? L->nmax : 1;
-        double pad = n > 1 ? 0.03 * (n - 1) : 0.5;
-        if (pad < 0.3) pad = 0.3;
-        L->xlo = 1.0 - pad;
-        L->xhi = n + pad;
-    }
     for (level = 0; level < 4; level++) {
         int m = 6 * s, gap = 4 * s, tick = 5, th = L->th, top, bottom, left, right, max_ticks;
         L->show_axis_titles = level < 1;
         L->show_title = title && title[0] && level < 2;
         L->show_labels = level < 3;
         top = L->show_title ? m + th + 3 * gap : m + (L->show_labels ? th / 2 : 0);
+        if (L->mark_row && L->show_labels) top += th + gap;
         bottom = tick + m;
         if (L->show_labels) bottom += gap + th;
         if (L->show_axis_titles) bottom += 2 * gap + th;
@@ -732,7 +928,13 @@ static void nn_plot__curves_layout(nn_plot__curves_lay *L, int w, int h, const c
         /* 1-2-5 steps can land on as few as max_ticks / 2.5 ticks: ask for many */
         max_ticks = (int)(L->ph / (2.5 * th));
         max_ticks = max_ticks < 3 ? 3 : (max_ticks > 10 ? 10 : max_ticks);
-        for (i = 0; i < 2; i++) nn_plot__axis_make(&L->y[i], lo[i], hi[i], max_ticks, s);
+        for (i = 0; i < 2; i++) {
+            if (L->xy) /* uneven log ticks: check that labels keep apart */
+                nn_plot__axis_fit(&L->y[i], lo[i], hi[i], i == 0 && L->log_y, L->ph, s, 1,
+                                  max_ticks);
+            else
+                nn_plot__axis_make(&L->y[i], lo[i], hi[i], max_ticks, s);
+        }
         left = m + tick;
         if (L->show_labels && L->show_left_labels) left += gap + L->y[0].label_w;
         if (L->show_axis_titles && lt && lt[0] && L->show_left_labels) left += th + 2 * gap;
@@ -750,6 +952,39 @@ static void nn_plot__curves_layout(nn_plot__curves_lay *L, int w, int h, const c
     }
     if (L->pw < 8) L->pw = 8; /* cannot happen for w, h >= 64; keeps the maths finite */
     if (L->ph < 8) L->ph = 8;
+}
+
+static void nn_plot__curves_layout(nn_plot__curves_lay *L, int w, int h, const char *title,
+                                   const char *lt, const char *rt, const nn_plot_series *series,
+                                   int n_series) {
+    int i, s;
+    double lo[2] = {0.0, 0.0}, hi[2] = {1.0, 1.0};
+    int any[2];
+    memset(L, 0, sizeof *L);
+    s = L->s = (w >= 400 && h >= 280) ? 2 : 1;
+    L->th = 7 * s;
+    for (i = 0; i < n_series; i++) {
+        if (series[i].right_axis)
+            L->has_right = 1;
+        else
+            L->has_left = 1;
+        if (series[i].n > L->nmax) L->nmax = series[i].n;
+    }
+    any[0] = nn_plot__data_range(series, n_series, 0, &lo[0], &hi[0]);
+    any[1] = nn_plot__data_range(series, n_series, 1, &lo[1], &hi[1]);
+    for (i = 0; i < 2; i++)
+        if (!any[i]) {
+            lo[i] = 0.0;
+            hi[i] = 1.0;
+        }
+    {
+        int n = L->nmax > 1 ? L->nmax : 1;
+        double pad = n > 1 ? 0.03 * (n - 1) : 0.5;
+        if (pad < 0.3) pad = 0.3;
+        L->xlo = 1.0 - pad;
+        L->xhi = n + pad;
+    }
+    nn_plot__frame_layout(L, w, h, title, lt, rt, lo, hi);
     L->dots = (L->pw - 1) / (L->xhi - L->xlo) >= 6.0;
     /* x ticks: integer 1-2-5 steps far enough apart for the widest label */
     {
@@ -768,37 +1003,45 @@ static void nn_plot__curves_layout(nn_plot__curves_lay *L, int w, int h, const c
     }
 }
 
-/* Draws one series into the mask (then flushed in its colour). */
-static void nn_plot__draw_series(nn_plot__ctx *c, const nn_plot__curves_lay *L,
-                                 const nn_plot_series *se, nn_plot__rgb col) {
-    const nn_plot__axis *a = &L->y[se->right_axis ? 1 : 0];
-    float r = L->s == 2 ? 1.35f : 0.9f, rdot = L->s == 2 ? 3.2f : 2.2f;
-    float dash = se->right_axis ? 7.0f * L->s : 0.0f, gap = 4.0f * L->s;
+/* Draws n points into the mask as a line (dashed when dash > 0) and flushes it in col: point j
+   is (x[j], y[j]), or (j + 1, y[j]) when x is NULL. A point with a coordinate its axis cannot
+   show (nn_plot__usable) leaves a gap. A dot marks every point when L->dots, and otherwise a
+   point with no drawable neighbour, which would be invisible without it. */
+static void nn_plot__draw_line(nn_plot__ctx *c, const nn_plot__curves_lay *L,
+                               const nn_plot__axis *ya, const float *x, const float *y, int n,
+                               float dash, nn_plot__rgb col) {
+    float r = L->s == 2 ? 1.35f : 0.9f, rdot = L->s == 2 ? 3.2f : 2.2f, gap = 4.0f * L->s;
     double phase = 0.0;
-    int j;
     float prevx = 0.0f, prevy = 0.0f;
-    int prev_ok = 0;
-    for (j = 0; j < se->n; j++) {
-        float x, y;
-        int ok = nn_plot__finite(se->y[j]);
-        if (!ok) {
+    int j, prev_ok = 0, xlog = L->xy && L->x.log;
+    for (j = 0; j < n; j++) {
+        float px, py;
+        int next_ok;
+        if (!nn_plot__usable(ya->log, y[j]) || (x && !nn_plot__usable(xlog, x[j]))) {
             prev_ok = 0;
             continue;
         }
-        x = (float)nn_plot__xpix(L, j + 1.0);
-        y = (float)nn_plot__ypix(L, a, se->y[j]);
+        px = (float)(x ? nn_plot__xpix_v(L, x[j]) : nn_plot__xpix(L, j + 1.0));
+        py = (float)nn_plot__ypix(L, ya, y[j]);
         if (prev_ok)
-            nn_plot__segment(c, prevx, prevy, x, y, r, dash, gap, &phase);
+            nn_plot__segment(c, prevx, prevy, px, py, r, dash, gap, &phase);
         else
             phase = 0.0;
-        /* a value with no finite neighbour would be invisible without its dot */
-        if (L->dots || (!prev_ok && !(j + 1 < se->n && nn_plot__finite(se->y[j + 1]))))
-            nn_plot__capsule(c, x, y, x, y, rdot);
-        prevx = x;
-        prevy = y;
+        next_ok = j + 1 < n && nn_plot__usable(ya->log, y[j + 1]) &&
+                  (!x || nn_plot__usable(xlog, x[j + 1]));
+        if (L->dots || (!prev_ok && !next_ok)) nn_plot__capsule(c, px, py, px, py, rdot);
+        prevx = px;
+        prevy = py;
         prev_ok = 1;
     }
     nn_plot__flush(c, col);
+}
+
+/* Draws one learning curve (dashed on the right axis). */
+static void nn_plot__draw_series(nn_plot__ctx *c, const nn_plot__curves_lay *L,
+                                 const nn_plot_series *se, nn_plot__rgb col) {
+    nn_plot__draw_line(c, L, &L->y[se->right_axis ? 1 : 0], NULL, se->y, se->n,
+                       se->right_axis ? 7.0f * L->s : 0.0f, col);
 }
 
 /* Pixels inside b that hold something other than background or grid. */
@@ -814,30 +1057,42 @@ static long nn_plot__busy(const nn_plot_image *img, nn_plot__box b) {
     return n;
 }
 
-static void nn_plot__legend(nn_plot__ctx *c, const nn_plot__curves_lay *L,
-                            const nn_plot_series *series, int n_series, nn_plot_layout *out) {
+/* Legend text of entry i of learning curves (series) or x-y curves (xy), one of them NULL. */
+static void nn_plot__legend_label(char *buf, const nn_plot_series *series,
+                                  const nn_plot_xy_series *xy, int i, int s, int max_w) {
+    char name[32];
+    const char *label = series ? series[i].label : xy[i].label;
+    if (!label) {
+        snprintf(name, sizeof name, "series %d", i + 1);
+        label = name;
+    }
+    nn_plot__fit(buf, NN_PLOT__TEXT_MAX, label, s, max_w);
+}
+
+/* The legend of learning curves (series) or x-y curves (xy; the other NULL), placed where it
+   covers the fewest curve pixels. Returns how many it covers (0 without a legend); with draw 0
+   only that, and *height (may be NULL) receives the legend's height (0 without one). */
+static long nn_plot__legend(nn_plot__ctx *c, const nn_plot__curves_lay *L,
+                            const nn_plot_series *series, const nn_plot_xy_series *xy,
+                            int n_series, nn_plot_layout *out, int draw, int *height) {
     int s = L->s, pad = 4 * s, row = 11 * s, sample = 16 * s, gap = 4 * s, inset = 6 * s;
     int i, rows, max_rows, shown, lw = 0, bw, bh, best = -1, bx = 0, by = 0;
     int max_label = L->pw * 6 / 10 - 2 * pad - sample - gap;
     long best_busy = 0;
     char buf[NN_PLOT__TEXT_MAX + 8];
     nn_plot__box plot = nn_plot__box_xywh(L->px, L->py, L->pw, L->ph);
-    if (n_series <= 0) return;
+    if (height) *height = 0;
+    if (n_series <= 0) return 0;
     max_rows = (L->ph - 2 * inset - 2 * pad) / row;
-    if (max_rows < 1 || max_label < 6 * s) return;
+    if (max_rows < 1 || max_label < 6 * s) return 0;
     shown = n_series <= max_rows ? n_series : max_rows - 1; /* last row: "+N more" */
     rows = shown < n_series ? shown + 1 : shown;
     for (i = 0; i < n_series; i++) {
-        char name[NN_PLOT__TEXT_MAX];
         int w;
-        if (i >= shown) {
+        if (i >= shown)
             snprintf(buf, sizeof buf, "+%d more", n_series - shown);
-        } else if (series[i].label) {
-            nn_plot__fit(buf, NN_PLOT__TEXT_MAX, series[i].label, s, max_label);
-        } else {
-            snprintf(name, sizeof name, "series %d", i + 1);
-            nn_plot__fit(buf, NN_PLOT__TEXT_MAX, name, s, max_label);
-        }
+        else
+            nn_plot__legend_label(buf, series, xy, i, s, max_label);
         w = nn_plot__text_w(buf, s);
         if (w > lw) lw = w;
         if (i >= shown) break;
@@ -861,29 +1116,25 @@ static void nn_plot__legend(nn_plot__ctx *c, const nn_plot__curves_lay *L,
             by = y;
         }
     }
+    if (height) *height = bh;
+    if (!draw) return best_busy;
     nn_plot__fill(c->img, plot, bx, by, bw, bh, NN_PLOT__BG);
     nn_plot__frame(c->img, plot, bx, by, bw, bh, nn_plot__col(200, 200, 200));
     for (i = 0; i < rows; i++) {
         int ty = by + pad + i * row, cy = ty + L->th / 2;
         nn_plot__box clip = nn_plot__box_and(plot, nn_plot__box_xywh(bx, by, bw, bh));
         if (i < shown) {
-            char name[32];
             nn_plot__rgb col = nn_plot__series_col(i);
             double phase = 0.0;
             float r = s == 2 ? 1.35f : 0.9f;
+            int dashed = series && series[i].right_axis;
             nn_plot__segment(c, (float)(bx + pad), (float)cy + 0.5f, (float)(bx + pad + sample),
-                             (float)cy + 0.5f, r, series[i].right_axis ? 7.0f * s : 0.0f, 4.0f * s,
-                             &phase);
+                             (float)cy + 0.5f, r, dashed ? 7.0f * s : 0.0f, 4.0f * s, &phase);
             if (L->dots)
                 nn_plot__capsule(c, bx + pad + sample * 0.5f, (float)cy + 0.5f,
                                  bx + pad + sample * 0.5f, (float)cy + 0.5f, s == 2 ? 3.2f : 2.2f);
             nn_plot__flush(c, col);
-            if (series[i].label) {
-                nn_plot__fit(buf, NN_PLOT__TEXT_MAX, series[i].label, s, max_label);
-            } else {
-                snprintf(name, sizeof name, "series %d", i + 1);
-                nn_plot__fit(buf, NN_PLOT__TEXT_MAX, name, s, max_label);
-            }
+            nn_plot__legend_label(buf, series, xy, i, s, max_label);
         } else {
             snprintf(buf, sizeof buf, "+%d more", n_series - shown);
         }
@@ -895,6 +1146,152 @@ static void nn_plot__legend(nn_plot__ctx *c, const nn_plot__curves_lay *L,
         out->legend_w = bw;
         out->legend_h = bh;
     }
+    return best_busy;
+}
+
+/* x tick i: its value (an epoch, or a value of the x-y curves' x axis); 0 past the last. */
+static int nn_plot__xtick(const nn_plot__curves_lay *L, int i, double *v) {
+    if (L->xy) {
+        if (i >= L->x.n_ticks) return 0;
+        *v = nn_plot__tick(&L->x, i);
+        return 1;
+    }
+    *v = (i + 1.0) * L->xstep; /* multiples of xstep from 1 on (xlo < 1 always) */
+    return *v <= L->xhi;
+}
+
+/* Plot area, the mask over it and a white image; on failure nothing is left allocated. */
+static int nn_plot__plot_begin(nn_plot__ctx *c, nn_plot_image *img, const nn_plot__curves_lay *L,
+                               int owned) {
+    c->mbox = nn_plot__box_xywh(L->px, L->py, L->pw, L->ph);
+    c->mask = (unsigned char *)NN_PLOT_MALLOC((size_t)L->pw * (size_t)L->ph);
+    if (!c->mask) {
+        nn_plot__end(c);
+        if (owned) {
+            NN_PLOT_FREE(img->rgb);
+            img->rgb = NULL;
+        }
+        return NN_PLOT_ERR_MEM;
+    }
+    memset(c->mask, 0, (size_t)L->pw * (size_t)L->ph);
+    return NN_PLOT_OK;
+}
+
+/* Grid under everything: y lines from the axis that has labels, x lines at the x ticks. */
+static void nn_plot__grid(nn_plot__ctx *c, const nn_plot__curves_lay *L) {
+    const nn_plot__axis *ga = &L->y[L->show_left_labels ? 0 : 1];
+    nn_plot__box plot = nn_plot__box_xywh(L->px, L->py, L->pw, L->ph);
+    double v;
+    int i;
+    for (i = 0; i < ga->n_ticks; i++) {
+        int y = (int)floor(nn_plot__ypix(L, ga, nn_plot__tick(ga, i)));
+        nn_plot__fill(c->img, plot, L->px, y, L->pw, 1, NN_PLOT__GRID);
+    }
+    for (i = 0; nn_plot__xtick(L, i, &v); i++)
+        nn_plot__fill(c->img, plot, (int)floor(nn_plot__xpix_v(L, v)), L->py, 1, L->ph,
+                      NN_PLOT__GRID);
+}
+
+/* Unlabelled 3 px marks at 2..9 times each power of ten of a log axis with a tick per decade. */
+static void nn_plot__minor_ticks(nn_plot__ctx *c, const nn_plot__curves_lay *L,
+                                 const nn_plot__axis *a, int is_x) {
+    nn_plot__box all = nn_plot__box_img(c->img);
+    int e, m;
+    if (!a->log || !a->minor) return;
+    for (e = (int)floor(a->lo); e <= (int)ceil(a->hi); e++)
+        for (m = 2; m <= 9; m++) {
+            double u = e + log10((double)m);
+            if (u < a->lo || u > a->hi) continue;
+            if (is_x)
+                nn_plot__fill(c->img, all, (int)floor(nn_plot__xpix(L, u)), L->py + L->ph + 1, 1,
+                              3, NN_PLOT__AXIS);
+            else
+                nn_plot__fill(c->img, all, L->px - 4, (int)floor(nn_plot__ypix_c(L, a, u)), 3, 1,
+                              NN_PLOT__AXIS);
+        }
+}
+
+/* Frame, ticks and their labels, axis titles and title over the drawn curves; fills layout's
+   plot area and data ranges (legend fields zero). */
+static void nn_plot__axes(nn_plot__ctx *c, const nn_plot__curves_lay *L, const char *title,
+                          const char *x_title, const char *lt, const char *rt,
+                          nn_plot_layout *layout) {
+    nn_plot_image *img = c->img;
+    nn_plot__box all = nn_plot__box_img(img);
+    char buf[NN_PLOT__TEXT_MAX + 8];
+    int i, r, s = L->s, tick = 5, gap = 4 * s;
+    double xv;
+    nn_plot__frame(img, all, L->px - 1, L->py - 1, L->pw + 2, L->ph + 2, NN_PLOT__AXIS);
+    /* y ticks and labels: left, then right */
+    for (r = 0; r < 2; r++) {
+        const nn_plot__axis *a = &L->y[r];
+        if (r == 0 ? !L->show_left_labels : !L->has_right) continue;
+        if (r == 0) nn_plot__minor_ticks(c, L, a, 0);
+        for (i = 0; i < a->n_ticks; i++) {
+            int y = (int)floor(nn_plot__ypix(L, a, nn_plot__tick(a, i)));
+            int x = r == 0 ? L->px - 1 - tick : L->px + L->pw + 1;
+            nn_plot__fill(img, all, x, y, tick, 1, NN_PLOT__AXIS);
+            if (!L->show_labels) continue;
+            nn_plot__tick_label(buf, (int)sizeof buf, a, nn_plot__tick(a, i));
+            if (r == 0)
+                nn_plot__text(c, all, x - gap - nn_plot__text_w(buf, s), y - L->th / 2, buf, s,
+                              NN_PLOT__TEXT, 0);
+            else
+                nn_plot__text(c, all, x + tick + gap, y - L->th / 2, buf, s, NN_PLOT__TEXT, 0);
+        }
+    }
+    /* x ticks and labels */
+    if (L->xy) nn_plot__minor_ticks(c, L, &L->x, 1);
+    for (i = 0; nn_plot__xtick(L, i, &xv); i++) {
+        int x = (int)floor(nn_plot__xpix_v(L, xv));
+        nn_plot__fill(img, all, x, L->py + L->ph + 1, 1, tick, NN_PLOT__AXIS);
+        if (!L->show_labels) continue;
+        if (L->xy)
+            nn_plot__tick_label(buf, (int)sizeof buf, &L->x, xv);
+        else
+            snprintf(buf, sizeof buf, "%.0f", xv);
+        nn_plot__text(c, all, x - nn_plot__text_w(buf, s) / 2 + s / 2,
+                      L->py + L->ph + 1 + tick + gap, buf, s, NN_PLOT__TEXT, 0);
+    }
+    /* axis titles: x under the labels, y titles turned to read bottom to top */
+    if (L->show_axis_titles) {
+        int w, y = L->py + L->ph + 1 + tick + gap + L->th + 2 * gap;
+        if (x_title && x_title[0]) {
+            w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, x_title, s, L->pw);
+            nn_plot__text(c, all, L->px + (L->pw - w) / 2, y, buf, s, NN_PLOT__TEXT, 0);
+        }
+        if (lt && lt[0] && L->show_left_labels) {
+            w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, lt, s, L->ph);
+            nn_plot__text(c, all, 6 * s, L->py + (L->ph + w) / 2, buf, s, NN_PLOT__TEXT, 1);
+        }
+        if (rt && rt[0] && L->has_right) {
+            w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, rt, s, L->ph);
+            nn_plot__text(c, all, img->w - 6 * s - L->th, L->py + (L->ph + w) / 2, buf, s,
+                          NN_PLOT__TEXT, 1);
+        }
+    }
+    if (L->show_title) {
+        int w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, title, s, img->w - 12 * s), x;
+        x = L->px + (L->pw - w) / 2; /* centred on the plot, kept inside the image */
+        if (x + w > img->w - 6 * s) x = img->w - 6 * s - w;
+        if (x < 6 * s) x = 6 * s;
+        nn_plot__text(c, all, x, 6 * s + gap, buf, s, nn_plot__col(0, 0, 0), 0);
+        nn_plot__text(c, all, x + 1, 6 * s + gap, buf, s, nn_plot__col(0, 0, 0), 0); /* bold */
+    }
+    if (layout) {
+        const nn_plot__axis *ya = &L->y[0];
+        memset(layout, 0, sizeof *layout);
+        layout->w = img->w;
+        layout->h = img->h;
+        layout->plot_x = L->px;
+        layout->plot_y = L->py;
+        layout->plot_w = L->pw;
+        layout->plot_h = L->ph;
+        layout->x_lo = L->xy && L->x.log ? pow(10.0, L->xlo) : L->xlo;
+        layout->x_hi = L->xy && L->x.log ? pow(10.0, L->xhi) : L->xhi;
+        layout->y_lo = ya->log ? pow(10.0, ya->lo) : ya->lo;
+        layout->y_hi = ya->log ? pow(10.0, ya->hi) : ya->hi;
+    }
 }
 
 NN_PLOTDEF int nn_plot_curves(nn_plot_image *img, const char *title, const char *left_axis_title,
@@ -902,10 +1299,7 @@ NN_PLOTDEF int nn_plot_curves(nn_plot_image *img, const char *title, const char 
                               int n_series, nn_plot_layout *layout) {
     nn_plot__ctx c;
     nn_plot__curves_lay L;
-    nn_plot__box all, plot;
-    char buf[NN_PLOT__TEXT_MAX + 8];
-    int owned, r, i, s, tick = 5, gap;
-    double xv;
+    int owned, r, i;
     if (!nn_plot__image_ok(img)) return NN_PLOT_ERR_ARG;
     r = nn_plot__curves_check(series, n_series);
     if (r) return r;
@@ -913,98 +1307,12 @@ NN_PLOTDEF int nn_plot_curves(nn_plot_image *img, const char *title, const char 
     if (r) return r;
     nn_plot__curves_layout(&L, img->w, img->h, title, left_axis_title, right_axis_title, series,
                            n_series);
-    s = L.s;
-    gap = 4 * s;
-    all = nn_plot__box_img(img);
-    plot = nn_plot__box_xywh(L.px, L.py, L.pw, L.ph);
-    c.mbox = plot;
-    c.mask = (unsigned char *)NN_PLOT_MALLOC((size_t)L.pw * (size_t)L.ph);
-    if (!c.mask) {
-        nn_plot__end(&c);
-        if (owned) {
-            NN_PLOT_FREE(img->rgb);
-            img->rgb = NULL;
-        }
-        return NN_PLOT_ERR_MEM;
-    }
-    memset(c.mask, 0, (size_t)L.pw * (size_t)L.ph);
-
-    /* grid under everything: y lines from the axis that has labels, x lines at the x ticks */
-    {
-        const nn_plot__axis *ga = &L.y[L.show_left_labels ? 0 : 1];
-        for (i = 0; i < ga->n_ticks; i++) {
-            int y = (int)floor(nn_plot__ypix(&L, ga, nn_plot__tick(ga, i)));
-            nn_plot__fill(img, plot, L.px, y, L.pw, 1, NN_PLOT__GRID);
-        }
-        for (xv = ceil(L.xlo / L.xstep) * L.xstep; xv <= L.xhi; xv += L.xstep)
-            if (xv >= 1.0)
-                nn_plot__fill(img, plot, (int)floor(nn_plot__xpix(&L, xv)), L.py, 1, L.ph,
-                              NN_PLOT__GRID);
-    }
+    r = nn_plot__plot_begin(&c, img, &L, owned);
+    if (r) return r;
+    nn_plot__grid(&c, &L);
     for (i = 0; i < n_series; i++) nn_plot__draw_series(&c, &L, &series[i], nn_plot__series_col(i));
-    nn_plot__frame(img, all, L.px - 1, L.py - 1, L.pw + 2, L.ph + 2, NN_PLOT__AXIS);
-
-    /* y ticks and labels: left, then right */
-    for (r = 0; r < 2; r++) {
-        const nn_plot__axis *a = &L.y[r];
-        if (r == 0 ? 0 : !L.has_right) continue;
-        for (i = 0; i < a->n_ticks; i++) {
-            int y = (int)floor(nn_plot__ypix(&L, a, nn_plot__tick(a, i)));
-            int x = r == 0 ? L.px - 1 - tick : L.px + L.pw + 1;
-            if (r == 0 && !L.show_left_labels) continue;
-            nn_plot__fill(img, all, x, y, tick, 1, NN_PLOT__AXIS);
-            if (!L.show_labels) continue;
-            nn_plot__tick_label(buf, (int)sizeof buf, a, nn_plot__tick(a, i));
-            if (r == 0)
-                nn_plot__text(&c, all, x - gap - nn_plot__text_w(buf, s), y - L.th / 2, buf, s,
-                              NN_PLOT__TEXT, 0);
-            else
-                nn_plot__text(&c, all, x + tick + gap, y - L.th / 2, buf, s, NN_PLOT__TEXT, 0);
-        }
-    }
-    /* x ticks and labels */
-    for (xv = ceil(L.xlo / L.xstep) * L.xstep; xv <= L.xhi; xv += L.xstep) {
-        int x = (int)floor(nn_plot__xpix(&L, xv));
-        if (xv < 1.0) continue;
-        nn_plot__fill(img, all, x, L.py + L.ph + 1, 1, tick, NN_PLOT__AXIS);
-        if (!L.show_labels) continue;
-        snprintf(buf, sizeof buf, "%.0f", xv);
-        nn_plot__text(&c, all, x - nn_plot__text_w(buf, s) / 2 + s / 2,
-                      L.py + L.ph + 1 + tick + gap, buf, s, NN_PLOT__TEXT, 0);
-    }
-    /* axis titles: x under the labels, y titles turned to read bottom to top */
-    if (L.show_axis_titles) {
-        int w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, "epoch", s, L.pw);
-        int y = L.py + L.ph + 1 + tick + gap + L.th + 2 * gap;
-        nn_plot__text(&c, all, L.px + (L.pw - w) / 2, y, buf, s, NN_PLOT__TEXT, 0);
-        if (left_axis_title && left_axis_title[0] && L.show_left_labels) {
-            w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, left_axis_title, s, L.ph);
-            nn_plot__text(&c, all, 6 * s, L.py + (L.ph + w) / 2, buf, s, NN_PLOT__TEXT, 1);
-        }
-        if (right_axis_title && right_axis_title[0] && L.has_right) {
-            w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, right_axis_title, s, L.ph);
-            nn_plot__text(&c, all, img->w - 6 * s - L.th, L.py + (L.ph + w) / 2, buf, s,
-                          NN_PLOT__TEXT, 1);
-        }
-    }
-    if (L.show_title) {
-        int w = nn_plot__fit(buf, NN_PLOT__TEXT_MAX, title, s, img->w - 12 * s), x;
-        x = L.px + (L.pw - w) / 2; /* centred on the plot, kept inside the image */
-        if (x + w > img->w - 6 * s) x = img->w - 6 * s - w;
-        if (x < 6 * s) x = 6 * s;
-        nn_plot__text(&c, all, x, 6 * s + gap, buf, s, nn_plot__col(0, 0, 0), 0);
-        nn_plot__text(&c, all, x + 1, 6 * s + gap, buf, s, nn_plot__col(0, 0, 0), 0); /* bold */
-    }
-    if (layout) {
-        memset(layout, 0, sizeof *layout);
-        layout->w = img->w;
-        layout->h = img->h;
-        layout->plot_x = L.px;
-        layout->plot_y = L.py;
-        layout->plot_w = L.pw;
-        layout->plot_h = L.ph;
-    }
-    nn_plot__legend(&c, &L, series, n_series, layout);
+    nn_plot__axes(&c, &L, title, "epoch", left_axis_title, right_axis_title, layout);
+    nn_plot__legend(&c, &L, series, NULL, n_series, layout, 1, NULL);
     nn_plot__end(&c);
     return NN_PLOT_OK;
 }
@@ -1025,7 +1333,173 @@ NN_PLOTDEF int nn_plot_curves_png(const char *path, int width, int height, const
     return r;
 }
 
-/* == 5. confusion matrix ===================================================== */
+/* == 5. x-y curves: explicit x, log axes, a marked x ======================== */
+
+#define NN_PLOT__MARK nn_plot__col(90, 90, 90)
+
+static int nn_plot__xy_check(const nn_plot_xy_series *series, int n_series) {
+    int i;
+    if (n_series < 0 || (n_series > 0 && !series)) return NN_PLOT_ERR_ARG;
+    for (i = 0; i < n_series; i++)
+        if (series[i].n < 0 || (series[i].n > 0 && (!series[i].x || !series[i].y)))
+            return NN_PLOT_ERR_ARG;
+    return NN_PLOT_OK;
+}
+
+/* Range of the x (which 0) or y (which 1) coordinates of the drawable points; 0 if none. */
+static int nn_plot__xy_range(const nn_plot_xy_series *s, int n_series, int log_x, int log_y,
+                             int which, double *lo, double *hi) {
+    int i, j, any = 0;
+    for (i = 0; i < n_series; i++)
+        for (j = 0; j < s[i].n; j++) {
+            double v = which ? s[i].y[j] : s[i].x[j];
+            if (!nn_plot__usable(log_x, s[i].x[j]) || !nn_plot__usable(log_y, s[i].y[j]))
+                continue;
+            if (!any || v < *lo) *lo = v;
+            if (!any || v > *hi) *hi = v;
+            any = 1;
+        }
+    return any;
+}
+
+/* Whether mark_x is drawn: finite, and positive on a log axis. */
+static int nn_plot__mark_ok(double mark_x, int log_x) {
+    return mark_x - mark_x == 0.0 && fabs(mark_x) <= 3.4e38 && (!log_x || mark_x > 0.0);
+}
+
+/* head: the fraction of the plot height to keep free above the data (room for the legend). */
+static void nn_plot__xy_layout(nn_plot__curves_lay *L, int w, int h, const char *title,
+                               const char *yt, int log_x, int log_y,
+                               const nn_plot_xy_series *series, int n_series, double mark_x,
+                               double head) {
+    double lo[2] = {1.0, 0.0}, hi[2] = {10.0, 1.0}, xlo = 1.0, xhi = 10.0;
+    int s, has_mark = nn_plot__mark_ok(mark_x, log_x);
+    memset(L, 0, sizeof *L);
+    s = L->s = (w >= 400 && h >= 280) ? 2 : 1;
+    L->th = 7 * s;
+    L->xy = 1;
+    L->log_y = log_y != 0;
+    L->has_left = 1;
+    L->mark_row = has_mark;
+    if (!nn_plot__xy_range(series, n_series, log_x, log_y, 1, &lo[0], &hi[0]) && !log_y) {
+        lo[0] = 0.0; /* no data: 0..1, or 1..10 on a log axis */
+        hi[0] = 1.0;
+    }
+    if (head > 0.0 && head < 0.6) {
+        /* the axis pads 5% of its span at each end: a span S' = S / (1.05 - 1.1 head) leaves
+           the data's top at least head * height below the top */
+        double c0 = log_y ? log10(lo[0]) : lo[0], c1 = log_y ? log10(hi[0]) : hi[0];
+        double span = (c1 - c0) / (1.05 - 1.1 * head);
+        if (c1 - c0 > 1e-6 * (fabs(c0) + fabs(c1) + 1e-300))
+            hi[0] = log_y ? pow(10.0, c0 + span) : c0 + span;
+    }
+    if (!nn_plot__xy_range(series, n_series, log_x, log_y, 0, &xlo, &xhi)) {
+        if (has_mark) {
+            xlo = xhi = mark_x;
+        } else if (!log_x) {
+            xlo = 0.0;
+            xhi = 1.0;
+        }
+    } else if (has_mark) {
+        if (mark_x < xlo) xlo = mark_x;
+        if (mark_x > xhi) xhi = mark_x;
+    }
+    nn_plot__frame_layout(L, w, h, title, yt, NULL, lo, hi);
+    /* x ticks: as many as fit side by side; the last label may need the plot a little narrower */
+    {
+        int i, need, max_ticks = L->pw / (25 * s);
+        char buf[64];
+        for (i = 0; i < 2; i++) {
+            double last;
+            max_ticks = max_ticks < 2 ? 2 : (max_ticks > 12 ? 12 : max_ticks);
+            nn_plot__axis_fit(&L->x, xlo, xhi, log_x, L->pw, s, 0, max_ticks);
+            L->xlo = L->x.lo;
+            L->xhi = L->x.hi;
+            if (!L->show_labels || L->x.n_ticks < 1 || i == 1) break;
+            last = nn_plot__tick(&L->x, L->x.n_ticks - 1);
+            nn_plot__tick_label(buf, (int)sizeof buf, &L->x, last);
+            need = (int)ceil(nn_plot__xpix_v(L, last)) + nn_plot__text_w(buf, s) / 2 + 6 * s - w;
+            if (need <= 0 || L->pw - need < 32) break;
+            L->pw -= need;
+        }
+    }
+}
+
+/* The dashed mark line (before the curves, which cross over it) and its label above the plot. */
+static void nn_plot__mark(nn_plot__ctx *c, const nn_plot__curves_lay *L, double mark_x) {
+    nn_plot__box plot = nn_plot__box_xywh(L->px, L->py, L->pw, L->ph);
+    char buf[32];
+    int s = L->s, y, w, x, tx;
+    double xp = nn_plot__xpix_v(L, mark_x);
+    x = (int)floor(xp - 0.5 * (s - 1)); /* s px wide, centred on xp */
+    for (y = L->py; y < L->py + L->ph; y += 10 * s)
+        nn_plot__fill(c->img, plot, x, y, s, 6 * s, NN_PLOT__MARK);
+    if (!L->show_labels) return;
+    nn_plot__fmt_num(buf, (int)sizeof buf, mark_x);
+    w = nn_plot__text_w(buf, s);
+    tx = (int)floor(xp) - w / 2 + s / 2;
+    if (tx + w > L->px + L->pw) tx = L->px + L->pw - w;
+    if (tx < L->px) tx = L->px;
+    nn_plot__text(c, nn_plot__box_img(c->img), tx, L->py - 1 - 4 * s / 2 - L->th, buf, s,
+                  NN_PLOT__MARK, 0);
+}
+
+NN_PLOTDEF int nn_plot_xy(nn_plot_image *img, const char *title, const char *x_axis_title,
+                          const char *y_axis_title, int log_x, int log_y,
+                          const nn_plot_xy_series *series, int n_series, double mark_x,
+                          nn_plot_layout *layout) {
+    nn_plot__ctx c;
+    nn_plot__curves_lay L;
+    int owned, r, i, pass, leg_h = 0;
+    double head = 0.0;
+    if (!nn_plot__image_ok(img)) return NN_PLOT_ERR_ARG;
+    r = nn_plot__xy_check(series, n_series);
+    if (r) return r;
+    r = nn_plot__begin(&c, img, &owned);
+    if (r) return r;
+    /* pass 1 draws the curves; if every place for the legend would cover some, pass 2 draws
+       them again under headroom as tall as the legend (top corners then free) */
+    for (pass = 0; pass < 2; pass++) {
+        nn_plot__xy_layout(&L, img->w, img->h, title, y_axis_title, log_x, log_y, series,
+                           n_series, mark_x, head);
+        r = nn_plot__plot_begin(&c, img, &L, owned);
+        if (r) return r;
+        nn_plot__grid(&c, &L);
+        if (nn_plot__mark_ok(mark_x, log_x)) nn_plot__mark(&c, &L, mark_x);
+        for (i = 0; i < n_series; i++)
+            nn_plot__draw_line(&c, &L, &L.y[0], series[i].x, series[i].y, series[i].n, 0.0f,
+                               nn_plot__series_col(i));
+        if (pass || nn_plot__legend(&c, &L, NULL, series, n_series, NULL, 0, &leg_h) == 0) break;
+        head = (leg_h + 12.0 * L.s + 4.0) / L.ph; /* the legend, its inset, a little air */
+        NN_PLOT_FREE(c.mask);
+        c.mask = NULL;
+        memset(img->rgb, 255, (size_t)img->w * (size_t)img->h * 3);
+    }
+    nn_plot__axes(&c, &L, title, x_axis_title, y_axis_title, NULL, layout);
+    nn_plot__legend(&c, &L, NULL, series, n_series, layout, 1, NULL);
+    nn_plot__end(&c);
+    return NN_PLOT_OK;
+}
+
+NN_PLOTDEF int nn_plot_xy_png(const char *path, int width, int height, const char *title,
+                              const char *x_axis_title, const char *y_axis_title, int log_x,
+                              int log_y, const nn_plot_xy_series *series, int n_series,
+                              double mark_x) {
+    nn_plot_image img;
+    int r;
+    img.rgb = NULL;
+    img.w = width;
+    img.h = height;
+    if (!path || !nn_plot__image_ok(&img)) return NN_PLOT_ERR_ARG;
+    r = nn_plot_xy(&img, title, x_axis_title, y_axis_title, log_x, log_y, series, n_series,
+                   mark_x, NULL);
+    if (r) return r;
+    r = nn_plot_write_png(path, &img);
+    nn_plot_image_free(&img);
+    return r;
+}
+
+/* == 6. confusion matrix ===================================================== */
 
 typedef struct nn_plot__conf_lay {
     int s, th, gap;   /* label text scale, its cap height, spacing */
@@ -1247,7 +1721,7 @@ NN_PLOTDEF int nn_plot_confusion_png(const char *path, const int *counts, int k,
     return r;
 }
 
-/* == 6. PNG output, results ================================================= */
+/* == 7. PNG output, results ================================================= */
 
 typedef struct nn_plot__file {
     FILE *f;

@@ -609,6 +609,231 @@ static void test_lr_find(void) {
     held_free(&h);
 }
 
+
+/* ------------------------------------------------------------------ hyperparameter search */
+
+typedef struct hp_log {
+    int calls;
+    double nan_every; /* score NaN for trial ids divisible by this (0: never) */
+} hp_log;
+
+/* A known landscape: lr best at 10^-2.5, width at 64, choice 1, dropout 0 */
+static double hp_bowl(void *user, const nn_hp_trial *t) {
+    hp_log *lg = (hp_log *)user;
+    double s, l = t->x[0] > 0.0 ? log10(t->x[0]) + 2.5 : 10.0;
+    lg->calls++;
+    if (lg->nan_every > 0 && t->id % (int)lg->nan_every == 0) return NAN;
+    s = l * l + (t->x[1] - 64.0) * (t->x[1] - 64.0) / 1000.0 + (t->choice[2] != 1) + t->x[3] * t->x[3];
+    return s + 1.0 / t->budget; /* more budget, a truer score */
+}
+
+static int hp_space(nn_hp_dim *dims) {
+    static const double opt[3] = {0, 1, 2};
+    static const char *const names[3] = {"sgd", "adam", "adamw"};
+    dims[0] = nn_hp_log_uniform("lr", 1e-5, 1.0, 0.0);
+    dims[1] = nn_hp_int("width", 8, 128);
+    dims[2] = nn_hp_choice("optimizer", 3, opt, names);
+    dims[3] = nn_hp_uniform("dropout", 0.0, 0.5);
+    return 4;
+}
+
+static void test_hp_grid(void) {
+    nn_hp_dim dims[4];
+    nn_hp_search_desc d = nn_hp_search_desc_default(NN_HP_GRID);
+    nn_hp_trial t[100];
+    nn_hp_result res;
+    hp_log lg = {0, 0};
+    int i, seen_zero = 0, seen[3] = {0, 0, 0};
+    dims[0] = nn_hp_uniform("a", 0.0, 1.0);
+    dims[1] = nn_hp_log_uniform("wd", 1e-3, 1e-1, 0.5); /* 0, 1e-3, 1e-2, 1e-1 */
+    dims[2] = nn_hp_int("w", 1, 4);                      /* 1, 3, 4 */
+    dims[3] = nn_hp_int("one", 7, 7);
+    CHECK_EQ_INT(nn_hp_search_count(dims, 4, &d), 3 * 4 * 3 * 1);
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 100, &res), NN_OK);
+    CHECK_EQ_INT(res.n_trials, 36);
+    CHECK_EQ_INT(lg.calls, 36);
+    for (i = 0; i < 36; i++) {
+        double a = t[i].x[0], wd = t[i].x[1], w = t[i].x[2];
+        CHECK(a == 0.0 || a == 0.5 || a == 1.0);
+        CHECK(wd == 0.0 || fabs(wd - 1e-3) < 1e-15 || fabs(wd - 1e-2) < 1e-14 || fabs(wd - 1e-1) < 1e-13);
+        CHECK(w == 1.0 || w == 3.0 || w == 4.0);
+        CHECK(t[i].x[3] == 7.0 && t[i].id == i);
+        seen_zero += wd == 0.0;
+        seen[(int)w == 1 ? 0 : (int)w == 3 ? 1 : 2]++;
+    }
+    CHECK_EQ_INT(seen_zero, 9);
+    CHECK(seen[0] == 12 && seen[1] == 12 && seen[2] == 12);
+    CHECK(t[0].x[0] == 0.0 && t[0].x[1] == 0.0 && t[0].x[2] == 1.0 && t[1].x[2] == 3.0); /* last dim fastest */
+    for (i = 0; i < 36; i++) CHECK(t[res.best].score <= t[i].score);
+}
+
+static void test_hp_random_reproducible(void) {
+    nn_hp_dim dims[5];
+    nn_hp_search_desc d = nn_hp_search_desc_default(NN_HP_RANDOM);
+    static nn_hp_trial t1[400], t2[400];
+    nn_hp_result r1, r2;
+    hp_log lg = {0, 0};
+    int i, zeros = 0, below = 0, ch[3] = {0, 0, 0};
+    hp_space(dims);
+    dims[4] = nn_hp_log_uniform("wd", 1e-6, 1e-2, 0.25);
+    d.trials = 400;
+    CHECK_EQ_INT(nn_hp_search(dims, 5, &d, hp_bowl, &lg, t1, 400, &r1), NN_OK);
+    CHECK_EQ_INT(nn_hp_search(dims, 5, &d, hp_bowl, &lg, t2, 400, &r2), NN_OK);
+    CHECK(memcmp(t1, t2, sizeof t1) == 0 && r1.best == r2.best);
+    for (i = 0; i < 400; i++) {
+        CHECK(t1[i].x[0] >= 1e-5 && t1[i].x[0] <= 1.0);
+        CHECK(t1[i].x[1] >= 8 && t1[i].x[1] <= 128 && t1[i].x[1] == floor(t1[i].x[1]));
+        CHECK(t1[i].choice[2] >= 0 && t1[i].choice[2] < 3 && t1[i].x[2] == t1[i].choice[2]);
+        CHECK(t1[i].x[3] >= 0.0 && t1[i].x[3] <= 0.5 && t1[i].choice[3] == -1);
+        below += t1[i].x[0] < 10e-3 * 0.316; /* below the geometric middle 10^-2.5 */
+        zeros += t1[i].x[4] == 0.0;
+        ch[t1[i].choice[2]]++;
+    }
+    CHECKF(below > 150 && below < 250, "log-uniform: %d of 400 below the middle", below);
+    CHECKF(zeros > 70 && zeros < 130, "zero_p 0.25: %d zeros of 400", zeros);
+    CHECK(ch[0] > 100 && ch[1] > 100 && ch[2] > 100);
+    d.seed = 2;
+    CHECK_EQ_INT(nn_hp_search(dims, 5, &d, hp_bowl, &lg, t2, 400, &r2), NN_OK);
+    CHECK(memcmp(t1, t2, sizeof t1) != 0);
+}
+
+static double mean_score(const nn_hp_trial *t, int a, int b) {
+    double s = 0.0;
+    int i;
+    for (i = a; i < b; i++) s += t[i].score;
+    return s / (b - a);
+}
+
+static void test_hp_coarse_to_fine_and_tpe(void) {
+    nn_hp_dim dims[4];
+    nn_hp_search_desc d = nn_hp_search_desc_default(NN_HP_COARSE_TO_FINE);
+    static nn_hp_trial t[200];
+    nn_hp_result res;
+    hp_log lg = {0, 0};
+    double spread[3] = {0, 0, 0}, rnd_best;
+    int r, i;
+    hp_space(dims);
+    d.trials = 30;
+    d.rounds = 3;
+    CHECK_EQ_INT(nn_hp_search_count(dims, 4, &d), 90);
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 200, &res), NN_OK);
+    for (r = 0; r < 3; r++) {
+        double lo = 1e9, hi = -1e9;
+        for (i = r * 30; i < (r + 1) * 30; i++) {
+            CHECK(t[i].rung == r);
+            lo = NN__MIN(lo, log10(t[i].x[0]));
+            hi = NN__MAX(hi, log10(t[i].x[0]));
+        }
+        spread[r] = hi - lo;
+    }
+    CHECKF(spread[2] < 0.6 * spread[0], "coarse to fine: lr spread %g then %g then %g decades", spread[0], spread[1],
+           spread[2]);
+    CHECK(mean_score(t, 60, 90) < 0.6 * mean_score(t, 0, 30));
+    TEST_NOTE("coarse to fine: lr spread %.2f, %.2f, %.2f decades; mean score %.3g -> %.3g; best %.3g", spread[0],
+              spread[1], spread[2], mean_score(t, 0, 30), mean_score(t, 60, 90), t[res.best].score);
+    /* TPE against random search with the same number of trials and seed */
+    d = nn_hp_search_desc_default(NN_HP_RANDOM);
+    d.trials = 80;
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 200, &res), NN_OK);
+    rnd_best = t[res.best].score;
+    d = nn_hp_search_desc_default(NN_HP_TPE);
+    d.trials = 80;
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 200, &res), NN_OK);
+    CHECK(mean_score(t, 50, 80) < 0.5 * mean_score(t, 0, 10));
+    CHECK(t[res.best].score <= rnd_best);
+    TEST_NOTE("TPE, 80 trials: mean score %.3g in the 10 random ones, %.3g in the last 30; best %.3g (random search "
+              "%.3g)", mean_score(t, 0, 10), mean_score(t, 50, 80), t[res.best].score, rnd_best);
+}
+
+static void test_hp_halving(void) {
+    nn_hp_dim dims[4];
+    nn_hp_search_desc d = nn_hp_search_desc_default(NN_HP_HALVING);
+    nn_hp_trial t[64];
+    nn_hp_result res;
+    hp_log lg = {0, 0};
+    int i, j, starts[5] = {0, 27, 36, 39, 40};
+    hp_space(dims);
+    CHECK_EQ_INT(nn_hp_search_count(dims, 4, &d), 40); /* 27 + 9 + 3 + 1 */
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 64, &res), NN_OK);
+    CHECK_EQ_INT(res.n_trials, 40);
+    for (i = 0; i < 4; i++)
+        for (j = starts[i]; j < starts[i + 1]; j++) {
+            CHECK(t[j].rung == i && t[j].budget == pow(3.0, i));
+            if (i > 0) {
+                /* a survivor: its configuration's score on the rung below beats every dropped one */
+                int k, prev = -1;
+                for (k = starts[i - 1]; k < starts[i]; k++)
+                    if (t[k].config == t[j].config) prev = k;
+                CHECK(prev >= 0);
+                if (prev >= 0)
+                    for (k = starts[i - 1]; k < starts[i]; k++) {
+                        int kept = 0, q;
+                        for (q = starts[i]; q < starts[i + 1]; q++) kept |= t[q].config == t[k].config;
+                        if (!kept) CHECK(t[prev].score <= t[k].score);
+                    }
+                CHECK(memcmp(t[j].x, t[prev].x, sizeof t[j].x) == 0);
+            }
+        }
+    CHECK_EQ_INT(res.best, 39);
+}
+
+static void test_hp_nan_and_bad_arguments(void) {
+    nn_hp_dim dims[4], bad;
+    nn_hp_search_desc d = nn_hp_search_desc_default(NN_HP_RANDOM), zero;
+    nn_hp_trial t[40];
+    nn_hp_result res;
+    hp_log lg = {0, 3};
+    int i;
+    hp_space(dims);
+    d.trials = 30;
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 40, &res), NN_OK);
+    CHECK(res.best % 3 != 0);
+    for (i = 0; i < 30; i++) CHECK(i % 3 != 0 || t[i].score != t[i].score);
+    lg.nan_every = 1;
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 40, &res), NN_ERR_NONFINITE);
+    CHECK(res.best == -1);
+    lg.nan_every = 0;
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 29, &res), NN_ERR_INVALID_ARGUMENT);
+    memset(&zero, 0, sizeof zero);
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &zero, hp_bowl, &lg, t, 40, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(res.error, "nn_hp_search_desc_default") != NULL);
+    bad = nn_hp_log_uniform("lr", 0.0, 1.0, 0.0);
+    CHECK_EQ_INT(nn_hp_search(&bad, 1, &d, hp_bowl, &lg, t, 40, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(res.error, "lr") != NULL);
+    bad = nn_hp_int("w", 5, 2);
+    CHECK_EQ_INT(nn_hp_search(&bad, 1, &d, hp_bowl, &lg, t, 40, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_hp_search(dims, 0, &d, hp_bowl, &lg, t, 40, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, NULL, &lg, t, 40, &res), NN_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(nn_hp_search_count(dims, 4, &zero), 0);
+}
+
+#ifndef NN_NO_STDIO
+static void test_hp_csv(void) {
+    nn_hp_dim dims[4];
+    nn_hp_search_desc d = nn_hp_search_desc_default(NN_HP_RANDOM);
+    nn_hp_trial t[3];
+    nn_hp_result res;
+    hp_log lg = {0, 0};
+    char line[256];
+    FILE *f = tmpfile();
+    int lines = 0;
+    hp_space(dims);
+    d.trials = 3;
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_bowl, &lg, t, 3, &res), NN_OK);
+    CHECK_EQ_INT(nn_hp_trials_csv(dims, 4, t, 3, f), NN_OK);
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        if (lines == 0) CHECK(strcmp(line, "id,config,rung,budget,lr,width,optimizer,dropout,score\n") == 0);
+        else CHECK(strstr(line, ",sgd,") || strstr(line, ",adam,") || strstr(line, ",adamw,"));
+        lines++;
+    }
+    CHECK_EQ_INT(lines, 4);
+    fclose(f);
+}
+#endif
+
 static const test_case tests[] = {
     TEST(test_gradcheck_mlp_smooth),
     TEST(test_gradcheck_norms_dropout),
@@ -622,6 +847,14 @@ static const test_case tests[] = {
     TEST(test_hessian_bad_arguments),
     TEST(test_layer_stats),
     TEST(test_lr_find),
+    TEST(test_hp_grid),
+    TEST(test_hp_random_reproducible),
+    TEST(test_hp_coarse_to_fine_and_tpe),
+    TEST(test_hp_halving),
+    TEST(test_hp_nan_and_bad_arguments),
+#ifndef NN_NO_STDIO
+    TEST(test_hp_csv),
+#endif
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }

@@ -1,12 +1,13 @@
-/* test_plot.c - tests for examples/nn_plot.h (learning curves and confusion matrices as PNG).
+/* test_plot.c - tests for examples/nn_plot.h (learning curves, x-y curves, confusion matrices).
 
    gcc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/test_plot.c -o /tmp/tp -lm && /tmp/tp
 
    Also built as clang -std=c11, g++ -std=c++11 -x c++ and with clang -fsanitize=address,undefined.
    Pixels are checked on the raster (nn_plot_curves / nn_plot_confusion with their layout), files
    by decoding them back with stb_image. Scratch files go to /tmp, named after the process id so
-   several builds can run at once; each test removes what it wrote. `/tmp/tp confusion` runs only
-   the tests whose name contains "confusion". */
+   several builds can run at once; each test removes what it wrote, except two pictures kept to
+   look at: /tmp/plot_lr_sweep.png and /tmp/plot_grad_flow.png (x-y curves, overwritten each run).
+   `/tmp/tp confusion` runs only the tests whose name contains "confusion". */
 #define _POSIX_C_SOURCE 200809L /* getpid */
 #define NN_PLOT_IMPLEMENTATION
 #include "../examples/nn_plot.h"
@@ -484,6 +485,417 @@ static void test_curves_caller_buffer(void) {
     CHECK_EQ_INT(nn_plot_write_png(NULL, &img), NN_PLOT_ERR_ARG);
 }
 
+/* ------------------------------------------------------------------ x-y curves */
+
+static const unsigned char axis_rgb[3] = {70, 70, 70}, mark_rgb[3] = {90, 90, 90};
+
+static nn_plot_xy_series mkxy(const char *label, const float *x, const float *y, int n) {
+    nn_plot_xy_series s;
+    s.label = label;
+    s.x = x;
+    s.y = y;
+    s.n = n;
+    return s;
+}
+
+/* Pixel column / row of a value, from the data ranges in the layout (log10 when log). */
+static double axis_frac(double v, double lo, double hi, int log) {
+    return log ? (log10(v) - log10(lo)) / (log10(hi) - log10(lo)) : (v - lo) / (hi - lo);
+}
+static int col_of(const nn_plot_layout *l, double x, int log) {
+    return (int)floor(l->plot_x + 0.5 + axis_frac(x, l->x_lo, l->x_hi, log) * (l->plot_w - 1));
+}
+static int row_of(const nn_plot_layout *l, double y, int log) {
+    return (int)floor(l->plot_y + 0.5 + (1.0 - axis_frac(y, l->y_lo, l->y_hi, log)) *
+                                            (l->plot_h - 1));
+}
+
+/* Whether colour c is within d pixels of (x, y). */
+static int near_rgb(const nn_plot_image *img, int x, int y, int d, const unsigned char *c) {
+    return count_rgb(img, box_xywh(x - d, y - d, 2 * d + 1, 2 * d + 1), c, box_xywh(0, 0, 0, 0)) >
+           0;
+}
+
+/* n values from 10^e0 to 10^e1, evenly spaced in log10. */
+static void logspace(float *v, int n, double e0, double e1) {
+    int i;
+    for (i = 0; i < n; i++) v[i] = (float)pow(10.0, e0 + (e1 - e0) * i / (n - 1));
+}
+
+/* A log x axis over 1e-6..1: the major ticks (5 px) sit exactly at the seven powers of ten,
+   each with a label under it; the minor ticks (3 px) at 2..9 times them reach only 3 px. */
+static void test_xy_log_x_ticks(void) {
+    float x[61], y[61];
+    nn_plot_xy_series s[1];
+    nn_plot_image img = {NULL, 800, 480};
+    nn_plot_layout l;
+    int i, e, found[8], n_found = 0, ok = 1;
+    logspace(x, 61, -6.0, 0.0);
+    for (i = 0; i < 61; i++) y[i] = 2.0f - 0.02f * (float)i;
+    s[0] = mkxy("loss", x, y, 61);
+    if (!CHECK_EQ_INT(nn_plot_xy(&img, "ticks", "lr", "loss", 1, 0, s, 1, NAN, &l), NN_PLOT_OK))
+        return;
+    CHECKF(l.x_lo < 1e-6 && l.x_lo > 1e-7 && l.x_hi > 1.0 && l.x_hi < 10.0, "x range %g..%g",
+           l.x_lo, l.x_hi);
+    {
+        int yrow = l.plot_y + l.plot_h + 4; /* only major ticks reach this far */
+        for (i = l.plot_x - 1; i <= l.plot_x + l.plot_w; i++)
+            if (is_rgb(px(&img, i, yrow), axis_rgb)) {
+                if (n_found < 8) found[n_found] = i;
+                n_found++;
+            }
+    }
+    if (CHECKF(n_found == 7, "%d major x ticks, want 7", n_found)) {
+        for (e = -6; e <= 0; e++) {
+            int want = col_of(&l, pow(10.0, e), 1);
+            if (found[e + 6] != want) {
+                ok = 0;
+                TEST_NOTE("tick 1e%d at column %d, want %d", e, found[e + 6], want);
+            }
+            /* its label: text under the tick */
+            if (count_rgb(&img, box_xywh(want - 20, l.plot_y + l.plot_h + 6, 40, 24), text_rgb,
+                          box_xywh(0, 0, 0, 0)) < 10) {
+                ok = 0;
+                TEST_NOTE("no label under 1e%d", e);
+            }
+        }
+        CHECK(ok);
+    }
+    /* minor ticks: 5e-3 has a short mark, no long one */
+    {
+        int m = col_of(&l, 5e-3, 1);
+        CHECK(is_rgb(px(&img, m, l.plot_y + l.plot_h + 2), axis_rgb));
+        CHECK(!is_rgb(px(&img, m, l.plot_y + l.plot_h + 4), axis_rgb));
+    }
+    nn_plot_image_free(&img);
+}
+
+/* y = 10 sqrt(x) is a straight line in log-log space: the curve passes through the pixels the
+   log mapping predicts, and x = 1e-3 (the middle decade) lands at mid height. */
+static void test_xy_log_log_line(void) {
+    float x[200], y[200];
+    nn_plot_xy_series s[1];
+    nn_plot_image img = {NULL, 700, 450};
+    nn_plot_layout l;
+    int i, ok = 1;
+    const double probe[6] = {3e-6, 1e-5, 1e-4, 1e-3, 3e-2, 0.5};
+    logspace(x, 200, -6.0, 0.0);
+    for (i = 0; i < 200; i++) y[i] = 10.0f * sqrtf(x[i]);
+    s[0] = mkxy("sqrt", x, y, 200);
+    if (!CHECK_EQ_INT(nn_plot_xy(&img, NULL, "x", "y", 1, 1, s, 1, NAN, &l), NN_PLOT_OK)) return;
+    CHECKF(l.y_lo < 1e-2 && l.y_hi > 10.0, "y range %g..%g", l.y_lo, l.y_hi);
+    for (i = 0; i < 6; i++) {
+        int cx = col_of(&l, probe[i], 1), cy = row_of(&l, 10.0 * sqrt(probe[i]), 1);
+        if (cx >= l.legend_x && cx < l.legend_x + l.legend_w && cy >= l.legend_y &&
+            cy < l.legend_y + l.legend_h)
+            continue;
+        if (!near_rgb(&img, cx, cy, 1, tab10[0])) {
+            ok = 0;
+            TEST_NOTE("x = %g: no curve at (%d, %d)", probe[i], cx, cy);
+        }
+    }
+    CHECK(ok);
+    CHECK_NEAR(row_of(&l, 10.0 * sqrt(1e-3), 1), l.plot_y + l.plot_h / 2.0, 3.0);
+    /* the same data on linear axes bends: at x = 1e-3 the curve is near the bottom left */
+    CHECK_EQ_INT(nn_plot_xy(&img, NULL, "x", "y", 0, 0, s, 1, NAN, &l), NN_PLOT_OK);
+    CHECK(near_rgb(&img, col_of(&l, 1e-3, 0), row_of(&l, 10.0 * sqrt(1e-3), 0), 1, tab10[0]));
+    CHECK(row_of(&l, 10.0 * sqrt(1e-3), 0) > l.plot_y + l.plot_h * 3 / 4);
+    nn_plot_image_free(&img);
+}
+
+/* The mark: a dashed line in the column of mark_x (log or linear x), its value above the plot;
+   none for NaN; a mark outside the data widens the range. */
+static void test_xy_mark_line(void) {
+    float x[50], y[50];
+    nn_plot_xy_series s[1];
+    nn_plot_image img = {NULL, 640, 400};
+    nn_plot_layout l;
+    box none = box_xywh(0, 0, 0, 0);
+    int i, col;
+    logspace(x, 50, -6.0, 0.0);
+    for (i = 0; i < 50; i++) y[i] = (float)i;
+    s[0] = mkxy("up", x, y, 50);
+    if (!CHECK_EQ_INT(nn_plot_xy(&img, "mark", "lr", "loss", 1, 0, s, 1, 1e-3, &l), NN_PLOT_OK))
+        return;
+    col = col_of(&l, 1e-3, 1);
+    CHECKF(count_rgb(&img, box_xywh(col, l.plot_y, 1, l.plot_h), mark_rgb, none) > l.plot_h / 3,
+           "mark column %d: %ld pixels", col,
+           count_rgb(&img, box_xywh(col, l.plot_y, 1, l.plot_h), mark_rgb, none));
+    CHECK_EQ_INT(count_rgb(&img, box_xywh(col - 6, l.plot_y, 4, l.plot_h), mark_rgb, none), 0);
+    CHECK_EQ_INT(count_rgb(&img, box_xywh(col + 3, l.plot_y, 4, l.plot_h), mark_rgb, none), 0);
+    CHECK(count_rgb(&img, box_xywh(col - 40, 0, 80, l.plot_y - 1), mark_rgb, none) > 10); /* label */
+    /* linear x: 0.25 of 0..1 */
+    for (i = 0; i < 50; i++) x[i] = (float)i / 49.0f;
+    CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 0, 0, s, 1, 0.25, &l), NN_PLOT_OK);
+    col = col_of(&l, 0.25, 0);
+    CHECK(count_rgb(&img, box_xywh(col, l.plot_y, 1, l.plot_h), mark_rgb, none) > l.plot_h / 3);
+    CHECK_EQ_INT(count_rgb(&img, box_xywh(col - 6, l.plot_y, 4, l.plot_h), mark_rgb, none), 0);
+    /* no mark: NaN, Inf, or <= 0 on a log axis */
+    CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 0, 0, s, 1, NAN, &l), NN_PLOT_OK);
+    CHECK_EQ_INT(count_rgb(&img, box_xywh(0, 0, 640, 400), mark_rgb, none), 0);
+    CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 0, 0, s, 1, INFINITY, &l), NN_PLOT_OK);
+    CHECK_EQ_INT(count_rgb(&img, box_xywh(0, 0, 640, 400), mark_rgb, none), 0);
+    logspace(x, 50, -6.0, 0.0);
+    CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 1, 0, s, 1, -1e-3, &l), NN_PLOT_OK);
+    CHECK_EQ_INT(count_rgb(&img, box_xywh(0, 0, 640, 400), mark_rgb, none), 0);
+    /* a mark left of the data: the range reaches it */
+    CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 1, 0, s, 1, 1e-8, &l), NN_PLOT_OK);
+    CHECKF(l.x_lo <= 1e-8, "x_lo %g", l.x_lo);
+    col = col_of(&l, 1e-8, 1);
+    CHECK(col >= l.plot_x && col < l.plot_x + l.plot_w);
+    CHECK(count_rgb(&img, box_xywh(col, l.plot_y, 1, l.plot_h), mark_rgb, none) > l.plot_h / 3);
+    nn_plot_image_free(&img);
+}
+
+/* NaN, Inf, 0 and negative values on a log axis leave a gap: nothing between the neighbours of
+   the gap, and no line dropping to the bottom of the plot. */
+static void test_xy_log_gaps(void) {
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, y[9] = {10, 20, -1, 0, 0, 0, 40, 50, 60};
+    nn_plot_xy_series s[1];
+    nn_plot_image img = {NULL, 640, 400};
+    nn_plot_layout l;
+    int a, b;
+    y[4] = (float)NAN;
+    y[5] = (float)INFINITY;
+    s[0] = mkxy("gappy", x, y, 9);
+    if (!CHECK_EQ_INT(nn_plot_xy(&img, NULL, "step", "norm", 0, 1, s, 1, NAN, &l), NN_PLOT_OK))
+        return;
+    a = col_of(&l, 2.0, 0) + 6;
+    b = col_of(&l, 7.0, 0) - 6;
+    CHECK(b > a + 50);
+    CHECKF(count_rgb(&img, box_xywh(a, l.plot_y, b - a, l.plot_h), tab10[0], legend_box(&l)) == 0,
+           "%ld curve pixels in the gap",
+           count_rgb(&img, box_xywh(a, l.plot_y, b - a, l.plot_h), tab10[0], legend_box(&l)));
+    a = row_of(&l, 10.0, 1) + 5; /* below the smallest usable value (10): nothing */
+    CHECK(a < l.plot_y + l.plot_h - 5);
+    CHECK_EQ_INT(count_rgb(&img, box_xywh(l.plot_x, a, l.plot_w, l.plot_y + l.plot_h - a),
+                           tab10[0], legend_box(&l)),
+                 0);
+    /* 10 -> 20 is straight in log y: at x = 1.5 it passes sqrt(10 * 20) */
+    CHECK(near_rgb(&img, col_of(&l, 1.5, 0), row_of(&l, sqrt(200.0), 1), 1, tab10[0]));
+    CHECK(near_rgb(&img, col_of(&l, 8.0, 0), row_of(&l, 50.0, 1), 2, tab10[0]));
+    /* the range comes from the usable values only: 10..60 with a 5% margin in decades */
+    CHECKF(l.y_lo > 5.0 && l.y_hi < 100.0, "y range %g..%g", l.y_lo, l.y_hi);
+    /* the same on the x axis: x <= 0 or NaN on a log x axis is skipped */
+    {
+        float gx[6] = {1e-4f, 1e-3f, 0.0f, -1.0f, 1e-1f, 1.0f}, gy[6] = {1, 2, 3, 4, 5, 6};
+        gx[3] = (float)NAN;
+        s[0] = mkxy("gappy x", gx, gy, 6);
+        CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 1, 0, s, 1, NAN, &l), NN_PLOT_OK);
+        a = col_of(&l, 1e-3, 1) + 6;
+        b = col_of(&l, 1e-1, 1) - 6;
+        CHECK_EQ_INT(count_rgb(&img, box_xywh(a, l.plot_y, b - a, l.plot_h), tab10[0],
+                               legend_box(&l)),
+                     0);
+        CHECK(near_rgb(&img, col_of(&l, 0.3, 1), row_of(&l, 5.5, 0), 2, tab10[0]));
+    }
+    nn_plot_image_free(&img);
+}
+
+/* Invalid input: an error code, no file, the caller's buffer untouched. */
+static void test_xy_invalid(void) {
+    char path[256];
+    float x[3] = {1, 2, 3}, y[3] = {1, 2, 3};
+    nn_plot_xy_series s[2];
+    nn_plot_image img;
+    unsigned char buf[64 * 64 * 3];
+    size_t i;
+    int untouched = 1;
+    s[0] = mkxy("a", x, y, 3);
+    s[1] = mkxy("b", x, y, 3);
+    tmp_path(path, sizeof path, "xy_invalid");
+    remove(path);
+    CHECK_EQ_INT(nn_plot_xy_png(NULL, 640, 400, "t", "x", "y", 1, 1, s, 2, 2.0), NN_PLOT_ERR_ARG);
+    CHECK_EQ_INT(nn_plot_xy_png(path, 63, 400, "t", "x", "y", 1, 1, s, 2, 2.0), NN_PLOT_ERR_ARG);
+    CHECK_EQ_INT(nn_plot_xy_png(path, 640, 8193, "t", "x", "y", 1, 1, s, 2, 2.0),
+                 NN_PLOT_ERR_ARG);
+    CHECK_EQ_INT(nn_plot_xy_png(path, -640, 400, "t", "x", "y", 1, 1, s, 2, 2.0),
+                 NN_PLOT_ERR_ARG);
+    CHECK_EQ_INT(nn_plot_xy_png(path, 640, 400, "t", "x", "y", 1, 1, s, -1, 2.0),
+                 NN_PLOT_ERR_ARG);
+    CHECK_EQ_INT(nn_plot_xy_png(path, 640, 400, "t", "x", "y", 1, 1, NULL, 2, 2.0),
+                 NN_PLOT_ERR_ARG);
+    s[1].n = -1;
+    CHECK_EQ_INT(nn_plot_xy_png(path, 640, 400, "t", "x", "y", 1, 1, s, 2, 2.0), NN_PLOT_ERR_ARG);
+    s[1].n = 3;
+    s[1].x = NULL;
+    CHECK_EQ_INT(nn_plot_xy_png(path, 640, 400, "t", "x", "y", 1, 1, s, 2, 2.0), NN_PLOT_ERR_ARG);
+    s[1].x = x;
+    s[1].y = NULL;
+    CHECK_EQ_INT(nn_plot_xy_png(path, 640, 400, "t", "x", "y", 1, 1, s, 2, 2.0), NN_PLOT_ERR_ARG);
+    CHECK(!file_exists(path));
+    CHECK_EQ_INT(nn_plot_xy_png("/nonexistent-dir-nn-plot/x.png", 100, 100, NULL, NULL, NULL, 0,
+                                0, s, 1, NAN),
+                 NN_PLOT_ERR_IO);
+    /* the raster entry point */
+    CHECK_EQ_INT(nn_plot_xy(NULL, "t", "x", "y", 0, 0, s, 1, NAN, NULL), NN_PLOT_ERR_ARG);
+    memset(buf, 7, sizeof buf);
+    img.rgb = buf;
+    img.w = 64;
+    img.h = 64;
+    CHECK_EQ_INT(nn_plot_xy(&img, "t", "x", "y", 0, 0, s, 2, NAN, NULL), NN_PLOT_ERR_ARG);
+    img.w = 32;
+    CHECK_EQ_INT(nn_plot_xy(&img, "t", "x", "y", 0, 0, s, 1, NAN, NULL), NN_PLOT_ERR_ARG);
+    for (i = 0; i < sizeof buf; i++)
+        if (buf[i] != 7) untouched = 0;
+    CHECK(untouched);
+    CHECK(img.rgb == buf);
+    /* the same buffer at its real size is drawn into */
+    img.w = 64;
+    CHECK_EQ_INT(nn_plot_xy(&img, "t", "x", "y", 1, 1, s, 1, 2.0, NULL), NN_PLOT_OK);
+    CHECK(img.rgb == buf && corners_white(&img));
+}
+
+/* Degenerate but valid input draws without error. */
+static void test_xy_degenerate(void) {
+    float one_x[1] = {1e-3f}, one_y[1] = {0.5f}, flat[4] = {2, 2, 2, 2}, fx[4] = {1, 2, 3, 4};
+    float wide_x[3] = {1e-40f, 1.0f, 1e38f}, wide_y[3] = {1e-30f, 1.0f, 3e38f};
+    float back_x[5] = {5, 1, 4, 2, 3}, near_x[4] = {3.0f, 3.3f, 3.6f, 4.0f};
+    float nans[4];
+    nn_plot_xy_series s[4];
+    nn_plot_image img = {NULL, 640, 400};
+    nn_plot_layout l;
+    box none = box_xywh(0, 0, 0, 0);
+    int i, lx, ly;
+    for (i = 0; i < 4; i++) nans[i] = (float)NAN;
+    /* no series at all, on every kind of axis */
+    for (lx = 0; lx < 2; lx++)
+        for (ly = 0; ly < 2; ly++) {
+            CHECK_EQ_INT(nn_plot_xy(&img, "empty", "x", "y", lx, ly, NULL, 0, NAN, &l), NN_PLOT_OK);
+            CHECK(l.legend_w == 0 && l.x_lo < l.x_hi && l.y_lo < l.y_hi);
+            CHECK(count_rgb(&img, box_xywh(0, 0, 640, 400), text_rgb, none) > 50);
+        }
+    /* one point: a dot; all NaN: nothing; flat on log axes; empty series with NULL arrays */
+    s[0] = mkxy("one", one_x, one_y, 1);
+    s[1] = mkxy("nan", fx, nans, 4);
+    s[2] = mkxy("flat", fx, flat, 4);
+    s[3] = mkxy(NULL, NULL, NULL, 0);
+    CHECK_EQ_INT(nn_plot_xy(&img, "odd", "x", "y", 1, 1, s, 4, NAN, &l), NN_PLOT_OK);
+    CHECK(count_rgb(&img, plot_box(&l), tab10[0], legend_box(&l)) > 5);
+    CHECK_EQ_INT(count_rgb(&img, plot_box(&l), tab10[1], legend_box(&l)), 0);
+    CHECK(count_rgb(&img, plot_box(&l), tab10[2], legend_box(&l)) > 100);
+    /* 78 decades on both axes; x going back and forth; a range inside one decade */
+    s[0] = mkxy("wide", wide_x, wide_y, 3);
+    s[1] = mkxy("back", back_x, fx + 0, 4);
+    s[2] = mkxy("near", near_x, fx, 4);
+    CHECK_EQ_INT(nn_plot_xy(&img, "wide", "x", "y", 1, 1, s, 1, 1e20, &l), NN_PLOT_OK);
+    CHECK(count_rgb(&img, plot_box(&l), tab10[0], legend_box(&l)) > 100);
+    CHECK(corners_white(&img));
+    CHECK_EQ_INT(nn_plot_xy(&img, "back", "x", "y", 0, 0, s + 1, 1, 2.5, &l), NN_PLOT_OK);
+    CHECK(count_rgb(&img, plot_box(&l), tab10[0], legend_box(&l)) > 100);
+    CHECK_EQ_INT(nn_plot_xy(&img, "near", "x", "y", 1, 1, s + 2, 1, 3.5, &l), NN_PLOT_OK);
+    CHECK(count_rgb(&img, plot_box(&l), tab10[0], legend_box(&l)) > 100);
+    {
+        int yrow = l.plot_y + l.plot_h + 4, n = 0;
+        for (i = l.plot_x; i < l.plot_x + l.plot_w; i++)
+            if (is_rgb(px(&img, i, yrow), axis_rgb)) n++;
+        CHECKF(n >= 2, "%d x ticks inside one decade", n);
+    }
+    nn_plot_image_free(&img);
+    /* the smallest image, and a long thin one */
+    s[0] = mkxy("wide", wide_x, wide_y, 3);
+    img.w = 64;
+    img.h = 64;
+    CHECK_EQ_INT(nn_plot_xy(&img, "tiny", "x", "y", 1, 1, s, 3, 1e-3, &l), NN_PLOT_OK);
+    CHECK(l.plot_w >= 32 && l.plot_h >= 32 && corners_white(&img));
+    nn_plot_image_free(&img);
+    img.w = 4000;
+    img.h = 64;
+    CHECK_EQ_INT(nn_plot_xy(&img, "thin", "x", "y", 1, 0, s, 3, 1e-3, &l), NN_PLOT_OK);
+    CHECK(l.plot_x + l.plot_w <= 4000 && l.plot_h >= 32);
+    nn_plot_image_free(&img);
+}
+
+/* Loss against learning rate, the LR range test's picture: flat, falling, then exploding (the
+   last steps diverge to Inf, a gap), a mark at the suggested rate. Kept as
+   /tmp/plot_lr_sweep.png to look at. */
+static void test_xy_lr_sweep_png(void) {
+    const char *path = "/tmp/plot_lr_sweep.png";
+    float lr[120], loss[120], smooth[120];
+    double best = 0.0, steepest = 0.0;
+    nn_plot_xy_series s[2];
+    unsigned char *data;
+    unsigned int rng = 12345u;
+    int i, w = 0, h = 0, n = 0;
+    logspace(lr, 120, -7.0, 1.0);
+    for (i = 0; i < 120; i++) {
+        double l10 = log10(lr[i]), fall = 1.0 / (1.0 + exp(-(l10 + 3.0) * 3.0)); /* 0 -> 1 */
+        double blow = l10 > -0.8 ? exp((l10 + 0.8) * 4.0) - 1.0 : 0.0, noise;
+        rng = rng * 1664525u + 1013904223u;
+        noise = ((rng >> 8) / 16777216.0 - 0.5) * 0.06;
+        loss[i] = (float)(2.30 - 1.75 * fall + blow + noise);
+        if (l10 > 0.6) loss[i] = (float)INFINITY; /* diverged */
+    }
+    for (i = 0; i < 120; i++) { /* smoothed as an LR finder reports it, and its steepest fall */
+        smooth[i] = i ? 0.8f * smooth[i - 1] + 0.2f * loss[i] : loss[i];
+        if (!(smooth[i] - smooth[i] == 0.0f)) smooth[i] = loss[i];
+        if (i && smooth[i] - smooth[i - 1] < steepest) {
+            steepest = smooth[i] - smooth[i - 1];
+            best = lr[i];
+        }
+    }
+    s[0] = mkxy("loss", lr, loss, 120);
+    s[1] = mkxy("smoothed", lr, smooth, 120);
+    CHECK(best > 1e-4 && best < 1e-1);
+    if (!CHECK_EQ_INT(nn_plot_xy_png(path, 800, 480, "LR range test", "learning rate", "loss", 1,
+                                     0, s, 2, best),
+                      NN_PLOT_OK))
+        return;
+    data = stbi_load(path, &w, &h, &n, 3);
+    if (CHECKF(data != NULL, "stb_image cannot decode %s", path)) {
+        nn_plot_image img;
+        box all = box_xywh(0, 0, 800, 480), none = box_xywh(0, 0, 0, 0);
+        CHECK(w == 800 && h == 480);
+        img.rgb = data;
+        img.w = w;
+        img.h = h;
+        CHECK(corners_white(&img));
+        CHECK(count_rgb(&img, all, tab10[0], none) > 300);
+        CHECK(count_rgb(&img, all, tab10[1], none) > 300);
+        CHECK(count_rgb(&img, all, mark_rgb, none) > 100);
+        stbi_image_free(data);
+    }
+}
+
+/* Four layers' gradient norms over 200 steps on a log y axis, spanning four decades. Kept as
+   /tmp/plot_grad_flow.png to look at. */
+static void test_xy_grad_flow_png(void) {
+    const char *path = "/tmp/plot_grad_flow.png";
+    static float step[200], g[4][200];
+    const char *names[4] = {"dense 1", "dense 2", "dense 3", "output"};
+    nn_plot_xy_series s[4];
+    unsigned char *data;
+    unsigned int rng = 777u;
+    int i, k, w = 0, h = 0, n = 0;
+    for (i = 0; i < 200; i++) step[i] = (float)(i + 1);
+    for (k = 0; k < 4; k++) {
+        for (i = 0; i < 200; i++) {
+            double base = pow(10.0, -4.0 + k) * (0.15 + 0.85 * exp(-i / 60.0)), noise;
+            rng = rng * 1664525u + 1013904223u;
+            noise = (rng >> 8) / 16777216.0; /* 0..1: spiky, multiplicative */
+            g[k][i] = (float)(base * (0.6 + 0.8 * noise));
+        }
+        s[k] = mkxy(names[k], step, g[k], 200);
+    }
+    if (!CHECK_EQ_INT(nn_plot_xy_png(path, 800, 480, "gradient norm per layer", "step",
+                                     "gradient L2 norm", 0, 1, s, 4, NAN),
+                      NN_PLOT_OK))
+        return;
+    data = stbi_load(path, &w, &h, &n, 3);
+    if (CHECKF(data != NULL, "stb_image cannot decode %s", path)) {
+        nn_plot_image img;
+        box all = box_xywh(0, 0, 800, 480), none = box_xywh(0, 0, 0, 0);
+        CHECK(w == 800 && h == 480);
+        img.rgb = data;
+        img.w = w;
+        img.h = h;
+        CHECK(corners_white(&img));
+        for (k = 0; k < 4; k++)
+            CHECKF(count_rgb(&img, all, tab10[k], none) > 300, "layer %d", k);
+        stbi_image_free(data);
+    }
+}
+
 /* ------------------------------------------------------------------ confusion */
 
 static const unsigned char *cell_px(const nn_plot_image *img, const nn_plot_layout *l, int row,
@@ -724,6 +1136,14 @@ static const test_case tests[] = {
     TEST(test_curves_degenerate),
     TEST(test_curves_invalid),
     TEST(test_curves_caller_buffer),
+    TEST(test_xy_log_x_ticks),
+    TEST(test_xy_log_log_line),
+    TEST(test_xy_mark_line),
+    TEST(test_xy_log_gaps),
+    TEST(test_xy_invalid),
+    TEST(test_xy_degenerate),
+    TEST(test_xy_lr_sweep_png),
+    TEST(test_xy_grad_flow_png),
     TEST(test_confusion_diagonal_darker),
     TEST(test_confusion_count_text),
     TEST(test_confusion_png_roundtrip),
