@@ -317,7 +317,9 @@ NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, 
    work runs on the calling thread. One nn_threads serves one calling thread
    at a time: a second caller meanwhile runs its work alone, never blocks.
    -fopenmp is the other way to threads (nn_model.threads NULL): static
-   slabs, no back-off; give it cores of its own. */
+   slabs, no back-off; give it cores of its own. A GEMM packs about 264 KB
+   on the calling thread's stack: threads of your own that call nn.h need
+   that much (musl starts threads with 128 KB; OpenMP's: OMP_STACKSIZE). */
 typedef struct nn_threads nn_threads;
 /* n threads in all, the caller included (1..NN_MAX_THREADS); NULL if none
    could be made. Workers start here; the struct comes from NN_MALLOC. */
@@ -325,7 +327,8 @@ NNDEF nn_threads *nn_threads_create(int n);
 NNDEF void nn_threads_destroy(nn_threads *t);     /* joins the workers; NULL is fine */
 NNDEF int nn_threads_count(const nn_threads *t);  /* n, or 1 for NULL */
 /* 1 (default): adaptive, as above. 0: every GEMM large enough goes to the
-   workers, no timing, no back-off (benchmarks, tests). */
+   workers, no timing, no back-off (benchmarks, tests). Call it while no
+   GEMM runs on the pool. */
 NNDEF void nn_threads_set_adaptive(nn_threads *t, int on);
 /* Counters since creation, read while no GEMM runs on the pool: GEMM calls
    handed to it, how many ran on the workers too, how many of those stalled
@@ -367,6 +370,11 @@ NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tenso
    train=0 copies x to y. backward: dx = dy * mask (train) or dy (eval). */
 NNDEF void nn_dropout_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng);
 NNDEF void nn_dropout_backward(nn_tensor dx, nn_tensor dy, const float *mask, int train);
+/* Vanilla (non-inverted) dropout, the original form: train keeps or zeroes
+   (same draws as above), eval multiplies by (1 - p). mask holds the factor
+   applied (0 or 1 in train, 1 - p in eval), which backward multiplies in. */
+NNDEF void nn_dropout_vanilla_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng);
+NNDEF void nn_dropout_vanilla_backward(nn_tensor dx, nn_tensor dy, const float *mask);
 
 /* BatchNorm1d over the batch for each of F features, as PyTorch:
    train: mean, var (biased) of the batch normalize x; then
@@ -538,6 +546,9 @@ typedef struct nn_layer_desc {
     float eps;           /* BATCHNORM, LAYERNORM, DENSE weight_std: in [0, 1] (1e-5) */
     float momentum;      /* BATCHNORM: running-statistics momentum in [0, 1] (0.1) */
     int k;               /* MAXOUT: pieces >= 1 (2) */
+    int vanilla;         /* DROPOUT: 1 = the course's original form: kept values are
+                            not scaled in training, outputs are scaled by (1 - p) in
+                            eval (torch scales by 1/(1-p) in training instead: 0) */
     uint32_t tag;        /* NN_DESC_TAG, set by the constructors: a desc without it
                             (a zeroed struct) is refused, never read as defaults */
 } nn_layer_desc;
@@ -579,7 +590,7 @@ typedef struct nn_layer {
     nn_layer_kind kind;
     nn_act act;
     float alpha, p, eps, momentum;
-    int k, weight_std;
+    int k, weight_std, vanilla;
     int in, out;           /* features per row in and out */
     nn_tensor w, b;        /* parameters (views into model->params); norm: gamma, beta */
     nn_tensor dw, db;      /* gradients (views into model->grads) */
@@ -712,6 +723,17 @@ typedef struct nn_optim_desc {
     float max_norm;      /* row max-norm constraint: 0 = off */
     int lookahead_k;     /* 0 = no Lookahead; 5 is usual */
     float lookahead_alpha; /* 0.5 */
+    /* The course's forms, where they differ from torch.optim (all 0 by default):
+       momentum_ema     SGD: v = mu v + (1 - mu) g from v = 0 (an exponential
+                        moving average of the gradients); w -= lr v. Needs
+                        momentum > 0, dampening 0, no classic_momentum
+       eps_inside_sqrt  RMSprop: w -= lr g / sqrt(v + eps) (centered: sqrt(v -
+                        gavg^2 + eps)) instead of g / (sqrt(v) + eps)
+       l1_proximal      L1 as a proximal step: after the update, w = sign(w)
+                        max(|w| - lr l1, 0) (soft-thresholding: weights reach
+                        exactly 0) instead of adding l1 sign(w) to g; exact
+                        ISTA for plain SGD, the same threshold for the others */
+    int momentum_ema, eps_inside_sqrt, l1_proximal;
     uint32_t tag;        /* NN_DESC_TAG (set by nn_optim_desc_default) */
 } nn_optim_desc;
 
@@ -929,7 +951,7 @@ NNDEF void nn_u8_table_normalize(float table[256], float divisor, float mean, fl
    File saves are atomic: a temporary file in the same directory is written,
    flushed, synced and renamed over the target. */
 #define NN_FORMAT_VERSION_MAJOR 1
-#define NN_FORMAT_VERSION_MINOR 2
+#define NN_FORMAT_VERSION_MINOR 3
 
 /* What to save or restore besides the model; any pointer may be NULL. */
 typedef struct nn_train_state {
@@ -2653,8 +2675,10 @@ static void *nn__threads_main(void *vp) {
         double t0 = nn__us();
         int s = 0;
         while ((uint32_t)(__atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE) >> 32) == seen) {
+            double d;
             NN__PAUSE();
-            if ((++s & 63) == 0 && nn__us() - t0 > NN_THREADS_SPIN_US) break;
+            /* d < 0: the wall clock was set back; stop spinning rather than wait for it */
+            if ((++s & 63) == 0 && ((d = nn__us() - t0) > NN_THREADS_SPIN_US || d < 0.0)) break;
         }
         pthread_mutex_lock(&p->mu);
         while (p->gen == seen && !p->stop) {
@@ -2746,12 +2770,15 @@ NNDEF void nn_threads_stats(const nn_threads *p, long *calls, long *parallel, lo
    faster runs and now and then a window measures the other again: every 8th
    window, twice as far apart (up to every 256th) each time the other loses
    again. A gap of more than 20 ms between calls (the caller doing something
-   else) voids the window. */
+   else: validation, saving) is left out of the window's time; a window in
+   which the wall clock went backwards is dropped. */
 static void nn__threads_account(nn_threads *p, double flops, double start, double now) {
-    if (p->win_calls == 0 || start - p->win_last > 2e4) {
+    if (p->win_calls == 0 || start < p->win_last || now < start) {
         p->win_calls = 0;
         p->win_flops = 0.0;
         p->win_t0 = start;
+    } else if (start - p->win_last > 2e4) {
+        p->win_t0 += start - p->win_last;
     }
     p->win_calls++;
     p->win_flops += flops;
@@ -2813,8 +2840,9 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
     if (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) {
         int s = 0;
         while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) {
+            double d;
             NN__PAUSE();
-            if ((++s & 63) == 0 && nn__us() - t1 > NN_THREADS_SPIN_US) break;
+            if ((++s & 63) == 0 && ((d = nn__us() - t1) > NN_THREADS_SPIN_US || d < 0.0)) break;
         }
         pthread_mutex_lock(&p->mu);
         p->caller_waiting = 1;
@@ -3496,6 +3524,34 @@ NNDEF void nn_dropout_forward(nn_tensor y, float *mask, nn_tensor x, float p, in
             y.data[i] = x.data[i] * m;
         }
     }
+}
+
+NNDEF void nn_dropout_vanilla_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng) {
+    size_t n, i;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && nn_tensor_size(y) == nn_tensor_size(x) && p >= 0.0f && p < 1.0f && mask);
+    NN__REQUIRE(!train || p == 0.0f || rng);
+    n = nn_tensor_size(x);
+    if (!train || p == 0.0f) {
+        float keep = train ? 1.0f : 1.0f - p;
+        for (i = 0; i < n; i++) {
+            mask[i] = keep;
+            y.data[i] = x.data[i] * keep;
+        }
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        float m = nn_rng_uniform(rng) < p ? 0.0f : 1.0f;
+        mask[i] = m;
+        y.data[i] = x.data[i] * m;
+    }
+}
+
+NNDEF void nn_dropout_vanilla_backward(nn_tensor dx, nn_tensor dy, const float *mask) {
+    size_t n, i;
+    if (!dx.data) return;
+    NN__REQUIRE(NN__T(dy) && nn_tensor_size(dx) == nn_tensor_size(dy) && mask);
+    n = nn_tensor_size(dy);
+    for (i = 0; i < n; i++) dx.data[i] = dy.data[i] * mask[i];
 }
 
 NNDEF void nn_dropout_backward(nn_tensor dx, nn_tensor dy, const float *mask, int train) {
@@ -4281,6 +4337,9 @@ static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
         if (!(l->p >= 0.0f && l->p < 1.0f))
             return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): p = %g, must be in [0, 1)", i,
                             nn__layer_kind_name(l->kind), (double)l->p);
+        if ((unsigned)l->vanilla > 1u || (l->vanilla && l->kind != NN_LAYER_DROPOUT))
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): vanilla = %d (0, or 1 on dropout)", i,
+                            nn__layer_kind_name(l->kind), l->vanilla);
         switch (l->kind) {
         case NN_LAYER_DENSE:
         case NN_LAYER_MAXOUT: {
@@ -4438,6 +4497,7 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         ly->momentum = ld->momentum;
         ly->k = k;
         ly->weight_std = p->kind == NN_LAYER_DENSE && ld->weight_std;
+        ly->vanilla = p->kind == NN_LAYER_DROPOUT && ld->vanilla;
         ly->y = nn_tensor_2d(y, d->max_batch, p->out);
         ly->save_a = sa;
         ly->save_b = sb;
@@ -4619,7 +4679,10 @@ NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
                                ly->k);
             break;
         case NN_LAYER_ACT: nn_act_forward(ly->act, ly->alpha, out, in); break;
-        case NN_LAYER_DROPOUT: nn_dropout_forward(out, ly->save_a, in, ly->p, train, &m->rng); break;
+        case NN_LAYER_DROPOUT:
+            if (ly->vanilla) nn_dropout_vanilla_forward(out, ly->save_a, in, ly->p, train, &m->rng);
+            else nn_dropout_forward(out, ly->save_a, in, ly->p, train, &m->rng);
+            break;
         case NN_LAYER_BATCHNORM:
             nn_batchnorm_forward(out, ly->save_a, ly->save_b, in, ly->w, ly->b, ly->running_mean,
                                  ly->running_var, ly->eps, ly->momentum, train);
@@ -4672,7 +4735,10 @@ NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
         case NN_LAYER_ACT:
             nn_act_backward(ly->act, ly->alpha, dx, g, in, nn_tensor_rows(ly->y, 0, B));
             break;
-        case NN_LAYER_DROPOUT: nn_dropout_backward(dx, g, ly->save_a, train); break;
+        case NN_LAYER_DROPOUT:
+            if (ly->vanilla) nn_dropout_vanilla_backward(dx, g, ly->save_a);
+            else nn_dropout_backward(dx, g, ly->save_a, train);
+            break;
         case NN_LAYER_BATCHNORM:
             nn_batchnorm_backward(dx, ly->dw, ly->db, g, in, ly->w, ly->save_a, ly->save_b, train);
             break;
@@ -4789,6 +4855,14 @@ static nn_result nn__optim_desc_check(const nn_optim_desc *d, char *err) {
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: lookahead_k = %d, must be >= 0", d->lookahead_k);
     if (d->nesterov && (d->momentum == 0.0f || d->dampening != 0.0f))
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: nesterov needs momentum > 0 and dampening 0 (torch)");
+    if ((unsigned)d->momentum_ema > 1u || (unsigned)d->eps_inside_sqrt > 1u || (unsigned)d->l1_proximal > 1u)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: momentum_ema, eps_inside_sqrt, l1_proximal are 0 or 1");
+    if (d->momentum_ema && (d->kind != NN_OPTIM_SGD || d->momentum == 0.0f || d->dampening != 0.0f ||
+                            d->classic_momentum || d->momentum > 1.0f))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT,
+                        "optimizer: momentum_ema is SGD's, with 0 < momentum <= 1, dampening 0, no classic_momentum");
+    if (d->eps_inside_sqrt && d->kind != NN_OPTIM_RMSPROP)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "optimizer: eps_inside_sqrt is RMSprop's");
     return NN_OK;
 }
 
@@ -4871,6 +4945,13 @@ static void nn__optim_update(nn_optim *o, float *w, const float *g, float *gz, s
             }
         } else if (!s0) {
             for (i = 0; i < n; i++) w[i] -= lr * g[i];
+        } else if (d->momentum_ema) { /* v starts at 0 (nn_optim_init zeroes it) */
+            float keep = 1.0f - mu;
+            for (i = 0; i < n; i++) s0[i] = mu * s0[i] + keep * g[i];
+            if (d->nesterov)
+                for (i = 0; i < n; i++) w[i] -= lr * (g[i] + mu * s0[i]);
+            else
+                for (i = 0; i < n; i++) w[i] -= lr * s0[i];
         } else {
             if (t == 1)
                 for (i = 0; i < n; i++) s0[i] = g[i];
@@ -4905,9 +4986,10 @@ static void nn__optim_update(nn_optim *o, float *w, const float *g, float *gz, s
             s0[i] = a * s0[i] + (1.0f - a) * g[i] * g[i];
             if (gavg) {
                 gavg[i] = a * gavg[i] + (1.0f - a) * g[i];
-                den = sqrtf(s0[i] - gavg[i] * gavg[i]) + d->eps;
+                den = d->eps_inside_sqrt ? sqrtf(s0[i] - gavg[i] * gavg[i] + d->eps)
+                                         : sqrtf(s0[i] - gavg[i] * gavg[i]) + d->eps;
             } else {
-                den = sqrtf(s0[i]) + d->eps;
+                den = d->eps_inside_sqrt ? sqrtf(s0[i] + d->eps) : sqrtf(s0[i]) + d->eps;
             }
             if (buf) {
                 buf[i] = mu * buf[i] + g[i] / den;
@@ -4962,6 +5044,18 @@ static void nn__optim_run(nn_optim *o, float *w, const float *grad, size_t n, si
     const nn_optim_desc *d = &o->d;
     float wd = decay ? d->weight_decay : 0.0f, l1 = decay ? d->l1 : 0.0f;
     size_t i, c;
+    if (l1 != 0.0f && d->l1_proximal) {
+        /* the smooth part first, then soft-thresholding by lr l1 */
+        float th = d->lr * l1;
+        o->d.l1 = 0.0f;
+        nn__optim_run(o, w, grad, n, off, decay, t, zero);
+        o->d.l1 = l1;
+        for (i = 0; i < n; i++) {
+            float a = fabsf(w[i]) - th;
+            w[i] = a > 0.0f ? (w[i] > 0.0f ? a : -a) : 0.0f * w[i];
+        }
+        return;
+    }
     if (d->kind == NN_OPTIM_ADAMW) {
         /* decoupled decay: shrink the weight, keep it out of the moments */
         float shrink = 1.0f - d->lr * wd;
@@ -5750,6 +5844,8 @@ NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len) {
 #define NN__TAG_SCHX NN__TAG('S', 'C', 'H', 'X') /* 1.1: schedule fields SCHD lacks (u32 anneal_linear, three_phase) */
 #define NN__TAG_PREP NN__TAG('P', 'R', 'E', 'P') /* 1.2: fitted input preprocessing (optional) */
 #define NN__TAG_META NN__TAG('M', 'E', 'T', 'A') /* 1.2: provenance (optional) */
+#define NN__TAG_LAYX NN__TAG('L', 'A', 'Y', 'X') /* 1.3: per-layer flags ARCH lacks (required) */
+#define NN__TAG_OPTX NN__TAG('O', 'P', 'T', 'X') /* 1.3: optimizer flags OPTM lacks (required) */
 #define NN__SEC_REQUIRED 1u
 #define NN__MAX_SECTIONS 64
 #define NN__MAX_NAME 31
@@ -5910,7 +6006,7 @@ static int nn__same_layer(const nn_layer_desc *a, const nn_layer_desc *b) {
     nn__wr w;
     NN__ZERO(w); w.fd = -1; w.buf = ba; w.cap = sizeof ba; nn__wr_layer(&w, a);
     NN__ZERO(w); w.fd = -1; w.buf = bb; w.cap = sizeof bb; nn__wr_layer(&w, b);
-    return memcmp(ba, bb, sizeof ba) == 0;
+    return memcmp(ba, bb, sizeof ba) == 0 && a->vanilla == b->vanilla; /* LAYX */
 }
 
 static void nn__wr_optim_desc(nn__wr *w, const nn_optim_desc *d) {
@@ -6036,6 +6132,18 @@ static void nn__secw_rngs(nn__wr *w, const nn_model *m, const nn_train_state *st
     nn__sec_rngs(w, m, st ? st->rng : NULL);
 }
 static void nn__secw_zlit(nn__wr *w, const nn_model *m, const nn_train_state *st) { (void)w; (void)m; (void)st; }
+static void nn__secw_layx(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    int i;
+    (void)st;
+    nn__wr_u32(w, (uint32_t)m->n_descs);
+    for (i = 0; i < m->n_descs; i++) nn__wr_u32(w, (uint32_t)(m->descs[i].vanilla != 0));
+}
+static void nn__secw_optx(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    (void)m;
+    nn__wr_u32(w, (uint32_t)st->optim->d.momentum_ema);
+    nn__wr_u32(w, (uint32_t)st->optim->d.eps_inside_sqrt);
+    nn__wr_u32(w, (uint32_t)st->optim->d.l1_proximal);
+}
 static void nn__secw_schx(nn__wr *w, const nn_model *m, const nn_train_state *st) {
     (void)m;
     nn__wr_u32(w, (uint32_t)st->sched->d.anneal_linear);
@@ -6099,18 +6207,23 @@ static int nn__layer_needs_zlit(const nn_layer_desc *l) {
 /* Writes the whole file: sections are measured with a counting writer first,
    so every length is known before its payload. */
 static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *st) {
-    nn__sec_fn fns[10];
-    uint32_t tags[10], flags[10];
-    int n = 0, i, zlit = 0;
+    nn__sec_fn fns[12];
+    uint32_t tags[12], flags[12];
+    int n = 0, i, zlit = 0, layx = 0, optx;
     unsigned char head[20];
     for (i = 0; i < m->n_descs; i++) zlit |= nn__layer_needs_zlit(&m->descs[i]);
+    for (i = 0; i < m->n_descs; i++) layx |= m->descs[i].vanilla != 0;
+    optx = st && st->optim && (st->optim->d.momentum_ema || st->optim->d.eps_inside_sqrt || st->optim->d.l1_proximal);
     /* required: a 1.0 reader must refuse (NN_ERR_VERSION), not misread */
     if (zlit) { fns[n] = nn__secw_zlit; tags[n] = NN__TAG_ZLIT; flags[n++] = NN__SEC_REQUIRED; }
     fns[n] = nn__secw_arch; tags[n] = NN__TAG_ARCH; flags[n++] = NN__SEC_REQUIRED;
     fns[n] = nn__secw_parm; tags[n] = NN__TAG_PARM; flags[n++] = NN__SEC_REQUIRED;
     fns[n] = nn__secw_bufs; tags[n] = NN__TAG_BUFS; flags[n++] = NN__SEC_REQUIRED;
     fns[n] = nn__secw_rngs; tags[n] = NN__TAG_RNGS; flags[n++] = 0;
+    if (layx) { fns[n] = nn__secw_layx; tags[n] = NN__TAG_LAYX; flags[n++] = NN__SEC_REQUIRED; }
     if (st && st->optim) { fns[n] = nn__secw_optm; tags[n] = NN__TAG_OPTM; flags[n++] = 0; }
+    /* required: a reader that would train or predict otherwise must refuse */
+    if (optx) { fns[n] = nn__secw_optx; tags[n] = NN__TAG_OPTX; flags[n++] = NN__SEC_REQUIRED; }
     if (st && st->sched) { fns[n] = nn__secw_schd; tags[n] = NN__TAG_SCHD; flags[n++] = 0; }
     if (st && st->sched && (st->sched->d.anneal_linear || st->sched->d.three_phase)) {
         fns[n] = nn__secw_schx; tags[n] = NN__TAG_SCHX; flags[n++] = NN__SEC_REQUIRED;
@@ -6174,7 +6287,7 @@ typedef struct nn__sec {
     size_t len;
 } nn__sec;
 typedef struct nn__file {
-    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx, prep, meta;
+    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx, prep, meta, layx, optx;
     uint32_t minor;
 } nn__file;
 
@@ -6236,6 +6349,8 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
         case NN__TAG_SCHX: slot = &out->schx; break;
         case NN__TAG_PREP: slot = &out->prep; break;
         case NN__TAG_META: slot = &out->meta; break;
+        case NN__TAG_LAYX: slot = &out->layx; break;
+        case NN__TAG_OPTX: slot = &out->optx; break;
         default:
             /* a newer writer's section: skip it unless it says readers must know it */
             if (flags & NN__SEC_REQUIRED) return NN_ERR_VERSION;
@@ -6256,6 +6371,21 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
     if ((out->zlit.p && (out->zlit.len != 0 || out->minor < 1)) ||
         (out->schx.p && (out->schx.len != 8 || !out->schd.p || out->minor < 1)))
         return nn__fail(err, NN_ERR_CORRUPT, "ZLIT or SCHX section malformed, or in a 1.0 file");
+    /* 1.3's: LAYX a count and a word per layer, OPTX three words beside OPTM */
+    if ((out->layx.p && (out->layx.len < 4 || out->minor < 3)) ||
+        (out->optx.p && (out->optx.len != 12 || !out->optm.p || out->minor < 3)))
+        return nn__fail(err, NN_ERR_CORRUPT, "LAYX or OPTX section malformed, or in a file before 1.3");
+    return NN_OK;
+}
+
+/* LAYX: u32 n (ARCH's layer count), then n u32 flags, bit 0 vanilla dropout. */
+static nn_result nn__apply_layx(const nn__sec *s, nn_layer_desc *l, uint32_t i, uint32_t n) {
+    uint32_t fl;
+    if (!s->p) return NN_OK;
+    if (nn__le32(s->p) != n || s->len != 4 + 4 * (size_t)n) return NN_ERR_CORRUPT;
+    fl = nn__le32(s->p + 4 + 4 * (size_t)i);
+    if (fl > 1u) return NN_ERR_CORRUPT;
+    l->vanilla = (int)(fl & 1u);
     return NN_OK;
 }
 
@@ -6266,8 +6396,8 @@ static void nn__rd_layer_v(nn__rd *r, nn_layer_desc *l, uint32_t minor) {
     l->tag = NN_DESC_TAG;
 }
 
-static nn_result nn__parse_arch(const nn__sec *s, nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
-                                uint32_t minor) {
+static nn_result nn__parse_arch(const nn__sec *s, const nn__sec *layx, nn_model_desc *desc, nn_layer_desc *layers,
+                                int max_layers, uint32_t minor) {
     nn__rd r;
     uint32_t n, i;
     nn_layer_desc tmp;
@@ -6282,7 +6412,10 @@ static nn_result nn__parse_arch(const nn__sec *s, nn_model_desc *desc, nn_layer_
     if (n > NN__MAX_LAYERS / 2) return NN_ERR_TOO_LARGE;
     if ((size_t)n * NN__LAYER_FIELDS * 4 != r.len - r.pos) return NN_ERR_CORRUPT;
     if (layers && (int)n > max_layers) return NN_ERR_TOO_LARGE;
-    for (i = 0; i < n; i++) nn__rd_layer_v(&r, layers ? &layers[i] : &tmp, minor);
+    for (i = 0; i < n; i++) {
+        nn__rd_layer_v(&r, layers ? &layers[i] : &tmp, minor);
+        if (nn__apply_layx(layx, layers ? &layers[i] : &tmp, i, n) != NN_OK) return NN_ERR_CORRUPT;
+    }
     desc->layers = layers;
     desc->n_layers = (int)n;
     if (r.err) return NN_ERR_TRUNCATED;
@@ -6471,7 +6604,7 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
     nn_result res;
     res = nn__parse_file(&f, buf, len, m->error);
     if (res != NN_OK) return res;
-    res = nn__parse_arch(&f.arch, &fd, NULL, 0, f.minor);
+    res = nn__parse_arch(&f.arch, &f.layx, &fd, NULL, 0, f.minor);
     if (res != NN_OK) return res;
     if (fd.inputs != m->inputs || fd.n_layers != m->n_descs)
         return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "ARCH: the file's model takes %d inputs in %d layers, "
@@ -6479,6 +6612,7 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
     r.p = f.arch.p; r.len = f.arch.len; r.pos = 20; r.err = 0;
     for (i = 0; i < fd.n_layers; i++) {
         nn__rd_layer_v(&r, &one, f.minor);
+        nn__apply_layx(&f.layx, &one, (uint32_t)i, (uint32_t)fd.n_layers); /* checked by parse_arch */
         if (!nn__same_layer(&one, &m->descs[i]))
             return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "ARCH: layer %d of the file (%s, %d units) differs from "
                             "the model's (%s, %d units) or in another field", i, nn__layer_kind_name(one.kind),
@@ -6507,6 +6641,11 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
         n = nn__rd_u64(&r);
         nvec = (int)nn__rd_u32(&r);
         if (r.err) return NN_ERR_TRUNCATED;
+        if (f.optx.p) {
+            od.momentum_ema = (int)nn__le32(f.optx.p);
+            od.eps_inside_sqrt = (int)nn__le32(f.optx.p + 4);
+            od.l1_proximal = (int)nn__le32(f.optx.p + 8);
+        }
         if (nn__optim_desc_check(&od, NULL) != NN_OK) return NN_ERR_CORRUPT;
         od.tag = NN_DESC_TAG;
         /* the same state vectors, not merely as many */
@@ -6595,11 +6734,11 @@ NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *la
     r = nn__parse_file(&f, buf, len, NULL);
     if (r != NN_OK) return r;
     if (!layers) { /* the count only: desc->n_layers */
-        r = nn__parse_arch(&f.arch, &d, NULL, 0, f.minor);
+        r = nn__parse_arch(&f.arch, &f.layx, &d, NULL, 0, f.minor);
         if (r == NN_OK) *desc = d;
         return r;
     }
-    r = nn__parse_arch(&f.arch, &d, layers, max_layers, f.minor);
+    r = nn__parse_arch(&f.arch, &f.layx, &d, layers, max_layers, f.minor);
     if (r != NN_OK) return r;
     if (nn__model_validate(&d, NULL) != NN_OK) return NN_ERR_CORRUPT;
     *desc = d; /* only on success */
@@ -6782,10 +6921,10 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
     for (i = 0; i < m->n_descs; i++) {
         const nn_layer_desc *l = &m->descs[i];
         fprintf(f, "    {(nn_layer_kind)%d, %d, (nn_act)%d, %.9g, %d, %d, (nn_init)%d, %.9g, %.9g, %d, %.9g, %.9g, %.9g, %d, "
-                   "NN_DESC_TAG},\n",
+                   "%d, NN_DESC_TAG},\n",
                 (int)l->kind, l->units, (int)l->act, (double)l->alpha, l->no_bias, l->weight_std, (int)l->init,
                 (double)l->init_gain, (double)l->init_value, l->init_fan_out, (double)l->p, (double)l->eps,
-                (double)l->momentum, l->k);
+                (double)l->momentum, l->k, l->vanilla);
     }
     fprintf(f, "};\nstatic const float %s_params[%lu] = {\n    ", name, (unsigned long)(m->n_params ? m->n_params : 1));
     if (m->n_params) nn__export_floats(f, m->params, m->n_params);

@@ -30,7 +30,8 @@
    fired in nn_dropout_forward; the range checks now refuse it, see
    tests/fuzz_crashes/nan_dropout_p.nnw), so a long run can look past known bugs.
    Target 3 holds format 1.1's literal zeros (dropout p 0, batchnorm momentum 0, LeakyReLU
-   slope 0) and a linear ONE_CYCLE schedule: its files carry the ZLIT and SCHX sections. */
+   slope 0) and a linear ONE_CYCLE schedule: its files carry the ZLIT and SCHX sections.
+   Target 2 holds format 1.3's vanilla dropout and optimizer flags (LAYX and OPTX). */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,11 +113,14 @@ static int fz_layers(int i, nn_layer_desc *l, int *inputs, int *max_batch) {
         l[3] = fz_ld(NN_LAYER_ACT, 0, NN_ACT_SOFTMAX);
         return 4;
     case 2:
+        /* format 1.3's LAYX section: vanilla dropout */
         *inputs = 3; *max_batch = 2;
         l[0] = fz_ld(NN_LAYER_DENSE, 4, NN_ACT_TANH);
-        l[1] = fz_ld(NN_LAYER_FLATTEN, 0, NN_ACT_IDENTITY);
-        l[2] = fz_ld(NN_LAYER_DENSE, 1, NN_ACT_ELU);
-        return 3;
+        l[1] = nn_dropout(0.25f);
+        l[1].vanilla = 1;
+        l[2] = fz_ld(NN_LAYER_FLATTEN, 0, NN_ACT_IDENTITY);
+        l[3] = fz_ld(NN_LAYER_DENSE, 1, NN_ACT_ELU);
+        return 4;
     default:
         /* literal zeros a 1.0 reader would have replaced: its files carry ZLIT */
         *inputs = 3; *max_batch = 3;
@@ -150,9 +154,13 @@ static void fz_optim_sched(int i, nn_optim_desc *od, nn_sched_desc *sd) {
         sd->milestones[1] = 4;
         break;
     case 2:
+        /* format 1.3's OPTX section: the course's RMSprop and proximal L1 */
         *od = nn_optim_desc_default(NN_OPTIM_RMSPROP);
         od->centered = 1;
         od->momentum = 0.5f;
+        od->eps_inside_sqrt = 1;
+        od->l1 = 0.01f;
+        od->l1_proximal = 1;
         *sd = nn_sched_desc_default(NN_SCHED_STEP, 0.05);
         sd->step_size = 3;
         break;

@@ -721,8 +721,8 @@ static void test_hp_coarse_to_fine_and_tpe(void) {
         double lo = 1e9, hi = -1e9;
         for (i = r * 30; i < (r + 1) * 30; i++) {
             CHECK(t[i].rung == r);
-            lo = NN__MIN(lo, log10(t[i].x[0]));
-            hi = NN__MAX(hi, log10(t[i].x[0]));
+            lo = fmin(lo, log10(t[i].x[0]));
+            hi = fmax(hi, log10(t[i].x[0]));
         }
         spread[r] = hi - lo;
     }
@@ -834,6 +834,218 @@ static void test_hp_csv(void) {
 }
 #endif
 
+
+/* ------------------------------------------------------------------ the course's forms */
+
+static void optim_make(nn_optim *o, nn_arena *a, nn_optim_desc *od, size_t n) {
+    memset(a, 0, sizeof *a);
+    CHECK_EQ_INT(nn_arena_init_heap(a, nn_optim_arena_bytes(od, n) + 64), NN_OK);
+    CHECK_EQ_INT(nn_optim_init(o, a, od, n), NN_OK);
+}
+
+/* v = mu v + (1 - mu) g from v = 0; w -= lr v: five steps against the formula, bit for bit */
+static void test_course_momentum_ema(void) {
+    float w[3] = {1.0f, -2.0f, 0.5f}, g[3], hw[3], hv[3] = {0, 0, 0};
+    nn_optim o;
+    nn_arena a;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+    int t, i;
+    od.lr = 0.1f; od.momentum = 0.9f; od.momentum_ema = 1;
+    optim_make(&o, &a, &od, 3);
+    memcpy(hw, w, sizeof w);
+    for (t = 0; t < 5; t++) {
+        for (i = 0; i < 3; i++) g[i] = 2.0f * w[i] + (float)i; /* any gradient */
+        for (i = 0; i < 3; i++) {
+            float gi = 2.0f * hw[i] + (float)i;
+            hv[i] = 0.9f * hv[i] + (1.0f - 0.9f) * gi;
+            hw[i] -= 0.1f * hv[i];
+        }
+        nn_optim_step(&o, w, g, 3);
+    }
+    CHECK(memcmp(w, hw, sizeof w) == 0);
+    nn_arena_deinit(&a);
+    /* torch's dampening 0.9 is the same average but starts at v_1 = g, not (1 - mu) g */
+    {
+        float wt[3] = {1.0f, -2.0f, 0.5f}, we[3] = {1.0f, -2.0f, 0.5f}, gt[3] = {1, 1, 1}, ge[3] = {1, 1, 1};
+        nn_optim ot;
+        nn_arena at;
+        od.momentum_ema = 0; od.dampening = 0.9f;
+        optim_make(&ot, &at, &od, 3);
+        od.momentum_ema = 1; od.dampening = 0.0f;
+        optim_make(&o, &a, &od, 3);
+        nn_optim_step(&ot, wt, gt, 3);
+        nn_optim_step(&o, we, ge, 3);
+        CHECK(wt[0] == 1.0f - 0.1f * 1.0f && we[0] == 1.0f - 0.1f * ((1.0f - 0.9f) * 1.0f));
+        nn_arena_deinit(&at);
+        nn_arena_deinit(&a);
+    }
+    od.momentum_ema = 1; od.kind = NN_OPTIM_ADAM;
+    CHECK(nn_optim_arena_bytes(&od, 3) == 0); /* momentum_ema is SGD's */
+    od.kind = NN_OPTIM_SGD; od.classic_momentum = 1;
+    CHECK(nn_optim_arena_bytes(&od, 3) == 0);
+}
+
+/* RMSprop with eps inside the square root, plain and centered, against the formula */
+static void test_course_rmsprop_eps_inside(void) {
+    int centered;
+    for (centered = 0; centered < 2; centered++) {
+        float w[2] = {0.3f, -0.7f}, hw[2], s[2] = {0, 0}, ga[2] = {0, 0}, g[2];
+        nn_optim o;
+        nn_arena a;
+        nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_RMSPROP);
+        int t, i;
+        od.lr = 0.01f; od.eps = 1e-4f; od.eps_inside_sqrt = 1; od.centered = centered;
+        optim_make(&o, &a, &od, 2);
+        memcpy(hw, w, sizeof w);
+        for (t = 0; t < 4; t++) {
+            for (i = 0; i < 2; i++) {
+                float gi = 3.0f * hw[i] - 0.1f, den;
+                g[i] = 3.0f * w[i] - 0.1f;
+                s[i] = 0.99f * s[i] + (1.0f - 0.99f) * gi * gi;
+                ga[i] = 0.99f * ga[i] + (1.0f - 0.99f) * gi;
+                den = centered ? sqrtf(s[i] - ga[i] * ga[i] + 1e-4f) : sqrtf(s[i] + 1e-4f);
+                hw[i] -= 0.01f * (gi / den);
+            }
+            nn_optim_step(&o, w, g, 2);
+        }
+        CHECKF(memcmp(w, hw, sizeof w) == 0, "centered %d: %.9g %.9g vs %.9g %.9g", centered, w[0], w[1], hw[0], hw[1]);
+        nn_arena_deinit(&a);
+    }
+}
+
+/* L1 as soft-thresholding: small weights land on exactly 0 and stay there; the
+   subgradient form leaves them jittering around 0 instead */
+static void test_course_l1_proximal(void) {
+    float w[4] = {0.05f, -0.3f, 2.0f, -0.01f}, w2[4], g[4] = {0, 0, 0, 0};
+    nn_optim o, o2;
+    nn_arena a, a2;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+    int t, zeros = 0, zeros2 = 0, i;
+    memcpy(w2, w, sizeof w);
+    od.lr = 0.1f; od.l1 = 1.0f; od.l1_proximal = 1;
+    optim_make(&o, &a, &od, 4);
+    od.l1_proximal = 0;
+    optim_make(&o2, &a2, &od, 4);
+    for (t = 0; t < 10; t++) {
+        memset(g, 0, sizeof g);
+        nn_optim_step(&o, w, g, 4);
+        memset(g, 0, sizeof g);
+        nn_optim_step(&o2, w2, g, 4);
+    }
+    for (i = 0; i < 4; i++) {
+        zeros += w[i] == 0.0f;
+        zeros2 += w2[i] == 0.0f;
+    }
+    CHECK(w[0] == 0.0f && w[1] == 0.0f && w[3] == 0.0f);
+    CHECKF(fabsf(w[2] - 1.0f) < 1e-5f, "2.0 after 10 steps of 0.1: %g", w[2]);
+    CHECK(zeros == 3 && zeros2 < 3);
+    TEST_NOTE("L1, 10 SGD steps on a zero gradient: %d of 4 weights exactly 0 proximal, %d by subgradient", zeros,
+              zeros2);
+    nn_arena_deinit(&a);
+    nn_arena_deinit(&a2);
+}
+
+/* Vanilla dropout: the same draws as inverted dropout, unscaled in training, scaled by
+   (1 - p) in eval; the model's gradient through it checks out; files keep it (LAYX, a
+   required section) and a model without it refuses such a file. */
+static void test_course_vanilla_dropout(void) {
+    enum { N = 1000 };
+    static float x[N], y[N], y2[N], mask[N], mask2[N], dx[N];
+    nn_rng r1, r2;
+    int i, kept = 0;
+    nn_layer_desc ls[3], plain[3];
+    held h, h2;
+    unsigned char *buf;
+    size_t len = 0, cap = 1 << 16;
+    for (i = 0; i < N; i++) x[i] = (float)(i % 7) - 3.0f;
+    nn_rng_seed(&r1, 5);
+    nn_rng_seed(&r2, 5);
+    nn_dropout_vanilla_forward(nn_tensor_1d(y, N), mask, nn_tensor_1d(x, N), 0.3f, 1, &r1);
+    nn_dropout_forward(nn_tensor_1d(y2, N), mask2, nn_tensor_1d(x, N), 0.3f, 1, &r2);
+    for (i = 0; i < N; i++) {
+        CHECK((mask[i] == 0.0f) == (mask2[i] == 0.0f));
+        CHECK(y[i] == x[i] * mask[i] && (mask[i] == 0.0f || mask[i] == 1.0f));
+        kept += mask[i] != 0.0f;
+    }
+    CHECK(kept > 600 && kept < 800);
+    nn_dropout_vanilla_backward(nn_tensor_1d(dx, N), nn_tensor_1d(x, N), mask);
+    for (i = 0; i < N; i++) CHECK(dx[i] == x[i] * mask[i]);
+    nn_dropout_vanilla_forward(nn_tensor_1d(y, N), mask, nn_tensor_1d(x, N), 0.3f, 0, NULL);
+    for (i = 0; i < N; i++) CHECK(y[i] == x[i] * 0.7f);
+    /* in a model: gradient check, then a file round trip */
+    ls[0] = nn_dense(6, NN_ACT_TANH);
+    ls[1] = nn_dropout(0.4f);
+    ls[1].vanilla = 1;
+    ls[2] = nn_dense(3, NN_ACT_IDENTITY);
+    check_model("vanilla dropout (train)", ls, 3, 4, 3, 5, 1, NN_MODE_TRAIN);
+    check_model("vanilla dropout (eval)", ls, 3, 4, 3, 5, 1, NN_MODE_EVAL);
+    CHECK(held_make(&h, 4, 5, ls, 3, 1));
+    buf = (unsigned char *)malloc(cap);
+    CHECK_EQ_INT(nn_model_save_to_memory(&h.m, NULL, buf, cap, &len), NN_OK);
+    {
+        /* LAYX is there and flagged required */
+        size_t pos = 24;
+        int found = 0;
+        while (pos + 16 <= len) {
+            uint32_t slen = (uint32_t)buf[pos + 8] | (uint32_t)buf[pos + 9] << 8 | (uint32_t)buf[pos + 10] << 16 |
+                            (uint32_t)buf[pos + 11] << 24;
+            if (memcmp(buf + pos, "LAYX", 4) == 0) found = buf[pos + 4] & 1;
+            pos += 16 + slen + 4;
+        }
+        CHECK(found);
+    }
+    {
+        nn_model m2;
+        nn_arena a2;
+        CHECK_EQ_INT(nn_arena_init_heap(&a2, 1 << 20), NN_OK);
+        CHECK_EQ_INT(nn_model_init_from_memory(&m2, &a2, buf, len), NN_OK);
+        CHECK(m2.descs[1].vanilla == 1 && m2.layers[2].vanilla == 1);
+        nn_arena_deinit(&a2);
+    }
+    plain[0] = ls[0]; plain[1] = nn_dropout(0.4f); plain[2] = ls[2];
+    CHECK(held_make(&h2, 4, 5, plain, 3, 1));
+    CHECK_EQ_INT(nn_model_load_from_memory(&h2.m, NULL, buf, len), NN_ERR_SHAPE_MISMATCH);
+    /* refused on a layer that is not dropout */
+    ls[0].vanilla = 1;
+    {
+        nn_model_desc md;
+        memset(&md, 0, sizeof md);
+        md.inputs = 4; md.max_batch = 5; md.layers = ls; md.n_layers = 3; md.seed = 1;
+        CHECK(nn_model_arena_bytes(&md) == 0);
+    }
+    free(buf);
+    held_free(&h);
+    held_free(&h2);
+}
+
+/* The optimizer's flags survive a checkpoint (OPTX, required) */
+static void test_course_flags_in_checkpoint(void) {
+    nn_layer_desc ls[1];
+    held h;
+    nn_optim o, o2;
+    nn_arena a, a2;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+    nn_train_state st;
+    unsigned char *buf = (unsigned char *)malloc(1 << 16);
+    size_t len = 0;
+    ls[0] = nn_dense(2, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, 3, 2, ls, 1, 1));
+    od.momentum = 0.5f; od.momentum_ema = 1; od.l1 = 0.01f; od.l1_proximal = 1;
+    optim_make(&o, &a, &od, h.m.n_params);
+    memset(&st, 0, sizeof st);
+    st.optim = &o;
+    CHECK_EQ_INT(nn_model_save_to_memory(&h.m, &st, buf, 1 << 16, &len), NN_OK);
+    od.momentum_ema = 0; od.l1_proximal = 0;
+    optim_make(&o2, &a2, &od, h.m.n_params);
+    st.optim = &o2;
+    CHECK_EQ_INT(nn_model_load_from_memory(&h.m, &st, buf, len), NN_OK);
+    CHECK(o2.d.momentum_ema == 1 && o2.d.l1_proximal == 1 && o2.d.eps_inside_sqrt == 0);
+    free(buf);
+    nn_arena_deinit(&a);
+    nn_arena_deinit(&a2);
+    held_free(&h);
+}
+
 static const test_case tests[] = {
     TEST(test_gradcheck_mlp_smooth),
     TEST(test_gradcheck_norms_dropout),
@@ -847,6 +1059,11 @@ static const test_case tests[] = {
     TEST(test_hessian_bad_arguments),
     TEST(test_layer_stats),
     TEST(test_lr_find),
+    TEST(test_course_momentum_ema),
+    TEST(test_course_rmsprop_eps_inside),
+    TEST(test_course_l1_proximal),
+    TEST(test_course_vanilla_dropout),
+    TEST(test_course_flags_in_checkpoint),
     TEST(test_hp_grid),
     TEST(test_hp_random_reproducible),
     TEST(test_hp_coarse_to_fine_and_tpe),

@@ -278,8 +278,15 @@ static void test_threads_two_callers_share_a_pool(void) {
         c[i].pool = t; c[i].A = A; c[i].B = B; c[i].R = R; c[i].C = falloc((size_t)M * N);
         c[i].M = M; c[i].N = N; c[i].K = K; c[i].calls = 300; c[i].bad = 0;
     }
-    for (i = 0; i < 2; i++)
-        if (pthread_create(&th[i], NULL, caller_main, &c[i]) == 0) started++;
+    {
+        /* a GEMM packs about 264 KB on its caller's stack: more than musl's default */
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, (size_t)2 << 20);
+        for (i = 0; i < 2; i++)
+            if (pthread_create(&th[i], &attr, caller_main, &c[i]) == 0) started++;
+        pthread_attr_destroy(&attr);
+    }
     CHECK_EQ_INT(started, 2);
     for (i = 0; i < started; i++) pthread_join(th[i], NULL);
     for (i = 0; i < 2; i++) {
