@@ -137,6 +137,9 @@ $(BUILD)/test_plot_asan: tests/test_plot.c examples/nn_plot.h tests/test.h | $(B
 # the image loader compiles stb and nn.h's implementation in its own file
 $(BUILD)/fuzz_image_replay: tests/fuzz_image.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
+# every example compiles warning-free; those that need no download run
+$(BUILD)/examples_check: tests/examples_check.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h | $(BUILD)
+	$(Q)cp $< $@ && chmod +x $@
 $(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_csv_replay: $(BUILD)/fuzz_csv_replay.o $(BUILD)/nn_impl_asan.o
@@ -161,9 +164,10 @@ $(eval $(call run_rule,test_plot))
 $(eval $(call run_rule,test_data_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_fit_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_plot_asan))
+$(eval $(call run_rule,examples_check,,$(CC_GCC)))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile

@@ -1,0 +1,32 @@
+#!/bin/sh
+# examples_check.sh CC: every example compiles warning-free as C99 (-Wall -Wextra -Wpedantic
+# -Werror), and the ones that need no download run and exit 0. Prints one line per check,
+# then "N passed, N failed". Run from the repository root (make test runs it in a directory
+# that looks like the root).
+cc=${1:-gcc}
+out=$(mktemp -d) || exit 1
+trap 'rm -rf "$out"' EXIT INT TERM
+pass=0
+fail=0
+check() { # name, command...
+    name=$1; shift
+    if "$@" >"$out/log" 2>&1; then
+        pass=$((pass + 1)); echo "ok   $name"
+    else
+        fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/  /' "$out/log" | tail -20
+    fi
+}
+for f in examples/*.c; do
+    b=$(basename "$f" .c)
+    check "compile $b" $cc -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror "$f" -o "$out/$b" -lm
+done
+mkdir -p build
+# the ones that need neither Fashion-MNIST nor a trained model
+[ -x "$out/xor" ] && check "run xor" "$out/xor"
+[ -x "$out/optimizers" ] && check "run optimizers" "$out/optimizers"
+[ -x "$out/csv_classify" ] && check "run csv_classify (iris)" "$out/csv_classify" examples/data/iris.csv label "$out/iris.nnw"
+[ -x "$out/kfold" ] && check "run kfold" "$out/kfold"
+[ -x "$out/hparam_search" ] && check "run hparam_search (halving)" "$out/hparam_search" halving 9 examples/data/wine.csv "$out/trials.csv"
+[ -x "$out/hparam_search" ] && check "run hparam_search (tpe)" "$out/hparam_search" tpe 12 examples/data/wine.csv "$out/trials.csv"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
