@@ -173,10 +173,11 @@ typedef struct nn_plot_xy_series {
    when decades are too many for the space, and unlabelled marks at 2..9 when there is a tick
    per decade. A linear axis has 1-2-5 ticks. Ranges cover the drawable points with a 5% margin.
    mark_x: a dashed dark grey (#5a5a5a) vertical line at that x, its value printed above the plot
-   area (e.g. "3.16e-3"), the x range widened to include it; NaN or Inf (or <= 0 on a log x axis)
-   for none. Titles may be NULL. layout (may be NULL) receives the plot area, legend and data
-   ranges. Errors as nn_plot_curves: n_series < 0, series NULL with n_series > 0, a series with
-   n < 0 or x or y NULL with n > 0 -> NN_PLOT_ERR_ARG, before anything is drawn. */
+   area (e.g. "3.16e-3"), the x range widened to include it; NaN, Inf, beyond float range, or
+   <= 0 on a log x axis: none. Titles may be NULL. layout (may be NULL) receives the plot area,
+   legend and data ranges. Errors as nn_plot_curves: n_series < 0, series NULL with
+   n_series > 0, a series with n < 0 or x or y NULL with n > 0 -> NN_PLOT_ERR_ARG, before
+   anything is drawn. */
 NN_PLOTDEF int nn_plot_xy(nn_plot_image *img, const char *title, const char *x_axis_title,
                           const char *y_axis_title, int log_x, int log_y,
                           const nn_plot_xy_series *series, int n_series, double mark_x,
@@ -649,7 +650,7 @@ static double nn_plot__nice_step(double span, int max_ticks) {
 /* v to 3 significant digits: plain from 0.01 to 99999 ("0.25", "1500"), else "1.72e-3". */
 static void nn_plot__fmt_num(char *buf, int cap, double v) {
     double a = fabs(v);
-    char ms[32];
+    char ms[16];
     int e;
     if (a == 0.0 || (a >= 0.01 && a < 1e5) || !(a - a == 0.0)) {
         nn_plot__fmt_g(buf, cap, v, 3);
@@ -745,8 +746,11 @@ static void nn_plot__axis_make(nn_plot__axis *a, double lo, double hi, int max_t
 static void nn_plot__axis_make_log(nn_plot__axis *a, double lo, double hi, int max_ticks,
                                    int scale) {
     static const int ms[3] = {1, 2, 5};
-    double l0 = log10(lo), l1 = log10(hi);
+    double l0, l1;
     int n = 0, i, e;
+    if (!(lo > 0.0 && lo <= hi && hi < 1e300)) lo = 1.0, hi = 10.0; /* callers pass data > 0 */
+    l0 = log10(lo);
+    l1 = log10(hi);
     if (max_ticks > NN_PLOT__MAX_TICKS) max_ticks = NN_PLOT__MAX_TICKS;
     if (max_ticks < 2) max_ticks = 2;
     if (l1 - l0 < 1e-6) {
@@ -778,7 +782,7 @@ static void nn_plot__axis_make_log(nn_plot__axis *a, double lo, double hi, int m
         for (;;) { /* k: 1, 2, 5, 10, 20, ... decades between ticks */
             d0 = ceil(l0 / k - 1e-9);
             d1 = floor(l1 / k + 1e-9);
-            if (d1 - d0 + 1 <= max_ticks) break;
+            if (d1 - d0 + 1 <= max_ticks || k > 1e4) break;
             k = nn_plot__nice_step(k * 1.5, 1);
         }
         for (; d0 <= d1 && n < max_ticks; d0 += 1.0) a->lt[n++] = pow(10.0, d0 * k);
@@ -1390,8 +1394,7 @@ static void nn_plot__xy_layout(nn_plot__curves_lay *L, int w, int h, const char 
            the data's top at least head * height below the top */
         double c0 = log_y ? log10(lo[0]) : lo[0], c1 = log_y ? log10(hi[0]) : hi[0];
         double span = (c1 - c0) / (1.05 - 1.1 * head);
-        if (c1 - c0 > 1e-6 * (fabs(c0) + fabs(c1) + 1e-300))
-            hi[0] = log_y ? pow(10.0, c0 + span) : c0 + span;
+        if (c1 > c0) hi[0] = log_y ? pow(10.0, c0 + span) : c0 + span;
     }
     if (!nn_plot__xy_range(series, n_series, log_x, log_y, 0, &xlo, &xhi)) {
         if (has_mark) {
@@ -1428,7 +1431,7 @@ static void nn_plot__xy_layout(nn_plot__curves_lay *L, int w, int h, const char 
 /* The dashed mark line (before the curves, which cross over it) and its label above the plot. */
 static void nn_plot__mark(nn_plot__ctx *c, const nn_plot__curves_lay *L, double mark_x) {
     nn_plot__box plot = nn_plot__box_xywh(L->px, L->py, L->pw, L->ph);
-    char buf[32];
+    char buf[64];
     int s = L->s, y, w, x, tx;
     double xp = nn_plot__xpix_v(L, mark_x);
     x = (int)floor(xp - 0.5 * (s - 1)); /* s px wide, centred on xp */
@@ -1471,6 +1474,7 @@ NN_PLOTDEF int nn_plot_xy(nn_plot_image *img, const char *title, const char *x_a
                                nn_plot__series_col(i));
         if (pass || nn_plot__legend(&c, &L, NULL, series, n_series, NULL, 0, &leg_h) == 0) break;
         head = (leg_h + 12.0 * L.s + 4.0) / L.ph; /* the legend, its inset, a little air */
+        if (head >= 0.6) break; /* the data would be squeezed too much: the legend covers some */
         NN_PLOT_FREE(c.mask);
         c.mask = NULL;
         memset(img->rgb, 255, (size_t)img->w * (size_t)img->h * 3);

@@ -66,10 +66,20 @@ static int is_white(const unsigned char *p) { return p[0] == 255 && p[1] == 255 
 
 static double luma(const unsigned char *p) { return 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]; }
 
+/* b cut to the image: a wrong layout makes a test fail, never read outside the pixels. */
+static box clip_img(const nn_plot_image *img, box b) {
+    if (b.x0 < 0) b.x0 = 0;
+    if (b.y0 < 0) b.y0 = 0;
+    if (b.x1 > img->w) b.x1 = img->w;
+    if (b.y1 > img->h) b.y1 = img->h;
+    return b;
+}
+
 /* Pixels of exactly colour c inside b, skipping the rectangle `skip` (may be empty). */
 static long count_rgb(const nn_plot_image *img, box b, const unsigned char *c, box skip) {
     long n = 0;
     int x, y;
+    b = clip_img(img, b);
     for (y = b.y0; y < b.y1; y++)
         for (x = b.x0; x < b.x1; x++) {
             if (x >= skip.x0 && x < skip.x1 && y >= skip.y0 && y < skip.y1) continue;
@@ -81,6 +91,7 @@ static long count_rgb(const nn_plot_image *img, box b, const unsigned char *c, b
 static long count_nonwhite(const nn_plot_image *img, box b) {
     long n = 0;
     int x, y;
+    b = clip_img(img, b);
     for (y = b.y0; y < b.y1; y++)
         for (x = b.x0; x < b.x1; x++)
             if (!is_white(px(img, x, y))) n++;
@@ -92,6 +103,7 @@ static double mean_row(const nn_plot_image *img, box b, const unsigned char *c, 
     double sum = 0.0;
     long n = 0;
     int x, y;
+    b = clip_img(img, b);
     for (y = b.y0; y < b.y1; y++)
         for (x = b.x0; x < b.x1; x++) {
             if (x >= skip.x0 && x < skip.x1 && y >= skip.y0 && y < skip.y1) continue;
@@ -498,16 +510,19 @@ static nn_plot_xy_series mkxy(const char *label, const float *x, const float *y,
     return s;
 }
 
-/* Pixel column / row of a value, from the data ranges in the layout (log10 when log). */
+/* Pixel column / row of a value, from the data ranges in the layout (log10 when log); a wrong
+   range (NaN, far outside) gives -1000, outside every image. */
 static double axis_frac(double v, double lo, double hi, int log) {
-    return log ? (log10(v) - log10(lo)) / (log10(hi) - log10(lo)) : (v - lo) / (hi - lo);
+    double f = log ? (log10(v) - log10(lo)) / (log10(hi) - log10(lo)) : (v - lo) / (hi - lo);
+    return f > -10.0 && f < 10.0 ? f : -1e6;
 }
 static int col_of(const nn_plot_layout *l, double x, int log) {
-    return (int)floor(l->plot_x + 0.5 + axis_frac(x, l->x_lo, l->x_hi, log) * (l->plot_w - 1));
+    double c = l->plot_x + 0.5 + axis_frac(x, l->x_lo, l->x_hi, log) * (l->plot_w - 1);
+    return c > -1000.0 ? (int)floor(c) : -1000;
 }
 static int row_of(const nn_plot_layout *l, double y, int log) {
-    return (int)floor(l->plot_y + 0.5 + (1.0 - axis_frac(y, l->y_lo, l->y_hi, log)) *
-                                            (l->plot_h - 1));
+    double r = l->plot_y + 0.5 + (1.0 - axis_frac(y, l->y_lo, l->y_hi, log)) * (l->plot_h - 1);
+    return r > -1000.0 ? (int)floor(r) : -1000;
 }
 
 /* Whether colour c is within d pixels of (x, y). */
@@ -563,9 +578,10 @@ static void test_xy_log_x_ticks(void) {
     }
     /* minor ticks: 5e-3 has a short mark, no long one */
     {
-        int m = col_of(&l, 5e-3, 1);
-        CHECK(is_rgb(px(&img, m, l.plot_y + l.plot_h + 2), axis_rgb));
-        CHECK(!is_rgb(px(&img, m, l.plot_y + l.plot_h + 4), axis_rgb));
+        int m = col_of(&l, 5e-3, 1), y0 = l.plot_y + l.plot_h;
+        box none = box_xywh(0, 0, 0, 0);
+        CHECK_EQ_INT(count_rgb(&img, box_xywh(m, y0 + 2, 1, 1), axis_rgb, none), 1);
+        CHECK_EQ_INT(count_rgb(&img, box_xywh(m, y0 + 4, 1, 1), axis_rgb, none), 0);
     }
     nn_plot_image_free(&img);
 }
@@ -623,16 +639,19 @@ static void test_xy_mark_line(void) {
            count_rgb(&img, box_xywh(col, l.plot_y, 1, l.plot_h), mark_rgb, none));
     CHECK_EQ_INT(count_rgb(&img, box_xywh(col - 6, l.plot_y, 4, l.plot_h), mark_rgb, none), 0);
     CHECK_EQ_INT(count_rgb(&img, box_xywh(col + 3, l.plot_y, 4, l.plot_h), mark_rgb, none), 0);
-    CHECK(count_rgb(&img, box_xywh(col - 40, 0, 80, l.plot_y - 1), mark_rgb, none) > 10); /* label */
+    /* its label, above the plot area */
+    CHECK(count_rgb(&img, box_xywh(col - 40, 0, 80, l.plot_y - 1), mark_rgb, none) > 10);
     /* linear x: 0.25 of 0..1 */
     for (i = 0; i < 50; i++) x[i] = (float)i / 49.0f;
     CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 0, 0, s, 1, 0.25, &l), NN_PLOT_OK);
     col = col_of(&l, 0.25, 0);
     CHECK(count_rgb(&img, box_xywh(col, l.plot_y, 1, l.plot_h), mark_rgb, none) > l.plot_h / 3);
     CHECK_EQ_INT(count_rgb(&img, box_xywh(col - 6, l.plot_y, 4, l.plot_h), mark_rgb, none), 0);
-    /* no mark: NaN, Inf, or <= 0 on a log axis */
+    /* no mark: NaN, Inf, or <= 0 on a log axis (and no row kept for its label) */
+    i = l.plot_y;
     CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 0, 0, s, 1, NAN, &l), NN_PLOT_OK);
     CHECK_EQ_INT(count_rgb(&img, box_xywh(0, 0, 640, 400), mark_rgb, none), 0);
+    CHECKF(l.plot_y < i, "plot top %d without a mark, %d with one", l.plot_y, i);
     CHECK_EQ_INT(nn_plot_xy(&img, NULL, NULL, NULL, 0, 0, s, 1, INFINITY, &l), NN_PLOT_OK);
     CHECK_EQ_INT(count_rgb(&img, box_xywh(0, 0, 640, 400), mark_rgb, none), 0);
     logspace(x, 50, -6.0, 0.0);
@@ -820,11 +839,11 @@ static void test_xy_lr_sweep_png(void) {
     logspace(lr, 120, -7.0, 1.0);
     for (i = 0; i < 120; i++) {
         double l10 = log10(lr[i]), fall = 1.0 / (1.0 + exp(-(l10 + 3.0) * 3.0)); /* 0 -> 1 */
-        double blow = l10 > -0.8 ? exp((l10 + 0.8) * 4.0) - 1.0 : 0.0, noise;
+        double blow = l10 > -1.2 ? exp((l10 + 1.2) * 2.2) - 1.0 : 0.0, noise;
         rng = rng * 1664525u + 1013904223u;
-        noise = ((rng >> 8) / 16777216.0 - 0.5) * 0.06;
+        noise = ((rng >> 8) / 16777216.0 - 0.5) * 0.08;
         loss[i] = (float)(2.30 - 1.75 * fall + blow + noise);
-        if (l10 > 0.6) loss[i] = (float)INFINITY; /* diverged */
+        if (loss[i] > 7.0f) loss[i] = (float)INFINITY; /* diverged: the sweep stops */
     }
     for (i = 0; i < 120; i++) { /* smoothed as an LR finder reports it, and its steepest fall */
         smooth[i] = i ? 0.8f * smooth[i - 1] + 0.2f * loss[i] : loss[i];
