@@ -17,8 +17,9 @@
         the Hessian's trace, and the step size 2 / lambda_max that gradient descent
         must stay under;
      7. a learning-rate range test suggests a learning rate (nn_lr_find; a picture).
-   Usage: course_lab [out-dir, default build]; writes course_grad_flow.png and
-   course_lr_find.png there. About 20 s on one core. */
+   Usage: course_lab [out-dir, default build]; writes course_grad_flow.png (gradient
+   norms per layer over training) and course_lr_find.png (loss against the learning
+   rate) there. About 10 s on one core. */
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG /* only its zlib decoder is needed here */
 #include <stb/stb_image.h>
@@ -164,37 +165,54 @@ int main(int argc, char **argv) {
     /* ---- 2. vanishing gradients ---- */
     printf("2. Sigmoid gradients vanish with depth; ReLU with He initialization keeps them.\n");
     {
-        float norms[2][9];
-        int kind;
+        enum { STEPS = 200, EVERY = 4, PTS = STEPS / EVERY };
+        static float flow[2][3][PTS], when[PTS]; /* [sigmoid, relu][layer 1, 5, 9][time] */
+        static const char *names[2][3] = {{"sigmoid, layer 1", "sigmoid, layer 5", "sigmoid, layer 9"},
+                                          {"ReLU + He, layer 1", "ReLU + He, layer 5", "ReLU + He, layer 9"}};
+        float first[2][9];
+        int kind, s;
         for (kind = 0; kind < 2; kind++) {
             nn_layer_stats st[32];
-            int k = 0, nl;
+            int nl, k;
             for (i = 0; i < 8; i++) {
                 ls[i] = nn_dense(64, kind ? NN_ACT_RELU : NN_ACT_SIGMOID);
                 if (kind) ls[i].init = NN_INIT_KAIMING_NORMAL;
             }
             ls[8] = nn_dense(10, NN_ACT_IDENTITY);
-            if (!net_make(&n1, ls, 9, 256, sgd(0.1f, 0.0f), 2)) return 1;
-            nn_model_loss(&n1.m, batch_at(0, 256), 1);
-            nl = nn_model_layer_stats(&n1.m, NULL, st, 32);
-            for (i = 0; i < nl && k < 9; i++)
-                if (st[i].kind == NN_LAYER_DENSE) norms[kind][k++] = (float)log10(st[i].grad_norm);
-            printf("   %-7s log10 |dW| from the first layer to the last:", kind ? "ReLU" : "sigmoid");
-            for (i = 0; i < 9; i++) printf(" %5.1f", (double)norms[kind][i]);
+            if (!net_make(&n1, ls, 9, 256, sgd(0.01f, 0.9f), 2)) return 1;
+            for (s = 0; s < STEPS; s++) {
+                nn_model_loss(&n1.m, batch_at((s * 64) % (N_TRAIN - 64), 64), 1);
+                if (s % EVERY == 0) { /* the gradient per layer, before the step changes it */
+                    nl = nn_model_layer_stats(&n1.m, NULL, st, 32);
+                    for (i = 0, k = 0; i < nl && k < 9; i++) {
+                        if (st[i].kind != NN_LAYER_DENSE) continue;
+                        if (s == 0) first[kind][k] = (float)log10(st[i].grad_norm);
+                        if (k % 4 == 0) flow[kind][k / 4][s / EVERY] = st[i].grad_norm;
+                        k++;
+                    }
+                    when[s / EVERY] = (float)s;
+                }
+                nn_optim_step(&n1.o, n1.m.params, n1.m.grads, n1.m.n_params);
+            }
+            printf("   %-7s log10 |dW| from the first layer to the last, step 0:", kind ? "ReLU" : "sigmoid");
+            for (i = 0; i < 9; i++) printf(" %5.1f", (double)first[kind][i]);
             printf("\n");
             nn_arena_deinit(&n1.a);
         }
         printf("   measured: first / last layer gradient norm %.1e with sigmoid, %.1e with ReLU + He\n",
-               pow(10.0, norms[0][0] - norms[0][8]), pow(10.0, norms[1][0] - norms[1][8]));
+               pow(10.0, first[0][0] - first[0][8]), pow(10.0, first[1][0] - first[1][8]));
         {
-            nn_plot_series s[2];
-            memset(s, 0, sizeof s);
-            s[0].label = "sigmoid (PyTorch default init)"; s[0].y = norms[0]; s[0].n = 9;
-            s[1].label = "ReLU, He (Kaiming) init"; s[1].y = norms[1]; s[1].n = 9;
+            nn_plot_xy_series sr[6];
+            for (i = 0; i < 6; i++) {
+                sr[i].label = names[i / 3][i % 3];
+                sr[i].x = when;
+                sr[i].y = flow[i / 3][i % 3];
+                sr[i].n = PTS;
+            }
             snprintf(path, sizeof path, "%s/course_grad_flow.png", out_dir);
-            if (nn_plot_curves_png(path, 720, 420, "gradient flow: 9-layer MLP, one batch", "log10 |dL/dW| of the layer",
-                                   NULL, s, 2) == NN_PLOT_OK)
-                printf("   wrote %s (x: layer 1 = input side)\n", path);
+            if (nn_plot_xy_png(path, 800, 480, "gradient flow: 9-layer MLP, SGD lr 0.01 momentum 0.9", "training step",
+                               "|dL/dW| of the layer", 0, 1, sr, 6, NAN) == NN_PLOT_OK)
+                printf("   wrote %s\n", path);
         }
         printf("\n");
     }
@@ -336,17 +354,13 @@ int main(int argc, char **argv) {
                 nn_arena_deinit(&n2.a);
             }
             {
-                float lx[NN_LR_FIND_MAX];
-                nn_plot_series s[2];
-                for (i = 0; i < fr.n; i++) lx[i] = (float)log10(fr.lr[i]);
-                (void)lx;
-                memset(s, 0, sizeof s);
-                s[0].label = "loss, smoothed"; s[0].y = fr.smoothed; s[0].n = fr.n;
-                s[1].label = "loss, per batch"; s[1].y = fr.loss; s[1].n = fr.n;
+                nn_plot_xy_series sr[2];
+                sr[0].label = "loss, per batch"; sr[0].x = fr.lr; sr[0].y = fr.loss; sr[0].n = fr.n;
+                sr[1].label = "loss, smoothed"; sr[1].x = fr.lr; sr[1].y = fr.smoothed; sr[1].n = fr.n;
                 snprintf(path, sizeof path, "%s/course_lr_find.png", out_dir);
-                if (nn_plot_curves_png(path, 720, 420, "learning-rate range test (lr x10 every 30 steps)", "loss", NULL,
-                                       s, 2) == NN_PLOT_OK)
-                    printf("   wrote %s\n", path);
+                if (nn_plot_xy_png(path, 800, 480, "learning-rate range test, SGD momentum 0.9", "learning rate", "loss",
+                                   1, 1, sr, 2, fr.suggested) == NN_PLOT_OK)
+                    printf("   wrote %s (the dashed line: the suggested lr)\n", path);
             }
         } else {
             printf("   %s\n", fr.error);
