@@ -2477,16 +2477,70 @@ NN__TARGET_AVX2 static float nn__hsum_avx2(__m256 v) {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
+#if NN__AVX512
+/* The 4-row groups of the AVX2 row kernel below with 16-wide registers: lanes
+   0-7 of each accumulator are the AVX2 kernel's s, lanes 8-15 its t, so every
+   row sees the same FMAs in the same order and the results are the same
+   bits, with half the instructions and 64-byte loads.
+   Returns the first row of B left (N - N % 4), as the AVX2 groups would. */
+NN__TARGET_AVX512 static int nn__rows4_avx512(const float *a, const float *B, int ldb, int N, int K, float alpha,
+                                              float beta, float *c) {
+    int j, k, r;
+    for (j = 0; j + 4 <= N; j += 4) {
+        const float *b0 = B + (size_t)j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        __m512 u0 = _mm512_setzero_ps(), u1 = _mm512_setzero_ps(), u2 = _mm512_setzero_ps(), u3 = _mm512_setzero_ps();
+        __m256 s0, s1, s2, s3;
+        float dot[4];
+        for (k = 0; k + 16 <= K; k += 16) {
+            __m512 av = _mm512_loadu_ps(a + k);
+            u0 = _mm512_fmadd_ps(_mm512_loadu_ps(b0 + k), av, u0);
+            u1 = _mm512_fmadd_ps(_mm512_loadu_ps(b1 + k), av, u1);
+            u2 = _mm512_fmadd_ps(_mm512_loadu_ps(b2 + k), av, u2);
+            u3 = _mm512_fmadd_ps(_mm512_loadu_ps(b3 + k), av, u3);
+        }
+        s0 = _mm512_castps512_ps256(u0); s1 = _mm512_castps512_ps256(u1);
+        s2 = _mm512_castps512_ps256(u2); s3 = _mm512_castps512_ps256(u3);
+        for (; k + 8 <= K; k += 8) {
+            __m256 a0 = _mm256_loadu_ps(a + k);
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(b0 + k), a0, s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(b1 + k), a0, s1);
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(b2 + k), a0, s2);
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(b3 + k), a0, s3);
+        }
+#define NN__HI8(u) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1))
+        dot[0] = nn__hsum_avx2(_mm256_add_ps(s0, NN__HI8(u0)));
+        dot[1] = nn__hsum_avx2(_mm256_add_ps(s1, NN__HI8(u1)));
+        dot[2] = nn__hsum_avx2(_mm256_add_ps(s2, NN__HI8(u2)));
+        dot[3] = nn__hsum_avx2(_mm256_add_ps(s3, NN__HI8(u3)));
+#undef NN__HI8
+        for (r = 0; r < 4; r++) {
+            const float *br = B + (size_t)(j + r) * ldb;
+            float t = dot[r];
+            int kk;
+            for (kk = k; kk < K; kk++) t = nn__fma1_avx2(a[kk], br[kk], t);
+            c[j + r] = nn__axpby1_avx2(t, alpha, beta, c[j + r]);
+        }
+    }
+    return j;
+}
+#endif
+
 NN__TARGET_AVX2 static void nn__gemm_rows_avx2(int trans_b, int M, int N, int K, float alpha, const float *A,
-                                               int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+                                               int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                                               int wide) {
     int i, j, k, r;
+    (void)wide; /* read only with the AVX-512 kernels compiled in */
     for (i = 0; i < M; i++) {
         const float *a = A + (size_t)i * lda;
         float *c = C + (size_t)i * ldc;
         if (trans_b) {
+            j = 0;
+#if NN__AVX512
+            if (wide) j = nn__rows4_avx512(a, B, ldb, N, K, alpha, beta, c);
+#endif
             /* 4 rows of B at a time, two accumulators each: 8 independent FMA
                chains, every load of A shared by 4 rows */
-            for (j = 0; j + 4 <= N; j += 4) {
+            for (; j + 4 <= N; j += 4) {
                 const float *b0 = B + (size_t)j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
                 __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
                        s3 = _mm256_setzero_ps(), t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps(),
@@ -2963,7 +3017,11 @@ static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int 
         kn.simd = 1;
         /* the row kernel's choice depends on the shape only, never on the level */
         if (!trans_a && (M < NN__MR || (trans_b && N <= NN__NR))) {
-            nn__gemm_rows_avx2(trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            int wide = 0;
+#if NN__AVX512
+            wide = level >= 3 && nn__cpu_has_avx512();
+#endif
+            nn__gemm_rows_avx2(trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, wide);
             return;
         }
     }

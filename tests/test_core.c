@@ -765,7 +765,10 @@ static void test_tensor_none(void) {
 
 static void test_gemm_levels_identical(void) {
     static const int T[][3] = {{1, 1, 1},   {8, 32, 9},    {9, 33, 17},  {7, 31, 5},   {64, 10, 128},
-                               {64, 256, 33}, {33, 784, 64}, {17, 3, 300}, {100, 100, 100}, {257, 129, 300}};
+                               {64, 256, 33}, {33, 784, 64}, {17, 3, 300}, {100, 100, 100}, {257, 129, 300},
+                               /* the row kernel (M < 6; the AVX-512 one takes B's rows 4 at a time) */
+                               {1, 256, 784}, {3, 17, 33}, {5, 9, 16}, {1, 7, 15}, {2, 4, 8}, {4, 13, 47},
+                               {1, 128, 256}, {2, 5, 31}};
     const int nt = (int)(sizeof T / sizeof T[0]);
     nn_rng r;
     int t, i, n = 0, same = 0, cases = 0;
