@@ -47,6 +47,14 @@
      score it; nn_model_save with st.prep and st.meta ships the model with its
      preprocessing and provenance. examples/fashion_mnist.c shows all of it.
 
+   LOOKING INSIDE (section 17)
+     nn_gradcheck_model / nn_gradcheck_fn check a backward pass against centred
+     differences; nn_hessian_vector, _full, _top_eigen and _trace measure
+     curvature; nn_model_layer_stats reports dead ReLUs, saturation, norms and
+     update ratios; nn_lr_find runs a learning-rate range test; nn_hp_search
+     searches hyperparameters (grid, random, coarse-to-fine, successive
+     halving, TPE). examples/course_lab.c and examples/hparam_search.c use them.
+
    CONFIGURATION (define before including the implementation)
      NN_ASSERT(c)       programmer-error check            default: assert(c) from <assert.h>
      NN_MALLOC(sz)      allocator, all three or none       default: malloc / realloc / free
