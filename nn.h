@@ -655,7 +655,8 @@ NNDEF nn_result nn_model_sizes_query(const nn_model_desc *desc, nn_model_sizes *
 /* Build and initialize (see nn_init for the schemes). */
 NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc *desc);
 /* TRAIN: dropout active, batch norm uses and updates batch statistics.
-   EVAL: dropout is the identity, batch norm uses its running statistics.
+   EVAL: dropout is the identity (vanilla dropout scales by 1 - p), batch norm
+   uses its running statistics.
    Forgetting to switch is the classic bug: the mode shows in nn_model_summary. */
 NNDEF void nn_model_set_mode(nn_model *m, nn_mode mode);
 /* x (B, inputs), B <= max_batch. Returns a view of the output (B, outputs),
@@ -1513,7 +1514,7 @@ typedef struct nn_gradcheck_result {
    as it was (parameters bit for bit, running statistics, dropout stream)
    except m->grads, which hold the analytic gradient. Dropout masks are the
    same in every evaluation. Scratch comes from the arena and is given back.
-   NN_OK when every checked element passes, NN_ERR_NUMERIC when one fails
+   NN_OK when every checked element passes, NN_ERR_CHECK_FAILED when one fails
    (r->worst names it), another error for bad arguments. One layer in
    isolation is a model of that one layer. */
 NNDEF nn_result nn_gradcheck_model(nn_model *m, nn_batch b, const nn_gradcheck_desc *d, nn_arena *scratch,
@@ -1536,7 +1537,7 @@ NNDEF void nn_gradcheck_print(const nn_gradcheck_result *r, FILE *f);
    error is O(step^2) times the third derivative. step 0 means 1e-2. Each
    product is two forward and backward passes; the model is left as it was
    (parameters bit for bit, running statistics, dropout stream; m->grads
-   hold the gradient at w). Every function takes its scratch (3 n_params
+   hold the gradient at w). Every function takes its scratch (4 n_params
    floats and a copy of the running statistics) from the arena and gives it
    back. Use EVAL mode, or a model without dropout, for a function of the
    parameters alone. */
@@ -1590,8 +1591,11 @@ NNDEF int nn_model_layer_stats(const nn_model *m, const float *params_before, nn
    fastest against log(lr) (the first tenth of the points left out: the
    average has not settled there), and reports the lr of the minimum (a
    tenth of it is the other common rule). The model and the optimizer are
-   left exactly as they were (parameters, moments, step count, running
-   statistics, dropout stream); scratch from the arena, given back. */
+   left as they were (parameters, moments, step count, lr, schedule, running
+   statistics, dropout stream, mode), except that m->grads end at 0 and
+   m->batch is the sweep's; scratch from the arena, given back. Refused data
+   (a label out of range, a prep of another width) is an error, not a
+   divergence. */
 #define NN_LR_FIND_MAX 1000
 typedef struct nn_lr_find_desc {
     double lr_min, lr_max;     /* default 1e-7, 10 */
@@ -1628,7 +1632,8 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
      RANDOM          trials independent draws (log-uniform uniform in log)
      COARSE_TO_FINE  rounds of trials draws; each round's box is the range of
                      the best keep fraction of all trials so far (in the
-                     dim's own scale; choices: those among the best)
+                     dim's own scale, widened by a tenth and half a trial's
+                     share; choices: those among the best)
      HALVING         successive halving: trials random configurations at
                      budget, the best 1/eta of them again at eta x budget, ...
                      until one is left (Jamieson & Talwalkar 2016)
@@ -2498,7 +2503,7 @@ NN__TARGET_AVX512 static int nn__rows4_avx512(const float *a, const float *B, in
         const float *b0 = B + (size_t)j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
         __m512 u0 = _mm512_setzero_ps(), u1 = _mm512_setzero_ps(), u2 = _mm512_setzero_ps(), u3 = _mm512_setzero_ps();
         __m256 s0, s1, s2, s3;
-        float dot[4];
+        float dot[4], h[4][16]; /* the halves through memory: GCC's 512-to-256 casts warn in C++ */
         for (k = 0; k + 16 <= K; k += 16) {
             __m512 av = _mm512_loadu_ps(a + k);
             u0 = _mm512_fmadd_ps(_mm512_loadu_ps(b0 + k), av, u0);
@@ -2506,8 +2511,10 @@ NN__TARGET_AVX512 static int nn__rows4_avx512(const float *a, const float *B, in
             u2 = _mm512_fmadd_ps(_mm512_loadu_ps(b2 + k), av, u2);
             u3 = _mm512_fmadd_ps(_mm512_loadu_ps(b3 + k), av, u3);
         }
-        s0 = _mm512_castps512_ps256(u0); s1 = _mm512_castps512_ps256(u1);
-        s2 = _mm512_castps512_ps256(u2); s3 = _mm512_castps512_ps256(u3);
+        _mm512_storeu_ps(h[0], u0); _mm512_storeu_ps(h[1], u1);
+        _mm512_storeu_ps(h[2], u2); _mm512_storeu_ps(h[3], u3);
+        s0 = _mm256_loadu_ps(h[0]); s1 = _mm256_loadu_ps(h[1]);
+        s2 = _mm256_loadu_ps(h[2]); s3 = _mm256_loadu_ps(h[3]);
         for (; k + 8 <= K; k += 8) {
             __m256 a0 = _mm256_loadu_ps(a + k);
             s0 = _mm256_fmadd_ps(_mm256_loadu_ps(b0 + k), a0, s0);
@@ -2515,12 +2522,10 @@ NN__TARGET_AVX512 static int nn__rows4_avx512(const float *a, const float *B, in
             s2 = _mm256_fmadd_ps(_mm256_loadu_ps(b2 + k), a0, s2);
             s3 = _mm256_fmadd_ps(_mm256_loadu_ps(b3 + k), a0, s3);
         }
-#define NN__HI8(u) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u), 1))
-        dot[0] = nn__hsum_avx2(_mm256_add_ps(s0, NN__HI8(u0)));
-        dot[1] = nn__hsum_avx2(_mm256_add_ps(s1, NN__HI8(u1)));
-        dot[2] = nn__hsum_avx2(_mm256_add_ps(s2, NN__HI8(u2)));
-        dot[3] = nn__hsum_avx2(_mm256_add_ps(s3, NN__HI8(u3)));
-#undef NN__HI8
+        dot[0] = nn__hsum_avx2(_mm256_add_ps(s0, _mm256_loadu_ps(h[0] + 8)));
+        dot[1] = nn__hsum_avx2(_mm256_add_ps(s1, _mm256_loadu_ps(h[1] + 8)));
+        dot[2] = nn__hsum_avx2(_mm256_add_ps(s2, _mm256_loadu_ps(h[2] + 8)));
+        dot[3] = nn__hsum_avx2(_mm256_add_ps(s3, _mm256_loadu_ps(h[3] + 8)));
         for (r = 0; r < 4; r++) {
             const float *br = B + (size_t)(j + r) * ldb;
             float t = dot[r];
@@ -4858,7 +4863,10 @@ NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size) {
             else
                 sprintf(what, "%s", nn_act_name(ly->act));
             break;
-        case NN_LAYER_DROPOUT: sprintf(what, "dropout p=%g%s", ly->p, m->mode == NN_MODE_EVAL ? " (off)" : ""); break;
+        case NN_LAYER_DROPOUT:
+            sprintf(what, "dropout p=%g%s", ly->p,
+                    m->mode != NN_MODE_EVAL ? (ly->vanilla ? " (vanilla)" : "") : ly->vanilla ? " (x (1-p))" : " (off)");
+            break;
         case NN_LAYER_BATCHNORM: sprintf(what, "batchnorm eps=%g m=%g", ly->eps, ly->momentum); break;
         case NN_LAYER_LAYERNORM: sprintf(what, "layernorm eps=%g", ly->eps); break;
         case NN_LAYER_FLATTEN: sprintf(what, "flatten"); break;
@@ -9644,8 +9652,11 @@ static void nn__gradcheck_run(nn__eval_fn eval, void *ctx, float *p, const float
     long failed = 0;
     for (j = 0; j < k; j++) {
         long i = (off + (long)((double)j * (double)n / (double)k)) % n;
-        float saved = p[i], hi = (float)((double)saved + d->step), lo = (float)((double)saved - d->step);
+        double h = d->step;
+        float saved = p[i], hi, lo;
         double fp, fm;
+        /* where the step is below a float step of the coordinate, widen it */
+        while ((hi = (float)((double)saved + h)) == (lo = (float)((double)saved - h)) && h < 1e30) h *= 2.0;
         p[i] = hi;
         fp = eval(ctx);
         p[i] = lo;
@@ -9801,7 +9812,7 @@ NNDEF nn_result nn_gradcheck_model(nn_model *m, nn_batch b, const nn_gradcheck_d
     m->input_grad = saved_input_grad;
     if (buffers) memcpy(m->buffers, buffers, sizeof(float) * m->n_buffers);
     m->rng = e.rng;
-    if (loss != loss) {
+    if (!(loss > -HUGE_VAL && loss < HUGE_VAL)) {
         nn_arena_rewind(scratch, mark);
         return nn__fail(r->error, NN_ERR_NONFINITE, "gradcheck: the loss at the start is not finite (%s)", m->error);
     }
@@ -10187,6 +10198,7 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
     long ostep;
     const struct nn_sched *osched;
     nn_rng orng;
+    nn_mode omode;
     nn_batcher bt;
     nn_result res = NN_OK;
     double avg = 0.0, best = HUGE_VAL, slope_best = 0.0;
@@ -10207,6 +10219,9 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
                         "0 <= smooth < 1, diverge > 1", NN_LR_FIND_MAX, m->max_batch);
     if (o->n != n) return nn__fail(r->error, NN_ERR_SHAPE_MISMATCH, "lr_find: optimizer for %lu parameters, model has %lu",
                                    (unsigned long)o->n, (unsigned long)n);
+    if (d->prep && (!d->prep->shift || d->prep->out != m->inputs))
+        return nn__fail(r->error, NN_ERR_SHAPE_MISMATCH, "lr_find: prep gives %d features (%s), the model takes %d",
+                        d->prep->out, d->prep->shift ? "initialised" : "not initialised", m->inputs);
     features = d->prep ? d->prep->in : m->inputs;
     if (train->features != features || (!train->labels && !train->targets) ||
         (train->targets && train->target_dim != m->outputs))
@@ -10214,6 +10229,9 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
     n_rows = train->rows ? train->n_rows : train->n;
     if (n_rows < 1) return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: no rows");
     B = NN__MIN(d->batch, n_rows);
+    for (i = 0; i < m->n_layers; i++) /* the sweep trains: batch statistics need two rows */
+        if (m->layers[i].kind == NN_LAYER_BATCHNORM && B < 2)
+            return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: batch norm needs batches of 2 rows or more");
     mark = nn_arena_mark(scratch);
     slots[0] = o->s0; slots[1] = o->s1; slots[2] = o->s2; slots[3] = o->slow;
     for (i = 0; i < 4; i++) save[i] = slots[i] ? (float *)nn_arena_alloc(scratch, sizeof(float) * n) : NULL;
@@ -10239,6 +10257,7 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
     ostep = o->step;
     osched = o->sched;
     orng = m->rng;
+    omode = m->mode;
     o->sched = NULL;
     nn_model_set_mode(m, NN_MODE_TRAIN);
     for (i = 0; i < n_rows; i++) idx[i] = i;
@@ -10250,14 +10269,23 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
         float loss;
         if ((b = nn_batcher_next(&bt, &br)) == 0) b = nn_batcher_next(&bt, &br);
         for (i = 0; i < b; i++) rows[i] = train->rows ? train->rows[br[i]] : br[i];
-        nn_data_gather(train, rows, b, x, lab, tgt);
-        if (d->prep) nn_prep_apply(d->prep, nn_tensor_2d(xin, b, m->inputs), nn_tensor_2d(x, b, features));
+        res = nn_data_gather(train, rows, b, x, lab, tgt);
+        if (res == NN_OK && d->prep)
+            res = nn_prep_apply(d->prep, nn_tensor_2d(xin, b, m->inputs), nn_tensor_2d(x, b, features));
+        if (res != NN_OK) {
+            nn__fail(r->error, res, "lr_find: batch %d could not be gathered: %s", k, nn_result_string(res));
+            break;
+        }
         batch.x = nn_tensor_2d(xin, b, m->inputs);
         batch.labels = train->labels ? lab : NULL;
         batch.targets = train->labels ? NULL : tgt;
         loss = nn_model_loss(m, batch, 1);
+        if (loss != loss && m->error[0]) { /* refused data, not divergence */
+            res = nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: batch %d: %s", k, m->error);
+            break;
+        }
         if (loss != loss && k == 0) {
-            res = nn__fail(r->error, NN_ERR_NONFINITE, "lr_find: the loss is not finite at the first step (%s)", m->error);
+            res = nn__fail(r->error, NN_ERR_NONFINITE, "lr_find: the loss is not finite at the first step");
             break;
         }
         avg = d->smooth * avg + (1.0 - d->smooth) * (loss == loss ? (double)loss : HUGE_VAL);
@@ -10288,6 +10316,7 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
     o->step = ostep;
     o->sched = osched;
     m->rng = orng;
+    nn_model_set_mode(m, omode);
     nn_arena_rewind(scratch, mark);
     if (res != NN_OK) return res;
     if (best_i >= 0) r->min_lr = r->lr[best_i];
@@ -10330,12 +10359,12 @@ NNDEF nn_hp_dim nn_hp_int(const char *name, int lo, int hi) { return nn__hp_dim(
 NNDEF nn_hp_dim nn_hp_choice(const char *name, int n, const double *values, const char *const *labels) {
     nn_hp_dim d = nn__hp_dim(name, NN_HP_CHOICE, 0.0, 0.0);
     int i;
-    d.n_choices = values && n >= 0 ? NN__MIN(n, NN_HP_MAX_CHOICES) : 0;
-    for (i = 0; i < d.n_choices; i++) {
+    d.n_choices = values && n >= 0 ? n : 0; /* more than NN_HP_MAX_CHOICES: refused by the search */
+    for (i = 0; i < NN__MIN(d.n_choices, NN_HP_MAX_CHOICES); i++) {
         d.choices[i] = values[i];
         d.labels[i] = labels ? labels[i] : NULL;
     }
-    d.grid = d.n_choices;
+    d.grid = NN__MIN(d.n_choices, NN_HP_MAX_CHOICES);
     return d;
 }
 
@@ -10373,7 +10402,7 @@ static nn_result nn__hp_check(const nn_hp_dim *dims, int n, const nn_hp_search_d
         case NN_HP_CHOICE: ok = h->n_choices >= 1 && h->n_choices <= NN_HP_MAX_CHOICES; break;
         default: ok = 0; break;
         }
-        if (!ok || (d->method == NN_HP_GRID && h->kind != NN_HP_CHOICE && h->grid < 1))
+        if (!ok || (d->method == NN_HP_GRID && h->kind != NN_HP_CHOICE && !NN__IN(h->grid, 1, 1000000)))
             return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "hp: dimension %d (%s) has an invalid kind or range", k,
                             h->name ? h->name : "?");
     }
@@ -10404,7 +10433,7 @@ static int nn__hp_grid_n(const nn_hp_dim *h) {
 }
 
 NNDEF int nn_hp_search_count(const nn_hp_dim *dims, int n_dims, const nn_hp_search_desc *d) {
-    long total = 0;
+    int64_t total = 0;
     int k;
     if (nn__hp_check(dims, n_dims, d, NULL) != NN_OK) return 0;
     switch (d->method) {
@@ -10415,13 +10444,13 @@ NNDEF int nn_hp_search_count(const nn_hp_dim *dims, int n_dims, const nn_hp_sear
             if (total > INT_MAX / 2) return 0;
         }
         break;
-    case NN_HP_COARSE_TO_FINE: total = (long)d->trials * d->rounds; break;
+    case NN_HP_COARSE_TO_FINE: total = (int64_t)d->trials * d->rounds; break;
     case NN_HP_HALVING: {
-        long c = d->trials;
+        int64_t c = d->trials;
         for (;;) {
             total += c;
             if (c <= 1 || total > INT_MAX / 2) break;
-            c = NN__MAX(1, (long)floor((double)c / d->eta));
+            c = NN__MAX(1, (int64_t)floor((double)c / d->eta));
         }
         break;
     }
@@ -10712,12 +10741,15 @@ NNDEF nn_result nn_hp_search(const nn_hp_dim *dims, int n_dims, const nn_hp_sear
         }
         while (c > 1) {
             int next = NN__MAX(1, (int)floor((double)c / d->eta)), m;
-            m = nn__hp_rank(trials + first, c, order); /* NaN scores drop out */
+            m = nn__hp_rank(trials + first, c, order);
+            /* failed (NaN) configurations rank last, each once */
+            for (j = 0; j < c && m < c; j++)
+                if (trials[first + j].score != trials[first + j].score) order[m++] = j;
             budget *= d->eta;
             rung++;
             for (j = 0; j < next; j++) {
                 nn_hp_trial *t = &trials[n];
-                *t = trials[first + (j < m ? order[j] : j)];
+                *t = trials[first + order[j]];
                 t->rung = rung;
                 t->budget = budget;
                 NN__HP_RUN(t);

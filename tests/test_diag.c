@@ -1046,6 +1046,96 @@ static void test_course_flags_in_checkpoint(void) {
     held_free(&h);
 }
 
+
+/* ------------------------------------------------------------------ review findings */
+
+static double big_objective(void *user, const float *x, float *g) {
+    (void)user;
+    if (g) g[0] = 2.0f * x[0], g[1] = 1.0f;
+    return (double)x[0] * x[0] + (double)x[1];
+}
+
+/* A coordinate of 1e6 is 0.06 float steps of the default 1e-2 wide: the step widens
+   rather than dividing 0 by 0. */
+static void test_gradcheck_large_coordinate(void) {
+    float x[2] = {0.5f, 1e6f}, g[2];
+    nn_gradcheck_desc d = nn_gradcheck_desc_default();
+    nn_gradcheck_result r;
+    CHECK_EQ_INT(nn_gradcheck_fn(big_objective, NULL, x, g, 2, &d, &r), NN_OK);
+    CHECK(x[1] == 1e6f);
+}
+
+static double hp_nan_but_one(void *user, const nn_hp_trial *t) {
+    (void)user;
+    return t->config == 1 ? 1.0 / t->budget : NAN;
+}
+
+/* Halving with one scored configuration among nine: each configuration at most once per
+   rung, the scored one first. */
+static void test_hp_halving_nan_configs(void) {
+    nn_hp_dim dims[4];
+    nn_hp_search_desc d = nn_hp_search_desc_default(NN_HP_HALVING);
+    nn_hp_trial t[32];
+    nn_hp_result res;
+    int i, j;
+    hp_space(dims);
+    d.trials = 9;
+    CHECK_EQ_INT(nn_hp_search(dims, 4, &d, hp_nan_but_one, NULL, t, 32, &res), NN_OK);
+    CHECK_EQ_INT(res.n_trials, 9 + 3 + 1);
+    for (i = 9; i < res.n_trials; i++)
+        for (j = i + 1; j < res.n_trials; j++) CHECK(t[i].rung != t[j].rung || t[i].config != t[j].config);
+    CHECK(t[9].config == 1 && t[12].config == 1 && t[res.best].config == 1);
+    {
+        double v[NN_HP_MAX_CHOICES + 1];
+        nn_hp_dim many;
+        for (i = 0; i <= NN_HP_MAX_CHOICES; i++) v[i] = i;
+        many = nn_hp_choice("too many", NN_HP_MAX_CHOICES + 1, v, NULL);
+        CHECK_EQ_INT(nn_hp_search(&many, 1, &d, hp_nan_but_one, NULL, t, 32, &res), NN_ERR_INVALID_ARGUMENT);
+    }
+}
+
+/* nn_lr_find puts the mode back, refuses a prep of another width, a label out of range
+   and batch norm on batches of one. */
+static void test_lr_find_refusals(void) {
+    static blobs s;
+    nn_layer_desc ls[3];
+    held h;
+    nn_optim o;
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+    nn_arena oa, pa;
+    nn_lr_find_desc d = nn_lr_find_desc_default();
+    static nn_lr_find_result r;
+    nn_prep prep;
+    blobs_make(&s);
+    ls[0] = nn_dense(8, NN_ACT_IDENTITY);
+    ls[1] = nn_batchnorm();
+    ls[2] = nn_dense(2, NN_ACT_IDENTITY);
+    CHECK(held_make(&h, 3, 64, ls, 3, 4));
+    CHECK_EQ_INT(nn_arena_init_heap(&oa, nn_optim_arena_bytes(&od, h.m.n_params)), NN_OK);
+    CHECK_EQ_INT(nn_optim_init(&o, &oa, &od, h.m.n_params), NN_OK);
+    d.steps = 20;
+    d.batch = 16;
+    nn_model_set_mode(&h.m, NN_MODE_EVAL);
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r), NN_OK);
+    CHECK(h.m.mode == NN_MODE_EVAL);
+    d.batch = 1;
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r), NN_ERR_INVALID_ARGUMENT);
+    d.batch = 16;
+    CHECK_EQ_INT(nn_arena_init_heap(&pa, nn_prep_arena_bytes(5, 0)), NN_OK);
+    memset(&prep, 0, sizeof prep);
+    CHECK_EQ_INT(nn_prep_init(&prep, &pa, 5, 0), NN_OK);
+    d.prep = &prep;
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r), NN_ERR_SHAPE_MISMATCH);
+    d.prep = NULL;
+    s.y[5] = 7; /* a label the model has no output for */
+    CHECK_EQ_INT(nn_lr_find(&h.m, &o, &h.scratch, &s.d, &d, &r), NN_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(r.error, "label") != NULL);
+    CHECK(h.m.mode == NN_MODE_EVAL && h.scratch.used == 0);
+    nn_arena_deinit(&pa);
+    nn_arena_deinit(&oa);
+    held_free(&h);
+}
+
 static const test_case tests[] = {
     TEST(test_gradcheck_mlp_smooth),
     TEST(test_gradcheck_norms_dropout),
@@ -1064,6 +1154,9 @@ static const test_case tests[] = {
     TEST(test_course_l1_proximal),
     TEST(test_course_vanilla_dropout),
     TEST(test_course_flags_in_checkpoint),
+    TEST(test_gradcheck_large_coordinate),
+    TEST(test_hp_halving_nan_configs),
+    TEST(test_lr_find_refusals),
     TEST(test_hp_grid),
     TEST(test_hp_random_reproducible),
     TEST(test_hp_coarse_to_fine_and_tpe),
