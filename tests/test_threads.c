@@ -13,8 +13,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
+#include <sched.h>
 #define HAVE_PTHREADS 1
 #else
 #define HAVE_PTHREADS 0
@@ -113,19 +115,25 @@ static void test_threads_gemm_bit_identical(void) {
     TEST_NOTE("%d GEMMs compared bit for bit", checked);
 }
 
-/* The workers do run chunks (not the caller alone): over many calls of a
-   GEMM big enough to split, some chunks must have been taken by a worker. */
+/* The workers do run chunks (not the caller alone): over calls of a GEMM big
+   enough to split, some chunk must be taken by a worker. The caller yields
+   between calls and keeps calling for up to 20 s, so a worker on a busy or
+   single core (or under valgrind, which runs one thread at a time) still
+   gets its turn; a pool whose workers never run fails. */
 static void test_threads_workers_take_chunks(void) {
     enum { M = 256, N = 512, K = 256 };
     nn_threads *t = pool_fixed(2);
     float *A = falloc((size_t)M * K), *B = falloc((size_t)K * N), *C = falloc((size_t)M * N);
     long calls = 0, par = 0, wc = 0;
-    int i;
+    time_t t0 = time(NULL);
     CHECK(t != NULL);
     if (!t) return;
-    for (i = 0; i < 200 && wc == 0; i++) {
+    while (wc == 0 && time(NULL) - t0 < 20) {
         nn_gemm_mt(t, 99, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
         nn_threads_stats(t, &calls, &par, NULL, &wc);
+#if HAVE_PTHREADS
+        sched_yield();
+#endif
     }
     CHECKF(wc > 0, "after %ld calls the workers had run no chunk", calls);
     CHECK(calls == par);
