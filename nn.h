@@ -3049,51 +3049,38 @@ static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int 
 #if NN__NEON
     if (level >= 1) kn.micro = nn__micro_neon;
 #endif
-    if (pool && pool->n > 1 && 2.0 * M * N * K >= 1e6) {
-        /* several chunks per thread, so that a slower core takes fewer */
+#ifdef _OPENMP
+    if (!pool && 2.0 * M * N * K >= 4e6) threads = omp_get_max_threads();
+#endif
+    if (pool && pool->n > 1 && 2.0 * M * N * K >= 1e6) threads = pool->n;
+    if (threads <= 1) {
+        nn__gemm_serial(&kn, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    {
+        /* Slabs of C's columns (or rows) in whole tiles, each the serial GEMM:
+           K is never split, so every element sees the same sums for any
+           thread count. The pool takes several chunks per thread (a slower
+           core takes fewer), OpenMP one each. */
         nn__gemm_job j;
         j.kn = &kn; j.trans_a = trans_a; j.trans_b = trans_b; j.M = M; j.N = N; j.K = K;
         j.alpha = alpha; j.beta = beta; j.A = A; j.B = B; j.C = C; j.lda = lda; j.ldb = ldb; j.ldc = ldc;
         j.split_n = N / kn.nr >= M / kn.mr;
         j.unit = j.split_n ? kn.nr : kn.mr;
         j.tiles = ((j.split_n ? N : M) + j.unit - 1) / j.unit;
-        j.chunks = NN__MIN(j.tiles, NN__GEMM_CHUNKS * pool->n);
-        nn__threads_run(pool, 2.0 * M * N * K, nn__gemm_chunk, &j, j.chunks);
-        return;
-    }
-#ifdef _OPENMP
-    if (2.0 * M * N * K >= 4e6) threads = omp_get_max_threads();
-#endif
-    if (threads <= 1) {
-        nn__gemm_serial(&kn, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-#ifdef _OPENMP
-    {
-        /* Each thread takes a contiguous slab of C's columns (or rows), in whole
-           tiles, and runs the serial GEMM on it: K is never split, so every
-           element sees the same sums for any thread count. */
-        int split_n = N / kn.nr >= M / kn.mr, unit = split_n ? kn.nr : kn.mr;
-        int tiles = ((split_n ? N : M) + unit - 1) / unit, t;
-        if (threads > tiles) threads = tiles;
-#pragma omp parallel for schedule(static) num_threads(threads)
-        for (t = 0; t < threads; t++) {
-            int t0 = tiles * t / threads * unit, t1 = tiles * (t + 1) / threads * unit;
-            if (split_n) {
-                int n = NN__MIN(t1, N) - t0;
-                if (n > 0)
-                    nn__gemm_serial(&kn, trans_a, trans_b, M, n, K, alpha, A, lda,
-                                    trans_b ? B + (size_t)t0 * ldb : B + t0, ldb, beta, C + t0, ldc);
-            } else {
-                int m = NN__MIN(t1, M) - t0;
-                if (m > 0)
-                    nn__gemm_serial(&kn, trans_a, trans_b, m, N, K, alpha,
-                                    trans_a ? A + t0 : A + (size_t)t0 * lda, lda, B, ldb, beta,
-                                    C + (size_t)t0 * ldc, ldc);
-            }
+        j.chunks = NN__MIN(j.tiles, pool ? NN__GEMM_CHUNKS * threads : threads);
+        if (pool) {
+            nn__threads_run(pool, 2.0 * M * N * K, nn__gemm_chunk, &j, j.chunks);
+            return;
         }
-    }
+#ifdef _OPENMP
+        {
+            int t, chunks = j.chunks;
+#pragma omp parallel for schedule(static) num_threads(chunks)
+            for (t = 0; t < chunks; t++) nn__gemm_chunk(&j, t);
+        }
 #endif
+    }
 }
 
 /* ---- elementwise kernels ---- */
