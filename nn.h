@@ -9801,7 +9801,9 @@ NNDEF nn_result nn_gradcheck_model(nn_model *m, nn_batch b, const nn_gradcheck_d
     m->rng = e.rng;
     if (!(loss > -HUGE_VAL && loss < HUGE_VAL)) {
         nn_arena_rewind(scratch, mark);
-        return nn__fail(r->error, NN_ERR_NONFINITE, "gradcheck: the loss at the start is not finite (%s)", m->error);
+        if (m->error[0]) /* refused data (a label out of range), not a numeric problem */
+            return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "gradcheck: %s", m->error);
+        return nn__fail(r->error, NN_ERR_NONFINITE, "gradcheck: the loss at the start is not finite");
     }
     nn_rng_seed(&pick, d->seed);
     floor = nn__max_abs(m->grads, m->n_params);

@@ -248,6 +248,26 @@ static void test_gradcheck_bad_arguments_and_nan(void) {
     CHECK_EQ_INT(nn_gradcheck_fn(NULL, NULL, x, g, 2, &d, &res), NN_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(nn_gradcheck_fn(nan_objective, NULL, x, g, 0, &d, &res), NN_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(nn_gradcheck_fn(nan_objective, NULL, x, g, 2, &d, NULL), NN_ERR_INVALID_ARGUMENT);
+    {
+        /* a model's batch: too many rows, a label out of range, no model: refused, nothing written */
+        nn_layer_desc ls[1];
+        held h;
+        float xb[8 * 5];
+        int lab[8] = {0, 1, 2, 7, 0, 0, 0, 0};
+        nn_batch b;
+        nn_gradcheck_result r;
+        ls[0] = nn_dense(3, NN_ACT_IDENTITY);
+        memset(xb, 0, sizeof xb);
+        CHECK(held_make(&h, 5, 4, ls, 1, 1));
+        b.x = nn_tensor_2d(xb, 8, 5); b.labels = lab; b.targets = NULL;
+        CHECK_EQ_INT(nn_gradcheck_model(&h.m, b, &d, &h.scratch, &r), NN_ERR_SHAPE_MISMATCH);
+        b.x = nn_tensor_2d(xb, 4, 5);
+        CHECK_EQ_INT(nn_gradcheck_model(&h.m, b, &d, &h.scratch, &r), NN_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(r.error, "label 7") != NULL);
+        CHECK_EQ_INT(nn_gradcheck_model(NULL, b, &d, &h.scratch, &r), NN_ERR_INVALID_ARGUMENT);
+        CHECK(h.scratch.used == 0);
+        held_free(&h);
+    }
 }
 
 /* d loss / d x through m->input_grad: against centred differences, and through a model
