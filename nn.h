@@ -1805,11 +1805,6 @@ static nn_result nn__fail(char *err, nn_result r, const char *fmt, ...) {
     return r;
 }
 
-static const char *nn__layer_kind_name(nn_layer_kind k) {
-    static const char *names[] = {"none", "dense", "activation", "dropout", "batchnorm", "layernorm", "maxout", "flatten"};
-    return (int)k >= 0 && k < NN_LAYER_KIND_COUNT_ ? names[k] : "unknown";
-}
-
 NNDEF const char *nn_result_string(nn_result r) {
     switch (r) {
     case NN_OK: return "ok";
@@ -4228,16 +4223,44 @@ NNDEF float nn_loss_cross_entropy_probs(nn_tensor dlogits, nn_tensor logits, nn_
 }
 
 /* == 8. model (sequential) =============================================== */
-/* A description expands to internal layers: a DENSE or MAXOUT desc with an
+/* A model is a list of layers. What a layer of each kind does lives in one
+   block per kind below ("layer kinds"): its constructor and defaults, the
+   shape rule that checks its fields, its parameter and scratch sizes, its
+   initialization, forward, backward and summary line, collected in the table
+   nn__kinds. The model code after the table only walks the list and calls
+   through the table: a new kind is a new block and a new row.
+   A description expands to internal layers: a DENSE or MAXOUT desc with an
    activation becomes two layers (so the summary and backward stay simple).
    One walk over the expanded list serves both the size query and the build,
    so nn_model_arena_bytes is exact by construction. */
+
+/* What one sample looks like between layers: (C, H, W); a feature vector of
+   n values is (n, 1, 1). Dense layers see the flattened size. */
+typedef struct nn__shape {
+    int c, h, w;
+} nn__shape;
+
 typedef struct nn__lplan {
     nn_layer_kind kind;
     const nn_layer_desc *d;
     nn_act act;
-    int in, out;
+    nn__shape is, os;     /* per-sample shape in and out */
+    int in, out;          /* the same, flattened */
 } nn__lplan;
+
+/* Parameter and buffer counts of one internal layer. w_rows > 0: the weight
+   is a (w_rows, in) matrix (max_norm works on its rows), else a vector. */
+typedef struct nn__counts {
+    size_t w, b, buf;
+    int w_rows;
+} nn__counts;
+
+/* Arena taker for the build: with a NULL arena it only counts. */
+typedef struct nn__taker {
+    nn_arena *a;
+    size_t total;
+    int fail;
+} nn__taker;
 
 #define NN__MAX_LAYERS 1024 /* internal layers; descriptions may hold half as many */
 
@@ -4250,34 +4273,69 @@ static void *nn__take(nn_arena *a, size_t bytes, size_t *total, int *fail) {
     }
     return p;
 }
+static float *nn__takef(nn__taker *t, size_t n) {
+    return (float *)nn__take(t->a, sizeof(float) * n, &t->total, &t->fail);
+}
 
-/* ---- layer descriptions: PyTorch's defaults, then taken literally ---- */
+static size_t nn__shape_size(nn__shape s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
+static nn__shape nn__flat(int n) {
+    nn__shape s;
+    s.c = n; s.h = 1; s.w = 1;
+    return s;
+}
+
 static float nn__act_default_alpha(nn_act act) {
     return act == NN_ACT_LEAKY_RELU ? 0.01f : act == NN_ACT_ELU ? 1.0f : 0.0f;
 }
 
-NNDEF nn_layer_desc nn_layer_desc_default(nn_layer_kind kind) {
-    /* only the fields a kind reads are set: two descriptions of the same
-       layer compare equal field by field (the loader relies on it) */
-    nn_layer_desc l;
-    NN__ZERO(l);
-    l.kind = kind;
-    l.tag = NN_DESC_TAG;
-    switch (kind) {
-    case NN_LAYER_DENSE:
-        l.eps = 1e-5f; /* read only with weight_std */
-        l.init_gain = nn_init_gain(NN_ACT_IDENTITY, 0.0f);
-        break;
-    case NN_LAYER_MAXOUT:
-        l.k = 2;
-        l.init_gain = nn_init_gain(NN_ACT_IDENTITY, 0.0f);
-        break;
-    case NN_LAYER_DROPOUT: l.p = 0.5f; break;
-    case NN_LAYER_BATCHNORM: l.eps = 1e-5f; l.momentum = 0.1f; break;
-    case NN_LAYER_LAYERNORM: l.eps = 1e-5f; break;
-    default: break;
+/* ---- layer kinds: one block each -------------------------------------- */
+/* Each block may define (all take the layer and its plan entry):
+     _defaults(desc)                 PyTorch's defaults for the kind's fields
+     _shape(desc, i, in, &out, err)  check the kind's fields against the input
+                                     shape; give the output shape
+     _counts(plan, &counts)          parameters, gradients and buffers
+     _setup(layer, plan, B, taker)   kind fields from the desc, per-batch scratch
+     _init(layer, desc, rng)         initial parameters (in layer order, one rng)
+     _forward(m, layer, y, x, train) / _backward(m, layer, dx, dy, x, train)
+                                     x (B, in) y (B, out); backward accumulates
+                                     parameter gradients and writes dx
+     _describe(layer, mode, what)    the summary's text (64 bytes)
+   and is listed in nn__kinds with its name and flags. */
+
+/* Shared by dense and maxout: .units outputs, .k pieces each. */
+static nn_result nn__units_shape(const nn_layer_desc *l, int i, int max_batch, nn__shape in, nn__shape *out,
+                                 char *err) {
+    int k = l->kind == NN_LAYER_MAXOUT ? l->k : 1;
+    size_t width = nn__shape_size(in);
+    if (l->units <= 0 || k <= 0)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): units = %d%s%d, must be >= 1", i,
+                        l->kind == NN_LAYER_MAXOUT ? "maxout" : "dense", l->units,
+                        l->kind == NN_LAYER_MAXOUT ? ", k = " : "", l->kind == NN_LAYER_MAXOUT ? l->k : l->units);
+    if ((size_t)l->units * (size_t)k * width > (size_t)INT_MAX ||
+        (size_t)max_batch * (size_t)l->units * (size_t)k > (size_t)INT_MAX)
+        /* units * k is the product just found too large: print it as size_t */
+        return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d (%s): %lu x %lu weights or %d x %lu outputs over INT_MAX", i,
+                        l->kind == NN_LAYER_MAXOUT ? "maxout" : "dense", (unsigned long)((size_t)l->units * (size_t)k),
+                        (unsigned long)width, max_batch, (unsigned long)((size_t)l->units * (size_t)k));
+    *out = nn__flat(l->units);
+    return NN_OK;
+}
+
+/* Shared by dense and maxout: the scheme of nn_init_fill, and nn.Linear's
+   default bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); other schemes keep 0. */
+static void nn__units_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng) {
+    nn_init_fill(ly->w.data, ly->w.shape[0], ly->in, ld->init, ld->init_gain, ld->init_value, ld->init_fan_out, rng);
+    if (ly->b.data && ld->init == NN_INIT_DEFAULT) {
+        float bound = 1.0f / sqrtf((float)ly->in);
+        size_t i;
+        for (i = 0; i < nn_tensor_size(ly->b); i++) ly->b.data[i] = (2.0f * nn_rng_uniform(rng) - 1.0f) * bound;
     }
-    return l;
+}
+
+/* -- dense (nn.Linear), optionally weight-standardized -- */
+static void nn__dense_defaults(nn_layer_desc *l) {
+    l->eps = 1e-5f; /* read only with weight_std */
+    l->init_gain = nn_init_gain(NN_ACT_IDENTITY, 0.0f);
 }
 NNDEF nn_layer_desc nn_dense(int units, nn_act act) {
     nn_layer_desc l = nn_layer_desc_default(NN_LAYER_DENSE);
@@ -4286,6 +4344,53 @@ NNDEF nn_layer_desc nn_dense(int units, nn_act act) {
     l.alpha = nn__act_default_alpha(act);
     l.init_gain = nn_init_gain(act, l.alpha);
     return l;
+}
+static void nn__dense_counts(const nn__lplan *p, nn__counts *c) {
+    c->w = (size_t)p->out * (size_t)p->in;
+    c->b = p->d->no_bias ? 0 : (size_t)p->out;
+    c->w_rows = p->out;
+}
+static void nn__dense_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    size_t out = (size_t)p->out, in = (size_t)p->in;
+    (void)MB;
+    ly->weight_std = p->d->weight_std;
+    if (ly->weight_std) { /* w_hat, dw_hat, and the rstd of each row */
+        ly->z = nn__takef(t, out * in);
+        ly->dz = nn__takef(t, out * in);
+        ly->save_a = nn__takef(t, out);
+    }
+}
+static void nn__dense_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)train;
+    if (ly->weight_std) {
+        nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
+        nn_weight_std_forward(w_hat, ly->save_a, ly->w, ly->eps);
+        nn__dense_forward(m->threads, y, x, w_hat, ly->b);
+    } else {
+        nn__dense_forward(m->threads, y, x, ly->w, ly->b);
+    }
+}
+static void nn__dense_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)train;
+    if (ly->weight_std) {
+        nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
+        nn_tensor dw_hat = nn_tensor_2d(ly->dz, ly->out, ly->in);
+        memset(ly->dz, 0, sizeof(float) * (size_t)ly->out * (size_t)ly->in);
+        nn__dense_backward(m->threads, dx, dw_hat, ly->db, dy, x, w_hat);
+        nn_weight_std_backward(ly->dw, dw_hat, w_hat, ly->save_a);
+    } else {
+        nn__dense_backward(m->threads, dx, ly->dw, ly->db, dy, x, ly->w);
+    }
+}
+static void nn__dense_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)mode;
+    sprintf(what, "dense %d->%d%s%s", ly->in, ly->out, ly->b.data ? "" : " nobias", ly->weight_std ? " ws" : "");
+}
+
+/* -- maxout: .units outputs, each the max of .k affine pieces -- */
+static void nn__maxout_defaults(nn_layer_desc *l) {
+    l->k = 2;
+    l->init_gain = nn_init_gain(NN_ACT_IDENTITY, 0.0f);
 }
 NNDEF nn_layer_desc nn_maxout(int units, int k, nn_act act) {
     nn_layer_desc l = nn_layer_desc_default(NN_LAYER_MAXOUT);
@@ -4296,29 +4401,217 @@ NNDEF nn_layer_desc nn_maxout(int units, int k, nn_act act) {
     l.init_gain = nn_init_gain(act, l.alpha);
     return l;
 }
+static void nn__maxout_counts(const nn__lplan *p, nn__counts *c) {
+    size_t k = (size_t)p->d->k;
+    c->w = (size_t)p->out * k * (size_t)p->in;
+    c->b = (size_t)p->out * k;
+    c->w_rows = p->out * p->d->k;
+}
+static void nn__maxout_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    size_t out = (size_t)p->out;
+    ly->k = p->d->k;
+    ly->z = nn__takef(t, MB * out * (size_t)ly->k);  /* the pieces */
+    ly->dz = nn__takef(t, MB * out * (size_t)ly->k);
+    ly->argmax = (int *)nn__take(t->a, sizeof(int) * MB * out, &t->total, &t->fail);
+}
+static void nn__maxout_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)train;
+    nn__maxout_forward(m->threads, y, nn_tensor_2d(ly->z, x.shape[0], ly->out * ly->k), ly->argmax, x, ly->w, ly->b,
+                       ly->k);
+}
+static void nn__maxout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)train;
+    nn__maxout_backward(m->threads, dx, ly->dw, ly->db, nn_tensor_2d(ly->dz, x.shape[0], ly->out * ly->k), dy, x,
+                        ly->w, ly->argmax, ly->k);
+}
+static void nn__maxout_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)mode;
+    sprintf(what, "maxout %d->%d k=%d", ly->in, ly->out, ly->k);
+}
+
+/* -- activation: .act on every element -- */
 NNDEF nn_layer_desc nn_activation(nn_act act) {
     nn_layer_desc l = nn_layer_desc_default(NN_LAYER_ACT);
     l.act = act;
     l.alpha = nn__act_default_alpha(act);
     return l;
 }
+static void nn__act_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)m; (void)train;
+    nn_act_forward(ly->act, ly->alpha, y, x);
+}
+static void nn__act_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m; (void)train;
+    nn_act_backward(ly->act, ly->alpha, dx, dy, x, nn_tensor_rows(ly->y, 0, x.shape[0]));
+}
+static void nn__act_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)mode;
+    if (ly->act == NN_ACT_LEAKY_RELU || ly->act == NN_ACT_ELU) sprintf(what, "%s(%g)", nn_act_name(ly->act), ly->alpha);
+    else sprintf(what, "%s", nn_act_name(ly->act));
+}
+
+/* -- dropout: inverted (torch) or vanilla (scaled in eval) -- */
+static void nn__dropout_defaults(nn_layer_desc *l) { l->p = 0.5f; }
 NNDEF nn_layer_desc nn_dropout(float p) {
     nn_layer_desc l = nn_layer_desc_default(NN_LAYER_DROPOUT);
     l.p = p;
     return l;
 }
+static void nn__dropout_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    ly->vanilla = p->d->vanilla;
+    ly->save_a = nn__takef(t, MB * (size_t)p->out); /* the mask */
+}
+static void nn__dropout_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    if (ly->vanilla) nn_dropout_vanilla_forward(y, ly->save_a, x, ly->p, train, &m->rng);
+    else nn_dropout_forward(y, ly->save_a, x, ly->p, train, &m->rng);
+}
+static void nn__dropout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m; (void)x;
+    if (ly->vanilla) nn_dropout_vanilla_backward(dx, dy, ly->save_a);
+    else nn_dropout_backward(dx, dy, ly->save_a, train);
+}
+static void nn__dropout_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    sprintf(what, "dropout p=%g%s", ly->p,
+            mode != NN_MODE_EVAL ? (ly->vanilla ? " (vanilla)" : "") : ly->vanilla ? " (x (1-p))" : " (off)");
+}
+
+/* Shared by the norms: gamma 1, beta 0, running variance 1. */
+static void nn__norm_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng) {
+    size_t i;
+    (void)ld; (void)rng;
+    for (i = 0; i < nn_tensor_size(ly->w); i++) ly->w.data[i] = 1.0f;
+    if (ly->running_var)
+        for (i = 0; i < (size_t)ly->out; i++) ly->running_var[i] = 1.0f;
+}
+
+/* -- batch norm (BatchNorm1d): per feature over the batch -- */
+static void nn__batchnorm_defaults(nn_layer_desc *l) { l->eps = 1e-5f; l->momentum = 0.1f; }
 NNDEF nn_layer_desc nn_batchnorm(void) { return nn_layer_desc_default(NN_LAYER_BATCHNORM); }
+static void nn__batchnorm_counts(const nn__lplan *p, nn__counts *c) {
+    c->w = c->b = (size_t)p->out;
+    c->buf = 2 * (size_t)p->out;
+}
+static void nn__batchnorm_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    (void)MB;
+    ly->save_a = nn__takef(t, (size_t)p->out); /* batch mean and rstd per feature */
+    ly->save_b = nn__takef(t, (size_t)p->out);
+}
+static void nn__batchnorm_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)m;
+    nn_batchnorm_forward(y, ly->save_a, ly->save_b, x, ly->w, ly->b, ly->running_mean, ly->running_var, ly->eps,
+                         ly->momentum, train);
+}
+static void nn__batchnorm_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m;
+    nn_batchnorm_backward(dx, ly->dw, ly->db, dy, x, ly->w, ly->save_a, ly->save_b, train);
+}
+static void nn__batchnorm_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)mode;
+    sprintf(what, "batchnorm eps=%g m=%g", ly->eps, ly->momentum);
+}
+
+/* -- layer norm: per row over its features -- */
+static void nn__layernorm_defaults(nn_layer_desc *l) { l->eps = 1e-5f; }
 NNDEF nn_layer_desc nn_layernorm(void) { return nn_layer_desc_default(NN_LAYER_LAYERNORM); }
+static void nn__layernorm_counts(const nn__lplan *p, nn__counts *c) { c->w = c->b = (size_t)p->out; }
+static void nn__layernorm_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    (void)p;
+    ly->save_a = nn__takef(t, MB); /* mean and rstd per row */
+    ly->save_b = nn__takef(t, MB);
+}
+static void nn__layernorm_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)m; (void)train;
+    nn_layernorm_forward(y, ly->save_a, ly->save_b, x, ly->w, ly->b, ly->eps);
+}
+static void nn__layernorm_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m; (void)train;
+    nn_layernorm_backward(dx, ly->dw, ly->db, dy, x, ly->w, ly->save_a, ly->save_b);
+}
+static void nn__layernorm_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)mode;
+    sprintf(what, "layernorm eps=%g", ly->eps);
+}
+
+/* -- flatten: (C, H, W) -> (C*H*W): a view of its input, no copy -- */
 NNDEF nn_layer_desc nn_flatten(void) { return nn_layer_desc_default(NN_LAYER_FLATTEN); }
+static nn_result nn__flatten_shape(const nn_layer_desc *l, int i, int max_batch, nn__shape in, nn__shape *out,
+                                   char *err) {
+    (void)l; (void)i; (void)max_batch; (void)err;
+    *out = nn__flat((int)nn__shape_size(in));
+    return NN_OK;
+}
+static void nn__flatten_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)ly; (void)mode;
+    sprintf(what, "flatten");
+}
+
+/* ---- the table of kinds ---------------------------------------------- */
+#define NN__K_UNITS 1u    /* .units outputs; .act becomes an activation layer after it; init_gain */
+#define NN__K_ACT 2u      /* reads .act and .alpha itself */
+#define NN__K_VIEW 4u     /* output is its input, reshaped: no buffer, gradient passes through */
+#define NN__K_NORM 8u     /* weight and bias are normalization parameters (no weight decay) */
+#define NN__K_BATCH 16u   /* statistics over the batch in training: needs two rows or more */
+
+typedef struct nn__kind {
+    const char *name;       /* in summaries and messages */
+    const char *enum_name;  /* in C export */
+    unsigned flags;
+    void (*defaults)(nn_layer_desc *l);
+    /* NULL: the output has the input's shape */
+    nn_result (*shape)(const nn_layer_desc *l, int i, int max_batch, nn__shape in, nn__shape *out, char *err);
+    void (*counts)(const nn__lplan *p, nn__counts *c);
+    void (*setup)(nn_layer *ly, const nn__lplan *p, size_t max_batch, nn__taker *t);
+    void (*init)(nn_layer *ly, const nn_layer_desc *d, nn_rng *rng);
+    void (*forward)(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train);
+    void (*backward)(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train);
+    void (*describe)(const nn_layer *ly, nn_mode mode, char *what);
+} nn__kind;
+
+/* indexed by nn_layer_kind */
+static const nn__kind nn__kinds[NN_LAYER_KIND_COUNT_] = {
+    {"none", "NN_LAYER_NONE", 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+    {"dense", "NN_LAYER_DENSE", NN__K_UNITS, nn__dense_defaults, nn__units_shape, nn__dense_counts, nn__dense_setup,
+     nn__units_init, nn__dense_fwd, nn__dense_bwd, nn__dense_describe},
+    {"activation", "NN_LAYER_ACT", NN__K_ACT, NULL, NULL, NULL, NULL, NULL, nn__act_fwd, nn__act_bwd,
+     nn__act_describe},
+    {"dropout", "NN_LAYER_DROPOUT", 0, nn__dropout_defaults, NULL, NULL, nn__dropout_setup, NULL, nn__dropout_fwd,
+     nn__dropout_bwd, nn__dropout_describe},
+    {"batchnorm", "NN_LAYER_BATCHNORM", NN__K_NORM | NN__K_BATCH, nn__batchnorm_defaults, NULL, nn__batchnorm_counts,
+     nn__batchnorm_setup, nn__norm_init, nn__batchnorm_fwd, nn__batchnorm_bwd, nn__batchnorm_describe},
+    {"layernorm", "NN_LAYER_LAYERNORM", NN__K_NORM, nn__layernorm_defaults, NULL, nn__layernorm_counts,
+     nn__layernorm_setup, nn__norm_init, nn__layernorm_fwd, nn__layernorm_bwd, nn__layernorm_describe},
+    {"maxout", "NN_LAYER_MAXOUT", NN__K_UNITS, nn__maxout_defaults, nn__units_shape, nn__maxout_counts,
+     nn__maxout_setup, nn__units_init, nn__maxout_fwd, nn__maxout_bwd, nn__maxout_describe},
+    {"flatten", "NN_LAYER_FLATTEN", NN__K_VIEW, NULL, nn__flatten_shape, NULL, NULL, NULL, NULL, NULL,
+     nn__flatten_describe},
+};
+
+static int nn__kind_ok(nn_layer_kind k) { return (int)k > (int)NN_LAYER_NONE && k < NN_LAYER_KIND_COUNT_; }
+static unsigned nn__kind_flags(nn_layer_kind k) { return nn__kind_ok(k) ? nn__kinds[k].flags : 0u; }
+static const char *nn__layer_kind_name(nn_layer_kind k) {
+    return (int)k >= 0 && k < NN_LAYER_KIND_COUNT_ ? nn__kinds[k].name : "unknown";
+}
+
+/* ---- layer descriptions: PyTorch's defaults, then taken literally ---- */
+NNDEF nn_layer_desc nn_layer_desc_default(nn_layer_kind kind) {
+    /* only the fields a kind reads are set: two descriptions of the same
+       layer compare equal field by field (the loader relies on it) */
+    nn_layer_desc l;
+    NN__ZERO(l);
+    l.kind = kind;
+    l.tag = NN_DESC_TAG;
+    if (nn__kind_ok(kind) && nn__kinds[kind].defaults) nn__kinds[kind].defaults(&l);
+    return l;
+}
 
 /* Format 1.0 files were written when zero meant "default": give each zero
    field the value its kind's constructor would set. */
 static void nn__layer_from_v10(nn_layer_desc *l) {
     nn_layer_desc d = nn_layer_desc_default(l->kind);
-    nn_act act = l->kind == NN_LAYER_DENSE || l->kind == NN_LAYER_MAXOUT || l->kind == NN_LAYER_ACT ? l->act
-                                                                                                  : NN_ACT_IDENTITY;
+    unsigned f = nn__kind_flags(l->kind);
+    nn_act act = (f & (NN__K_UNITS | NN__K_ACT)) ? l->act : NN_ACT_IDENTITY;
     if (l->alpha == 0.0f) l->alpha = nn__act_default_alpha(act);
-    if (l->kind == NN_LAYER_DENSE || l->kind == NN_LAYER_MAXOUT) {
+    if (f & NN__K_UNITS) {
         if (l->init_gain == 0.0f) l->init_gain = nn_init_gain(act, l->alpha);
     }
     if (l->p == 0.0f) l->p = d.p;
@@ -4328,38 +4621,45 @@ static void nn__layer_from_v10(nn_layer_desc *l) {
     l->tag = NN_DESC_TAG;
 }
 
-/* Expands d into plan (may be NULL to count). Returns the internal layer count. */
+/* Expands d into plan (may be NULL to count). Returns the internal layer
+   count. d must have passed nn__model_validate (the shapes are its). */
 static int nn__model_expand(const nn_model_desc *d, nn__lplan *plan) {
-    int i, n = 0, width = d->inputs;
+    int i, n = 0;
+    nn__shape s = nn__flat(d->inputs);
     for (i = 0; i < d->n_layers; i++) {
         const nn_layer_desc *ld = &d->layers[i];
-        int out = (ld->kind == NN_LAYER_DENSE || ld->kind == NN_LAYER_MAXOUT) ? ld->units : width;
+        const nn__kind *K = &nn__kinds[ld->kind];
+        nn__shape o = s;
+        if (K->shape) K->shape(ld, i, d->max_batch, s, &o, NULL);
         if (plan) {
             plan[n].kind = ld->kind;
             plan[n].d = ld;
-            plan[n].act = ld->kind == NN_LAYER_ACT ? ld->act : NN_ACT_IDENTITY;
-            plan[n].in = width;
-            plan[n].out = out;
+            plan[n].act = (K->flags & NN__K_ACT) ? ld->act : NN_ACT_IDENTITY;
+            plan[n].is = s;
+            plan[n].os = o;
+            plan[n].in = (int)nn__shape_size(s);
+            plan[n].out = (int)nn__shape_size(o);
         }
         n++;
-        if ((ld->kind == NN_LAYER_DENSE || ld->kind == NN_LAYER_MAXOUT) && ld->act != NN_ACT_IDENTITY) {
+        if ((K->flags & NN__K_UNITS) && ld->act != NN_ACT_IDENTITY) {
             if (plan) {
                 plan[n].kind = NN_LAYER_ACT;
                 plan[n].d = ld;
                 plan[n].act = ld->act;
-                plan[n].in = out;
-                plan[n].out = out;
+                plan[n].is = plan[n].os = o;
+                plan[n].in = plan[n].out = (int)nn__shape_size(o);
             }
             n++;
         }
-        width = out;
+        s = o;
     }
     return n;
 }
 
 /* err (NN_ERROR_MAX bytes, may be NULL) gets what is wrong and where. */
 static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
-    int i, width;
+    int i;
+    nn__shape s;
     if (!d) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "model description is NULL");
     if (d->inputs <= 0 || d->max_batch <= 0)
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "inputs = %d and max_batch = %d must both be >= 1",
@@ -4369,16 +4669,18 @@ static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
                         d->layers ? "set" : "NULL");
     if (d->n_layers > NN__MAX_LAYERS / 2)
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "n_layers = %d, at most %d", d->n_layers, NN__MAX_LAYERS / 2);
-    width = d->inputs;
-    if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX)
-        return nn__fail(err, NN_ERR_TOO_LARGE, "max_batch x inputs = %d x %d is over INT_MAX", d->max_batch, width);
+    s = nn__flat(d->inputs);
+    if ((size_t)d->max_batch * (size_t)d->inputs > (size_t)INT_MAX)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "max_batch x inputs = %d x %d is over INT_MAX", d->max_batch, d->inputs);
     for (i = 0; i < d->n_layers; i++) {
         const nn_layer_desc *l = &d->layers[i];
+        nn__shape o;
+        nn_result r;
         if (l->tag != NN_DESC_TAG)
             return nn__fail(err, NN_ERR_INVALID_ARGUMENT,
                             "layer %d: description not made by nn_dense(), nn_dropout(), ... or "
                             "nn_layer_desc_default() (fields are literal; a zeroed struct is not a default)", i);
-        if ((int)l->kind <= (int)NN_LAYER_NONE || l->kind >= NN_LAYER_KIND_COUNT_)
+        if (!nn__kind_ok(l->kind))
             return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d: unknown kind %d", i, (int)l->kind);
         if ((int)l->act < 0 || l->act >= NN_ACT_COUNT_)
             return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d: unknown activation %d", i, (int)l->act);
@@ -4398,49 +4700,19 @@ static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
         if ((unsigned)l->vanilla > 1u || (l->vanilla && l->kind != NN_LAYER_DROPOUT))
             return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): vanilla = %d (0, or 1 on dropout)", i,
                             nn__layer_kind_name(l->kind), l->vanilla);
-        switch (l->kind) {
-        case NN_LAYER_DENSE:
-        case NN_LAYER_MAXOUT: {
-            int k = l->kind == NN_LAYER_MAXOUT ? l->k : 1;
-            if (l->units <= 0 || k <= 0)
-                return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): units = %d%s%d, must be >= 1", i,
-                                nn__layer_kind_name(l->kind), l->units, l->kind == NN_LAYER_MAXOUT ? ", k = " : "",
-                                l->kind == NN_LAYER_MAXOUT ? l->k : l->units);
-            if ((size_t)l->units * (size_t)k * (size_t)width > (size_t)INT_MAX ||
-                (size_t)d->max_batch * (size_t)l->units * (size_t)k > (size_t)INT_MAX)
-                /* units * k is the product just found too large: print it as size_t */
-                return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d (%s): %lu x %d weights or %d x %lu outputs over INT_MAX",
-                                i, nn__layer_kind_name(l->kind), (unsigned long)((size_t)l->units * (size_t)k), width,
-                                d->max_batch, (unsigned long)((size_t)l->units * (size_t)k));
-            width = l->units;
-            break;
-        }
-        default: break;
-        }
-        if ((size_t)d->max_batch * (size_t)width > (size_t)INT_MAX)
+        o = s;
+        if (nn__kinds[l->kind].shape && (r = nn__kinds[l->kind].shape(l, i, d->max_batch, s, &o, err)) != NN_OK)
+            return r;
+        if ((size_t)d->max_batch * nn__shape_size(o) > (size_t)INT_MAX)
             return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d: max_batch x width over INT_MAX", i);
+        s = o;
     }
     return NN_OK;
 }
 
-/* Parameter and buffer counts of one internal layer. */
-static void nn__lplan_counts(const nn__lplan *p, size_t *n_w, size_t *n_b, size_t *n_buf) {
-    *n_w = *n_b = *n_buf = 0;
-    switch (p->kind) {
-    case NN_LAYER_DENSE:
-        *n_w = (size_t)p->out * (size_t)p->in;
-        *n_b = p->d->no_bias ? 0 : (size_t)p->out;
-        break;
-    case NN_LAYER_MAXOUT: {
-        size_t k = (size_t)p->d->k;
-        *n_w = (size_t)p->out * k * (size_t)p->in;
-        *n_b = (size_t)p->out * k;
-        break;
-    }
-    case NN_LAYER_BATCHNORM: *n_w = *n_b = (size_t)p->out; *n_buf = 2 * (size_t)p->out; break;
-    case NN_LAYER_LAYERNORM: *n_w = *n_b = (size_t)p->out; break;
-    default: break;
-    }
+static void nn__lplan_counts(const nn__lplan *p, nn__counts *c) {
+    NN__ZERO(*c);
+    if (nn__kinds[p->kind].counts) nn__kinds[p->kind].counts(p, c);
 }
 
 static void nn__add_param(nn_param *list, int *n, const char *name, float *data, float *grad,
@@ -4458,35 +4730,40 @@ static void nn__add_param(nn_param *list, int *n, const char *name, float *data,
    bytes of each kind of allocation, in the order they are taken. */
 static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *d, nn_model_sizes *z) {
     nn__lplan plan[NN__MAX_LAYERS];
-    int L = nn__model_expand(d, plan), l, fail = 0, max_width = d->inputs;
-    size_t n_params = 0, n_buffers = 0, poff = 0, boff = 0, total = 0, MB = (size_t)d->max_batch;
+    int L = nn__model_expand(d, plan), l, max_width = d->inputs;
+    size_t n_params = 0, n_buffers = 0, poff = 0, boff = 0, MB = (size_t)d->max_batch;
+    nn__taker t;
     nn_layer *layers;
     nn_param *plist, *blist;
     float *params, *grads, *buffers;
+    nn_model_sizes parts;
+    t.a = a;
+    t.total = 0;
+    t.fail = 0;
     for (l = 0; l < L; l++) {
-        size_t w, b, buf;
-        nn__lplan_counts(&plan[l], &w, &b, &buf);
-        n_params += w + b;
-        n_buffers += buf;
+        nn__counts c;
+        nn__lplan_counts(&plan[l], &c);
+        n_params += c.w + c.b;
+        n_buffers += c.buf;
         max_width = NN__MAX(max_width, plan[l].out);
     }
-    nn_model_sizes parts;
     NN__ZERO(parts);
-    layers = (nn_layer *)nn__take(a, sizeof(nn_layer) * (size_t)L, &total, &fail);
-    plist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &total, &fail);
-    blist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &total, &fail);
-    parts.tables = total;
-    params = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
-    parts.params = total - parts.tables;
-    grads = (float *)nn__take(a, sizeof(float) * n_params, &total, &fail);
-    parts.grads = total - parts.tables - parts.params;
-    buffers = (float *)nn__take(a, sizeof(float) * n_buffers, &total, &fail);
-    parts.buffers = total - parts.tables - parts.params - parts.grads;
+    layers = (nn_layer *)nn__take(a, sizeof(nn_layer) * (size_t)L, &t.total, &t.fail);
+    plist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &t.total, &t.fail);
+    blist = (nn_param *)nn__take(a, sizeof(nn_param) * 2 * (size_t)L, &t.total, &t.fail);
+    parts.tables = t.total;
+    params = nn__takef(&t, n_params);
+    parts.params = t.total - parts.tables;
+    grads = nn__takef(&t, n_params);
+    parts.grads = t.total - parts.tables - parts.params;
+    buffers = nn__takef(&t, n_buffers);
+    parts.buffers = t.total - parts.tables - parts.params - parts.grads;
     {
-        size_t before = total;
-        nn_layer_desc *descs = (nn_layer_desc *)nn__take(a, sizeof(nn_layer_desc) * (size_t)d->n_layers, &total, &fail);
-        parts.tables += total - before;
-        if (m && !fail) {
+        size_t before = t.total;
+        nn_layer_desc *descs = (nn_layer_desc *)nn__take(a, sizeof(nn_layer_desc) * (size_t)d->n_layers, &t.total,
+                                                         &t.fail);
+        parts.tables += t.total - before;
+        if (m && !t.fail) {
             NN__ZERO(*m);
             memcpy(descs, d->layers, sizeof(nn_layer_desc) * (size_t)d->n_layers);
             m->descs = descs;
@@ -4494,7 +4771,7 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
             m->seed = d->seed;
         }
     }
-    if (m && !fail) {
+    if (m && !t.fail) {
         m->layers = layers;
         m->n_layers = L;
         m->inputs = d->inputs;
@@ -4511,95 +4788,74 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
     }
     for (l = 0; l < L; l++) {
         const nn__lplan *p = &plan[l];
+        const nn__kind *K = &nn__kinds[p->kind];
         const nn_layer_desc *ld = p->d;
-        nn_layer *ly = m && !fail ? &layers[l] : NULL;
-        size_t nw, nb, nbuf, out = (size_t)p->out, in = (size_t)p->in;
-        int k = p->kind == NN_LAYER_MAXOUT ? ld->k : 1;
-        float *y = NULL, *sa = NULL, *sb = NULL, *z = NULL, *dz = NULL;
-        int *argmax = NULL;
-        nn__lplan_counts(p, &nw, &nb, &nbuf);
-        if (p->kind != NN_LAYER_FLATTEN) y = (float *)nn__take(a, sizeof(float) * MB * out, &total, &fail);
-        switch (p->kind) {
-        case NN_LAYER_DENSE:
-            if (ld->weight_std) {
-                z = (float *)nn__take(a, sizeof(float) * out * in, &total, &fail);
-                dz = (float *)nn__take(a, sizeof(float) * out * in, &total, &fail);
-                sa = (float *)nn__take(a, sizeof(float) * out, &total, &fail);
-            }
-            break;
-        case NN_LAYER_MAXOUT:
-            z = (float *)nn__take(a, sizeof(float) * MB * out * (size_t)k, &total, &fail);
-            dz = (float *)nn__take(a, sizeof(float) * MB * out * (size_t)k, &total, &fail);
-            argmax = (int *)nn__take(a, sizeof(int) * MB * out, &total, &fail);
-            break;
-        case NN_LAYER_DROPOUT: sa = (float *)nn__take(a, sizeof(float) * MB * out, &total, &fail); break;
-        case NN_LAYER_BATCHNORM:
-            sa = (float *)nn__take(a, sizeof(float) * out, &total, &fail);
-            sb = (float *)nn__take(a, sizeof(float) * out, &total, &fail);
-            break;
-        case NN_LAYER_LAYERNORM:
-            sa = (float *)nn__take(a, sizeof(float) * MB, &total, &fail);
-            sb = (float *)nn__take(a, sizeof(float) * MB, &total, &fail);
-            break;
-        default: break;
-        }
-        if (!ly || fail) continue;
-        NN__ZERO(*ly);
-        ly->kind = p->kind;
-        ly->act = p->act;
-        ly->in = p->in;
-        ly->out = p->out;
-        ly->alpha = ld->alpha;
-        ly->p = ld->p;
-        ly->eps = ld->eps;
-        ly->momentum = ld->momentum;
-        ly->k = k;
-        ly->weight_std = p->kind == NN_LAYER_DENSE && ld->weight_std;
-        ly->vanilla = p->kind == NN_LAYER_DROPOUT && ld->vanilla;
-        ly->y = nn_tensor_2d(y, d->max_batch, p->out);
-        ly->save_a = sa;
-        ly->save_b = sb;
-        ly->z = z;
-        ly->dz = dz;
-        ly->argmax = argmax;
-        if (nw) {
-            int rows = (int)(nw / in);
-            if (p->kind == NN_LAYER_DENSE || p->kind == NN_LAYER_MAXOUT) {
-                ly->w = nn_tensor_2d(params + poff, rows, p->in);
-                ly->dw = nn_tensor_2d(grads + poff, rows, p->in);
+        nn_layer ly;
+        nn__counts c;
+        size_t out = (size_t)p->out;
+        float *y = NULL;
+        nn__lplan_counts(p, &c);
+        NN__ZERO(ly);
+        if (!(K->flags & NN__K_VIEW)) y = nn__takef(&t, MB * out);
+        ly.k = 1;
+        if (K->setup) K->setup(&ly, p, MB, &t);
+        if (!m || t.fail) continue;
+        ly.kind = p->kind;
+        ly.act = p->act;
+        ly.in = p->in;
+        ly.out = p->out;
+        ly.alpha = ld->alpha;
+        ly.p = ld->p;
+        ly.eps = ld->eps;
+        ly.momentum = ld->momentum;
+        ly.y = nn_tensor_2d(y, d->max_batch, p->out);
+        if (c.w) {
+            if (c.w_rows) {
+                ly.w = nn_tensor_2d(params + poff, c.w_rows, (int)(c.w / (size_t)c.w_rows));
+                ly.dw = nn_tensor_2d(grads + poff, c.w_rows, (int)(c.w / (size_t)c.w_rows));
             } else {
-                ly->w = nn_tensor_1d(params + poff, (int)nw);
-                ly->dw = nn_tensor_1d(grads + poff, (int)nw);
+                ly.w = nn_tensor_1d(params + poff, (int)c.w);
+                ly.dw = nn_tensor_1d(grads + poff, (int)c.w);
             }
-            sprintf(ly->param_names[0], "%d.weight", l);
-            nn__add_param(plist, &m->n_param_list, ly->param_names[0], ly->w.data, ly->dw.data, nw,
-                          p->kind == NN_LAYER_BATCHNORM || p->kind == NN_LAYER_LAYERNORM,
-                          ly->w.rank == 2 ? ly->w.shape[0] : 0);
-            poff += nw;
+            poff += c.w;
         }
-        if (nb) {
-            ly->b = nn_tensor_1d(params + poff, (int)nb);
-            ly->db = nn_tensor_1d(grads + poff, (int)nb);
-            sprintf(ly->param_names[1], "%d.bias", l);
-            nn__add_param(plist, &m->n_param_list, ly->param_names[1], ly->b.data, ly->db.data, nb, 1, 0);
-            poff += nb;
+        if (c.b) {
+            ly.b = nn_tensor_1d(params + poff, (int)c.b);
+            ly.db = nn_tensor_1d(grads + poff, (int)c.b);
+            poff += c.b;
         }
-        if (nbuf) {
-            ly->running_mean = buffers + boff;
-            ly->running_var = buffers + boff + out;
-            sprintf(ly->param_names[2], "%d.running_mean", l);
-            sprintf(ly->param_names[3], "%d.running_var", l);
-            nn__add_param(blist, &m->n_buffer_list, ly->param_names[2], ly->running_mean, NULL, out, 1, 0);
-            nn__add_param(blist, &m->n_buffer_list, ly->param_names[3], ly->running_var, NULL, out, 1, 0);
-            boff += nbuf;
+        if (c.buf) {
+            ly.running_mean = buffers + boff;
+            ly.running_var = buffers + boff + out;
+            boff += c.buf;
+        }
+        layers[l] = ly;
+        /* the names live in the layer: point at its final place */
+        if (c.w) {
+            nn_layer *fl = &layers[l];
+            sprintf(fl->param_names[0], "%d.weight", l);
+            nn__add_param(plist, &m->n_param_list, fl->param_names[0], fl->w.data, fl->dw.data, c.w,
+                          (K->flags & NN__K_NORM) != 0, c.w_rows);
+        }
+        if (c.b) {
+            nn_layer *fl = &layers[l];
+            sprintf(fl->param_names[1], "%d.bias", l);
+            nn__add_param(plist, &m->n_param_list, fl->param_names[1], fl->b.data, fl->db.data, c.b, 1, 0);
+        }
+        if (c.buf) {
+            nn_layer *fl = &layers[l];
+            sprintf(fl->param_names[2], "%d.running_mean", l);
+            sprintf(fl->param_names[3], "%d.running_var", l);
+            nn__add_param(blist, &m->n_buffer_list, fl->param_names[2], fl->running_mean, NULL, out, 1, 0);
+            nn__add_param(blist, &m->n_buffer_list, fl->param_names[3], fl->running_var, NULL, out, 1, 0);
         }
     }
     {
         size_t width = (size_t)(L ? plan[L - 1].out : d->inputs);
-        float *g0 = (float *)nn__take(a, sizeof(float) * MB * (size_t)max_width, &total, &fail);
-        float *g1 = (float *)nn__take(a, sizeof(float) * MB * (size_t)max_width, &total, &fail);
-        float *dout = (float *)nn__take(a, sizeof(float) * MB * width, &total, &fail);
-        if (m && !fail) {
+        float *g0 = nn__takef(&t, MB * (size_t)max_width);
+        float *g1 = nn__takef(&t, MB * (size_t)max_width);
+        float *dout = nn__takef(&t, MB * width);
+        if (m && !t.fail) {
             m->gbuf[0] = g0;
             m->gbuf[1] = g1;
             m->dout = dout;
@@ -4608,22 +4864,23 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
     }
     if (z) {
         /* everything not named above is per-batch scratch */
-        parts.total = total;
-        parts.scratch = total - parts.tables - parts.params - parts.grads - parts.buffers;
+        parts.total = t.total;
+        parts.scratch = t.total - parts.tables - parts.params - parts.grads - parts.buffers;
         *z = parts;
     }
-    return fail ? NN_ERR_OUT_OF_MEMORY : NN_OK;
+    return t.fail ? NN_ERR_OUT_OF_MEMORY : NN_OK;
 }
 
 NNDEF size_t nn_model_param_count(const nn_model_desc *desc) {
     nn__lplan plan[NN__MAX_LAYERS];
-    size_t n = 0, w, b, buf;
+    size_t n = 0;
+    nn__counts c;
     int L, l;
     if (nn__model_validate(desc, NULL) != NN_OK) return 0;
     L = nn__model_expand(desc, plan);
     for (l = 0; l < L; l++) {
-        nn__lplan_counts(&plan[l], &w, &b, &buf);
-        n += w + b;
+        nn__lplan_counts(&plan[l], &c);
+        n += c.w + c.b;
     }
     return n;
 }
@@ -4666,26 +4923,8 @@ NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc 
     {
         nn__lplan plan[NN__MAX_LAYERS];
         nn__model_expand(desc, plan);
-        for (l = 0; l < t.n_layers; l++) {
-            nn_layer *ly = &t.layers[l];
-            const nn_layer_desc *ld = plan[l].d;
-            if (ly->kind == NN_LAYER_DENSE || ly->kind == NN_LAYER_MAXOUT) {
-                nn_init_fill(ly->w.data, ly->w.shape[0], ly->in, ld->init, ld->init_gain, ld->init_value,
-                             ld->init_fan_out, &t.rng);
-                if (ly->b.data && ld->init == NN_INIT_DEFAULT) {
-                    /* nn.Linear: bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); other schemes keep 0 */
-                    float bound = 1.0f / sqrtf((float)ly->in);
-                    size_t i;
-                    for (i = 0; i < nn_tensor_size(ly->b); i++)
-                        ly->b.data[i] = (2.0f * nn_rng_uniform(&t.rng) - 1.0f) * bound;
-                }
-            } else if (ly->kind == NN_LAYER_BATCHNORM || ly->kind == NN_LAYER_LAYERNORM) {
-                size_t i;
-                for (i = 0; i < nn_tensor_size(ly->w); i++) ly->w.data[i] = 1.0f;
-                if (ly->running_var)
-                    for (i = 0; i < (size_t)ly->out; i++) ly->running_var[i] = 1.0f;
-            }
-        }
+        for (l = 0; l < t.n_layers; l++)
+            if (nn__kinds[t.layers[l].kind].init) nn__kinds[t.layers[l].kind].init(&t.layers[l], plan[l].d, &t.rng);
     }
     *m = t;
     return NN_OK;
@@ -4719,38 +4958,11 @@ NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     in = m->x;
     for (l = 0; l < m->n_layers; l++) {
         nn_layer *ly = &m->layers[l];
+        const nn__kind *K = &nn__kinds[ly->kind];
         nn_tensor out;
-        if (ly->kind == NN_LAYER_FLATTEN) ly->y = nn_tensor_2d(in.data, B, ly->out);
+        if (K->flags & NN__K_VIEW) ly->y = nn_tensor_2d(in.data, B, ly->out);
         out = nn_tensor_rows(ly->y, 0, B);
-        switch (ly->kind) {
-        case NN_LAYER_DENSE:
-            if (ly->weight_std) {
-                nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
-                nn_weight_std_forward(w_hat, ly->save_a, ly->w, ly->eps);
-                nn__dense_forward(m->threads, out, in, w_hat, ly->b);
-            } else {
-                nn__dense_forward(m->threads, out, in, ly->w, ly->b);
-            }
-            break;
-        case NN_LAYER_MAXOUT:
-            nn__maxout_forward(m->threads, out, nn_tensor_2d(ly->z, B, ly->out * ly->k), ly->argmax, in, ly->w, ly->b,
-                               ly->k);
-            break;
-        case NN_LAYER_ACT: nn_act_forward(ly->act, ly->alpha, out, in); break;
-        case NN_LAYER_DROPOUT:
-            if (ly->vanilla) nn_dropout_vanilla_forward(out, ly->save_a, in, ly->p, train, &m->rng);
-            else nn_dropout_forward(out, ly->save_a, in, ly->p, train, &m->rng);
-            break;
-        case NN_LAYER_BATCHNORM:
-            nn_batchnorm_forward(out, ly->save_a, ly->save_b, in, ly->w, ly->b, ly->running_mean,
-                                 ly->running_var, ly->eps, ly->momentum, train);
-            break;
-        case NN_LAYER_LAYERNORM:
-            nn_layernorm_forward(out, ly->save_a, ly->save_b, in, ly->w, ly->b, ly->eps);
-            break;
-        case NN_LAYER_FLATTEN: break;
-        default: NN_ASSERT(0); break;
-        }
+        if (K->forward) K->forward(m, ly, out, in, train);
         in = out;
     }
     return in;
@@ -4774,39 +4986,9 @@ NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
         nn_layer *ly = &m->layers[l];
         nn_tensor in = l ? nn_tensor_rows(m->layers[l - 1].y, 0, B) : m->x;
         nn_tensor dx = nn_tensor_2d(l ? m->gbuf[t] : m->input_grad, B, ly->in);
-        switch (ly->kind) {
-        case NN_LAYER_DENSE:
-            if (ly->weight_std) {
-                nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
-                nn_tensor dw_hat = nn_tensor_2d(ly->dz, ly->out, ly->in);
-                memset(ly->dz, 0, sizeof(float) * (size_t)ly->out * (size_t)ly->in);
-                nn__dense_backward(m->threads, dx, dw_hat, ly->db, g, in, w_hat);
-                nn_weight_std_backward(ly->dw, dw_hat, w_hat, ly->save_a);
-            } else {
-                nn__dense_backward(m->threads, dx, ly->dw, ly->db, g, in, ly->w);
-            }
-            break;
-        case NN_LAYER_MAXOUT:
-            nn__maxout_backward(m->threads, dx, ly->dw, ly->db, nn_tensor_2d(ly->dz, B, ly->out * ly->k), g, in,
-                                ly->w, ly->argmax, ly->k);
-            break;
-        case NN_LAYER_ACT:
-            nn_act_backward(ly->act, ly->alpha, dx, g, in, nn_tensor_rows(ly->y, 0, B));
-            break;
-        case NN_LAYER_DROPOUT:
-            if (ly->vanilla) nn_dropout_vanilla_backward(dx, g, ly->save_a);
-            else nn_dropout_backward(dx, g, ly->save_a, train);
-            break;
-        case NN_LAYER_BATCHNORM:
-            nn_batchnorm_backward(dx, ly->dw, ly->db, g, in, ly->w, ly->save_a, ly->save_b, train);
-            break;
-        case NN_LAYER_LAYERNORM:
-            nn_layernorm_backward(dx, ly->dw, ly->db, g, in, ly->w, ly->save_a, ly->save_b);
-            break;
-        case NN_LAYER_FLATTEN:
-            continue; /* the gradient passes through unchanged; keep g and t */
-        default: NN_ASSERT(0); break;
-        }
+        const nn__kind *K = &nn__kinds[ly->kind];
+        if (K->flags & NN__K_VIEW) continue; /* the gradient passes through unchanged; keep g and t */
+        K->backward(m, ly, dx, g, in, train);
         g = dx;
         t ^= 1;
     }
@@ -4839,26 +5021,7 @@ NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size) {
         const nn_layer *ly = &m->layers[l];
         char what[64];
         size_t np = (ly->w.data ? nn_tensor_size(ly->w) : 0) + (ly->b.data ? nn_tensor_size(ly->b) : 0);
-        switch (ly->kind) {
-        case NN_LAYER_DENSE:
-            sprintf(what, "dense %d->%d%s%s", ly->in, ly->out, ly->b.data ? "" : " nobias", ly->weight_std ? " ws" : "");
-            break;
-        case NN_LAYER_MAXOUT: sprintf(what, "maxout %d->%d k=%d", ly->in, ly->out, ly->k); break;
-        case NN_LAYER_ACT:
-            if (ly->act == NN_ACT_LEAKY_RELU || ly->act == NN_ACT_ELU)
-                sprintf(what, "%s(%g)", nn_act_name(ly->act), ly->alpha);
-            else
-                sprintf(what, "%s", nn_act_name(ly->act));
-            break;
-        case NN_LAYER_DROPOUT:
-            sprintf(what, "dropout p=%g%s", ly->p,
-                    m->mode != NN_MODE_EVAL ? (ly->vanilla ? " (vanilla)" : "") : ly->vanilla ? " (x (1-p))" : " (off)");
-            break;
-        case NN_LAYER_BATCHNORM: sprintf(what, "batchnorm eps=%g m=%g", ly->eps, ly->momentum); break;
-        case NN_LAYER_LAYERNORM: sprintf(what, "layernorm eps=%g", ly->eps); break;
-        case NN_LAYER_FLATTEN: sprintf(what, "flatten"); break;
-        default: sprintf(what, "?"); break;
-        }
+        nn__kinds[ly->kind].describe(ly, m->mode, what);
         nn__append(buf, size, &len, "%-4d %-26s (B, %-9d) %10lu\n", l, what, ly->out, (unsigned long)np);
     }
     nn__append(buf, size, &len, "parameters: %lu   arena: %lu bytes   max batch: %d   mode: %s\n",
@@ -10219,7 +10382,7 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
     if (n_rows < 1) return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: no rows");
     B = NN__MIN(d->batch, n_rows);
     for (i = 0; i < m->n_layers; i++) /* the sweep trains: batch statistics need two rows */
-        if (m->layers[i].kind == NN_LAYER_BATCHNORM && B < 2)
+        if ((nn__kind_flags(m->layers[i].kind) & NN__K_BATCH) && B < 2)
             return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: batch norm needs batches of 2 rows or more");
     mark = nn_arena_mark(scratch);
     slots[0] = o->s0; slots[1] = o->s1; slots[2] = o->s2; slots[3] = o->slow;
