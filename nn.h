@@ -47,6 +47,18 @@
      score it; nn_model_save with st.prep and st.meta ships the model with its
      preprocessing and provenance. examples/fashion_mnist.c shows all of it.
 
+   IMAGES (sections 6 and 8)
+     A model whose nn_model_desc.input_shape is (C, H, W) takes rows of C*H*W
+     floats, i.e. (B, C, H, W) tensors, and reads like a PyTorch module list:
+         nn_conv2d(32, 3, 1, 1, NN_ACT_RELU), nn_maxpool2d(2, 2, 0),
+         nn_conv2d(64, 3, 1, 1, NN_ACT_RELU), nn_maxpool2d(2, 2, 0),
+         nn_dense(128, NN_ACT_RELU), nn_dense(10, NN_ACT_IDENTITY)
+     (dense layers read the flattened image). Also nn_avgpool2d,
+     nn_global_avgpool, nn_batchnorm2d, nn_dropout2d; the per-layer kernels
+     (nn_conv2d_forward/backward, ...) are public like the dense ones, and
+     nn_augment_images (or nn_fit_desc.augment) flips, crops and shifts
+     training batches. examples/fashion_cnn.c trains one on Fashion-MNIST.
+
    LOOKING INSIDE (section 17)
      nn_gradcheck_model / nn_gradcheck_fn check a backward pass against centred
      differences; nn_hessian_vector, _full, _top_eigen and _trace measure
@@ -84,7 +96,9 @@
          nn_sched_desc s = nn_sched_desc_default(NN_SCHED_COSINE, 0.1);  s.t_max = 100;
          nn_lbfgs_desc b = nn_lbfgs_desc_default();
      Layer constructors: nn_dense, nn_maxout, nn_activation, nn_dropout,
-     nn_batchnorm, nn_layernorm, nn_flatten (or nn_layer_desc_default(kind)).
+     nn_batchnorm, nn_layernorm, nn_flatten, nn_conv2d, nn_maxpool2d,
+     nn_avgpool2d, nn_global_avgpool, nn_batchnorm2d, nn_dropout2d (or
+     nn_layer_desc_default(kind)).
      Each constructor stamps .tag = NN_DESC_TAG; init refuses a description
      without it, so a zeroed struct is an error, never silently "all zeros".
      nn_model_desc has no defaults (every field is required or literal).
@@ -142,7 +156,8 @@
      == 3. tensor
      == 4. rng
      == 5. kernels: gemm (reference, then AVX2/FMA, AVX-512 and NEON), threads, elementwise
-     == 6. layers: dense, weight std, maxout, dropout, norms, activations, init
+     == 6. layers: dense, weight std, maxout, dropout, norms, conv and pooling,
+            activations, init
      == 7. losses
      == 8. model (sequential)
      == 9. optimizers: SGD, momentum, Adagrad, RMSprop, Adam(W), Lookahead, L-BFGS
@@ -409,6 +424,65 @@ NNDEF void nn_layernorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta
                                  nn_tensor x, nn_tensor gamma, const float *save_mean,
                                  const float *save_rstd);
 
+/* ---- convolution and pooling (images, NCHW) --------------------------- */
+/* A batch of images is (N, C, H, W), row-major. The window of a convolution
+   or a pooling layer, as torch.nn.Conv2d / MaxPool2d / AvgPool2d:
+     OH = floor((H + 2 ph - dil_h (kh - 1) - 1) / sh) + 1, likewise OW.
+   Convolution: zero padding, groups split C and OC into equal slices (groups
+   = C = OC is depthwise). Pooling: dilation 1 except max pooling, groups 1;
+   padding at most half the kernel (PyTorch's rule). */
+typedef struct nn_conv2d_geom {
+    int kh, kw;          /* kernel >= 1 */
+    int sh, sw;          /* stride >= 1 */
+    int ph, pw;          /* padding >= 0 */
+    int dil_h, dil_w;    /* dilation >= 1 */
+    int groups;          /* >= 1, divides C and OC */
+} nn_conv2d_geom;
+/* kernel k x k, stride, padding, dilation 1, groups 1 */
+NNDEF nn_conv2d_geom nn_conv2d_geom_make(int kernel, int stride, int padding);
+/* The output size above; 0 when no window fits (or an argument is out of range). */
+NNDEF int nn_conv2d_out_size(int in, int kernel, int stride, int padding, int dilation);
+
+/* Conv2d lowered onto the packed GEMM: for a chunk of samples at a time and
+   each group, the input patches under the outputs are copied side by side
+   into work (im2col) and multiplied by the weights; the bias is added on the
+   way out. x (N,C,H,W) w (OC,C/groups,KH,KW) b (OC) or .data NULL ->
+   y (N,OC,OH,OW). work: nn_conv2d_work_floats(N, C, H, W, OC, g) floats (for
+   any batch up to N; backward uses the same). backward: dx written (skipped
+   when .data is NULL), dw and db accumulated. Deterministic: the chunk size
+   depends on the shapes only, GEMMs split over output tiles. */
+NNDEF size_t nn_conv2d_work_floats(int N, int C, int H, int W, int OC, const nn_conv2d_geom *g);
+NNDEF void nn_conv2d_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b, const nn_conv2d_geom *g,
+                             float *work);
+NNDEF void nn_conv2d_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x, nn_tensor w,
+                              const nn_conv2d_geom *g, float *work);
+/* MaxPool2d: padding never wins (it acts as -inf); among equal values the
+   first in the window (row by row) wins, a NaN always does, as PyTorch.
+   argmax (N*C*OH*OW) gets the index h*W + w inside the input plane.
+   backward: dx written, each dy added at its argmax. */
+NNDEF void nn_maxpool2d_forward(nn_tensor y, int *argmax, nn_tensor x, const nn_conv2d_geom *g);
+NNDEF void nn_maxpool2d_backward(nn_tensor dx, nn_tensor dy, const int *argmax);
+/* AvgPool2d: count_include_pad 1 (PyTorch's default) divides by kh*kw
+   (padding counts as zeros), 0 by the real elements under the window. */
+NNDEF void nn_avgpool2d_forward(nn_tensor y, nn_tensor x, const nn_conv2d_geom *g, int count_include_pad);
+NNDEF void nn_avgpool2d_backward(nn_tensor dx, nn_tensor dy, const nn_conv2d_geom *g, int count_include_pad);
+/* Global average pooling: x (N,C,H,W) -> y (N,C), the mean of each plane
+   (AdaptiveAvgPool2d(1) then flatten). */
+NNDEF void nn_global_avgpool_forward(nn_tensor y, nn_tensor x);
+NNDEF void nn_global_avgpool_backward(nn_tensor dx, nn_tensor dy);
+/* BatchNorm2d: nn_batchnorm_forward per channel over N*H*W values (training
+   needs more than one); x, y (N,C,H,W); gamma, beta, running_*, save_* (C). */
+NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
+                                  nn_tensor gamma, nn_tensor beta, float *running_mean,
+                                  float *running_var, float eps, float momentum, int train);
+NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
+                                   nn_tensor x, nn_tensor gamma, const float *save_mean,
+                                   const float *save_rstd, int train);
+/* Dropout2d: whole channels kept with probability 1-p (scaled by 1/(1-p)) or
+   zeroed; mask (N*C) holds the factor per channel. Eval copies. */
+NNDEF void nn_dropout2d_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng);
+NNDEF void nn_dropout2d_backward(nn_tensor dx, nn_tensor dy, const float *mask, int train);
+
 /* Activations, elementwise on any shape (softmax: over the last dim).
    alpha is the LeakyReLU slope or the ELU alpha and is ignored otherwise.
    Backward needs the forward input x and output y (pass both, any may be
@@ -531,6 +605,13 @@ typedef enum nn_layer_kind {
     NN_LAYER_LAYERNORM,   /* .eps (1e-5) */
     NN_LAYER_MAXOUT,      /* .units outputs, .k pieces (2) */
     NN_LAYER_FLATTEN,     /* (B, d1, d2, ...) -> (B, d1*d2*...): a view, no copy */
+    NN_LAYER_CONV2D,      /* .units output channels, .kernel, .stride, .padding, .dilation,
+                             .groups; .act applied after (a layer of its own) */
+    NN_LAYER_MAXPOOL2D,   /* .kernel, .stride, .padding, .dilation */
+    NN_LAYER_AVGPOOL2D,   /* .kernel, .stride, .padding, .count_include_pad (1) */
+    NN_LAYER_GLOBAL_AVGPOOL, /* (C, H, W) -> (C): the mean of each channel */
+    NN_LAYER_BATCHNORM2D, /* per channel over (B, H, W): .eps (1e-5), .momentum (0.1) */
+    NN_LAYER_DROPOUT2D,   /* whole channels, .p (0.5) */
     NN_LAYER_KIND_COUNT_
 } nn_layer_kind;
 
@@ -559,6 +640,14 @@ typedef struct nn_layer_desc {
                             eval (torch scales by 1/(1-p) in training instead: 0) */
     uint32_t tag;        /* NN_DESC_TAG, set by the constructors: a desc without it
                             (a zeroed struct) is refused, never read as defaults */
+    /* images (1.4; after tag, so positional initializers of older fields stay
+       valid): (height, width) pairs, as torch.nn.Conv2d / MaxPool2d / AvgPool2d */
+    int kernel[2];       /* CONV2D, MAXPOOL2D, AVGPOOL2D: window (required) */
+    int stride[2];       /* CONV2D: (1, 1); pools: the constructor's (torch: the kernel) */
+    int padding[2];      /* zeros (conv) or ignored cells (pools): (0, 0) */
+    int dilation[2];     /* CONV2D, MAXPOOL2D: (1, 1) */
+    int groups;          /* CONV2D: channel groups (1); = input channels: depthwise */
+    int count_include_pad; /* AVGPOOL2D: 1 = padding counts in the divisor (1) */
 } nn_layer_desc;
 
 /* Marks a description that started from nn.h's defaults. */
@@ -575,6 +664,14 @@ NNDEF nn_layer_desc nn_dropout(float p);                      /* p in [0, 1) */
 NNDEF nn_layer_desc nn_batchnorm(void);                       /* eps 1e-5, momentum 0.1 */
 NNDEF nn_layer_desc nn_layernorm(void);                       /* eps 1e-5 */
 NNDEF nn_layer_desc nn_flatten(void);
+/* Images: the model's input_shape is (C, H, W); the layers below see images
+   of the previous layer's output shape, dense layers the flattened size. */
+NNDEF nn_layer_desc nn_conv2d(int out_channels, int kernel, int stride, int padding, nn_act act);
+NNDEF nn_layer_desc nn_maxpool2d(int kernel, int stride, int padding);
+NNDEF nn_layer_desc nn_avgpool2d(int kernel, int stride, int padding);  /* count_include_pad 1 */
+NNDEF nn_layer_desc nn_global_avgpool(void);
+NNDEF nn_layer_desc nn_batchnorm2d(void);                     /* eps 1e-5, momentum 0.1 */
+NNDEF nn_layer_desc nn_dropout2d(float p);
 
 typedef struct nn_model_desc {
     int inputs;                   /* features per input row (required) */
@@ -582,6 +679,8 @@ typedef struct nn_model_desc {
     const nn_layer_desc *layers;
     int n_layers;
     uint64_t seed;                /* initialization and dropout seed */
+    int input_shape[3];           /* (C, H, W) of one input, C*H*W = inputs, for images
+                                     (rows of a (B, C, H, W) tensor); all 0: (inputs, 1, 1) */
 } nn_model_desc;
 
 /* A run of parameters with its gradient, for optimizers and serializers. */
@@ -600,6 +699,9 @@ typedef struct nn_layer {
     float alpha, p, eps, momentum;
     int k, weight_std, vanilla;
     int in, out;           /* features per row in and out */
+    int in_shape[3], out_shape[3]; /* the same as (C, H, W) */
+    nn_conv2d_geom geom;   /* CONV2D and pools */
+    int count_include_pad; /* AVGPOOL2D */
     nn_tensor w, b;        /* parameters (views into model->params); norm: gamma, beta */
     nn_tensor dw, db;      /* gradients (views into model->grads) */
     nn_tensor y;           /* output buffer (max_batch, out) */
@@ -614,6 +716,8 @@ typedef struct nn_model {
     nn_layer *layers;
     int n_layers;
     int inputs, outputs, max_batch;
+    int input_shape[3];    /* (C, H, W) of an input row; (inputs, 1, 1) when flat */
+    int desc_input_shape[3]; /* the description's, as given (the serializer stores it) */
     int batch;             /* rows in the last forward */
     nn_mode mode;          /* TRAIN after init: dropout and batch statistics on */
     float *params;         /* every parameter, one 64-byte aligned block */
@@ -627,6 +731,7 @@ typedef struct nn_model {
     int n_buffer_list;
     nn_tensor x;           /* input of the last forward (a view, not a copy) */
     float *gbuf[2];        /* ping-pong gradient buffers (max_batch * widest) */
+    float *work;           /* convolution scratch (im2col), shared by the layers */
     float *dout;           /* output gradient buffer (max_batch, outputs) */
     nn_rng rng;            /* dropout masks */
     size_t arena_bytes;    /* what nn_model_init took from the arena */
@@ -960,7 +1065,7 @@ NNDEF void nn_u8_table_normalize(float table[256], float divisor, float mean, fl
    File saves are atomic: a temporary file in the same directory is written,
    flushed, synced and renamed over the target. */
 #define NN_FORMAT_VERSION_MAJOR 1
-#define NN_FORMAT_VERSION_MINOR 3
+#define NN_FORMAT_VERSION_MINOR 4
 
 /* What to save or restore besides the model; any pointer may be NULL. */
 typedef struct nn_train_state {
@@ -1150,6 +1255,29 @@ NNDEF float nn_mae(const float *pred, const float *target, size_t n);
 /* 1 - SS_res / SS_tot; with a constant target 1 if the fit is perfect, else 0;
    NaN below 2 rows (sklearn's r2_score) */
 NNDEF float nn_r2(const float *pred, const float *target, size_t n);
+
+/* ---- augmentation of image batches ------------------------------------ */
+/* Random transforms for training images, in place, one draw per image (all
+   its channels alike), in this order, each only when on:
+     flip_p         horizontal flip with this probability (RandomHorizontalFlip)
+     crop_padding   RandomCrop(H, W, padding=p): fill around, a random H x W
+                    window: a shift by (dy, dx), each uniform in -p..p
+     translate      RandomAffine(translate=(t, t)): a shift by (dy, dx), each
+                    round(uniform(-t H, t H)) resp. (-t W, t W), fill shifted in
+   Seeded by rng: same seed, same images. No allocation (rows move in place).
+   x (N, C, H, W). In nn_fit (nn_fit_desc.augment) it runs on every training
+   batch after the gather and before prep. fill is the value of a black
+   pixel as the data holds it: 0 for raw data, table[0] for bytes read
+   through a normalizing table (nn_u8_table_normalize). */
+typedef struct nn_augment_desc {
+    float flip_p;        /* [0, 1] (0) */
+    int crop_padding;    /* >= 0 (0) */
+    float translate;     /* fraction of the size, [0, 1) (0) */
+    float fill;          /* what is shifted in (0) */
+    uint32_t tag;        /* NN_DESC_TAG, set by nn_augment_desc_default */
+} nn_augment_desc;
+NNDEF nn_augment_desc nn_augment_desc_default(void); /* everything off */
+NNDEF nn_result nn_augment_images(nn_tensor x, const nn_augment_desc *d, nn_rng *rng);
 /* ---- images (with stb_image) ------------------------------------------- */
 #if defined(STBI_INCLUDE_STB_IMAGE_H) && defined(STBIR_INCLUDE_STB_IMAGE_RESIZE_H)
 /* Present only when <stb/stb_image.h> and <stb/stb_image_resize.h> (Debian's
@@ -1401,6 +1529,9 @@ typedef struct nn_fit_desc {
     void *user;
     nn_fit_epoch *history;     /* caller memory, history_cap epochs, or NULL */
     int history_cap;
+    const nn_augment_desc *augment; /* random transforms of each training batch (the
+                                  model's input_shape; before prep; its own stream
+                                  seeded from seed), or NULL */
     uint32_t tag;
 } nn_fit_desc;
 NNDEF nn_fit_desc nn_fit_desc_default(int epochs, int batch);
@@ -3378,7 +3509,7 @@ NN__TARGET_AVX2_ONLY static void nn__adam_avx2(float *w, float *m, float *v, con
 }
 #endif
 
-/* == 6. layers: dense, weight std, maxout, dropout, norms, activations === */
+/* == 6. layers: dense, weight std, maxout, dropout, norms, conv and pooling, activations */
 /* ---- dense ---- */
 /* The per-layer kernels check the caller's shapes in every build before they
    write anything: a mismatch trips NN_ASSERT (debug builds) and returns with
@@ -3781,6 +3912,581 @@ NNDEF void nn_layernorm_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta
     }
 }
 
+/* ---- convolution and pooling (NCHW) ---------------------------------- */
+NNDEF nn_conv2d_geom nn_conv2d_geom_make(int kernel, int stride, int padding) {
+    nn_conv2d_geom g;
+    g.kh = g.kw = kernel;
+    g.sh = g.sw = stride;
+    g.ph = g.pw = padding;
+    g.dil_h = g.dil_w = 1;
+    g.groups = 1;
+    return g;
+}
+
+NNDEF int nn_conv2d_out_size(int in, int kernel, int stride, int padding, int dilation) {
+    long span;
+    if (in < 1 || kernel < 1 || stride < 1 || padding < 0 || dilation < 1) return 0;
+    span = (long)dilation * (kernel - 1) + 1;
+    if ((long)in + 2L * padding < span) return 0;
+    return (int)(((long)in + 2L * padding - span) / stride + 1);
+}
+
+static int nn__geom_ok(const nn_conv2d_geom *g) {
+    return g && g->kh >= 1 && g->kw >= 1 && g->sh >= 1 && g->sw >= 1 && g->ph >= 0 && g->pw >= 0 && g->dil_h >= 1 &&
+           g->dil_w >= 1 && g->groups >= 1;
+}
+
+/* The valid output columns [lo, hi) for kernel column offset off = kj dil - pad:
+   those whose input column ow * s + off lies in [0, W). */
+static void nn__conv_span(int OW, int W, int s, int off, int *lo, int *hi) {
+    int a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int b = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1;
+    *lo = NN__MIN(a, OW);
+    *hi = NN__MAX(*lo, NN__MIN(b, OW));
+}
+
+/* x (C,H,W) of one sample's group -> col (C*KH*KW, OH*OW), rows ld floats
+   apart; zeros where the window covers padding. */
+static void nn__im2col(float *col, size_t ld, const float *x, int C, int H, int W, int OH, int OW,
+                       const nn_conv2d_geom *g) {
+    int c, ki, kj, oh, ow;
+    for (c = 0; c < C; c++)
+        for (ki = 0; ki < g->kh; ki++)
+            for (kj = 0; kj < g->kw; kj++) {
+                float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * ld;
+                int off = kj * g->dil_w - g->pw, lo, hi;
+                nn__conv_span(OW, W, g->sw, off, &lo, &hi);
+                for (oh = 0; oh < OH; oh++) {
+                    int ih = oh * g->sh - g->ph + ki * g->dil_h;
+                    float *r = row + (size_t)oh * OW;
+                    const float *xr; /* the input row; column off + ow * sw, >= 0 on [lo, hi) */
+                    if (ih < 0 || ih >= H) {
+                        memset(r, 0, sizeof(float) * (size_t)OW);
+                        continue;
+                    }
+                    xr = x + ((size_t)c * H + (size_t)ih) * W;
+                    for (ow = 0; ow < lo; ow++) r[ow] = 0.0f;
+                    if (g->sw == 1 && hi > lo) memcpy(r + lo, xr + (off + lo), sizeof(float) * (size_t)(hi - lo));
+                    else
+                        for (ow = lo; ow < hi; ow++) r[ow] = xr[off + ow * g->sw];
+                    for (ow = hi; ow < OW; ow++) r[ow] = 0.0f;
+                }
+            }
+}
+
+/* The transpose: dx (C,H,W) += col (C*KH*KW, OH*OW, rows ld apart), in a
+   fixed order. */
+static void nn__col2im(float *dx, const float *col, size_t ld, int C, int H, int W, int OH, int OW,
+                       const nn_conv2d_geom *g) {
+    int c, ki, kj, oh, ow;
+    for (c = 0; c < C; c++)
+        for (ki = 0; ki < g->kh; ki++)
+            for (kj = 0; kj < g->kw; kj++) {
+                const float *row = col + ((size_t)(c * g->kh + ki) * g->kw + kj) * ld;
+                int off = kj * g->dil_w - g->pw, lo, hi;
+                nn__conv_span(OW, W, g->sw, off, &lo, &hi);
+                for (oh = 0; oh < OH; oh++) {
+                    int ih = oh * g->sh - g->ph + ki * g->dil_h;
+                    const float *r = row + (size_t)oh * OW;
+                    float *xr;
+                    if (ih < 0 || ih >= H) continue;
+                    xr = dx + ((size_t)c * H + (size_t)ih) * W;
+                    for (ow = lo; ow < hi; ow++) xr[off + ow * g->sw] += r[ow];
+                }
+            }
+}
+
+/* Samples go through the GEMMs in chunks: nb images side by side in one
+   column matrix (K, nb*P), so the weights are packed once per chunk and the
+   GEMMs are wide. nb depends on the shapes only (about 2 MB of scratch). */
+#define NN__CONV_CHUNK_FLOATS ((size_t)1 << 19)
+static int nn__conv_chunk(int N, size_t K, size_t P, size_t OCg) {
+    size_t per = P * (K + OCg), nb = per ? NN__CONV_CHUNK_FLOATS / per : 1;
+    if (nb < 1) nb = 1;
+    return (int)(nb < (size_t)N ? nb : (size_t)N);
+}
+
+NNDEF size_t nn_conv2d_work_floats(int N, int C, int H, int W, int OC, const nn_conv2d_geom *g) {
+    int OH, OW, nb;
+    size_t K, P, OCg;
+    if (!nn__geom_ok(g) || N < 1 || C < 1 || OC < 1 || C % g->groups || OC % g->groups) return 0;
+    OH = nn_conv2d_out_size(H, g->kh, g->sh, g->ph, g->dil_h);
+    OW = nn_conv2d_out_size(W, g->kw, g->sw, g->pw, g->dil_w);
+    if (OH < 1 || OW < 1) return 0;
+    K = (size_t)(C / g->groups) * (size_t)g->kh * (size_t)g->kw;
+    P = (size_t)OH * (size_t)OW;
+    OCg = (size_t)(OC / g->groups);
+    nb = nn__conv_chunk(N, K, P, OCg);
+    return (size_t)nb * P * (K + OCg);
+}
+
+/* The caller's tensors against the geometry: x (N,C,H,W) w (OC,C/G,KH,KW) y (N,OC,OH,OW). */
+static int nn__conv_shapes_ok(nn_tensor y, nn_tensor x, nn_tensor w, const nn_conv2d_geom *g) {
+    int C, OC;
+    if (!nn__geom_ok(g) || !NN__T(x) || !NN__T(y) || !NN__T(w) || x.rank != 4 || y.rank != 4 || w.rank != 4) return 0;
+    C = x.shape[1]; OC = w.shape[0];
+    return C % g->groups == 0 && OC % g->groups == 0 && w.shape[1] == C / g->groups && w.shape[2] == g->kh &&
+           w.shape[3] == g->kw && y.shape[0] == x.shape[0] && y.shape[1] == OC &&
+           y.shape[2] == nn_conv2d_out_size(x.shape[2], g->kh, g->sh, g->ph, g->dil_h) &&
+           y.shape[3] == nn_conv2d_out_size(x.shape[3], g->kw, g->sw, g->pw, g->dil_w) && y.shape[2] > 0 &&
+           y.shape[3] > 0;
+}
+
+static void nn__conv2d_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b,
+                               const nn_conv2d_geom *g, float *work) {
+    /* x (N,C,H,W) w (OC,C/G,KH,KW) b (OC) -> y (N,OC,OH,OW) */
+    int N, C, H, W, OC, OH, OW, G, Cg, OCg, K, P, nb, n0, gi, o, j, p;
+    NN__REQUIRE(nn__conv_shapes_ok(y, x, w, g) && work);
+    N = x.shape[0]; C = x.shape[1]; H = x.shape[2]; W = x.shape[3];
+    OC = y.shape[1]; OH = y.shape[2]; OW = y.shape[3];
+    G = g->groups; Cg = C / G; OCg = OC / G; K = Cg * g->kh * g->kw; P = OH * OW;
+    NN__REQUIRE(!b.data || (int)nn_tensor_size(b) == OC);
+    nb = nn__conv_chunk(N, (size_t)K, (size_t)P, (size_t)OCg);
+    for (n0 = 0; n0 < N; n0 += nb) {
+        int m = NN__MIN(nb, N - n0);
+        size_t ld = (size_t)m * P;
+        float *col = work, *acc = work + (size_t)K * ld;
+        for (gi = 0; gi < G; gi++) {
+            for (j = 0; j < m; j++)
+                nn__im2col(col + (size_t)j * P, ld, x.data + ((size_t)(n0 + j) * C + (size_t)gi * Cg) * H * W, Cg, H,
+                           W, OH, OW, g);
+            /* acc (OCg, m*P) = W_g (OCg, K) col (K, m*P), then out to (m, OC, P) with the bias */
+            nn__gemm(th, 99, 0, 0, OCg, (int)ld, K, 1.0f, w.data + (size_t)gi * OCg * K, K, col, (int)ld, 0.0f, acc,
+                     (int)ld);
+            for (o = 0; o < OCg; o++) {
+                float bias = b.data ? b.data[gi * OCg + o] : 0.0f;
+                for (j = 0; j < m; j++) {
+                    const float *src = acc + (size_t)o * ld + (size_t)j * P;
+                    float *dst = y.data + ((size_t)(n0 + j) * OC + (size_t)gi * OCg + o) * P;
+                    for (p = 0; p < P; p++) dst[p] = src[p] + bias;
+                }
+            }
+        }
+    }
+}
+
+static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x,
+                                nn_tensor w, const nn_conv2d_geom *g, float *work) {
+    /* dy (N,OC,OH,OW) x (N,C,H,W) w (OC,C/G,KH,KW) -> dx =, dw +=, db += */
+    int N, C, H, W, OC, OH, OW, G, Cg, OCg, K, P, nb, n0, gi, o, j;
+    NN__REQUIRE(nn__conv_shapes_ok(dy, x, w, g) && work);
+    N = x.shape[0]; C = x.shape[1]; H = x.shape[2]; W = x.shape[3];
+    OC = dy.shape[1]; OH = dy.shape[2]; OW = dy.shape[3];
+    G = g->groups; Cg = C / G; OCg = OC / G; K = Cg * g->kh * g->kw; P = OH * OW;
+    NN__REQUIRE(!dx.data || nn_tensor_size(dx) == nn_tensor_size(x));
+    NN__REQUIRE(!dw.data || nn_tensor_size(dw) == nn_tensor_size(w));
+    NN__REQUIRE(!db.data || (int)nn_tensor_size(db) == OC);
+    if (db.data) /* per channel over samples and pixels, in that order */
+        for (o = 0; o < OC; o++) {
+            double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int n, p, l;
+            for (n = 0; n < N; n++) {
+                const float *r = dy.data + ((size_t)n * OC + o) * P;
+                for (p = 0; p + 8 <= P; p += 8)
+                    for (l = 0; l < 8; l++) s[l] += r[p + l];
+                for (; p < P; p++) s[0] += r[p];
+            }
+            db.data[o] += (float)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
+        }
+    if (!dw.data && !dx.data) return;
+    nb = nn__conv_chunk(N, (size_t)K, (size_t)P, (size_t)OCg);
+    for (n0 = 0; n0 < N; n0 += nb) {
+        int m = NN__MIN(nb, N - n0);
+        size_t ld = (size_t)m * P;
+        float *col = work, *gy = work + (size_t)K * ld;
+        for (gi = 0; gi < G; gi++) {
+            const float *wg = w.data + (size_t)gi * OCg * K;
+            for (o = 0; o < OCg; o++) /* gy (OCg, m*P): the chunk's dy of this group, side by side */
+                for (j = 0; j < m; j++)
+                    memcpy(gy + (size_t)o * ld + (size_t)j * P,
+                           dy.data + ((size_t)(n0 + j) * OC + (size_t)gi * OCg + o) * P, sizeof(float) * (size_t)P);
+            if (dw.data) {
+                for (j = 0; j < m; j++)
+                    nn__im2col(col + (size_t)j * P, ld, x.data + ((size_t)(n0 + j) * C + (size_t)gi * Cg) * H * W, Cg,
+                               H, W, OH, OW, g);
+                /* dW_g (OCg, K) += gy (OCg, m*P) col^T */
+                nn__gemm(th, 99, 0, 1, OCg, K, (int)ld, 1.0f, gy, (int)ld, col, (int)ld, 1.0f,
+                         dw.data + (size_t)gi * OCg * K, K);
+            }
+            if (dx.data) {
+                /* dcol (K, m*P) = W_g^T gy, then back onto the images */
+                nn__gemm(th, 99, 1, 0, K, (int)ld, OCg, 1.0f, wg, K, gy, (int)ld, 0.0f, col, (int)ld);
+                for (j = 0; j < m; j++) {
+                    float *dxg = dx.data + ((size_t)(n0 + j) * C + (size_t)gi * Cg) * H * W;
+                    memset(dxg, 0, sizeof(float) * (size_t)Cg * H * W);
+                    nn__col2im(dxg, col + (size_t)j * P, ld, Cg, H, W, OH, OW, g);
+                }
+            }
+        }
+    }
+}
+
+NNDEF void nn_conv2d_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b, const nn_conv2d_geom *g,
+                             float *work) {
+    nn__conv2d_forward(NULL, y, x, w, b, g, work);
+}
+NNDEF void nn_conv2d_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x, nn_tensor w,
+                              const nn_conv2d_geom *g, float *work) {
+    nn__conv2d_backward(NULL, dx, dw, db, dy, x, w, g, work);
+}
+
+/* pooling windows: y (N,C,OH,OW) from x (N,C,H,W) under g (groups 1) */
+static int nn__pool_shapes_ok(nn_tensor y, nn_tensor x, const nn_conv2d_geom *g) {
+    return nn__geom_ok(g) && g->groups == 1 && NN__T(x) && NN__T(y) && x.rank == 4 && y.rank == 4 &&
+           2 * g->ph <= g->kh && 2 * g->pw <= g->kw && y.shape[0] == x.shape[0] && y.shape[1] == x.shape[1] &&
+           y.shape[2] == nn_conv2d_out_size(x.shape[2], g->kh, g->sh, g->ph, g->dil_h) &&
+           y.shape[3] == nn_conv2d_out_size(x.shape[3], g->kw, g->sw, g->pw, g->dil_w) && y.shape[2] > 0 &&
+           y.shape[3] > 0;
+}
+
+#if NN__AVX2
+/* The common pool (2x2, stride 2, no padding) 8 outputs at a time: one output
+   row from input rows r0 and r1 (index base of r0[0] in the plane). The
+   window is visited in the same order with the same rule as the scalar loop:
+   same results. Returns how many outputs it wrote (all of them). */
+NN__TARGET_AVX2_ONLY static void nn__max22_step(__m256 *best, __m256i *bi, __m256 v, __m256i vi) {
+    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, *best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    *best = _mm256_blendv_ps(*best, v, take);
+    *bi = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*bi), _mm256_castsi256_ps(vi), take));
+}
+NN__TARGET_AVX2_ONLY static int nn__maxpool22_row_avx2(float *y, int *am, const float *r0, const float *r1, int OW,
+                                                       int base, int W) {
+    const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7), step = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int ow;
+    for (ow = 0; ow < OW; ow += 8) {
+        /* the last block loads and stores only its lanes: no read past the rows */
+        int rem = OW - ow, in = 2 * rem;
+        __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(in), lane);
+        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(in - 8), lane);
+        __m256i mo = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), lane);
+        __m256 a0 = _mm256_maskload_ps(r0 + 2 * ow, m0), a1 = _mm256_maskload_ps(r0 + 2 * ow + 8, m1);
+        __m256 b0 = _mm256_maskload_ps(r1 + 2 * ow, m0), b1 = _mm256_maskload_ps(r1 + 2 * ow + 8, m1);
+        __m256 best = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a0, a1, 0x88), perm); /* even columns */
+        __m256i col = _mm256_add_epi32(_mm256_set1_epi32(base + 2 * ow), step), bi = col;
+        nn__max22_step(&best, &bi, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a0, a1, 0xDD), perm),
+                       _mm256_add_epi32(col, _mm256_set1_epi32(1)));
+        nn__max22_step(&best, &bi, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(b0, b1, 0x88), perm),
+                       _mm256_add_epi32(col, _mm256_set1_epi32(W)));
+        nn__max22_step(&best, &bi, _mm256_permutevar8x32_ps(_mm256_shuffle_ps(b0, b1, 0xDD), perm),
+                       _mm256_add_epi32(col, _mm256_set1_epi32(W + 1)));
+        if (rem >= 8) {
+            _mm256_storeu_ps(y + ow, best);
+            _mm256_storeu_si256((__m256i *)(void *)(am + ow), bi);
+        } else {
+            _mm256_maskstore_ps(y + ow, mo, best);
+            _mm256_maskstore_epi32(am + ow, mo, bi);
+        }
+    }
+    return OW;
+}
+#endif
+
+NNDEF void nn_maxpool2d_forward(nn_tensor y, int *argmax, nn_tensor x, const nn_conv2d_geom *g) {
+    /* x (N,C,H,W) -> y (N,C,OH,OW), argmax (N*C*OH*OW) */
+    int H, W, OH, OW, oh, ow, ki, kj, fast22;
+    size_t planes, pl;
+    NN__REQUIRE(nn__pool_shapes_ok(y, x, g) && argmax);
+    fast22 = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 && g->dil_h == 1 &&
+             g->dil_w == 1;
+#if NN__AVX2
+    fast22 = fast22 && nn__cpu_has_avx2();
+#else
+    (void)fast22;
+#endif
+    H = x.shape[2]; W = x.shape[3]; OH = y.shape[2]; OW = y.shape[3];
+    planes = (size_t)x.shape[0] * (size_t)x.shape[1];
+    for (pl = 0; pl < planes; pl++) {
+        const float *xp = x.data + pl * H * W;
+        float *yp = y.data + pl * OH * OW;
+        int *ap = argmax + pl * OH * OW;
+        for (oh = 0; oh < OH; oh++) {
+            ow = 0;
+#if NN__AVX2
+            if (fast22)
+                ow = nn__maxpool22_row_avx2(yp + oh * OW, ap + oh * OW, xp + (size_t)2 * oh * W,
+                                            xp + (size_t)(2 * oh + 1) * W, OW, 2 * oh * W, W);
+#endif
+            for (; ow < OW; ow++) {
+                int h0 = oh * g->sh - g->ph, w0 = ow * g->sw - g->pw, best_i = -1;
+                float best = -INFINITY;
+                if (h0 >= 0 && w0 >= 0 && h0 + (g->kh - 1) * g->dil_h < H && w0 + (g->kw - 1) * g->dil_w < W) {
+                    /* the whole window inside: no bounds, no branches; the same rule */
+                    best_i = h0 * W + w0;
+                    best = xp[best_i];
+                    for (ki = 0; ki < g->kh; ki++)
+                        for (kj = ki ? 0 : 1; kj < g->kw; kj++) {
+                            int i = (h0 + ki * g->dil_h) * W + w0 + kj * g->dil_w, take;
+                            float v = xp[i];
+                            take = (v > best) | (v != v);
+                            best = take ? v : best;
+                            best_i = take ? i : best_i;
+                        }
+                    yp[oh * OW + ow] = best;
+                    ap[oh * OW + ow] = best_i;
+                    continue;
+                }
+                for (ki = 0; ki < g->kh; ki++) {
+                    int ih = h0 + ki * g->dil_h;
+                    if (ih < 0 || ih >= H) continue;
+                    for (kj = 0; kj < g->kw; kj++) {
+                        int iw = w0 + kj * g->dil_w, i;
+                        float v;
+                        if (iw < 0 || iw >= W) continue;
+                        i = ih * W + iw;
+                        v = xp[i];
+                        if (best_i < 0) best_i = i; /* PyTorch starts at the first real element */
+                        if (v > best || v != v) {
+                            best = v;
+                            best_i = i;
+                        }
+                    }
+                }
+                yp[oh * OW + ow] = best;
+                ap[oh * OW + ow] = best_i;
+            }
+        }
+    }
+}
+
+NNDEF void nn_maxpool2d_backward(nn_tensor dx, nn_tensor dy, const int *argmax) {
+    /* dy (N,C,OH,OW) -> dx (N,C,H,W) = the sum of dy over the outputs each input won */
+    int HW, P, i;
+    size_t planes, pl;
+    NN__REQUIRE(NN__T(dx) && NN__T(dy) && dx.rank == 4 && dy.rank == 4 && argmax && dx.shape[0] == dy.shape[0] &&
+                dx.shape[1] == dy.shape[1]);
+    HW = dx.shape[2] * dx.shape[3]; P = dy.shape[2] * dy.shape[3];
+    planes = (size_t)dx.shape[0] * (size_t)dx.shape[1];
+    memset(dx.data, 0, sizeof(float) * planes * (size_t)HW);
+    for (pl = 0; pl < planes; pl++) {
+        float *dp = dx.data + pl * HW;
+        const float *gp = dy.data + pl * P;
+        const int *ap = argmax + pl * P;
+        for (i = 0; i < P; i++)
+            if (ap[i] >= 0 && ap[i] < HW) dp[ap[i]] += gp[i];
+    }
+}
+
+/* The divisor of one average-pooling window, as PyTorch: with padding counted,
+   the window clipped to the padded input; without, the real elements. */
+static void nn__avg_window(const nn_conv2d_geom *g, int H, int W, int oh, int ow, int include, int *h0, int *h1,
+                           int *w0, int *w1, float *div) {
+    int hs = oh * g->sh - g->ph, ws = ow * g->sw - g->pw;
+    int he = NN__MIN(hs + g->kh, H + g->ph), we = NN__MIN(ws + g->kw, W + g->pw);
+    int pool = (he - hs) * (we - ws);
+    hs = NN__MAX(hs, 0); ws = NN__MAX(ws, 0);
+    he = NN__MIN(he, H); we = NN__MIN(we, W);
+    *h0 = hs; *h1 = he; *w0 = ws; *w1 = we;
+    *div = (float)(include ? pool : (he - hs) * (we - ws));
+}
+
+NNDEF void nn_avgpool2d_forward(nn_tensor y, nn_tensor x, const nn_conv2d_geom *g, int count_include_pad) {
+    /* x (N,C,H,W) -> y (N,C,OH,OW) */
+    int H, W, OH, OW, oh, ow, i, j, h0, h1, w0, w1;
+    size_t planes, pl;
+    float div;
+    NN__REQUIRE(nn__pool_shapes_ok(y, x, g) && g->dil_h == 1 && g->dil_w == 1);
+    H = x.shape[2]; W = x.shape[3]; OH = y.shape[2]; OW = y.shape[3];
+    planes = (size_t)x.shape[0] * (size_t)x.shape[1];
+    for (pl = 0; pl < planes; pl++) {
+        const float *xp = x.data + pl * H * W;
+        float *yp = y.data + pl * OH * OW;
+        for (oh = 0; oh < OH; oh++)
+            for (ow = 0; ow < OW; ow++) {
+                float s = 0.0f;
+                nn__avg_window(g, H, W, oh, ow, count_include_pad, &h0, &h1, &w0, &w1, &div);
+                for (i = h0; i < h1; i++)
+                    for (j = w0; j < w1; j++) s += xp[i * W + j];
+                yp[oh * OW + ow] = div > 0.0f ? s / div : 0.0f;
+            }
+    }
+}
+
+NNDEF void nn_avgpool2d_backward(nn_tensor dx, nn_tensor dy, const nn_conv2d_geom *g, int count_include_pad) {
+    /* dy (N,C,OH,OW) -> dx (N,C,H,W) = */
+    int H, W, OH, OW, oh, ow, i, j, h0, h1, w0, w1;
+    size_t planes, pl;
+    float div;
+    NN__REQUIRE(nn__pool_shapes_ok(dy, dx, g) && g->dil_h == 1 && g->dil_w == 1);
+    H = dx.shape[2]; W = dx.shape[3]; OH = dy.shape[2]; OW = dy.shape[3];
+    planes = (size_t)dx.shape[0] * (size_t)dx.shape[1];
+    memset(dx.data, 0, sizeof(float) * planes * (size_t)H * W);
+    for (pl = 0; pl < planes; pl++) {
+        float *dp = dx.data + pl * H * W;
+        const float *gp = dy.data + pl * OH * OW;
+        for (oh = 0; oh < OH; oh++)
+            for (ow = 0; ow < OW; ow++) {
+                float v;
+                nn__avg_window(g, H, W, oh, ow, count_include_pad, &h0, &h1, &w0, &w1, &div);
+                if (!(div > 0.0f)) continue;
+                v = gp[oh * OW + ow] / div;
+                for (i = h0; i < h1; i++)
+                    for (j = w0; j < w1; j++) dp[i * W + j] += v;
+            }
+    }
+}
+
+NNDEF void nn_global_avgpool_forward(nn_tensor y, nn_tensor x) {
+    /* x (N,C,H,W) -> y (N,C) */
+    size_t planes, pl, HW, i;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && x.rank == 4 && nn_tensor_size(y) == (size_t)x.shape[0] * x.shape[1]);
+    HW = (size_t)x.shape[2] * x.shape[3];
+    planes = (size_t)x.shape[0] * x.shape[1];
+    for (pl = 0; pl < planes; pl++) {
+        const float *xp = x.data + pl * HW;
+        double s = 0.0;
+        for (i = 0; i < HW; i++) s += xp[i];
+        y.data[pl] = (float)(s / (double)HW);
+    }
+}
+
+NNDEF void nn_global_avgpool_backward(nn_tensor dx, nn_tensor dy) {
+    /* dy (N,C) -> dx (N,C,H,W) = dy / (H W) */
+    size_t planes, pl, HW, i;
+    NN__REQUIRE(NN__T(dx) && NN__T(dy) && dx.rank == 4 && nn_tensor_size(dy) == (size_t)dx.shape[0] * dx.shape[1]);
+    HW = (size_t)dx.shape[2] * dx.shape[3];
+    planes = (size_t)dx.shape[0] * dx.shape[1];
+    for (pl = 0; pl < planes; pl++) {
+        float v = dy.data[pl] / (float)HW, *dp = dx.data + pl * HW;
+        for (i = 0; i < HW; i++) dp[i] = v;
+    }
+}
+
+/* Sums over the planes of one channel: each plane in 8 float lanes (fixed
+   order: the compiler may vectorize them, the result is the same), planes
+   added in double: sum x, or sum (x - mean)^2 when sq. */
+static double nn__plane_sum(const float *x, int N, size_t stride, size_t HW, float mean, int sq) {
+    double total = 0.0;
+    size_t i;
+    int n, l;
+    for (n = 0; n < N; n++) {
+        const float *p = x + (size_t)n * stride;
+        float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t = 0.0f;
+        if (sq) {
+            for (i = 0; i + 8 <= HW; i += 8)
+                for (l = 0; l < 8; l++) s[l] += (p[i + l] - mean) * (p[i + l] - mean);
+            for (; i < HW; i++) t += (p[i] - mean) * (p[i] - mean);
+        } else {
+            for (i = 0; i + 8 <= HW; i += 8)
+                for (l = 0; l < 8; l++) s[l] += p[i + l];
+            for (; i < HW; i++) t += p[i];
+        }
+        total += (double)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) + (double)t;
+    }
+    return total;
+}
+
+NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
+                                  nn_tensor gamma, nn_tensor beta, float *running_mean,
+                                  float *running_var, float eps, float momentum, int train) {
+    /* x (N,C,H,W) gamma beta running_* save_* (C) -> y (N,C,H,W) */
+    int N, C, n, c;
+    size_t HW, M, i;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && x.rank == 4 && nn_tensor_size(y) == nn_tensor_size(x) && NN__T(gamma) &&
+                NN__T(beta) && save_mean && save_rstd && running_mean && running_var);
+    N = x.shape[0]; C = x.shape[1]; HW = (size_t)x.shape[2] * x.shape[3]; M = (size_t)N * HW;
+    NN__REQUIRE((int)nn_tensor_size(gamma) == C && (int)nn_tensor_size(beta) == C);
+    NN__REQUIRE(!train || M > 1); /* PyTorch refuses too: one value per channel gives no variance */
+    for (c = 0; c < C; c++) {
+        const float *xc = x.data + (size_t)c * HW;
+        float mean, rstd, a, sh;
+        if (train) {
+            double v;
+            mean = (float)(nn__plane_sum(xc, N, (size_t)C * HW, HW, 0.0f, 0) / (double)M);
+            v = nn__plane_sum(xc, N, (size_t)C * HW, HW, mean, 1);
+            rstd = (float)(1.0 / sqrt(v / (double)M + eps));
+            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)(v / (double)(M - 1));
+        } else {
+            mean = running_mean[c];
+            rstd = (float)(1.0 / sqrt((double)running_var[c] + eps));
+        }
+        save_mean[c] = mean;
+        save_rstd[c] = rstd;
+        /* y = x a + sh, as PyTorch's CPU kernel folds it */
+        a = rstd * gamma.data[c];
+        sh = beta.data[c] - mean * a;
+        for (n = 0; n < N; n++) {
+            const float *xp = x.data + ((size_t)n * C + c) * HW;
+            float *yp = y.data + ((size_t)n * C + c) * HW;
+            for (i = 0; i < HW; i++) yp[i] = xp[i] * a + sh;
+        }
+    }
+}
+
+NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
+                                   nn_tensor x, nn_tensor gamma, const float *save_mean,
+                                   const float *save_rstd, int train) {
+    /* dy x (N,C,H,W) -> dx =, dgamma dbeta (C) += */
+    int N, C, n, c, l;
+    size_t HW, M, i;
+    NN__REQUIRE(NN__T(dy) && NN__T(x) && x.rank == 4 && nn_tensor_same_shape(x, dy) && NN__T(gamma) && save_mean &&
+                save_rstd);
+    N = x.shape[0]; C = x.shape[1]; HW = (size_t)x.shape[2] * x.shape[3]; M = (size_t)N * HW;
+    NN__REQUIRE((int)nn_tensor_size(gamma) == C && (!dx.data || nn_tensor_size(dx) == nn_tensor_size(x)));
+    NN__REQUIRE((!dgamma.data || (int)nn_tensor_size(dgamma) == C) && (!dbeta.data || (int)nn_tensor_size(dbeta) == C));
+    for (c = 0; c < C; c++) {
+        double sg = 0.0, sgx = 0.0;
+        float mean = save_mean[c], rstd = save_rstd[c], gm = gamma.data[c], mg, mgx, k;
+        for (n = 0; n < N; n++) { /* sum dy and sum dy x_hat: lanes per plane as the forward sums */
+            const float *xp = x.data + ((size_t)n * C + c) * HW, *gp = dy.data + ((size_t)n * C + c) * HW;
+            float a8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ta = 0.0f, tb = 0.0f;
+            for (i = 0; i + 8 <= HW; i += 8)
+                for (l = 0; l < 8; l++) {
+                    a8[l] += gp[i + l];
+                    b8[l] += gp[i + l] * ((xp[i + l] - mean) * rstd);
+                }
+            for (; i < HW; i++) {
+                ta += gp[i];
+                tb += gp[i] * ((xp[i] - mean) * rstd);
+            }
+            sg += (double)(((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7]))) + (double)ta;
+            sgx += (double)(((b8[0] + b8[1]) + (b8[2] + b8[3])) + ((b8[4] + b8[5]) + (b8[6] + b8[7]))) + (double)tb;
+        }
+        if (dgamma.data) dgamma.data[c] += (float)sgx;
+        if (dbeta.data) dbeta.data[c] += (float)sg;
+        if (!dx.data) continue;
+        mg = (float)(sg / (double)M);
+        mgx = (float)(sgx / (double)M);
+        k = gm * rstd;
+        for (n = 0; n < N; n++) {
+            const float *xp = x.data + ((size_t)n * C + c) * HW, *gp = dy.data + ((size_t)n * C + c) * HW;
+            float *dp = dx.data + ((size_t)n * C + c) * HW;
+            if (train)
+                for (i = 0; i < HW; i++) dp[i] = k * (gp[i] - mg - (xp[i] - mean) * rstd * mgx);
+            else
+                for (i = 0; i < HW; i++) dp[i] = gp[i] * k;
+        }
+    }
+}
+
+NNDEF void nn_dropout2d_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng) {
+    /* x (N,C,H,W) -> y, mask (N*C) */
+    size_t planes, pl, HW, i;
+    NN__REQUIRE(NN__T(x) && NN__T(y) && x.rank == 4 && nn_tensor_size(y) == nn_tensor_size(x) && p >= 0.0f &&
+                p < 1.0f && mask);
+    NN__REQUIRE(!train || p == 0.0f || rng);
+    HW = (size_t)x.shape[2] * x.shape[3];
+    planes = (size_t)x.shape[0] * x.shape[1];
+    for (pl = 0; pl < planes; pl++) {
+        float m = 1.0f;
+        if (train && p > 0.0f) m = nn_rng_uniform(rng) < p ? 0.0f : 1.0f / (1.0f - p);
+        mask[pl] = m;
+        for (i = 0; i < HW; i++) y.data[pl * HW + i] = x.data[pl * HW + i] * m;
+    }
+}
+
+NNDEF void nn_dropout2d_backward(nn_tensor dx, nn_tensor dy, const float *mask, int train) {
+    size_t planes, pl, HW, i;
+    NN__REQUIRE(NN__T(dx) && NN__T(dy) && dy.rank == 4 && nn_tensor_size(dx) == nn_tensor_size(dy) && mask);
+    HW = (size_t)dy.shape[2] * dy.shape[3];
+    planes = (size_t)dy.shape[0] * dy.shape[1];
+    for (pl = 0; pl < planes; pl++) {
+        float m = train ? mask[pl] : 1.0f;
+        for (i = 0; i < HW; i++) dx.data[pl * HW + i] = dy.data[pl * HW + i] * m;
+    }
+}
+
 /* ---- activations ---- */
 NNDEF const char *nn_act_name(nn_act a) {
     switch (a) {
@@ -4045,9 +4751,11 @@ NNDEF float nn_init_gain(nn_act act, float alpha) {
     }
 }
 
-NNDEF void nn_init_fill(float *w, int fan_out, int fan_in, nn_init scheme, float gain,
-                        float value, int use_fan_out, nn_rng *rng) {
-    size_t n = (size_t)fan_out * (size_t)fan_in, i;
+/* n values with the given fans (a conv weight: fan_in = C/groups*KH*KW,
+   fan_out = OC*KH*KW, as torch.nn.init computes them) */
+static void nn__init_fill_fans(float *w, size_t n, int fan_out, int fan_in, nn_init scheme, float gain, float value,
+                               int use_fan_out, nn_rng *rng) {
+    size_t i;
     float fan = (float)(use_fan_out ? fan_out : fan_in), a = 0.0f, sd = 0.0f;
     int uniform = 1;
     switch (scheme) {
@@ -4068,6 +4776,10 @@ NNDEF void nn_init_fill(float *w, int fan_out, int fan_in, nn_init scheme, float
         for (i = 0; i < n; i++) w[i] = (2.0f * nn_rng_uniform(rng) - 1.0f) * a;
     else
         for (i = 0; i < n; i++) w[i] = nn_rng_normal(rng) * sd;
+}
+NNDEF void nn_init_fill(float *w, int fan_out, int fan_in, nn_init scheme, float gain,
+                        float value, int use_fan_out, nn_rng *rng) {
+    nn__init_fill_fans(w, (size_t)fan_out * (size_t)fan_in, fan_out, fan_in, scheme, gain, value, use_fan_out, rng);
 }
 
 /* == 7. losses =========================================================== */
@@ -4260,6 +4972,7 @@ typedef struct nn__taker {
     nn_arena *a;
     size_t total;
     int fail;
+    size_t work;          /* floats of shared scratch the layers need (im2col) */
 } nn__taker;
 
 #define NN__MAX_LAYERS 1024 /* internal layers; descriptions may hold half as many */
@@ -4480,8 +5193,8 @@ static void nn__norm_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng) {
     size_t i;
     (void)ld; (void)rng;
     for (i = 0; i < nn_tensor_size(ly->w); i++) ly->w.data[i] = 1.0f;
-    if (ly->running_var)
-        for (i = 0; i < (size_t)ly->out; i++) ly->running_var[i] = 1.0f;
+    if (ly->running_var) /* one per feature or channel, like gamma */
+        for (i = 0; i < nn_tensor_size(ly->w); i++) ly->running_var[i] = 1.0f;
 }
 
 /* -- batch norm (BatchNorm1d): per feature over the batch -- */
@@ -4545,12 +5258,269 @@ static void nn__flatten_describe(const nn_layer *ly, nn_mode mode, char *what) {
     sprintf(what, "flatten");
 }
 
+/* Shared by the image kinds: the window of the desc as a geometry. */
+static nn_conv2d_geom nn__desc_geom(const nn_layer_desc *l) {
+    nn_conv2d_geom g;
+    g.kh = l->kernel[0]; g.kw = l->kernel[1];
+    g.sh = l->stride[0]; g.sw = l->stride[1];
+    g.ph = l->padding[0]; g.pw = l->padding[1];
+    g.dil_h = l->dilation[0]; g.dil_w = l->dilation[1];
+    g.groups = l->kind == NN_LAYER_CONV2D ? l->groups : 1;
+    return g;
+}
+/* Checks a window against an input shape; out gets (C, OH, OW). */
+static nn_result nn__window_shape(const nn_layer_desc *l, int i, nn__shape in, nn__shape *out, char *err) {
+    nn_conv2d_geom g = nn__desc_geom(l);
+    const char *name = l->kind == NN_LAYER_CONV2D ? "conv2d" : l->kind == NN_LAYER_MAXPOOL2D ? "maxpool2d" : "avgpool2d";
+    int oh, ow;
+    if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 || g.ph < 0 || g.pw < 0 || g.dil_h < 1 || g.dil_w < 1)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT,
+                        "layer %d (%s): kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d: kernel, stride "
+                        "and dilation must be >= 1, padding >= 0", i, name, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                        g.dil_h, g.dil_w);
+    if (l->kind != NN_LAYER_CONV2D && (2 * g.ph > g.kh || 2 * g.pw > g.kw))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): padding %dx%d over half the kernel %dx%d", i,
+                        name, g.ph, g.pw, g.kh, g.kw);
+    if (g.kh > 65536 || g.kw > 65536 || g.sh > 65536 || g.sw > 65536 || g.ph > 65536 || g.pw > 65536 ||
+        g.dil_h > 65536 || g.dil_w > 65536)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d (%s): a window size over 65536", i, name);
+    oh = nn_conv2d_out_size(in.h, g.kh, g.sh, g.ph, g.dil_h);
+    ow = nn_conv2d_out_size(in.w, g.kw, g.sw, g.pw, g.dil_w);
+    if (oh < 1 || ow < 1)
+        return nn__fail(err, NN_ERR_SHAPE_MISMATCH, "layer %d (%s): a %dx%d window (dilation %dx%d, padding %dx%d) "
+                        "does not fit the %dx%d input", i, name, g.kh, g.kw, g.dil_h, g.dil_w, g.ph, g.pw, in.h, in.w);
+    out->c = in.c;
+    out->h = oh;
+    out->w = ow;
+    return NN_OK;
+}
+/* 4-D views of a model's (B, C*H*W) rows */
+static nn_tensor nn__img(nn_tensor t, const int *chw) {
+    return nn_tensor_4d(t.data, t.shape[0], chw[0], chw[1], chw[2]);
+}
+
+/* -- conv2d (nn.Conv2d): weight (OC, C/groups, KH, KW) -- */
+static void nn__conv2d_defaults(nn_layer_desc *l) {
+    l->stride[0] = l->stride[1] = 1;
+    l->dilation[0] = l->dilation[1] = 1;
+    l->groups = 1;
+    l->init_gain = nn_init_gain(NN_ACT_IDENTITY, 0.0f);
+}
+NNDEF nn_layer_desc nn_conv2d(int out_channels, int kernel, int stride, int padding, nn_act act) {
+    nn_layer_desc l = nn_layer_desc_default(NN_LAYER_CONV2D);
+    l.units = out_channels;
+    l.kernel[0] = l.kernel[1] = kernel;
+    l.stride[0] = l.stride[1] = stride;
+    l.padding[0] = l.padding[1] = padding;
+    l.act = act;
+    l.alpha = nn__act_default_alpha(act);
+    l.init_gain = nn_init_gain(act, l.alpha);
+    return l;
+}
+static nn_result nn__conv2d_shape(const nn_layer_desc *l, int i, int max_batch, nn__shape in, nn__shape *out,
+                                  char *err) {
+    nn_result r;
+    size_t K;
+    if (l->units < 1 || l->groups < 1 || in.c % l->groups || l->units % l->groups)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (conv2d): %d output channels, groups %d: both >= 1, "
+                        "and groups must divide the %d input and the output channels", i, l->units, l->groups, in.c);
+    if ((r = nn__window_shape(l, i, in, out, err)) != NN_OK) return r;
+    K = (size_t)(in.c / l->groups) * (size_t)l->kernel[0] * (size_t)l->kernel[1];
+    if ((size_t)l->units * K > (size_t)INT_MAX || K * (size_t)out->h * (size_t)out->w > (size_t)INT_MAX ||
+        (size_t)max_batch * (size_t)l->units * (size_t)out->h * (size_t)out->w > (size_t)INT_MAX)
+        return nn__fail(err, NN_ERR_TOO_LARGE, "layer %d (conv2d): weights, patches or outputs over INT_MAX", i);
+    out->c = l->units;
+    return NN_OK;
+}
+static void nn__conv2d_counts(const nn__lplan *p, nn__counts *c) {
+    const nn_layer_desc *l = p->d;
+    c->w = (size_t)l->units * (size_t)(p->is.c / l->groups) * (size_t)l->kernel[0] * (size_t)l->kernel[1];
+    c->b = l->no_bias ? 0 : (size_t)l->units;
+    c->w_rows = l->units; /* (OC, C/groups*KH*KW): max_norm per output channel */
+}
+static void nn__conv2d_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    size_t work;
+    ly->geom = nn__desc_geom(p->d);
+    work = nn_conv2d_work_floats((int)MB, p->is.c, p->is.h, p->is.w, p->os.c, &ly->geom);
+    t->work = NN__MAX(t->work, work);
+}
+/* PyTorch's fans of a conv weight: in = C/groups*KH*KW, out = OC*KH*KW */
+static void nn__conv2d_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng) {
+    int rf = ly->geom.kh * ly->geom.kw, fan_in = ly->w.shape[1];
+    nn__init_fill_fans(ly->w.data, nn_tensor_size(ly->w), ly->out_shape[0] * rf, fan_in, ld->init, ld->init_gain,
+                       ld->init_value, ld->init_fan_out, rng);
+    if (ly->b.data && ld->init == NN_INIT_DEFAULT) {
+        float bound = 1.0f / sqrtf((float)fan_in);
+        size_t i;
+        for (i = 0; i < nn_tensor_size(ly->b); i++) ly->b.data[i] = (2.0f * nn_rng_uniform(rng) - 1.0f) * bound;
+    }
+}
+static nn_tensor nn__conv_w(const nn_layer *ly, float *data) {
+    return nn_tensor_4d(data, ly->out_shape[0], ly->in_shape[0] / ly->geom.groups, ly->geom.kh, ly->geom.kw);
+}
+static void nn__conv2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)train;
+    nn__conv2d_forward(m->threads, nn__img(y, ly->out_shape), nn__img(x, ly->in_shape), nn__conv_w(ly, ly->w.data),
+                       ly->b, &ly->geom, m->work);
+}
+static void nn__conv2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    nn_tensor dxi = dx.data ? nn__img(dx, ly->in_shape) : dx;
+    (void)train;
+    nn__conv2d_backward(m->threads, dxi, nn__conv_w(ly, ly->dw.data), ly->db, nn__img(dy, ly->out_shape),
+                        nn__img(x, ly->in_shape), nn__conv_w(ly, ly->w.data), &ly->geom, m->work);
+}
+static void nn__conv2d_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    const nn_conv2d_geom *g = &ly->geom;
+    int n;
+    (void)mode;
+    n = sprintf(what, "conv2d %d->%d k%dx%d", ly->in_shape[0], ly->out_shape[0], g->kh, g->kw);
+    if (g->sh != 1 || g->sw != 1) n += sprintf(what + n, " s%d", g->sh);
+    if (g->ph || g->pw) n += sprintf(what + n, " p%d", g->ph);
+    if (g->dil_h != 1 || g->dil_w != 1) n += sprintf(what + n, " d%d", g->dil_h);
+    if (g->groups != 1) n += sprintf(what + n, " g%d", g->groups);
+    if (!ly->b.data) sprintf(what + n, " nobias");
+}
+
+/* Shared by the pools: the desc's window for an image */
+static void nn__pool_defaults(nn_layer_desc *l) { l->dilation[0] = l->dilation[1] = 1; }
+static nn_layer_desc nn__pool(nn_layer_kind kind, int kernel, int stride, int padding) {
+    nn_layer_desc l = nn_layer_desc_default(kind);
+    l.kernel[0] = l.kernel[1] = kernel;
+    l.stride[0] = l.stride[1] = stride;
+    l.padding[0] = l.padding[1] = padding;
+    return l;
+}
+static nn_result nn__pool_shape(const nn_layer_desc *l, int i, int max_batch, nn__shape in, nn__shape *out,
+                                char *err) {
+    (void)max_batch;
+    if (l->kind == NN_LAYER_AVGPOOL2D && (l->dilation[0] != 1 || l->dilation[1] != 1))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (avgpool2d): dilation %dx%d, must be 1x1", i,
+                        l->dilation[0], l->dilation[1]);
+    return nn__window_shape(l, i, in, out, err);
+}
+static void nn__pool_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    ly->geom = nn__desc_geom(p->d);
+    ly->count_include_pad = p->d->count_include_pad;
+    if (p->kind == NN_LAYER_MAXPOOL2D) /* the winner of each output */
+        ly->argmax = (int *)nn__take(t->a, sizeof(int) * MB * (size_t)p->out, &t->total, &t->fail);
+}
+static void nn__pool_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    const nn_conv2d_geom *g = &ly->geom;
+    int n;
+    (void)mode;
+    n = sprintf(what, "%s k%dx%d s%d", ly->kind == NN_LAYER_MAXPOOL2D ? "maxpool2d" : "avgpool2d", g->kh, g->kw, g->sh);
+    if (g->ph || g->pw) n += sprintf(what + n, " p%d", g->ph);
+    if (g->dil_h != 1 || g->dil_w != 1) n += sprintf(what + n, " d%d", g->dil_h);
+    if (ly->kind == NN_LAYER_AVGPOOL2D && !ly->count_include_pad) sprintf(what + n, " exclude pad");
+}
+
+/* -- maxpool2d (nn.MaxPool2d) -- */
+NNDEF nn_layer_desc nn_maxpool2d(int kernel, int stride, int padding) {
+    return nn__pool(NN_LAYER_MAXPOOL2D, kernel, stride, padding);
+}
+static void nn__maxpool2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)m; (void)train;
+    nn_maxpool2d_forward(nn__img(y, ly->out_shape), ly->argmax, nn__img(x, ly->in_shape), &ly->geom);
+}
+static void nn__maxpool2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m; (void)x; (void)train;
+    if (dx.data) nn_maxpool2d_backward(nn__img(dx, ly->in_shape), nn__img(dy, ly->out_shape), ly->argmax);
+}
+
+/* -- avgpool2d (nn.AvgPool2d) -- */
+static void nn__avgpool2d_defaults(nn_layer_desc *l) {
+    nn__pool_defaults(l);
+    l->count_include_pad = 1;
+}
+NNDEF nn_layer_desc nn_avgpool2d(int kernel, int stride, int padding) {
+    return nn__pool(NN_LAYER_AVGPOOL2D, kernel, stride, padding);
+}
+static void nn__avgpool2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)m; (void)train;
+    nn_avgpool2d_forward(nn__img(y, ly->out_shape), nn__img(x, ly->in_shape), &ly->geom, ly->count_include_pad);
+}
+static void nn__avgpool2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m; (void)x; (void)train;
+    if (dx.data)
+        nn_avgpool2d_backward(nn__img(dx, ly->in_shape), nn__img(dy, ly->out_shape), &ly->geom,
+                              ly->count_include_pad);
+}
+
+/* -- global average pooling: (C, H, W) -> (C) -- */
+NNDEF nn_layer_desc nn_global_avgpool(void) { return nn_layer_desc_default(NN_LAYER_GLOBAL_AVGPOOL); }
+static nn_result nn__gap_shape(const nn_layer_desc *l, int i, int max_batch, nn__shape in, nn__shape *out,
+                               char *err) {
+    (void)l; (void)i; (void)max_batch; (void)err;
+    *out = nn__flat(in.c);
+    return NN_OK;
+}
+static void nn__gap_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)m; (void)train;
+    nn_global_avgpool_forward(y, nn__img(x, ly->in_shape));
+}
+static void nn__gap_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m; (void)x; (void)train;
+    if (dx.data) nn_global_avgpool_backward(nn__img(dx, ly->in_shape), dy);
+}
+static void nn__gap_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)mode;
+    sprintf(what, "global avgpool %dx%d", ly->in_shape[1], ly->in_shape[2]);
+}
+
+/* -- batch norm per channel (BatchNorm2d) -- */
+NNDEF nn_layer_desc nn_batchnorm2d(void) { return nn_layer_desc_default(NN_LAYER_BATCHNORM2D); }
+static void nn__batchnorm2d_counts(const nn__lplan *p, nn__counts *c) {
+    c->w = c->b = (size_t)p->is.c;
+    c->buf = 2 * (size_t)p->is.c;
+}
+static void nn__batchnorm2d_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    (void)MB;
+    ly->save_a = nn__takef(t, (size_t)p->is.c); /* batch mean and rstd per channel */
+    ly->save_b = nn__takef(t, (size_t)p->is.c);
+}
+static void nn__batchnorm2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    (void)m;
+    nn_batchnorm2d_forward(nn__img(y, ly->out_shape), ly->save_a, ly->save_b, nn__img(x, ly->in_shape), ly->w, ly->b,
+                           ly->running_mean, ly->running_var, ly->eps, ly->momentum, train);
+}
+static void nn__batchnorm2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m;
+    nn_batchnorm2d_backward(dx.data ? nn__img(dx, ly->in_shape) : dx, ly->dw, ly->db, nn__img(dy, ly->out_shape),
+                            nn__img(x, ly->in_shape), ly->w, ly->save_a, ly->save_b, train);
+}
+static void nn__batchnorm2d_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    (void)mode;
+    sprintf(what, "batchnorm2d eps=%g m=%g", ly->eps, ly->momentum);
+}
+
+/* -- dropout of whole channels (Dropout2d) -- */
+NNDEF nn_layer_desc nn_dropout2d(float p) {
+    nn_layer_desc l = nn_layer_desc_default(NN_LAYER_DROPOUT2D);
+    l.p = p;
+    return l;
+}
+static void nn__dropout2d_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__taker *t) {
+    ly->save_a = nn__takef(t, MB * (size_t)p->is.c); /* the factor of each channel */
+}
+static void nn__dropout2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    nn_dropout2d_forward(nn__img(y, ly->out_shape), ly->save_a, nn__img(x, ly->in_shape), ly->p, train, &m->rng);
+}
+static void nn__dropout2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+    (void)m; (void)x;
+    if (dx.data) nn_dropout2d_backward(nn__img(dx, ly->in_shape), nn__img(dy, ly->out_shape), ly->save_a, train);
+}
+static void nn__dropout2d_describe(const nn_layer *ly, nn_mode mode, char *what) {
+    sprintf(what, "dropout2d p=%g%s", ly->p, mode == NN_MODE_EVAL ? " (off)" : "");
+}
+
 /* ---- the table of kinds ---------------------------------------------- */
 #define NN__K_UNITS 1u    /* .units outputs; .act becomes an activation layer after it; init_gain */
 #define NN__K_ACT 2u      /* reads .act and .alpha itself */
 #define NN__K_VIEW 4u     /* output is its input, reshaped: no buffer, gradient passes through */
 #define NN__K_NORM 8u     /* weight and bias are normalization parameters (no weight decay) */
-#define NN__K_BATCH 16u   /* statistics over the batch in training: needs two rows or more */
+#define NN__K_BATCH 16u   /* statistics over the batch in training: needs two values or more */
+#define NN__K_IMAGE 32u   /* works on (C, H, W) images */
+#define NN__K_WINDOW 64u  /* reads .kernel, .stride, .padding, .dilation (conv, pools) */
 
 typedef struct nn__kind {
     const char *name;       /* in summaries and messages */
@@ -4584,6 +5554,19 @@ static const nn__kind nn__kinds[NN_LAYER_KIND_COUNT_] = {
      nn__maxout_setup, nn__units_init, nn__maxout_fwd, nn__maxout_bwd, nn__maxout_describe},
     {"flatten", "NN_LAYER_FLATTEN", NN__K_VIEW, NULL, nn__flatten_shape, NULL, NULL, NULL, NULL, NULL,
      nn__flatten_describe},
+    {"conv2d", "NN_LAYER_CONV2D", NN__K_UNITS | NN__K_IMAGE | NN__K_WINDOW, nn__conv2d_defaults, nn__conv2d_shape,
+     nn__conv2d_counts, nn__conv2d_setup, nn__conv2d_init, nn__conv2d_fwd, nn__conv2d_bwd, nn__conv2d_describe},
+    {"maxpool2d", "NN_LAYER_MAXPOOL2D", NN__K_IMAGE | NN__K_WINDOW, nn__pool_defaults, nn__pool_shape, NULL,
+     nn__pool_setup, NULL, nn__maxpool2d_fwd, nn__maxpool2d_bwd, nn__pool_describe},
+    {"avgpool2d", "NN_LAYER_AVGPOOL2D", NN__K_IMAGE | NN__K_WINDOW, nn__avgpool2d_defaults, nn__pool_shape, NULL,
+     nn__pool_setup, NULL, nn__avgpool2d_fwd, nn__avgpool2d_bwd, nn__pool_describe},
+    {"global_avgpool", "NN_LAYER_GLOBAL_AVGPOOL", NN__K_IMAGE, NULL, nn__gap_shape, NULL, NULL, NULL, nn__gap_fwd,
+     nn__gap_bwd, nn__gap_describe},
+    {"batchnorm2d", "NN_LAYER_BATCHNORM2D", NN__K_NORM | NN__K_BATCH | NN__K_IMAGE, nn__batchnorm_defaults, NULL,
+     nn__batchnorm2d_counts, nn__batchnorm2d_setup, nn__norm_init, nn__batchnorm2d_fwd, nn__batchnorm2d_bwd,
+     nn__batchnorm2d_describe},
+    {"dropout2d", "NN_LAYER_DROPOUT2D", NN__K_IMAGE, nn__dropout_defaults, NULL, NULL, nn__dropout2d_setup, NULL,
+     nn__dropout2d_fwd, nn__dropout2d_bwd, nn__dropout2d_describe},
 };
 
 static int nn__kind_ok(nn_layer_kind k) { return (int)k > (int)NN_LAYER_NONE && k < NN_LAYER_KIND_COUNT_; }
@@ -4621,11 +5604,22 @@ static void nn__layer_from_v10(nn_layer_desc *l) {
     l->tag = NN_DESC_TAG;
 }
 
+/* The per-sample shape of the model's input. */
+static nn__shape nn__input_shape(const nn_model_desc *d) {
+    nn__shape s = nn__flat(d->inputs);
+    if (d->input_shape[0] || d->input_shape[1] || d->input_shape[2]) {
+        s.c = d->input_shape[0];
+        s.h = d->input_shape[1];
+        s.w = d->input_shape[2];
+    }
+    return s;
+}
+
 /* Expands d into plan (may be NULL to count). Returns the internal layer
    count. d must have passed nn__model_validate (the shapes are its). */
 static int nn__model_expand(const nn_model_desc *d, nn__lplan *plan) {
     int i, n = 0;
-    nn__shape s = nn__flat(d->inputs);
+    nn__shape s = nn__input_shape(d);
     for (i = 0; i < d->n_layers; i++) {
         const nn_layer_desc *ld = &d->layers[i];
         const nn__kind *K = &nn__kinds[ld->kind];
@@ -4669,7 +5663,10 @@ static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
                         d->layers ? "set" : "NULL");
     if (d->n_layers > NN__MAX_LAYERS / 2)
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "n_layers = %d, at most %d", d->n_layers, NN__MAX_LAYERS / 2);
-    s = nn__flat(d->inputs);
+    s = nn__input_shape(d);
+    if (s.c < 1 || s.h < 1 || s.w < 1 || nn__shape_size(s) != (size_t)d->inputs)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "input_shape (%d, %d, %d) must be all 0 or hold the %d inputs "
+                        "as (C, H, W)", d->input_shape[0], d->input_shape[1], d->input_shape[2], d->inputs);
     if ((size_t)d->max_batch * (size_t)d->inputs > (size_t)INT_MAX)
         return nn__fail(err, NN_ERR_TOO_LARGE, "max_batch x inputs = %d x %d is over INT_MAX", d->max_batch, d->inputs);
     for (i = 0; i < d->n_layers; i++) {
@@ -4700,6 +5697,16 @@ static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
         if ((unsigned)l->vanilla > 1u || (l->vanilla && l->kind != NN_LAYER_DROPOUT))
             return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): vanilla = %d (0, or 1 on dropout)", i,
                             nn__layer_kind_name(l->kind), l->vanilla);
+        if (!(nn__kinds[l->kind].flags & NN__K_WINDOW) &&
+            (l->kernel[0] || l->kernel[1] || l->stride[0] || l->stride[1] || l->padding[0] || l->padding[1] ||
+             l->dilation[0] || l->dilation[1]))
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): kernel, stride, padding and dilation are "
+                            "for conv and pooling layers, and must be 0 here", i, nn__layer_kind_name(l->kind));
+        if ((l->kind != NN_LAYER_CONV2D && l->groups) || (unsigned)l->count_include_pad > 1u ||
+            (l->count_include_pad && l->kind != NN_LAYER_AVGPOOL2D))
+            return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): groups = %d (conv2d only), "
+                            "count_include_pad = %d (0 or 1, avgpool2d only)", i, nn__layer_kind_name(l->kind),
+                            l->groups, l->count_include_pad);
         o = s;
         if (nn__kinds[l->kind].shape && (r = nn__kinds[l->kind].shape(l, i, d->max_batch, s, &o, err)) != NN_OK)
             return r;
@@ -4740,6 +5747,7 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
     t.a = a;
     t.total = 0;
     t.fail = 0;
+    t.work = 0;
     for (l = 0; l < L; l++) {
         nn__counts c;
         nn__lplan_counts(&plan[l], &c);
@@ -4784,6 +5792,13 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         m->n_buffers = n_buffers;
         m->buffer_list = blist;
         m->mode = NN_MODE_TRAIN;
+        {
+            nn__shape s = nn__input_shape(d);
+            m->input_shape[0] = s.c;
+            m->input_shape[1] = s.h;
+            m->input_shape[2] = s.w;
+            memcpy(m->desc_input_shape, d->input_shape, sizeof m->desc_input_shape);
+        }
         nn_rng_seed(&m->rng, d->seed);
     }
     for (l = 0; l < L; l++) {
@@ -4804,6 +5819,8 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         ly.act = p->act;
         ly.in = p->in;
         ly.out = p->out;
+        ly.in_shape[0] = p->is.c; ly.in_shape[1] = p->is.h; ly.in_shape[2] = p->is.w;
+        ly.out_shape[0] = p->os.c; ly.out_shape[1] = p->os.h; ly.out_shape[2] = p->os.w;
         ly.alpha = ld->alpha;
         ly.p = ld->p;
         ly.eps = ld->eps;
@@ -4826,7 +5843,7 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         }
         if (c.buf) {
             ly.running_mean = buffers + boff;
-            ly.running_var = buffers + boff + out;
+            ly.running_var = buffers + boff + c.buf / 2;
             boff += c.buf;
         }
         layers[l] = ly;
@@ -4846,8 +5863,8 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
             nn_layer *fl = &layers[l];
             sprintf(fl->param_names[2], "%d.running_mean", l);
             sprintf(fl->param_names[3], "%d.running_var", l);
-            nn__add_param(blist, &m->n_buffer_list, fl->param_names[2], fl->running_mean, NULL, out, 1, 0);
-            nn__add_param(blist, &m->n_buffer_list, fl->param_names[3], fl->running_var, NULL, out, 1, 0);
+            nn__add_param(blist, &m->n_buffer_list, fl->param_names[2], fl->running_mean, NULL, c.buf / 2, 1, 0);
+            nn__add_param(blist, &m->n_buffer_list, fl->param_names[3], fl->running_var, NULL, c.buf / 2, 1, 0);
         }
     }
     {
@@ -4855,7 +5872,9 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         float *g0 = nn__takef(&t, MB * (size_t)max_width);
         float *g1 = nn__takef(&t, MB * (size_t)max_width);
         float *dout = nn__takef(&t, MB * width);
+        float *work = t.work ? nn__takef(&t, t.work) : NULL;
         if (m && !t.fail) {
+            m->work = work;
             m->gbuf[0] = g0;
             m->gbuf[1] = g1;
             m->dout = dout;
@@ -4932,6 +5951,20 @@ NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc 
 
 NNDEF void nn_model_set_mode(nn_model *m, nn_mode mode) { m->mode = mode; }
 
+/* Batch statistics (batch norm in training) need two values per feature
+   (BatchNorm1d: two rows) or per channel (BatchNorm2d: rows x H x W). */
+static int nn__batch_stats_ok(const nn_model *m, int B) {
+    int l;
+    for (l = 0; l < m->n_layers; l++) {
+        const nn_layer *ly = &m->layers[l];
+        unsigned f = nn__kinds[ly->kind].flags;
+        if ((f & NN__K_BATCH) &&
+            (long)B * ((f & NN__K_IMAGE) ? (long)ly->in_shape[1] * ly->in_shape[2] : 1L) < 2)
+            return 0;
+    }
+    return 1;
+}
+
 NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     /* x (B, inputs) -> (B, outputs) */
     int B = x.shape[0], l, train = m->mode == NN_MODE_TRAIN;
@@ -4950,6 +5983,11 @@ NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     if (nn_tensor_row_size(x) != m->inputs) {
         nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "forward: %d features per row, the model takes %d",
                  nn_tensor_row_size(x), m->inputs);
+        return none;
+    }
+    if (train && !nn__batch_stats_ok(m, B)) {
+        nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "forward: batch norm in training needs two values or more per "
+                 "feature or channel, and a batch of %d row%s gives one", B, B == 1 ? "" : "s");
         return none;
     }
     m->error[0] = '\0';
@@ -5016,13 +6054,25 @@ NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size) {
     int l;
     if (size) buf[0] = 0;
     nn__append(buf, size, &len, "%-4s %-26s %-14s %10s\n", "#", "layer", "output", "params");
-    nn__append(buf, size, &len, "%-4s %-26s (B, %-9d) %10s\n", "-", "input", m->inputs, "");
+    if (m->input_shape[1] * m->input_shape[2] > 1) {
+        char shape[48];
+        sprintf(shape, "(B, %d, %d, %d)", m->input_shape[0], m->input_shape[1], m->input_shape[2]);
+        nn__append(buf, size, &len, "%-4s %-26s %-14s %10s\n", "-", "input", shape, "");
+    } else {
+        nn__append(buf, size, &len, "%-4s %-26s (B, %-9d) %10s\n", "-", "input", m->inputs, "");
+    }
     for (l = 0; l < m->n_layers; l++) {
         const nn_layer *ly = &m->layers[l];
         char what[64];
         size_t np = (ly->w.data ? nn_tensor_size(ly->w) : 0) + (ly->b.data ? nn_tensor_size(ly->b) : 0);
         nn__kinds[ly->kind].describe(ly, m->mode, what);
-        nn__append(buf, size, &len, "%-4d %-26s (B, %-9d) %10lu\n", l, what, ly->out, (unsigned long)np);
+        if (ly->out_shape[1] * ly->out_shape[2] > 1) {
+            char shape[48];
+            sprintf(shape, "(B, %d, %d, %d)", ly->out_shape[0], ly->out_shape[1], ly->out_shape[2]);
+            nn__append(buf, size, &len, "%-4d %-26s %-14s %10lu\n", l, what, shape, (unsigned long)np);
+        } else {
+            nn__append(buf, size, &len, "%-4d %-26s (B, %-9d) %10lu\n", l, what, ly->out, (unsigned long)np);
+        }
     }
     nn__append(buf, size, &len, "parameters: %lu   arena: %lu bytes   max batch: %d   mode: %s\n",
                (unsigned long)m->n_params, (unsigned long)m->arena_bytes, m->max_batch,
@@ -6070,6 +7120,8 @@ NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len) {
 #define NN__TAG_META NN__TAG('M', 'E', 'T', 'A') /* 1.2: provenance (optional) */
 #define NN__TAG_LAYX NN__TAG('L', 'A', 'Y', 'X') /* 1.3: per-layer flags ARCH lacks (required) */
 #define NN__TAG_OPTX NN__TAG('O', 'P', 'T', 'X') /* 1.3: optimizer flags OPTM lacks (required) */
+#define NN__TAG_GEOM NN__TAG('G', 'E', 'O', 'M') /* 1.4: image shapes and windows (required) */
+#define NN__GEOM_FIELDS 10 /* per layer: kernel, stride, padding, dilation (h, w), groups, count_include_pad */
 #define NN__SEC_REQUIRED 1u
 #define NN__MAX_SECTIONS 64
 #define NN__MAX_NAME 31
@@ -6224,13 +7276,28 @@ static void nn__rd_layer(nn__rd *r, nn_layer_desc *l) {
     l->momentum = nn__rd_f32(r); l->k = (int)nn__rd_u32(r);
 }
 
+/* GEOM's fields of a layer, in file order */
+static void nn__layer_geom(const nn_layer_desc *l, uint32_t *g) {
+    g[0] = (uint32_t)l->kernel[0]; g[1] = (uint32_t)l->kernel[1];
+    g[2] = (uint32_t)l->stride[0]; g[3] = (uint32_t)l->stride[1];
+    g[4] = (uint32_t)l->padding[0]; g[5] = (uint32_t)l->padding[1];
+    g[6] = (uint32_t)l->dilation[0]; g[7] = (uint32_t)l->dilation[1];
+    g[8] = (uint32_t)l->groups; g[9] = (uint32_t)l->count_include_pad;
+}
+static int nn__same_geom(const nn_layer_desc *a, const nn_layer_desc *b) {
+    uint32_t ga[NN__GEOM_FIELDS], gb[NN__GEOM_FIELDS];
+    nn__layer_geom(a, ga);
+    nn__layer_geom(b, gb);
+    return memcmp(ga, gb, sizeof ga) == 0;
+}
+
 static int nn__same_layer(const nn_layer_desc *a, const nn_layer_desc *b) {
     /* compare through the file encoding so padding never matters */
     unsigned char ba[NN__LAYER_FIELDS * 4], bb[NN__LAYER_FIELDS * 4];
     nn__wr w;
     NN__ZERO(w); w.fd = -1; w.buf = ba; w.cap = sizeof ba; nn__wr_layer(&w, a);
     NN__ZERO(w); w.fd = -1; w.buf = bb; w.cap = sizeof bb; nn__wr_layer(&w, b);
-    return memcmp(ba, bb, sizeof ba) == 0 && a->vanilla == b->vanilla; /* LAYX */
+    return memcmp(ba, bb, sizeof ba) == 0 && a->vanilla == b->vanilla /* LAYX */ && nn__same_geom(a, b);
 }
 
 static void nn__wr_optim_desc(nn__wr *w, const nn_optim_desc *d) {
@@ -6362,6 +7429,19 @@ static void nn__secw_layx(nn__wr *w, const nn_model *m, const nn_train_state *st
     nn__wr_u32(w, (uint32_t)m->n_descs);
     for (i = 0; i < m->n_descs; i++) nn__wr_u32(w, (uint32_t)(m->descs[i].vanilla != 0));
 }
+/* GEOM: u32 n (ARCH's layer count), u32 C, H, W (the description's
+   input_shape), then per layer NN__GEOM_FIELDS u32 (nn__layer_geom). */
+static void nn__secw_geom(nn__wr *w, const nn_model *m, const nn_train_state *st) {
+    int i, j;
+    uint32_t g[NN__GEOM_FIELDS];
+    (void)st;
+    nn__wr_u32(w, (uint32_t)m->n_descs);
+    for (j = 0; j < 3; j++) nn__wr_u32(w, (uint32_t)m->desc_input_shape[j]);
+    for (i = 0; i < m->n_descs; i++) {
+        nn__layer_geom(&m->descs[i], g);
+        for (j = 0; j < NN__GEOM_FIELDS; j++) nn__wr_u32(w, g[j]);
+    }
+}
 static void nn__secw_optx(nn__wr *w, const nn_model *m, const nn_train_state *st) {
     (void)m;
     nn__wr_u32(w, (uint32_t)st->optim->d.momentum_ema);
@@ -6433,10 +7513,13 @@ static int nn__layer_needs_zlit(const nn_layer_desc *l) {
 static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *st) {
     nn__sec_fn fns[12];
     uint32_t tags[12], flags[12];
-    int n = 0, i, zlit = 0, layx = 0, optx;
+    int n = 0, i, zlit = 0, layx = 0, optx, geom;
     unsigned char head[20];
     for (i = 0; i < m->n_descs; i++) zlit |= nn__layer_needs_zlit(&m->descs[i]);
     for (i = 0; i < m->n_descs; i++) layx |= m->descs[i].vanilla != 0;
+    /* image layers and shapes (any kind a 1.3 reader lacks) */
+    geom = m->desc_input_shape[0] || m->desc_input_shape[1] || m->desc_input_shape[2];
+    for (i = 0; i < m->n_descs; i++) geom |= m->descs[i].kind >= NN_LAYER_CONV2D;
     optx = st && st->optim && (st->optim->d.momentum_ema || st->optim->d.eps_inside_sqrt || st->optim->d.l1_proximal);
     /* required: a 1.0 reader must refuse (NN_ERR_VERSION), not misread */
     if (zlit) { fns[n] = nn__secw_zlit; tags[n] = NN__TAG_ZLIT; flags[n++] = NN__SEC_REQUIRED; }
@@ -6445,6 +7528,7 @@ static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *
     fns[n] = nn__secw_bufs; tags[n] = NN__TAG_BUFS; flags[n++] = NN__SEC_REQUIRED;
     fns[n] = nn__secw_rngs; tags[n] = NN__TAG_RNGS; flags[n++] = 0;
     if (layx) { fns[n] = nn__secw_layx; tags[n] = NN__TAG_LAYX; flags[n++] = NN__SEC_REQUIRED; }
+    if (geom) { fns[n] = nn__secw_geom; tags[n] = NN__TAG_GEOM; flags[n++] = NN__SEC_REQUIRED; }
     if (st && st->optim) { fns[n] = nn__secw_optm; tags[n] = NN__TAG_OPTM; flags[n++] = 0; }
     /* required: a reader that would train or predict otherwise must refuse */
     if (optx) { fns[n] = nn__secw_optx; tags[n] = NN__TAG_OPTX; flags[n++] = NN__SEC_REQUIRED; }
@@ -6511,7 +7595,7 @@ typedef struct nn__sec {
     size_t len;
 } nn__sec;
 typedef struct nn__file {
-    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx, prep, meta, layx, optx;
+    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx, prep, meta, layx, optx, geom;
     uint32_t minor;
 } nn__file;
 
@@ -6575,6 +7659,7 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
         case NN__TAG_META: slot = &out->meta; break;
         case NN__TAG_LAYX: slot = &out->layx; break;
         case NN__TAG_OPTX: slot = &out->optx; break;
+        case NN__TAG_GEOM: slot = &out->geom; break;
         default:
             /* a newer writer's section: skip it unless it says readers must know it */
             if (flags & NN__SEC_REQUIRED) return NN_ERR_VERSION;
@@ -6599,6 +7684,8 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
     if ((out->layx.p && (out->layx.len < 4 || out->minor < 3)) ||
         (out->optx.p && (out->optx.len != 12 || !out->optm.p || out->minor < 3)))
         return nn__fail(err, NN_ERR_CORRUPT, "LAYX or OPTX section malformed, or in a file before 1.3");
+    if (out->geom.p && (out->geom.len < 16 || out->minor < 4))
+        return nn__fail(err, NN_ERR_CORRUPT, "GEOM section malformed, or in a file before 1.4");
     return NN_OK;
 }
 
@@ -6620,12 +7707,46 @@ static void nn__rd_layer_v(nn__rd *r, nn_layer_desc *l, uint32_t minor) {
     l->tag = NN_DESC_TAG;
 }
 
-static nn_result nn__parse_arch(const nn__sec *s, const nn__sec *layx, nn_model_desc *desc, nn_layer_desc *layers,
-                                int max_layers, uint32_t minor) {
+/* GEOM's fields of layer i of n; 0 fields when the file has none. */
+static nn_result nn__apply_geom(const nn__sec *s, nn_layer_desc *l, uint32_t i, uint32_t n) {
+    const unsigned char *q;
+    if (!s->p) return NN_OK;
+    if (nn__le32(s->p) != n || s->len != 16 + 4 * NN__GEOM_FIELDS * (size_t)n) return NN_ERR_CORRUPT;
+    q = s->p + 16 + 4 * NN__GEOM_FIELDS * (size_t)i;
+    {
+        uint32_t g[NN__GEOM_FIELDS];
+        int j;
+        for (j = 0; j < NN__GEOM_FIELDS; j++) {
+            g[j] = nn__le32(q + 4 * j);
+            if (g[j] > (uint32_t)INT_MAX) return NN_ERR_CORRUPT;
+        }
+        l->kernel[0] = (int)g[0]; l->kernel[1] = (int)g[1];
+        l->stride[0] = (int)g[2]; l->stride[1] = (int)g[3];
+        l->padding[0] = (int)g[4]; l->padding[1] = (int)g[5];
+        l->dilation[0] = (int)g[6]; l->dilation[1] = (int)g[7];
+        l->groups = (int)g[8]; l->count_include_pad = (int)g[9];
+    }
+    return NN_OK;
+}
+
+/* Layer i of n as the file describes it: ARCH's record (r at it) with what
+   LAYX and GEOM add. A kind this reader does not know is NN_ERR_VERSION when
+   the file is newer, else NN_ERR_CORRUPT. */
+static nn_result nn__rd_layer_full(nn__rd *r, const nn__file *f, nn_layer_desc *l, uint32_t i, uint32_t n) {
+    nn__rd_layer_v(r, l, f->minor);
+    if (nn__apply_layx(&f->layx, l, i, n) != NN_OK || nn__apply_geom(&f->geom, l, i, n) != NN_OK)
+        return NN_ERR_CORRUPT;
+    if (!r->err && !nn__kind_ok(l->kind))
+        return f->minor > NN_FORMAT_VERSION_MINOR ? NN_ERR_VERSION : NN_ERR_CORRUPT;
+    return NN_OK;
+}
+
+static nn_result nn__parse_arch(const nn__file *f, nn_model_desc *desc, nn_layer_desc *layers, int max_layers) {
     nn__rd r;
     uint32_t n, i;
     nn_layer_desc tmp;
-    r.p = s->p; r.len = s->len; r.pos = 0; r.err = 0;
+    nn_result res;
+    r.p = f->arch.p; r.len = f->arch.len; r.pos = 0; r.err = 0;
     NN__ZERO(*desc);
     desc->inputs = (int)nn__rd_u32(&r);
     desc->max_batch = (int)nn__rd_u32(&r);
@@ -6636,10 +7757,16 @@ static nn_result nn__parse_arch(const nn__sec *s, const nn__sec *layx, nn_model_
     if (n > NN__MAX_LAYERS / 2) return NN_ERR_TOO_LARGE;
     if ((size_t)n * NN__LAYER_FIELDS * 4 != r.len - r.pos) return NN_ERR_CORRUPT;
     if (layers && (int)n > max_layers) return NN_ERR_TOO_LARGE;
-    for (i = 0; i < n; i++) {
-        nn__rd_layer_v(&r, layers ? &layers[i] : &tmp, minor);
-        if (nn__apply_layx(layx, layers ? &layers[i] : &tmp, i, n) != NN_OK) return NN_ERR_CORRUPT;
+    if (f->geom.p) {
+        int j;
+        for (j = 0; j < 3; j++) {
+            uint32_t v = nn__le32(f->geom.p + 4 + 4 * j);
+            if (v > (uint32_t)INT_MAX) return NN_ERR_CORRUPT;
+            desc->input_shape[j] = (int)v;
+        }
     }
+    for (i = 0; i < n; i++)
+        if ((res = nn__rd_layer_full(&r, f, layers ? &layers[i] : &tmp, i, n)) != NN_OK) return res;
     desc->layers = layers;
     desc->n_layers = (int)n;
     if (r.err) return NN_ERR_TRUNCATED;
@@ -6828,15 +7955,18 @@ static nn_result nn__load(nn_model *m, nn_train_state *st, const void *buf, size
     nn_result res;
     res = nn__parse_file(&f, buf, len, m->error);
     if (res != NN_OK) return res;
-    res = nn__parse_arch(&f.arch, &f.layx, &fd, NULL, 0, f.minor);
+    res = nn__parse_arch(&f, &fd, NULL, 0);
     if (res != NN_OK) return res;
     if (fd.inputs != m->inputs || fd.n_layers != m->n_descs)
         return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "ARCH: the file's model takes %d inputs in %d layers, "
                         "this one %d in %d", fd.inputs, fd.n_layers, m->inputs, m->n_descs);
+    if (memcmp(fd.input_shape, m->desc_input_shape, sizeof fd.input_shape) != 0)
+        return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "GEOM: the file's input shape is (%d, %d, %d), this "
+                        "model's (%d, %d, %d)", fd.input_shape[0], fd.input_shape[1], fd.input_shape[2],
+                        m->desc_input_shape[0], m->desc_input_shape[1], m->desc_input_shape[2]);
     r.p = f.arch.p; r.len = f.arch.len; r.pos = 20; r.err = 0;
     for (i = 0; i < fd.n_layers; i++) {
-        nn__rd_layer_v(&r, &one, f.minor);
-        nn__apply_layx(&f.layx, &one, (uint32_t)i, (uint32_t)fd.n_layers); /* checked by parse_arch */
+        nn__rd_layer_full(&r, &f, &one, (uint32_t)i, (uint32_t)fd.n_layers); /* checked by parse_arch */
         if (!nn__same_layer(&one, &m->descs[i]))
             return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "ARCH: layer %d of the file (%s, %d units) differs from "
                             "the model's (%s, %d units) or in another field", i, nn__layer_kind_name(one.kind),
@@ -6958,11 +8088,11 @@ NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *la
     r = nn__parse_file(&f, buf, len, NULL);
     if (r != NN_OK) return r;
     if (!layers) { /* the count only: desc->n_layers */
-        r = nn__parse_arch(&f.arch, &f.layx, &d, NULL, 0, f.minor);
+        r = nn__parse_arch(&f, &d, NULL, 0);
         if (r == NN_OK) *desc = d;
         return r;
     }
-    r = nn__parse_arch(&f.arch, &f.layx, &d, layers, max_layers, f.minor);
+    r = nn__parse_arch(&f, &d, layers, max_layers);
     if (r != NN_OK) return r;
     if (nn__model_validate(&d, NULL) != NN_OK) return NN_ERR_CORRUPT;
     *desc = d; /* only on success */
@@ -7121,6 +8251,25 @@ NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char
     return r;
 }
 
+/* A float literal that reads back as the same float ("1.0f", "1e-05f"). */
+static void nn__export_float(FILE *f, float v) {
+    char s[32];
+    sprintf(s, "%.9g", (double)v);
+    fprintf(f, "%s%sf;", s, strpbrk(s, ".en") ? "" : ".0");
+}
+static const char *nn__act_enum_name(nn_act a) {
+    static const char *n[] = {"NN_ACT_IDENTITY", "NN_ACT_RELU", "NN_ACT_SIGMOID", "NN_ACT_TANH", "NN_ACT_LEAKY_RELU",
+                              "NN_ACT_ELU", "NN_ACT_GELU", "NN_ACT_GELU_TANH", "NN_ACT_SILU", "NN_ACT_SOFTPLUS",
+                              "NN_ACT_SOFTMAX"};
+    return (int)a >= 0 && (int)a < (int)(sizeof n / sizeof n[0]) ? n[a] : "NN_ACT_IDENTITY";
+}
+static const char *nn__init_enum_name(nn_init i) {
+    static const char *n[] = {"NN_INIT_DEFAULT", "NN_INIT_ZEROS", "NN_INIT_CONSTANT", "NN_INIT_SMALL_RANDOM",
+                              "NN_INIT_CALIBRATED", "NN_INIT_XAVIER_UNIFORM", "NN_INIT_XAVIER_NORMAL",
+                              "NN_INIT_KAIMING_UNIFORM", "NN_INIT_KAIMING_NORMAL", "NN_INIT_LECUN_UNIFORM",
+                              "NN_INIT_LECUN_NORMAL"};
+    return (int)i >= 0 && (int)i < (int)(sizeof n / sizeof n[0]) ? n[i] : "NN_INIT_DEFAULT";
+}
 static void nn__export_floats(FILE *f, const float *p, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) fprintf(f, "%.9g%s", (double)p[i], (i + 1) % 8 == 0 ? ",\n    " : ", ");
@@ -7141,32 +8290,67 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
         fprintf(f, "#define %s_ARENA_BYTES %luu /* nn_model_arena_bytes of this model */\n", up,
                 (unsigned long)m->arena_bytes);
     }
-    fprintf(f, "static const nn_layer_desc %s_layers[%d] = {\n", name, m->n_descs);
-    for (i = 0; i < m->n_descs; i++) {
-        const nn_layer_desc *l = &m->descs[i];
-        fprintf(f, "    {(nn_layer_kind)%d, %d, (nn_act)%d, %.9g, %d, %d, (nn_init)%d, %.9g, %.9g, %d, %.9g, %.9g, %.9g, %d, "
-                   "%d, NN_DESC_TAG},\n",
-                (int)l->kind, l->units, (int)l->act, (double)l->alpha, l->no_bias, l->weight_std, (int)l->init,
-                (double)l->init_gain, (double)l->init_value, l->init_fan_out, (double)l->p, (double)l->eps,
-                (double)l->momentum, l->k, l->vanilla);
-    }
-    fprintf(f, "};\nstatic const float %s_params[%lu] = {\n    ", name, (unsigned long)(m->n_params ? m->n_params : 1));
+    fprintf(f, "#if NN_FORMAT_VERSION_MAJOR != %d || NN_FORMAT_VERSION_MINOR < %d\n"
+               "#error \"%s was exported for nn.h format %d.%d: this nn.h reads another format\"\n#endif\n",
+            NN_FORMAT_VERSION_MAJOR, NN_FORMAT_VERSION_MINOR, name, NN_FORMAT_VERSION_MAJOR, NN_FORMAT_VERSION_MINOR);
+    fprintf(f, "static const float %s_params[%lu] = {\n    ", name, (unsigned long)(m->n_params ? m->n_params : 1));
     if (m->n_params) nn__export_floats(f, m->params, m->n_params);
     else fprintf(f, "0");
     fprintf(f, "\n};\nstatic const float %s_buffers[%lu] = {\n    ", name, (unsigned long)(m->n_buffers ? m->n_buffers : 1));
     if (m->n_buffers) nn__export_floats(f, m->buffers, m->n_buffers);
     else fprintf(f, "0");
     fprintf(f, "\n};\n");
+    /* the description field by field, by name: only what differs from the
+       kind's defaults, so the file reads like the code that built the model */
     fprintf(f, "static nn_result %s_init(nn_model *m, nn_arena *arena) {\n"
-               "    nn_model_desc d;\n    nn_result r;\n"
-               "    memset(&d, 0, sizeof d);\n"
-               "    d.inputs = %d; d.max_batch = %d; d.layers = %s_layers; d.n_layers = %d; d.seed = %lluull;\n"
-               "    r = nn_model_init(m, arena, &d);\n    if (r != NN_OK) return r;\n"
+               "    nn_layer_desc l[%d];\n    nn_model_desc d;\n    nn_result r;\n", name, m->n_descs);
+    for (i = 0; i < m->n_descs; i++) {
+        const nn_layer_desc *l = &m->descs[i];
+        nn_layer_desc d0 = nn_layer_desc_default(l->kind);
+        fprintf(f, "    l[%d] = nn_layer_desc_default(%s);", i, nn__kinds[l->kind].enum_name);
+#define NN__EXPORT_INT(fld) \
+    if (l->fld != d0.fld) fprintf(f, " l[%d]." #fld " = %d;", i, (int)l->fld)
+#define NN__EXPORT_FLOAT(fld) \
+    if (memcmp(&l->fld, &d0.fld, sizeof(float)) != 0) { fprintf(f, " l[%d]." #fld " = ", i); nn__export_float(f, l->fld); }
+        NN__EXPORT_INT(units);
+        if (l->act != d0.act) fprintf(f, " l[%d].act = %s;", i, nn__act_enum_name(l->act));
+        NN__EXPORT_FLOAT(alpha);
+        NN__EXPORT_INT(no_bias);
+        NN__EXPORT_INT(weight_std);
+        if (l->init != d0.init) fprintf(f, " l[%d].init = %s;", i, nn__init_enum_name(l->init));
+        NN__EXPORT_FLOAT(init_gain);
+        NN__EXPORT_FLOAT(init_value);
+        NN__EXPORT_INT(init_fan_out);
+        NN__EXPORT_FLOAT(p);
+        NN__EXPORT_FLOAT(eps);
+        NN__EXPORT_FLOAT(momentum);
+        NN__EXPORT_INT(k);
+        NN__EXPORT_INT(vanilla);
+        NN__EXPORT_INT(kernel[0]);
+        NN__EXPORT_INT(kernel[1]);
+        NN__EXPORT_INT(stride[0]);
+        NN__EXPORT_INT(stride[1]);
+        NN__EXPORT_INT(padding[0]);
+        NN__EXPORT_INT(padding[1]);
+        NN__EXPORT_INT(dilation[0]);
+        NN__EXPORT_INT(dilation[1]);
+        NN__EXPORT_INT(groups);
+        NN__EXPORT_INT(count_include_pad);
+#undef NN__EXPORT_INT
+#undef NN__EXPORT_FLOAT
+        fprintf(f, "\n");
+    }
+    fprintf(f, "    memset(&d, 0, sizeof d);\n"
+               "    d.inputs = %d; d.max_batch = %d; d.layers = l; d.n_layers = %d; d.seed = %lluull;\n",
+            m->inputs, m->max_batch, m->n_descs, (unsigned long long)m->seed);
+    if (m->desc_input_shape[0] || m->desc_input_shape[1] || m->desc_input_shape[2])
+        fprintf(f, "    d.input_shape[0] = %d; d.input_shape[1] = %d; d.input_shape[2] = %d;\n",
+                m->desc_input_shape[0], m->desc_input_shape[1], m->desc_input_shape[2]);
+    fprintf(f, "    r = nn_model_init(m, arena, &d);\n    if (r != NN_OK) return r;\n"
                "    memcpy(m->params, %s_params, sizeof(float) * %luu);\n"
                "    memcpy(m->buffers, %s_buffers, sizeof(float) * %luu);\n"
                "    nn_model_set_mode(m, NN_MODE_EVAL);\n    return NN_OK;\n}\n",
-            name, m->inputs, m->max_batch, name, m->n_descs, (unsigned long long)m->seed, name,
-            (unsigned long)m->n_params, name, (unsigned long)m->n_buffers);
+            name, (unsigned long)m->n_params, name, (unsigned long)m->n_buffers);
     return ferror(f) ? NN_ERR_IO : NN_OK;
 }
 
@@ -7240,6 +8424,9 @@ NNDEF nn_result nn_gzip_decode(void **out, size_t *out_len, const void *gz, size
     if (isize > max_out) return NN_ERR_TOO_LARGE;
     buf = NN_MALLOC(isize ? isize : 1);
     if (!buf) return NN_ERR_OUT_OF_MEMORY;
+    /* (set so that no compiler thinks an inflater that writes nothing leaves
+       the checksum reading garbage: it is only read after a success) */
+    ((unsigned char *)buf)[0] = 0;
     r = inflate(buf, isize, p + pos, len - pos);
     if (r == NN_OK && nn_crc32(0, buf, isize) != nn__le32(p + len - 8)) r = NN_ERR_CHECKSUM;
     if (r != NN_OK) {
@@ -8416,6 +9603,76 @@ NNDEF nn_result nn_meta_load(nn_meta *meta, const char *path) {
 }
 #endif
 
+/* ---- augmentation ---- */
+NNDEF nn_augment_desc nn_augment_desc_default(void) {
+    nn_augment_desc d;
+    NN__ZERO(d);
+    d.tag = NN_DESC_TAG;
+    return d;
+}
+
+/* A plane moved by (dy, dx) in place, zeros shifted in: rows are visited in
+   the order that reads each source row before it is overwritten. */
+static void nn__fill_floats(float *p, int n, float v) {
+    int i;
+    for (i = 0; i < n; i++) p[i] = v;
+}
+static void nn__shift_plane(float *p, int H, int W, int dy, int dx, float fill) {
+    int i, n = W - (dx < 0 ? -dx : dx);
+    for (i = 0; i < H; i++) {
+        int r = dy > 0 ? H - 1 - i : i, src = r - dy;
+        float *out = p + (size_t)r * W;
+        if (src < 0 || src >= H || n <= 0) {
+            nn__fill_floats(out, W, fill);
+            continue;
+        }
+        memmove(out + (dx > 0 ? dx : 0), p + (size_t)src * W + (dx < 0 ? -dx : 0), sizeof(float) * (size_t)n);
+        if (dx > 0) nn__fill_floats(out, dx, fill);
+        else if (dx < 0) nn__fill_floats(out + n, -dx, fill);
+    }
+}
+
+static int nn__uniform_int(nn_rng *rng, int lo, int hi) { /* lo..hi inclusive */
+    return lo + (int)nn_rng_below(rng, (uint32_t)(hi - lo + 1));
+}
+
+NNDEF nn_result nn_augment_images(nn_tensor x, const nn_augment_desc *d, nn_rng *rng) {
+    int N, C, H, W, n, c, i, j;
+    if (!d || !rng || !x.data || x.rank != 4) return NN_ERR_INVALID_ARGUMENT;
+    if (d->tag != NN_DESC_TAG || !NN__IN(d->flip_p, 0.0f, 1.0f) || d->crop_padding < 0 ||
+        !(d->translate >= 0.0f && d->translate < 1.0f) || !NN__IN(d->fill, -1e30f, 1e30f))
+        return NN_ERR_INVALID_ARGUMENT;
+    N = x.shape[0]; C = x.shape[1]; H = x.shape[2]; W = x.shape[3];
+    if (d->crop_padding > 65536) return NN_ERR_INVALID_ARGUMENT;
+    for (n = 0; n < N; n++) {
+        int flip = 0, dy = 0, dx = 0;
+        if (d->flip_p > 0.0f) flip = nn_rng_uniform(rng) < d->flip_p;
+        if (d->crop_padding) {
+            dy += nn__uniform_int(rng, -d->crop_padding, d->crop_padding);
+            dx += nn__uniform_int(rng, -d->crop_padding, d->crop_padding);
+        }
+        if (d->translate > 0.0f) {
+            float my = d->translate * (float)H, mx = d->translate * (float)W;
+            dy += (int)floorf((2.0f * nn_rng_uniform(rng) - 1.0f) * my + 0.5f);
+            dx += (int)floorf((2.0f * nn_rng_uniform(rng) - 1.0f) * mx + 0.5f);
+        }
+        for (c = 0; c < C; c++) {
+            float *p = x.data + ((size_t)n * C + c) * (size_t)H * W;
+            if (flip)
+                for (i = 0; i < H; i++) {
+                    float *r = p + (size_t)i * W;
+                    for (j = 0; j < W / 2; j++) {
+                        float t = r[j];
+                        r[j] = r[W - 1 - j];
+                        r[W - 1 - j] = t;
+                    }
+                }
+            if (dy || dx) nn__shift_plane(p, H, W, dy, dx, d->fill);
+        }
+    }
+    return NN_OK;
+}
+
 /* == 15. fit: the training loop, progress, history ===================== */
 /* ---- fit ---- */
 NNDEF nn_result nn_data_gather(const nn_data *d, const int *rows, int b, float *x, int *labels, float *targets) {
@@ -8593,6 +9850,7 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
     nn_result r = NN_OK;
     long global_step = 0;
     int has_val, monitor, mode_max;
+    nn_rng aug_rng;
     char *err;
     if (!res) res = &rr;
     NN__ZERO(*res);
@@ -8633,6 +9891,16 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
     if (d->sched && d->sched->d.kind == NN_SCHED_PLATEAU && d->sched->d.mode_max != mode_max)
         NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: the PLATEAU schedule's mode_max %d disagrees with the monitor",
                      d->sched->d.mode_max);
+    if (d->augment && (d->augment->tag != NN_DESC_TAG || !NN__IN(d->augment->flip_p, 0.0f, 1.0f) ||
+                       d->augment->crop_padding < 0 || d->augment->crop_padding > 65536 ||
+                       !(d->augment->translate >= 0.0f && d->augment->translate < 1.0f) ||
+                       !NN__IN(d->augment->fill, -1e30f, 1e30f)))
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: augment: not made by nn_augment_desc_default(), or flip_p "
+                     "outside [0, 1], crop_padding outside 0..65536, translate outside [0, 1)");
+    if (d->augment && features != m->inputs)
+        NN__FIT_FAIL(NN_ERR_SHAPE_MISMATCH, "fit: augment transforms images of the model's input shape; the data has "
+                     "%d features, the model %d inputs", features, m->inputs);
+    nn_rng_seed(&aug_rng, d->seed ^ 0x6175676d656e7431ull); /* a stream of its own: shuffles stay as without */
     nn__fit_sizes(m, train, d, &pl);
     mark = nn_arena_mark(arena);
     idx = (int *)nn_arena_alloc(arena, pl.idx);
@@ -8719,6 +9987,9 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
                 rr_rows = rows;
             }
             nn_data_gather(train, rr_rows, b, xraw, lab, tgt);
+            if (d->augment)
+                nn_augment_images(nn_tensor_4d(xraw, b, m->input_shape[0], m->input_shape[1], m->input_shape[2]),
+                                  d->augment, &aug_rng);
             if (d->prep) nn_prep_apply(d->prep, nn_tensor_2d(xin, b, m->inputs), nn_tensor_2d(xraw, b, features));
             out = nn_model_forward(m, nn_tensor_2d(d->prep ? xin : xraw, b, m->inputs));
             if (!out.data) {
@@ -10381,8 +11652,7 @@ NNDEF nn_result nn_lr_find(nn_model *m, nn_optim *o, nn_arena *scratch, const nn
     n_rows = train->rows ? train->n_rows : train->n;
     if (n_rows < 1) return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: no rows");
     B = NN__MIN(d->batch, n_rows);
-    for (i = 0; i < m->n_layers; i++) /* the sweep trains: batch statistics need two rows */
-        if ((nn__kind_flags(m->layers[i].kind) & NN__K_BATCH) && B < 2)
+    if (!nn__batch_stats_ok(m, B)) /* the sweep trains: batch statistics need two values */
             return nn__fail(r->error, NN_ERR_INVALID_ARGUMENT, "lr_find: batch norm needs batches of 2 rows or more");
     mark = nn_arena_mark(scratch);
     slots[0] = o->s0; slots[1] = o->s1; slots[2] = o->s2; slots[3] = o->slow;

@@ -17,6 +17,7 @@
 #include "fixture.h"
 #include "test.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -801,6 +802,113 @@ static void test_prep_meta_file(void) {
     nn_arena_deinit(&a);
 }
 
+/* ------------------------------------------------------------------ augmentation */
+
+/* A reference for one image: out(i, j) = in(i - dy, j - dx) after an optional
+   flip, fill outside; the draws are re-made from a copy of the generator in the
+   documented order (flip, crop dy dx, translate dy dx). */
+static void aug_ref_draws(nn_rng *r, const nn_augment_desc *d, int H, int W, int *flip, int *dy, int *dx) {
+    *flip = 0; *dy = 0; *dx = 0;
+    if (d->flip_p > 0.0f) *flip = nn_rng_uniform(r) < d->flip_p;
+    if (d->crop_padding) {
+        *dy += -d->crop_padding + (int)nn_rng_below(r, (uint32_t)(2 * d->crop_padding + 1));
+        *dx += -d->crop_padding + (int)nn_rng_below(r, (uint32_t)(2 * d->crop_padding + 1));
+    }
+    if (d->translate > 0.0f) {
+        float my = d->translate * (float)H, mx = d->translate * (float)W;
+        *dy += (int)floorf((2.0f * nn_rng_uniform(r) - 1.0f) * my + 0.5f);
+        *dx += (int)floorf((2.0f * nn_rng_uniform(r) - 1.0f) * mx + 0.5f);
+    }
+}
+
+static void test_augment_images(void) {
+    enum { N = 40, C = 3, H = 7, W = 9 };
+    static float x[N * C * H * W], y[N * C * H * W];
+    nn_augment_desc d = nn_augment_desc_default();
+    nn_rng r, r2;
+    int n, c, i, j, bad = 0, flips = 0, shifted = 0, trial;
+    for (i = 0; i < N * C * H * W; i++) x[i] = (float)(i % 997) + 1.0f; /* no value equals the fill */
+    /* everything off: the images are untouched */
+    memcpy(y, x, sizeof x);
+    nn_rng_seed(&r, 1);
+    CHECK_EQ_INT(nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r), NN_OK);
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    for (trial = 0; trial < 3; trial++) {
+        d = nn_augment_desc_default();
+        d.fill = -5.0f;
+        if (trial == 0) { d.flip_p = 0.5f; }
+        if (trial == 1) { d.crop_padding = 2; }
+        if (trial == 2) { d.flip_p = 0.3f; d.crop_padding = 1; d.translate = 0.2f; }
+        memcpy(y, x, sizeof x);
+        nn_rng_seed(&r, 7 + (uint64_t)trial);
+        r2 = r;
+        CHECK_EQ_INT(nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r), NN_OK);
+        for (n = 0; n < N; n++) {
+            int flip, dy, dx;
+            aug_ref_draws(&r2, &d, H, W, &flip, &dy, &dx);
+            flips += flip;
+            shifted += dy != 0 || dx != 0;
+            for (c = 0; c < C; c++)
+                for (i = 0; i < H; i++)
+                    for (j = 0; j < W; j++) {
+                        int si = i - dy, sj = j - dx;
+                        float want;
+                        if (si < 0 || si >= H || sj < 0 || sj >= W) want = d.fill;
+                        else want = x[((n * C + c) * H + si) * W + (flip ? W - 1 - sj : sj)];
+                        bad += y[((n * C + c) * H + i) * W + j] != want;
+                    }
+        }
+        /* the generator advanced exactly as the reference did */
+        CHECK(nn_rng_u64(&r) == nn_rng_u64(&r2));
+    }
+    CHECKF(bad == 0, "%d pixels differ from the reference", bad);
+    CHECKF(flips > 10 && flips < 60, "%d flips in 120 draws at p 0.5 / 0 / 0.3", flips);
+    CHECKF(shifted > 50, "%d of 80 images moved", shifted);
+    /* same seed, same images */
+    memcpy(y, x, sizeof x);
+    nn_rng_seed(&r, 99);
+    nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r);
+    {
+        static float z[N * C * H * W];
+        memcpy(z, x, sizeof x);
+        nn_rng_seed(&r, 99);
+        nn_augment_images(nn_tensor_4d(z, N, C, H, W), &d, &r);
+        CHECK(memcmp(y, z, sizeof y) == 0);
+    }
+    /* refused, nothing written */
+    memcpy(y, x, sizeof x);
+    d = nn_augment_desc_default();
+    d.flip_p = 1.5f;
+    CHECK_EQ_INT(nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r), NN_ERR_INVALID_ARGUMENT);
+    d = nn_augment_desc_default();
+    d.crop_padding = -1;
+    CHECK_EQ_INT(nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r), NN_ERR_INVALID_ARGUMENT);
+    d = nn_augment_desc_default();
+    d.translate = 1.0f;
+    CHECK_EQ_INT(nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r), NN_ERR_INVALID_ARGUMENT);
+    memset(&d, 0, sizeof d); /* no tag */
+    CHECK_EQ_INT(nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r), NN_ERR_INVALID_ARGUMENT);
+    d = nn_augment_desc_default();
+    CHECK_EQ_INT(nn_augment_images(nn_tensor_2d(y, N, C * H * W), &d, &r), NN_ERR_INVALID_ARGUMENT);
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    /* a shift larger than the image leaves only fill */
+    d = nn_augment_desc_default();
+    d.crop_padding = 50;
+    d.fill = 3.0f;
+    {
+        int all_fill = 0;
+        nn_rng_seed(&r, 5);
+        memcpy(y, x, sizeof x);
+        nn_augment_images(nn_tensor_4d(y, N, C, H, W), &d, &r);
+        for (n = 0; n < N; n++) {
+            int k, f = 1;
+            for (k = 0; k < C * H * W; k++) f &= y[n * C * H * W + k] == 3.0f;
+            all_fill += f;
+        }
+        CHECKF(all_fill > N / 2, "%d of %d images shifted out entirely", all_fill, N);
+    }
+}
+
 static const test_case tests[] = {
     TEST(test_csv_basic),
     TEST(test_csv_forms),
@@ -820,6 +928,7 @@ static const test_case tests[] = {
     TEST(test_prep_sklearn),
     TEST(test_one_hot),
     TEST(test_prep_meta_file),
+    TEST(test_augment_images),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
