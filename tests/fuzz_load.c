@@ -63,7 +63,7 @@ static void fz_wr32(unsigned char *p, uint32_t v) {
 }
 
 /* ---- the fixed targets ---- */
-#define FZ_TARGETS 4
+#define FZ_TARGETS 5
 typedef struct fz_target {
     nn_arena arena;
     nn_model m;
@@ -121,6 +121,19 @@ static int fz_layers(int i, nn_layer_desc *l, int *inputs, int *max_batch) {
         l[2] = fz_ld(NN_LAYER_FLATTEN, 0, NN_ACT_IDENTITY);
         l[3] = fz_ld(NN_LAYER_DENSE, 1, NN_ACT_ELU);
         return 4;
+    case 4:
+        /* format 1.4's GEOM section: an image model with every image kind */
+        *inputs = 2 * 5 * 4; *max_batch = 2;
+        l[0] = nn_conv2d(4, 3, 1, 1, NN_ACT_RELU);
+        l[0].groups = 2;
+        l[1] = nn_batchnorm2d();
+        l[2] = nn_maxpool2d(2, 2, 0);
+        l[3] = nn_avgpool2d(2, 1, 1);
+        l[3].count_include_pad = 0;
+        l[4] = nn_dropout2d(0.2f);
+        l[5] = nn_global_avgpool();
+        l[6] = fz_ld(NN_LAYER_DENSE, 2, NN_ACT_IDENTITY);
+        return 7;
     default:
         /* literal zeros a 1.0 reader would have replaced: its files carry ZLIT */
         *inputs = 3; *max_batch = 3;
@@ -133,6 +146,13 @@ static int fz_layers(int i, nn_layer_desc *l, int *inputs, int *max_batch) {
         l[3] = fz_ld(NN_LAYER_DENSE, 2, NN_ACT_IDENTITY);
         return 4;
     }
+}
+
+/* The image shape of target i's input, all 0 for flat ones. */
+static void fz_input_shape(int i, int *shape) {
+    shape[0] = i == 4 ? 2 : 0;
+    shape[1] = i == 4 ? 5 : 0;
+    shape[2] = i == 4 ? 4 : 0;
 }
 
 static void fz_optim_sched(int i, nn_optim_desc *od, nn_sched_desc *sd) {
@@ -209,6 +229,7 @@ static void fz_build(int i, fz_target *g, int train_steps) {
     md.inputs = inputs;
     md.max_batch = mb;
     md.seed = 100 + (uint64_t)i;
+    fz_input_shape(i, md.input_shape);
     fz_optim_sched(i, &od, &sd);
     FZ_CHECK(nn_arena_init_heap(&g->arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ==
              NN_OK);
