@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
 # also the build order: serialize first, its runs are the longest.
-SUITES  := serialize core layers optim special misuse data fit image threads diag
+SUITES  := serialize core layers optim special misuse data fit image threads diag conv cnn
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
@@ -88,6 +88,7 @@ WHOLE_SUITES  := serialize misuse image
 # extra flags of one suite in one configuration: the serializer's tests that run a
 # compiler or Python (C export, the PyTorch converter) need one configuration only
 flags_serialize_c99 := -DNN_TEST_EXTERNAL
+flags_cnn_c99       := -DNN_TEST_EXTERNAL
 
 suite_configs = $(if $(configs_$(1)),$(configs_$(1)),$(CONFIGS))
 whole = $(filter $(1),$(WHOLE_SUITES))$(filter $(2),$(WHOLE_CONFIGS))
@@ -237,7 +238,7 @@ $(BUILD):
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-ARM_SUITES := core layers optim special data fit threads diag
+ARM_SUITES := core layers optim special data fit threads diag conv cnn
 
 deps-aarch64:
 	@missing=""; \

@@ -3924,11 +3924,12 @@ NNDEF nn_conv2d_geom nn_conv2d_geom_make(int kernel, int stride, int padding) {
 }
 
 NNDEF int nn_conv2d_out_size(int in, int kernel, int stride, int padding, int dilation) {
-    long span;
+    long long span, out;
     if (in < 1 || kernel < 1 || stride < 1 || padding < 0 || dilation < 1) return 0;
-    span = (long)dilation * (kernel - 1) + 1;
-    if ((long)in + 2L * padding < span) return 0;
-    return (int)(((long)in + 2L * padding - span) / stride + 1);
+    span = (long long)dilation * (kernel - 1) + 1;
+    if ((long long)in + 2LL * padding < span) return 0;
+    out = ((long long)in + 2LL * padding - span) / stride + 1;
+    return out > INT_MAX ? 0 : (int)out; /* a size no int holds is no size */
 }
 
 static int nn__geom_ok(const nn_conv2d_geom *g) {
@@ -4001,7 +4002,7 @@ static void nn__col2im(float *dx, const float *col, size_t ld, int C, int H, int
    GEMMs are wide. nb depends on the shapes only (about 2 MB of scratch). */
 #define NN__CONV_CHUNK_FLOATS ((size_t)1 << 19)
 static int nn__conv_chunk(int N, size_t K, size_t P, size_t OCg) {
-    size_t per = P * (K + OCg), nb = per ? NN__CONV_CHUNK_FLOATS / per : 1;
+    size_t per = P * (K + OCg), nb = per ? NN__CONV_CHUNK_FLOATS / per : 1; /* callers checked the product */
     if (nb < 1) nb = 1;
     return (int)(nb < (size_t)N ? nb : (size_t)N);
 }
@@ -4013,9 +4014,14 @@ NNDEF size_t nn_conv2d_work_floats(int N, int C, int H, int W, int OC, const nn_
     OH = nn_conv2d_out_size(H, g->kh, g->sh, g->ph, g->dil_h);
     OW = nn_conv2d_out_size(W, g->kw, g->sw, g->pw, g->dil_w);
     if (OH < 1 || OW < 1) return 0;
-    K = (size_t)(C / g->groups) * (size_t)g->kh * (size_t)g->kw;
+    /* every product checked before it is formed: 0 for a size no size_t holds */
+    K = (size_t)(C / g->groups);
+    if ((size_t)g->kh > SIZE_MAX / K || K * (size_t)g->kh > SIZE_MAX / (size_t)g->kw) return 0;
+    K = K * (size_t)g->kh * (size_t)g->kw;
+    if ((size_t)OH > SIZE_MAX / (size_t)OW) return 0;
     P = (size_t)OH * (size_t)OW;
     OCg = (size_t)(OC / g->groups);
+    if (K > SIZE_MAX - OCg || K + OCg > SIZE_MAX / P) return 0;
     nb = nn__conv_chunk(N, K, P, OCg);
     return (size_t)nb * P * (K + OCg);
 }
