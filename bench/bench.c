@@ -1,6 +1,7 @@
 /* bench.c - nn.h against OpenBLAS (GEMM) and the machine's FMA peak; the nn.h
-   side of the training and inference comparisons with PyTorch; nn.h's own
-   thread scaling, free and contended.
+   side of the training and inference comparisons with PyTorch (the MLP, and
+   the CNN of examples/fashion_cnn.c with its two convolutions timed alone);
+   nn.h's own thread scaling, free and contended.
 
    gcc -O2 -o bench bench/bench.c -lopenblas -lm              (all modes)
    gcc -O2 -DBENCH_NO_BLAS -o bench_nn bench/bench.c -lm      (no gemm mode)
@@ -158,6 +159,11 @@ static void *xalloc(size_t bytes) {
     return p;
 }
 
+static void fill_random(float *x, size_t n, nn_rng *r) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = 2.0f * nn_rng_uniform(r) - 1.0f;
+}
+
 /* nn.h brings no decompressor; plug in stb's. */
 static nn_result stb_inflate(void *dst, size_t dst_len, const void *src, size_t src_len) {
     int n;
@@ -183,22 +189,49 @@ static void to_float(float *x, const unsigned char *src, int n) {
     for (j = 0; j < n; j++) x[j] = ((float)src[j] * (1.0f / 255.0f) - 0.2860f) * (1.0f / 0.3530f);
 }
 
-/* 784-256-128-10, ReLU between the dense layers. */
-static void build_mlp(nn_model *net, nn_arena *arena, int max_batch, size_t extra_bytes,
+/* The two models of the comparisons: the MLP 784-256-128-10 (ReLU between
+   the dense layers) and the CNN of examples/fashion_cnn.c on (1, 28, 28):
+   conv(32, 3x3, pad 1) - BatchNorm2d - ReLU - maxpool 2 - conv(64, 3x3, pad 1) -
+   BatchNorm2d - ReLU - maxpool 2 - flatten - dense(128, ReLU) - dropout 0.3 -
+   dense(10), PyTorch's nn.Sequential of bench_torch.py layer for layer. */
+enum { MODEL_MLP, MODEL_CNN };
+static const char *model_names[2] = {"mlp", "cnn"};
+
+/* "mlp" or "cnn" (the word after a serve command's numbers); MLP by default. */
+static int model_of(const char *word) { return word && !strcmp(word, "cnn") ? MODEL_CNN : MODEL_MLP; }
+
+static void build_net(int kind, nn_model *net, nn_arena *arena, int max_batch, size_t extra_bytes,
                       const nn_optim_desc *od, nn_optim *opt) {
-    static nn_layer_desc layers[3];
+    static nn_layer_desc layers[12];
     nn_model_desc md;
     size_t bytes;
-    layers[0] = nn_dense(256, NN_ACT_RELU);
-    layers[1] = nn_dense(128, NN_ACT_RELU);
-    layers[2] = nn_dense(10, NN_ACT_IDENTITY);
+    int n = 0;
     memset(&md, 0, sizeof md);
-    md.inputs = IN; md.max_batch = max_batch; md.layers = layers; md.n_layers = 3; md.seed = 42;
+    if (kind == MODEL_CNN) {
+        layers[n++] = nn_conv2d(32, 3, 1, 1, NN_ACT_IDENTITY);
+        layers[n++] = nn_batchnorm2d();
+        layers[n++] = nn_activation(NN_ACT_RELU);
+        layers[n++] = nn_maxpool2d(2, 2, 0);
+        layers[n++] = nn_conv2d(64, 3, 1, 1, NN_ACT_IDENTITY);
+        layers[n++] = nn_batchnorm2d();
+        layers[n++] = nn_activation(NN_ACT_RELU);
+        layers[n++] = nn_maxpool2d(2, 2, 0);
+        layers[n++] = nn_flatten();
+        layers[n++] = nn_dense(128, NN_ACT_RELU);
+        layers[n++] = nn_dropout(0.3f);
+        layers[n++] = nn_dense(10, NN_ACT_IDENTITY);
+        md.input_shape[0] = 1; md.input_shape[1] = 28; md.input_shape[2] = 28;
+    } else {
+        layers[n++] = nn_dense(256, NN_ACT_RELU);
+        layers[n++] = nn_dense(128, NN_ACT_RELU);
+        layers[n++] = nn_dense(10, NN_ACT_IDENTITY);
+    }
+    md.inputs = IN; md.max_batch = max_batch; md.layers = layers; md.n_layers = n; md.seed = 42;
     bytes = nn_model_arena_bytes(&md) + extra_bytes;
     if (od) bytes += nn_optim_arena_bytes(od, nn_model_param_count(&md));
     if (nn_arena_init_heap(arena, bytes) != NN_OK || nn_model_init(net, arena, &md) != NN_OK ||
         (od && nn_optim_init(opt, arena, od, net->n_params) != NN_OK)) {
-        fprintf(stderr, "error: cannot build the model\n");
+        fprintf(stderr, "error: cannot build the %s model\n", model_names[kind]);
         exit(1);
     }
 }
@@ -373,11 +406,6 @@ static void wait_quiet(void) {
         sleep_s(0.005);
         if (pcpu() - c < 0.0005) return;
     }
-}
-
-static void fill_random(float *x, size_t n, nn_rng *r) {
-    size_t i;
-    for (i = 0; i < n; i++) x[i] = 2.0f * nn_rng_uniform(r) - 1.0f;
 }
 
 typedef struct shape {
@@ -562,7 +590,7 @@ static int mode_gemm(int reps, double min_s, int libs_mask, int threads) {
    and the optimizer step (the same work as bench_torch.py's step). */
 typedef struct trainer {
     nn_idx images, labels;
-    int loaded, built, n, batch, pos;
+    int loaded, built, n, batch, pos, model; /* model: MODEL_MLP or MODEL_CNN */
     nn_model net;
     nn_optim opt;
     nn_arena arena;
@@ -593,17 +621,23 @@ static void trainer_load(trainer *tr, const char *dir) {
     tr->loaded = 1;
 }
 
-/* (Re)build the model and optimizer for one batch size; same seeds each time. */
-static void trainer_build(trainer *tr, int batch) {
+/* (Re)build the model and optimizer for one batch size; same seeds each time.
+   The MLP trains with Adam (-DBENCH_ADAM) or SGD with momentum, the CNN with
+   AdamW at nn.h's defaults (lr 1e-3, weight decay 0.01: torch.optim.AdamW's). */
+static void trainer_build(trainer *tr, int batch, int model) {
     nn_optim_desc od;
     int i, n = tr->n;
     if (tr->built) nn_arena_deinit(&tr->arena);
+    if (model == MODEL_CNN) {
+        od = nn_optim_desc_default(NN_OPTIM_ADAMW);
+    } else {
 #ifdef BENCH_ADAM
-    od = nn_optim_desc_default(NN_OPTIM_ADAM); od.lr = 1e-3f; /* other fields: nn.h's defaults */
+        od = nn_optim_desc_default(NN_OPTIM_ADAM); od.lr = 1e-3f; /* other fields: nn.h's defaults */
 #else
-    od = nn_optim_desc_default(NN_OPTIM_SGD); od.lr = 0.05f; od.momentum = 0.9f;
+        od = nn_optim_desc_default(NN_OPTIM_SGD); od.lr = 0.05f; od.momentum = 0.9f;
 #endif
-    build_mlp(&tr->net, &tr->arena, batch, nn_arena_bytes_for(sizeof(float) * (size_t)batch * IN) +
+    }
+    build_net(model, &tr->net, &tr->arena, batch, nn_arena_bytes_for(sizeof(float) * (size_t)batch * IN) +
               nn_arena_bytes_for(sizeof(int) * (size_t)batch) + nn_arena_bytes_for(sizeof(int) * (size_t)n),
               &od, &tr->opt);
     tr->x = (float *)nn_arena_alloc(&tr->arena, sizeof(float) * (size_t)batch * IN);
@@ -618,6 +652,7 @@ static void trainer_build(trainer *tr, int batch) {
     nn_rng_seed(&tr->rng, 7);
     nn_rng_shuffle(&tr->rng, tr->idx, n);
     tr->batch = batch;
+    tr->model = model;
     tr->pos = 0;
     tr->built = 1;
     memset(tr->phase, 0, sizeof tr->phase);
@@ -663,24 +698,31 @@ static float trainer_step(trainer *tr) {
 
 /* ---- inference state ----------------------------------------------------- */
 typedef struct inferer {
-    int ready, n, start;
+    int ready, n, start, model; /* model: MODEL_MLP or MODEL_CNN */
+    int loaded;
     float *x; /* the test images, converted to float once */
     nn_model net;
     nn_arena arena;
 } inferer;
 
-static void inferer_init(inferer *in, const char *dir) {
+/* The test images (once) and the model (rebuilt when another is asked for). */
+static void inferer_init(inferer *in, const char *dir, int model) {
     nn_idx images;
     int i;
-    if (in->ready) return;
-    load(&images, dir, "t10k-images-idx3-ubyte.gz");
-    in->n = images.dims[0];
-    if (in->n < 512) exit(1);
-    in->x = (float *)xalloc(sizeof(float) * (size_t)in->n * IN);
-    for (i = 0; i < in->n; i++) to_float(in->x + (size_t)i * IN, images.data + (size_t)i * IN, IN);
-    nn_idx_free(&images);
-    build_mlp(&in->net, &in->arena, 256, 0, NULL, NULL);
+    if (in->ready && in->model == model) return;
+    if (!in->loaded) {
+        load(&images, dir, "t10k-images-idx3-ubyte.gz");
+        in->n = images.dims[0];
+        if (in->n < 512) exit(1);
+        in->x = (float *)xalloc(sizeof(float) * (size_t)in->n * IN);
+        for (i = 0; i < in->n; i++) to_float(in->x + (size_t)i * IN, images.data + (size_t)i * IN, IN);
+        nn_idx_free(&images);
+        in->loaded = 1;
+    }
+    if (in->ready) nn_arena_deinit(&in->arena);
+    build_net(model, &in->net, &in->arena, 256, 0, NULL, NULL);
     nn_model_set_mode(&in->net, NN_MODE_EVAL);
+    in->model = model;
     in->start = 0;
     in->ready = 1;
 }
@@ -698,15 +740,104 @@ static float inferer_run(inferer *in, int batch, long calls) {
     return sink;
 }
 
+/* ---- the CNN's convolutions alone ---------------------------------------- */
+/* The two convolutions of the CNN on a batch of 64, as training runs them:
+   layer 1 (64,1,28,28) -> 32 channels, layer 2 (64,32,14,14) -> 64 channels,
+   3x3, stride 1, padding 1, with bias; nn_conv2d_forward / nn_conv2d_backward
+   on one thread, scratch from nn_conv2d_work_floats. Backward is what a
+   training step asks of each layer: dW and db for both, dx for layer 2 only
+   (the input image needs no gradient). Random data in [-1, 1). */
+#define CONV_BATCH 64
+typedef struct conv_case {
+    int C, H, W, OC, OH, OW;
+    nn_conv2d_geom g;
+    nn_tensor x, w, b, y, dy, dx, dw, db;
+    float *work;
+} conv_case;
+
+static conv_case conv_cases[2];
+static int conv_ready;
+
+static nn_tensor conv_tensor(int n, int c, int h, int w, nn_rng *rng) {
+    size_t size = (size_t)n * c * h * w;
+    float *data = (float *)xalloc(sizeof(float) * size);
+    fill_random(data, size, rng);
+    return nn_tensor_4d(data, n, c, h, w);
+}
+
+static void conv_init(void) {
+    static const int dims[2][4] = {{1, 28, 28, 32}, {32, 14, 14, 64}}; /* C, H, W, OC */
+    nn_rng rng;
+    int l;
+    if (conv_ready) return;
+    nn_rng_seed(&rng, 3);
+    for (l = 0; l < 2; l++) {
+        conv_case *c = &conv_cases[l];
+        size_t work;
+        c->C = dims[l][0]; c->H = dims[l][1]; c->W = dims[l][2]; c->OC = dims[l][3];
+        c->g = nn_conv2d_geom_make(3, 1, 1);
+        c->OH = nn_conv2d_out_size(c->H, 3, 1, 1, 1);
+        c->OW = nn_conv2d_out_size(c->W, 3, 1, 1, 1);
+        c->x = conv_tensor(CONV_BATCH, c->C, c->H, c->W, &rng);
+        c->dx = conv_tensor(CONV_BATCH, c->C, c->H, c->W, &rng);
+        c->w = conv_tensor(c->OC, c->C, 3, 3, &rng);
+        c->dw = conv_tensor(c->OC, c->C, 3, 3, &rng);
+        c->b = conv_tensor(1, 1, 1, c->OC, &rng);
+        c->db = conv_tensor(1, 1, 1, c->OC, &rng);
+        c->y = conv_tensor(CONV_BATCH, c->OC, c->OH, c->OW, &rng);
+        c->dy = conv_tensor(CONV_BATCH, c->OC, c->OH, c->OW, &rng);
+        c->b = nn_tensor_1d(c->b.data, c->OC);
+        c->db = nn_tensor_1d(c->db.data, c->OC);
+        work = nn_conv2d_work_floats(CONV_BATCH, c->C, c->H, c->W, c->OC, &c->g);
+        if (!work) {
+            fprintf(stderr, "error: nn_conv2d_work_floats refused layer %d\n", l + 1);
+            exit(1);
+        }
+        c->work = (float *)xalloc(sizeof(float) * work);
+    }
+    conv_ready = 1;
+}
+
+/* FLOPs of one call: forward 2*N*OC*OH*OW*C*KH*KW; backward that once for dW,
+   once more for dx (layer 2 only). */
+static double conv_flops(int l, int backward) {
+    const conv_case *c = &conv_cases[l];
+    double fwd = 2.0 * CONV_BATCH * c->OC * c->OH * c->OW * c->C * 9;
+    return backward ? fwd * (l ? 2.0 : 1.0) : fwd;
+}
+
+/* calls forwards or backwards of layer l (0, 1) back to back */
+static float conv_run(int l, int backward, long calls) {
+    conv_case *c = &conv_cases[l];
+    nn_tensor none;
+    long i;
+    memset(&none, 0, sizeof none);
+    if (backward) { /* dW and db accumulate: start each run from zero */
+        memset(c->dw.data, 0, sizeof(float) * nn_tensor_size(c->dw));
+        memset(c->db.data, 0, sizeof(float) * nn_tensor_size(c->db));
+    }
+    for (i = 0; i < calls; i++) {
+        if (backward)
+            nn_conv2d_backward(l ? c->dx : none, c->dw, c->db, c->dy, c->x, c->w, &c->g, c->work);
+        else
+            nn_conv2d_forward(c->y, c->x, c->w, c->b, &c->g, c->work);
+    }
+    return backward ? c->dw.data[0] : c->y.data[0];
+}
+
 /* ---- serve: the nn.h side of bench_torch.py's interleaved runs ----------- */
 /* One command a line on stdin; each answer is RESULT lines, then "END".
-     train_init <batch>           build the model (seed 42) and optimizer, shuffle (seed 7)
+     train_init <batch> [mlp|cnn] build the model (seed 42) and optimizer, shuffle (seed 7)
      train <threads> <steps>      that many steps; wall, thread and process CPU seconds, mean loss
-     infer_init                   test images to float, model in EVAL mode
+     infer_init [mlp|cnn]         test images to float, model in EVAL mode
      infer <batch> <threads> <calls>
                                   calls forwards back to back; the same three clocks
      peak <avx2|avx512>           the single-core FMA peak loop, GFLOP/s (thread CPU time),
                                   to set beside the training repetitions it interleaves with
+     conv_init                    the CNN's two convolutions at batch 64 (see conv_case)
+     conv <layer 1|2> <0 forward|1 backward> <calls>
+                                  calls passes back to back, 1 thread; the same three clocks
+                                  and the FLOPs of one call
      phases                       mean seconds per phase per training step since train_init
      rss                          peak and current resident memory
      quit                                                                       */
@@ -722,9 +853,12 @@ static int mode_serve(const char *dir) {
         if (sscanf(line, "%31s %d %d %ld", cmd, &a, &b, &c) < 1) continue;
         if (!strcmp(cmd, "quit")) break;
         if (!strcmp(cmd, "train_init") && a > 0) {
+            char word[16] = "";
+            sscanf(line, "%*s %*d %15s", word);
             trainer_load(&tr, dir);
             printf("RESULT max_rss_after_load_kb %ld\n", max_rss_kb());
-            trainer_build(&tr, a);
+            trainer_build(&tr, a, model_of(word));
+            printf("RESULT model %s\nRESULT n_params %lu\n", model_names[tr.model], (unsigned long)tr.net.n_params);
         } else if (!strcmp(cmd, "train") && tr.built && a > 0 && b > 0) {
             double w, t, p, loss = 0.0;
             int s;
@@ -735,7 +869,20 @@ static int mode_serve(const char *dir) {
             printf("RESULT wall_s %.6f\nRESULT thread_cpu_s %.6f\nRESULT process_cpu_s %.6f\n", w, t, p);
             printf("RESULT loss %.5f\n", loss / b);
         } else if (!strcmp(cmd, "infer_init")) {
-            inferer_init(&inf, dir);
+            char word[16] = "";
+            sscanf(line, "%*s %15s", word);
+            inferer_init(&inf, dir, model_of(word));
+            printf("RESULT model %s\n", model_names[inf.model]);
+        } else if (!strcmp(cmd, "conv_init")) {
+            conv_init();
+        } else if (!strcmp(cmd, "conv") && conv_ready && (a == 1 || a == 2) && (b == 0 || b == 1) && c > 0) {
+            double w, t, p;
+            set_threads(1);
+            w = wall(); t = tcpu(); p = pcpu();
+            sink += conv_run(a - 1, b, c);
+            w = wall() - w; t = tcpu() - t; p = pcpu() - p;
+            printf("RESULT wall_s %.6f\nRESULT thread_cpu_s %.6f\nRESULT process_cpu_s %.6f\n", w, t, p);
+            printf("RESULT flops %.0f\n", conv_flops(a - 1, b));
         } else if (!strcmp(cmd, "infer") && inf.ready && a > 0 && a <= 256 && b > 0 && c > 0) {
             double w, t, p;
             set_threads(b);
@@ -770,6 +917,7 @@ static int spin_loop(double seconds) {
         int i;
         for (i = 0; i < 100000; i++) x += (unsigned long)i;
     }
+    (void)x;
     return 0;
 }
 
@@ -849,7 +997,7 @@ static int mode_threads(int batch, int reps, int steps, const char *dir) {
     pid_t spinner = -1;
     if (reps > MAX_REPS) reps = MAX_REPS;
     trainer_load(&tr, dir);
-    trainer_build(&tr, batch);
+    trainer_build(&tr, batch, MODEL_MLP);
     printf("RESULT batch %d\nRESULT steps_per_rep %d\nRESULT clock wall\n", batch, steps);
     probe_cores(nn_simd_level());
     for (phase = 0; phase < 2; phase++) {

@@ -1,5 +1,6 @@
-"""PyTorch side of `make bench`: the same 784-256-128-10 ReLU MLP as bench/bench.c,
-in PyTorch's fastest form found on the machine, interleaved rep by rep with nn.h.
+"""PyTorch side of `make bench`: the same models as bench/bench.c (the 784-256-128-10
+ReLU MLP, and with --model cnn the CNN of examples/fashion_cnn.c), in PyTorch's
+fastest form found on the machine, interleaved rep by rep with nn.h.
 
 Run it with Debian's interpreter and torch (python3-torch); bench/run.sh sets
 OPENBLAS_CORETYPE (which OpenBLAS kernels torch's matmuls run: Debian's torch calls
@@ -8,6 +9,10 @@ libblas.so.3, i.e. OpenBLAS) and OPENBLAS_NUM_THREADS for every process:
     bench_torch.py screen --epochs-frac 0.1
     bench_torch.py duel-train --nn BIN --batch 64 --threads 1 --torch-threads 1 --ob-threads 1
     bench_torch.py duel-infer --nn BIN --batch 1 --form frozen.inference_mode
+    bench_torch.py screen --model cnn --steps 8
+    bench_torch.py duel-train --model cnn --nn BIN --batch 64 --threads 1 --steps 20 --channels-last 1
+    bench_torch.py duel-infer --model cnn --nn BIN --batch 256 --form ofi.inference_mode.cl
+    bench_torch.py duel-conv --nn BIN
 
 Every result is one line "RESULT <name> <value>" on stdout, as bench.c prints.
 
@@ -17,15 +22,24 @@ screen: in one process (one OpenBLAS core type), every configuration briefly:
   inference at batch 1 and 256, 1 thread, in every form: eager, torch.jit.trace,
   + torch.jit.freeze, + torch.jit.optimize_for_inference, each under torch.no_grad
   and torch.inference_mode. bench/report.py keeps the fastest per job.
+screen --model cnn: the same for the CNN, training at batch 64 only; each
+  configuration and inference form also in the channels_last memory format (model
+  and input converted; ".cl" ends the form's name, ".cl1" the training key).
 duel-*: PyTorch in the configuration given, against `bench serve` (nn.h) in a child
   process; the two sides take turns rep by rep (order alternating), and neither
   starts before the other's idle threads have stopped spinning. 1-thread figures
   are timed in thread CPU time (time.thread_time; process CPU time when work ran on
   other threads), 2-thread ones in wall time.
+duel-conv: the CNN's two convolutions at batch 64 alone, 1 thread, forward and
+  backward as training runs them (layer 1: dW and db only, its input needing no
+  gradient; layer 2: dx, dW and db): F.conv2d under torch.no_grad against
+  nn_conv2d_forward, torch.autograd.grad of a retained graph against
+  nn_conv2d_backward; the fastest of PyTorch's memory formats. GFLOP/s.
 
 Data: the uint8 images stay uint8 in memory (one tensor, 47 MB) and each batch is
 gathered and converted to float with the same normalization as nn.h's side.
-Training: Adam (lr 1e-3) or SGD (lr 0.05, momentum 0.9), F.cross_entropy,
+Training: Adam (lr 1e-3) or SGD (lr 0.05, momentum 0.9) for the MLP, AdamW (lr 1e-3,
+weight decay 0.01, torch's defaults, as nn.h's) for the CNN, F.cross_entropy,
 zero_grad(set_to_none=True) / backward / step; loss.item() is read every step, as
 nn.h's loss comes back as a float. Inference: model.eval(), inputs converted to
 float once outside the timings.
@@ -48,6 +62,7 @@ DATA_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530
 PHASES = ["gather", "forward", "loss", "zero_grad", "backward", "optim"]
 FORMS = [f"{m}.{c}" for m in ("eager", "traced", "frozen", "ofi") for c in ("no_grad", "inference_mode")]
+FORMS_CNN = FORMS + [f + ".cl" for f in FORMS]  # .cl: channels_last model and input
 TRAIN_CONFIGS = {1: [(1, 1)], 2: [(1, 2), (2, 1), (2, 2)]}  # threads -> (torch, OpenBLAS)
 
 
@@ -151,12 +166,24 @@ def to_float(x_u8):
     return x_u8.float().mul_(1.0 / 255.0).sub_(MEAN).div_(STD)
 
 
-def make_model():
+def make_model(kind="mlp", channels_last=False):
     torch.manual_seed(42)
-    return torch.nn.Sequential(
-        torch.nn.Linear(784, 256), torch.nn.ReLU(),
-        torch.nn.Linear(256, 128), torch.nn.ReLU(),
-        torch.nn.Linear(128, 10))
+    nn = torch.nn
+    if kind == "cnn":  # examples/fashion_cnn.c, layer for layer
+        model = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10))
+        return model.to(memory_format=torch.channels_last) if channels_last else model
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def as_input(x, kind, channels_last=False):
+    """Rows of 784 floats as the model's input: (B, 1, 28, 28) images for the CNN."""
+    if kind != "cnn":
+        return x
+    x = x.view(x.shape[0], 1, 28, 28)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 def max_rss_kb():
@@ -181,12 +208,15 @@ class Trainer:
     (a new shuffle when no whole batch is left), gathered and converted inside
     the step."""
 
-    def __init__(self, images, labels, batch, optim, foreach):
+    def __init__(self, images, labels, batch, optim, foreach, kind="mlp", channels_last=False):
         self.images, self.labels, self.B = images, labels, batch
+        self.kind, self.cl = kind, channels_last
         self.n = images.shape[0]
-        self.model = make_model()
+        self.model = make_model(kind, channels_last)
         params = self.model.parameters()
-        if optim == "adam":
+        if kind == "cnn":  # AdamW at torch's defaults (lr 1e-3, weight decay 0.01), as nn.h's
+            self.opt = torch.optim.AdamW(params, lr=1e-3, foreach=foreach)
+        elif optim == "adam":
             self.opt = torch.optim.Adam(params, lr=1e-3, foreach=foreach)
         else:
             self.opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, foreach=foreach)
@@ -199,6 +229,7 @@ class Trainer:
     def steps(self, count):
         clock = time.perf_counter
         model, opt, B, phase = self.model, self.opt, self.B, self.phase
+        kind, cl = self.kind, self.cl
         loss_sum = 0.0
         for _ in range(count):
             if self.pos + B > self.n:
@@ -207,7 +238,7 @@ class Trainer:
             t_0 = clock()
             rows = self.perm[self.pos:self.pos + B]
             self.pos += B
-            x = to_float(self.images.index_select(0, rows))
+            x = as_input(to_float(self.images.index_select(0, rows)), kind, cl)
             y = self.labels.index_select(0, rows)
             t_1 = clock()
             out = model(x)
@@ -242,22 +273,28 @@ def load_test(data):
     return to_float(images.reshape(images.shape[0], 784))
 
 
-def make_form(form, batch, x):
-    """(callable, context factory) for one inference form: eager, traced
+def make_form(form, batch, x, model_kind="mlp"):
+    """(callable, context factory, input) for one inference form: eager, traced
     (torch.jit.trace), frozen (+ torch.jit.freeze), ofi (+ optimize_for_inference),
-    under torch.no_grad or torch.inference_mode."""
-    kind, ctx = form.split(".")
+    under torch.no_grad or torch.inference_mode; a trailing ".cl" (CNN): model and
+    input in the channels_last memory format. x: the test rows (N, 784); the input
+    returned is x as that model takes it."""
+    parts = form.split(".")
+    kind, ctx, cl = parts[0], parts[1], len(parts) > 2 and parts[2] == "cl"
     context = torch.no_grad if ctx == "no_grad" else torch.inference_mode
-    model = make_model().eval()
+    model = make_model(model_kind, cl).eval()
+    x = as_input(x, model_kind, cl)
     if kind == "eager":
-        return model, context
+        return model, context, x
     with torch.no_grad():
-        fn = torch.jit.trace(model, x[:batch])
+        # the CNN is traced on a few images (its graph holds no batch size; tracing at
+        # batch 256 costs a second of CPU per form), the MLP on a batch
+        fn = torch.jit.trace(model, x[:min(batch, 8)] if model_kind == "cnn" else x[:batch])
         if kind in ("frozen", "ofi"):
             fn = torch.jit.freeze(fn.eval())
         if kind == "ofi":
             fn = torch.jit.optimize_for_inference(fn)
-    return fn, context
+    return fn, context, x
 
 
 class Batches:
@@ -288,38 +325,47 @@ def calibrate(run, target_s, seconds_of):
 # ---- screen --------------------------------------------------------------------
 def screen(args):
     print_blas_info()
-    images, labels = load_train(args.data)
-    steps_of = {B: max(20, int(images.shape[0] // B * args.epochs_frac)) for B in (64, 256)}
-    configs = [(B, threads, tt, ob, foreach) for B in (64, 256) for threads, cfgs in TRAIN_CONFIGS.items()
-               for tt, ob in cfgs for foreach in (True, False)]
+    cnn = args.model == "cnn"
+    batches_train = (64,) if cnn else (64, 256)
+    warm = 3 if cnn else 10
+    layouts = (False, True) if cnn else (False,)
+    jobs = set(args.jobs.split(","))
+    configs = [(B, threads, tt, ob, foreach, cl) for B in batches_train for threads, cfgs in TRAIN_CONFIGS.items()
+               if f"train{threads}" in jobs for tt, ob in cfgs for foreach in (True, False) for cl in layouts]
+    if configs:
+        images, labels = load_train(args.data)
+        steps_of = {B: args.steps if args.steps > 0 else max(20, int(images.shape[0] // B * args.epochs_frac))
+                    for B in batches_train}
     best = {}
     for order in (configs, configs[::-1]):  # two passes, the second in reverse; the faster counts
-        for B, threads, tt, ob, foreach in order:
+        for key in order:
+            B, threads, tt, ob, foreach, cl = key
             set_threads(tt, ob)
-            tr = Trainer(images, labels, B, args.optim, foreach)
-            tr.steps(10)  # warm-up
+            tr = Trainer(images, labels, B, args.optim, foreach, args.model, cl)
+            tr.steps(warm)  # warm-up
             wait_quiet()
             c = Clock()
             tr.steps(steps_of[B])
             w, t, p = c.lap()
             s, clk = one_thread_seconds(w, t, p) if threads == 1 else (w, "wall")
-            key = (B, threads, tt, ob, foreach)
             if key not in best or steps_of[B] * B / s > best[key][0]:
                 best[key] = (steps_of[B] * B / s, clk)
     for key in configs:
-        B, threads, tt, ob, foreach = key
-        name = f"train.b{B}.t{threads}.tt{tt}.ob{ob}.foreach{int(foreach)}"
+        B, threads, tt, ob, foreach, cl = key
+        name = f"train.b{B}.t{threads}.tt{tt}.ob{ob}.foreach{int(foreach)}" + (f".cl{int(cl)}" if cnn else "")
         print(f"RESULT {name} {best[key][0]:.1f} {best[key][1]}", flush=True)
-        print(f"  screen {name:40s} {best[key][0]:9.0f} samples/s ({best[key][1]})", file=sys.stderr)
+        print(f"  screen {args.model} {name:44s} {best[key][0]:9.0f} samples/s ({best[key][1]})", file=sys.stderr)
     x = load_test(args.data)
     set_threads(1, 1)
     for B in (1, 256):
-        batches = Batches(x, B)
-        for form in FORMS:
-            fn, context = make_form(form, B, x)
+        if f"infer{B}" not in jobs:
+            continue
+        for form in (FORMS_CNN if cnn else FORMS):
+            fn, context, xf = make_form(form, B, x, args.model)
+            batches = Batches(xf, B)
             wait_quiet()
             with context():
-                batches.run(fn, 20)
+                batches.run(fn, 3 if cnn and B > 1 else 20)  # warm-up
 
                 def rep(calls):
                     c = Clock()
@@ -335,7 +381,7 @@ def screen(args):
             value = 1e6 * per_call if B == 1 else B / per_call
             print(f"RESULT infer.b{B}.{form} {value:.3f} {clk}", flush=True)
             unit = "us" if B == 1 else "samples/s"
-            print(f"  screen infer b{B} {form:26s} {value:10.1f} {unit} ({clk})", file=sys.stderr)
+            print(f"  screen {args.model} infer b{B} {form:29s} {value:10.1f} {unit} ({clk})", file=sys.stderr)
 
 
 # ---- duels ---------------------------------------------------------------------
@@ -381,15 +427,20 @@ def duel_train(args):
     print(f"RESULT torch_threads {torch.get_num_threads()}")
     print(f"RESULT openblas_threads {args.ob_threads}")
     print(f"RESULT foreach {int(args.foreach)}")
+    cnn = args.model == "cnn"
+    if cnn:
+        print("RESULT model cnn")
+        print(f"RESULT channels_last {int(args.channels_last)}")
     images, labels = load_train(args.data)
-    steps = max(20, int(images.shape[0] // B * args.epochs_frac))
+    steps = args.steps if args.steps > 0 else max(20, int(images.shape[0] // B * args.epochs_frac))
     print(f"RESULT steps_per_rep {steps}")
     nn = NnSide(args.nn, args.data)
-    nn.ask(f"train_init {B}")
-    tr = Trainer(images, labels, B, args.optim, args.foreach)
+    nn.ask(f"train_init {B} {args.model}")
+    tr = Trainer(images, labels, B, args.optim, args.foreach, args.model, bool(args.channels_last))
     # warm-up, both sides
-    nn.ask(f"train {T} 30")
-    tr.steps(30)
+    warm = 10 if cnn else 30
+    nn.ask(f"train {T} {warm}")
+    tr.steps(warm)
     res, walls, peaks = {"nn": [], "torch": []}, {"nn": [], "torch": []}, []
     clocks, losses, rss = {"nn": set(), "torch": set()}, {}, {}
     for r in range(args.reps):
@@ -444,12 +495,13 @@ def duel_infer(args):
     set_threads(1, 1)
     x = load_test(args.data)
     nn = NnSide(args.nn, args.data)
-    nn.ask("infer_init")
-    fn, context = make_form(args.form, B, x)
+    nn.ask(f"infer_init {args.model}")
+    fn, context, x = make_form(args.form, B, x, args.model)
     batches = Batches(x, B)
+    warm = 5 if args.model == "cnn" and B > 1 else 50
     with context():
-        batches.run(fn, 50)
-        nn.ask(f"infer {B} 1 50")
+        batches.run(fn, warm)
+        nn.ask(f"infer {B} 1 {warm}")
 
         def torch_rep(calls):
             c = Clock()
@@ -489,20 +541,126 @@ def duel_infer(args):
     print(f"RESULT ratio_paired_median {statistics.median(paired):.4f}")
 
 
+CONV_LAYERS = [(1, 28, 28, 32), (32, 14, 14, 64)]  # C, H, W, OC of the CNN's convolutions
+CONV_BATCH = 64
+
+
+def conv_flops(layer, backward):
+    """FLOPs of one call, as bench.c counts them: forward 2*N*OC*OH*OW*C*KH*KW (3x3,
+    padding 1: OH = H); backward that once for dW, once more for dx (layer 2 only)."""
+    C, H, W, OC = CONV_LAYERS[layer]
+    fwd = 2 * CONV_BATCH * OC * H * W * C * 9
+    return fwd * (1 + layer) if backward else fwd
+
+
+def torch_conv_call(layer, backward, channels_last):
+    """A callable running `calls` forwards (under torch.no_grad) or backwards
+    (torch.autograd.grad of one retained graph: dW, db, and dx for layer 2) of one
+    of the CNN's convolutions on random data in [-1, 1)."""
+    C, H, W, OC = CONV_LAYERS[layer]
+    g = torch.Generator().manual_seed(3)
+    rnd = lambda *shape: torch.rand(*shape, generator=g).mul_(2).sub_(1)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = rnd(CONV_BATCH, C, H, W).contiguous(memory_format=fmt)
+    w = rnd(OC, C, 3, 3).contiguous(memory_format=fmt)
+    b = rnd(OC)
+    if not backward:
+        def run(calls):
+            with torch.no_grad():
+                for _ in range(calls):
+                    F.conv2d(x, w, b, padding=1)
+        return run
+    x.requires_grad_(layer > 0)
+    w.requires_grad_(True)
+    b.requires_grad_(True)
+    y = F.conv2d(x, w, b, padding=1)
+    dy = rnd(*y.shape).contiguous(memory_format=fmt)
+    inputs = [x, w, b] if layer > 0 else [w, b]
+
+    def run(calls):
+        for _ in range(calls):
+            torch.autograd.grad(y, inputs, dy, retain_graph=True)
+    return run
+
+
+def duel_conv(args):
+    """The CNN's convolutions alone, batch 64, 1 thread, interleaved rep by rep;
+    PyTorch in the faster of its two memory formats (a short screen first)."""
+    print_blas_info()
+    set_threads(1, 1)
+    nn = NnSide(args.nn, args.data)
+    nn.ask("conv_init")
+    print(f"RESULT conv_batch {CONV_BATCH}")
+    for layer in (0, 1):
+        for backward in (0, 1):
+            name = f"conv.l{layer + 1}.{'bwd' if backward else 'fwd'}"
+            flops = conv_flops(layer, backward)
+
+            def nn_rep(calls):
+                o = nn.ask(f"conv {layer + 1} {backward} {calls}")
+                if float(o["flops"]) != flops:
+                    raise SystemExit(f"error: {name}: nn.h counts {o['flops']} FLOPs, this side {flops}")
+                return float(o["wall_s"]), float(o["thread_cpu_s"]), float(o["process_cpu_s"])
+
+            per_call, layout_runs = {}, {}
+            for cl in (False, True):  # PyTorch's memory formats: one short screen each, the faster duels
+                run = torch_conv_call(layer, backward, cl)
+                run(3)
+
+                def torch_rep(calls, run=run):
+                    c = Clock()
+                    run(calls)
+                    return c.lap()
+
+                calls = calibrate(torch_rep, args.rep_s / 2, lambda r: one_thread_seconds(*r)[0])
+                per_call[cl] = min(one_thread_seconds(*torch_rep(calls))[0] / calls for _ in range(2))
+                layout_runs[cl] = torch_rep
+            cl = per_call[True] < per_call[False]
+            reps_fn = {"nn": nn_rep, "torch": layout_runs[cl]}
+            nn_rep(3)
+            calls = {side: calibrate(reps_fn[side], args.rep_s, lambda r: one_thread_seconds(*r)[0])
+                     for side in ("nn", "torch")}
+            times, clocks = {"nn": [], "torch": []}, {"nn": set(), "torch": set()}
+            for r in range(args.reps):
+                for side in (("nn", "torch") if r % 2 == 0 else ("torch", "nn")):
+                    wait_quiet()
+                    s, clk = one_thread_seconds(*reps_fn[side](calls[side]))
+                    times[side].append(s / calls[side])
+                    clocks[side].add(clk)
+            print(f"RESULT {name}.flops {flops}")
+            print(f"RESULT {name}.torch.layout {'channels_last' if cl else 'contiguous'}")
+            print(f"RESULT {name}.torch.screen_gflops " + " ".join(
+                f"{'channels_last' if k else 'contiguous'}={flops / v * 1e-9:.2f}" for k, v in per_call.items()))
+            for side in ("nn", "torch"):
+                print(f"RESULT {name}.{side}.gflops_reps " + " ".join(f"{flops / v * 1e-9:.2f}" for v in times[side]))
+                print(f"RESULT {name}.{side}.gflops {flops / statistics.median(times[side]) * 1e-9:.2f}")
+                print(f"RESULT {name}.{side}.clock {'+'.join(sorted(clocks[side]))}")
+            print(f"RESULT {name}.ratio {statistics.median(times['torch']) / statistics.median(times['nn']):.4f}",
+                  flush=True)
+    nn.close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=["info", "screen", "duel-train", "duel-infer"])
+    p.add_argument("mode", choices=["info", "screen", "duel-train", "duel-infer", "duel-conv"])
+    p.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
+                   help="the MLP (784-256-128-10) or the CNN of examples/fashion_cnn.c")
     p.add_argument("--nn", help="bench binary built without OpenBLAS (bench_nn)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=1, help="threads of both sides (nn.h: OpenMP)")
     p.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--ob-threads", type=int, default=1, help="OpenBLAS threads inside torch")
     p.add_argument("--foreach", type=int, default=1, help="optimizer foreach= (1/0)")
-    p.add_argument("--form", default="eager.inference_mode", choices=FORMS)
+    p.add_argument("--form", default="eager.inference_mode", choices=FORMS_CNN,
+                   help="inference form; the .cl ones (channels_last) for the CNN only")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--epochs-frac", type=float, default=1.0, help="training rep length in epochs")
-    p.add_argument("--rep-s", type=float, default=0.3, help="inference rep length, seconds")
+    p.add_argument("--steps", type=int, default=0, help="training rep length in steps (overrides --epochs-frac)")
+    p.add_argument("--channels-last", type=int, default=0, help="duel-train, CNN: channels_last model and input (1/0)")
+    p.add_argument("--rep-s", type=float, default=0.3, help="inference (and duel-conv) rep length, seconds")
     p.add_argument("--infer-s", type=float, default=0.1, help="screen: inference rep length, seconds")
+    p.add_argument("--jobs", default="train1,train2,infer1,infer256",
+                   help="screen: the jobs to screen (training at 1 or 2 threads, inference at batch 1 or 256)")
     p.add_argument("--optim", choices=["sgd", "adam"], default="adam")
     p.add_argument("--peak-loop", default="", help="duel-train: also measure this FMA peak loop "
                    "(avx2, avx512) in the nn.h process after each of its repetitions")
@@ -513,8 +671,12 @@ def main():
         print(f"RESULT torch_parallel {torch.__config__.parallel_info().splitlines()[0]}")
         print_blas_info()
         return
+    if args.model == "mlp" and (args.channels_last or args.form.endswith(".cl")):
+        p.error("channels_last is for --model cnn only")
     if args.mode == "screen":
         screen(args)
+    elif args.mode == "duel-conv":
+        duel_conv(args)
     elif args.mode == "duel-train":
         args.foreach = bool(args.foreach)
         duel_train(args)

@@ -37,6 +37,16 @@ REQUIRED = ["gemm_squares_ge256_min_t1", "gemm_mlp_geomean_t1", "train_b64_t1", 
 LAYERS = [(784, 256), (256, 128), (128, 10)]
 FLOPS_PER_SAMPLE = 2 * (2 * sum(i * o for i, o in LAYERS) + sum(i * o for i, o in LAYERS[1:]))
 BUSY_CORES = 0.1  # other processes' CPU use above which a stage counts as disturbed
+# The CNN (examples/fashion_cnn.c): (C, H, W, OC) of its 3x3, padding-1 convolutions and
+# (in, out) of its dense layers. FLOPs per sample, 2 per multiply-add, convolutions and
+# dense layers only (BatchNorm, ReLU, pooling, dropout and the optimizer left out):
+# inference = the forwards; training = forward + dW of every layer + dx of every layer
+# but the first convolution (its input needs no gradient).
+CNN_CONVS = [(1, 28, 28, 32), (32, 14, 14, 64)]
+CNN_DENSE = [(3136, 128), (128, 10)]
+_cnn_fwd = [2 * oc * h * w * c * 9 for c, h, w, oc in CNN_CONVS] + [2 * i * o for i, o in CNN_DENSE]
+CNN_FLOPS_INFER = sum(_cnn_fwd)
+CNN_FLOPS_TRAIN = 2 * sum(_cnn_fwd) + sum(_cnn_fwd[1:])
 
 
 def read(path):
@@ -125,36 +135,60 @@ def pick_gemm(rdir):
     print(max(gm, key=lambda c: gm[c] if math.isfinite(gm[c]) else -1))
 
 
-def torch_screens(rdir):
-    return {c: d for c, d in files(rdir, "torch_screen_").items() if honoured(c, d, "torch_openblas_core")}
+def torch_screens(rdir, prefix="torch_screen_"):
+    return {c: d for c, d in files(rdir, prefix).items() if honoured(c, d, "torch_openblas_core")}
+
+
+def pick_best_train(screens, B, T, extra=""):
+    """(samples/s, core, groups...) of the fastest screened training configuration."""
+    best = None
+    for c, d in screens.items():
+        for key in d:
+            m = re.fullmatch(rf"train\.b{B}\.t{T}\.tt(\d+)\.ob(\d+)\.foreach(\d){extra}", key)
+            if m and (best is None or num(d, key) > best[0]):
+                best = (num(d, key), c) + m.groups()
+    return best
+
+
+def pick_best_infer(screens, B):
+    """(score, core, form) of the fastest screened inference form (latency at batch 1)."""
+    best = None
+    for c, d in screens.items():
+        for key in d:
+            if key.startswith(f"infer.b{B}."):
+                v = num(d, key)
+                score = -v if B == 1 else v
+                if math.isfinite(v) and (best is None or score > best[0]):
+                    best = (score, c, key[len(f"infer.b{B}."):])
+    return best
 
 
 def pick_torch(rdir):
     """The fastest PyTorch configuration per job, one line each:
     train <batch> <threads> <core> <torch threads> <OpenBLAS threads> <foreach>
-    infer <batch> <form> <core>"""
+    infer <batch> <form> <core>
+    and, once the CNN screens exist (torch_cnn_screen_<core>.txt):
+    cnn_train <batch> <threads> <core> <torch threads> <OpenBLAS threads> <foreach> <channels_last>
+    cnn_infer <batch> <form> <core>"""
     screens = torch_screens(rdir)
     for B in (64, 256):
         for T in (1, 2):
-            best = None
-            for c, d in screens.items():
-                for key in d:
-                    m = re.fullmatch(rf"train\.b{B}\.t{T}\.tt(\d+)\.ob(\d+)\.foreach(\d)", key)
-                    if m and (best is None or num(d, key) > best[0]):
-                        best = (num(d, key), c, m.group(1), m.group(2), m.group(3))
+            best = pick_best_train(screens, B, T)
             if best:
                 print(f"train {B} {T} {best[1]} {best[2]} {best[3]} {best[4]}")
     for B in (1, 256):
-        best = None
-        for c, d in screens.items():
-            for key in d:
-                if key.startswith(f"infer.b{B}."):
-                    v = num(d, key)
-                    score = -v if B == 1 else v  # latency for batch 1
-                    if math.isfinite(v) and (best is None or score > best[0]):
-                        best = (score, c, key[len(f"infer.b{B}."):])
+        best = pick_best_infer(screens, B)
         if best:
             print(f"infer {B} {best[2]} {best[1]}")
+    cnn = torch_screens(rdir, "torch_cnn_screen_")
+    for T in (1, 2):
+        best = pick_best_train(cnn, 64, T, r"\.cl(\d)")
+        if best:
+            print(f"cnn_train 64 {T} {best[1]} {best[2]} {best[3]} {best[4]} {best[5]}")
+    for B in (1, 256):
+        best = pick_best_infer(cnn, B)
+        if best:
+            print(f"cnn_infer {B} {best[2]} {best[1]}")
 
 
 # ---- report ------------------------------------------------------------------------
@@ -499,6 +533,12 @@ def report(rdir, out_md, readme):
     md.append("### PyTorch inference forms (screen: µs per batch-1 call, samples/s at batch 256)\n")
     md.append(table(["form"] + [f"b1 {c}" for c in cores_s] + [f"b256 {c}" for c in cores_s], irows) + "\n")
 
+    # ---- CNN ----
+    cnn = cnn_section(R, picks, cpu_name, nn_isa, p_nn, p_nn_name, torch_screens(rdir, "torch_cnn_screen_"))
+    if cnn:
+        md.extend(cnn["md"])
+        ratios.update(cnn["ratios"])
+
     # ---- memory ----
     d = duel[(64, 1)]
     rn, rp = num(d, "nn.max_rss_kb"), num(d, "torch.max_rss_kb")
@@ -522,6 +562,7 @@ def report(rdir, out_md, readme):
     order = REQUIRED + ["threads_b64_t2_over_t1", "threads_b256_t2_over_t1", "train_b64_t2_contended",
                         "gemm_square64_t1", "gemm_square128_t1", "gemm_square256_t1", "gemm_square512_t1",
                         "gemm_square1024_t1", "gemm_squares_ge256_min_t2", "gemm_mlp_geomean_t2", "rss_train"]
+    order += ["cnn_train_b64_t1", "cnn_train_b64_t2", "cnn_infer_b1", "cnn_infer_b256"]
     order += [k for k in ratios if k not in order]
     lines = [f"ratio {k} {ratios[k]:.3f}" for k in order if k in ratios]
     ctx_lines = [f"context {k} {v:.3f}" for k, v in context.items()]
@@ -533,9 +574,14 @@ def report(rdir, out_md, readme):
                    + "  (core torch_threads openblas_threads foreach)" for B in (64, 256) for T in (1, 2)]
     core_lines += [f"torch_best infer_b{B} {pick_infer[B][0]} {pick_infer[B][1]}" for B in (1, 256)
                    if B in pick_infer]
+    if cnn:
+        core_lines += cnn["core_lines"]
     head_lines = [f"cpu {cpu_line}; nn.h kernels {nn_isa}", f"compile_s {fmt(compile_s)}"]
     md.append("## Ratios (> 1: nn.h better)\n")
-    md.append("```\n" + "\n".join(head_lines + core_lines + lines + ctx_lines) + "\n```\n")
+    conv_lines = cnn["conv_lines"] if cnn else []
+    md.append("```\n" + "\n".join(head_lines + core_lines + lines + conv_lines + ctx_lines) + "\n```\n")
+    if cnn:
+        md.append("`conv_gflops` lines: GFLOP/s of the CNN's convolutions alone, batch 64, 1 thread (see CNN).\n")
     md.append("`context` lines are not targets: `..._vs_openblas_as_installed_<core>` compare with the core "
               "type OpenBLAS picks by itself; `compile_s_committed_nn_h` is the compile time of "
               "another revision's header (see Compile time); `train_b<B>_t2_contended_vs_free_t1` is 2 threads under the busy "
@@ -579,12 +625,12 @@ def report(rdir, out_md, readme):
     if readme:
         update_readme(readme, ratios, cpu_name, fam, ncpu, nn_isa, meta, info, tinfo, t1, shapes, p_nn_name,
                       duel, pick_train, pick_infer, i1, i256, win_txt, auto_core, context, compile_s, warn,
-                      rn, rp, R, compile_.get("compile_committed_rev", "?"))
+                      rn, rp, R, compile_.get("compile_committed_rev", "?"), cnn)
 
     # terminal: the warning, then the lines, last
     if warn:
         print("warning: the machine was busy: " + "; ".join(warn))
-    for line in head_lines + core_lines + lines + ctx_lines:
+    for line in head_lines + core_lines + lines + conv_lines + ctx_lines:
         print(line)
     for key, lo, what in TARGETS:
         v = ratios.get(key, float("nan"))
@@ -594,9 +640,122 @@ def report(rdir, out_md, readme):
         print(f"target not met: compile_s {fmt(compile_s)} (needed <= {COMPILE_MAX_S})")
 
 
+def cnn_section(R, picks, cpu_name, nn_isa, p_nn, p_nn_name, screens):
+    """The CNN's tables, ratios and lines; None when the run has no CNN results."""
+    tr = {T: R(f"cnn_duel_train_b64_t{T}.txt") for T in (1, 2)}
+    inf = {B: R(f"cnn_duel_infer_b{B}.txt") for B in (1, 256)}
+    conv = R("cnn_conv.txt")
+    if not any(tr.values()) and not any(inf.values()) and not conv:
+        return None
+    pk_train = {int(p[2]): p[3:] for p in picks if p[0] == "cnn_train" and len(p) >= 8}
+    pk_infer = {int(p[1]): (p[2], p[3]) for p in picks if p[0] == "cnn_infer" and len(p) >= 4}
+    ratios, md, rows = {}, [], []
+    gf = lambda sps, flops: sps * flops * 1e-9
+    for T in (1, 2):
+        d = tr[T]
+        a, b = num(d, "nn.samples_per_s"), num(d, "torch.samples_per_s")
+        ratios[f"cnn_train_b64_t{T}"] = a / b
+        pk = pk_train.get(T, ["?"] * 5)
+        cfg = (f"{pk[0]}, torch {pk[1]} thr, OpenBLAS {pk[2]} thr, foreach={'True' if pk[3] == '1' else 'False'}, "
+               f"{'channels_last' if pk[4] == '1' else 'contiguous'}")
+        peak = fmt(100 * gf(a, CNN_FLOPS_TRAIN) / p_nn, 0) + "%" if T == 1 else ""
+        rows.append([f"training, batch 64, {T} thread{'s' if T > 1 else ''}", fint(a), fint(b),
+                     fmt(gf(a, CNN_FLOPS_TRAIN), 1), fmt(gf(b, CNN_FLOPS_TRAIN), 1), peak, fmt(a / b),
+                     fmt(num(d, "ratio_paired_median")), cfg,
+                     f"{d.get('nn.clock', '?')} / {d.get('torch.clock', '?')}",
+                     f"{d.get('nn.wall_over_clock', '?')} / {d.get('torch.wall_over_clock', '?')}"])
+    for B in (1, 256):
+        d = inf[B]
+        if B == 1:
+            ln, lp = num(d, "nn.latency_us"), num(d, "torch.latency_us")
+            a, b = 1e6 / ln, 1e6 / lp
+            label = f"inference, batch 1 (latency nn.h {fmt(ln, 1)} µs, PyTorch {fmt(lp, 1)} µs)"
+        else:
+            a, b = num(d, "nn.samples_per_s"), num(d, "torch.samples_per_s")
+            label = "inference, batch 256"
+        ratios[f"cnn_infer_b{B}"] = a / b
+        form, core = pk_infer.get(B, ("?", "?"))
+        rows.append([label + ", 1 thread", fint(a), fint(b), fmt(gf(a, CNN_FLOPS_INFER), 1),
+                     fmt(gf(b, CNN_FLOPS_INFER), 1), fmt(100 * gf(a, CNN_FLOPS_INFER) / p_nn, 0) + "%", fmt(a / b),
+                     fmt(num(d, "ratio_paired_median")), f"{form} ({core})",
+                     f"{d.get('nn.clock', '?')} / {d.get('torch.clock', '?')}",
+                     f"{d.get('nn.wall_over_clock', '?')} / {d.get('torch.wall_over_clock', '?')}"])
+    steps = tr[1].get("steps_per_rep", "?")
+    md.append("## CNN: Fashion-MNIST images, samples/s (median over repetitions)\n")
+    md.append(f"On **{cpu_name}**, nn.h running its {nn_isa} kernels. The model of examples/fashion_cnn.c, "
+              "identical on both sides: input (1, 28, 28); `Conv2d(1, 32, 3, padding=1)`, `BatchNorm2d(32)`, "
+              "ReLU, `MaxPool2d(2)`, `Conv2d(32, 64, 3, padding=1)`, `BatchNorm2d(64)`, ReLU, `MaxPool2d(2)`, "
+              "flatten, `Linear(3136, 128)`, ReLU, `Dropout(0.3)`, `Linear(128, 10)`; cross-entropy, AdamW "
+              "(lr 1e-3, weight decay 0.01 on every parameter, the defaults of both). Training as for the MLP "
+              "(uint8 images gathered in shuffled order and converted inside the step, `loss.item()` every "
+              f"step), {steps} steps per repetition after 10 warm-up steps; 2 threads: nn.h's thread pool, "
+              "PyTorch in the best of the thread settings the MLP screen tries. PyTorch's screen also tries "
+              "the channels_last memory format (model and input converted) for every training configuration "
+              "and inference form (eager, traced, frozen, optimize_for_inference, each under no_grad and "
+              "inference_mode), on the OpenBLAS core type its MLP screen picked for the nearest job (its "
+              "convolutions run in oneDNN, its Linear layers in OpenBLAS). GFLOP/s count the "
+              f"convolutions and dense layers only: {CNN_FLOPS_TRAIN:,} FLOPs per training sample (forward, dW "
+              f"of every layer, dx of every layer but the first convolution), {CNN_FLOPS_INFER:,} per inference "
+              f"sample; \"% peak\" is nn.h's share of the 1-core {p_nn_name} FMA peak ({fmt(p_nn, 1)} GFLOP/s). "
+              "Clocks and interleaving as for the MLP.\n")
+    md.append(table(["measure", "nn.h samples/s", "PyTorch samples/s", "nn.h GFLOP/s", "PyTorch GFLOP/s",
+                     "nn.h % peak", "ratio", "median of paired ratios", "PyTorch configuration (core type)",
+                     "clock nn.h / PyTorch", "wall / clock nn.h / PyTorch"], rows) + "\n")
+
+    # the convolutions alone
+    crows, conv_lines = [], []
+    for l, (c, h, w, oc) in enumerate(CNN_CONVS, 1):
+        for ps in ("fwd", "bwd"):
+            k = f"conv.l{l}.{ps}"
+            if not conv:
+                continue
+            a, b = num(conv, f"{k}.nn.gflops"), num(conv, f"{k}.torch.gflops")
+            what = "forward" if ps == "fwd" else "backward: dW, db" + (", dx" if l > 1 else " (no dx)")
+            crows.append([f"conv{l} {what}", f"(64, {c}, {h}, {w}) -> {oc}, 3x3, pad 1",
+                          fmt(num(conv, f"{k}.flops") * 1e-6, 1), fmt(a, 1), fmt(b, 1),
+                          conv.get(f"{k}.torch.layout", "?"), fmt(a / b), fmt(100 * a / p_nn, 0) + "%"])
+            conv_lines.append(f"conv_gflops conv{l}_{ps} nn {fmt(a, 1)} torch {fmt(b, 1)} "
+                              f"({conv.get(f'{k}.torch.layout', '?')})")
+    if crows:
+        md.append("### conv layer GFLOP/s, forward and backward (batch 64, 1 thread)\n")
+        md.append("The CNN's two convolutions alone, with bias, on random data: nn.h's `nn_conv2d_forward` / "
+                  "`nn_conv2d_backward` (im2col onto its GEMM, scratch from `nn_conv2d_work_floats`) against "
+                  "`torch.nn.functional.conv2d` under `torch.no_grad` and `torch.autograd.grad` of a retained "
+                  "graph, PyTorch in the faster of its two memory formats (a short screen first); repetitions "
+                  "alternate, thread CPU time, median. FLOPs counted: forward 2·N·OC·OH·OW·C·KH·KW; backward "
+                  "what a training step asks: dW (the same count) for both layers and dx (the same again) for "
+                  "conv2 only, since conv1's input is the image (db's few additions are not counted).\n")
+        md.append(table(["pass", "shape", "MFLOP per call", "nn.h GFLOP/s", "PyTorch GFLOP/s",
+                         "PyTorch layout", "ratio", f"nn.h % {p_nn_name} peak"], crows) + "\n")
+
+    # screen
+    srows = []
+    for c, d in screens.items():
+        for T in (1, 2):
+            vals = {k: num(d, k) for k in d if k.startswith(f"train.b64.t{T}.")}
+            if vals:
+                k = max(vals, key=lambda k: vals[k])
+                srows.append([c, f"train b64 t{T}", fint(vals[k]), k.split(".", 3)[3],
+                              ", ".join(f"{kk.split('.', 3)[3]} {fint(v)}" for kk, v in vals.items() if kk != k)])
+        for B in (1, 256):
+            vals = {k: num(d, k) for k in d if k.startswith(f"infer.b{B}.")}
+            if vals:
+                k = (min if B == 1 else max)(vals, key=lambda k: vals[k])
+                fv = (lambda v: fmt(v, 1)) if B == 1 else fint
+                srows.append([c, f"infer b{B}" + (" (µs)" if B == 1 else ""), fv(vals[k]), k.split(".", 2)[2],
+                              ", ".join(f"{kk.split('.', 2)[2]} {fv(v)}" for kk, v in vals.items() if kk != k)])
+    if srows:
+        md.append("### PyTorch CNN screen (short runs; samples/s, µs per call at inference batch 1)\n")
+        md.append(table(["core type", "job", "best", "configuration", "others"], srows) + "\n")
+    core_lines = [f"torch_best cnn_train_b64_t{T} " + (" ".join(pk_train[T]) if T in pk_train else "?")
+                  + "  (core torch_threads openblas_threads foreach channels_last)" for T in (1, 2)]
+    core_lines += [f"torch_best cnn_infer_b{B} {pk_infer[B][0]} {pk_infer[B][1]}" for B in (1, 256) if B in pk_infer]
+    return {"md": md, "ratios": ratios, "core_lines": core_lines, "conv_lines": conv_lines}
+
+
 def update_readme(path, ratios, cpu_name, fam, ncpu, nn_isa, meta, info, tinfo, t1, shapes, p_nn_name, duel,
                   pick_train, pick_infer, i1, i256, win_txt, auto_core, context, compile_s, warn, rn, rp, R,
-                  compile_rev="?"):
+                  compile_rev="?", cnn=None):
     """Rewrite the "## Speed" section of README.md from this run."""
     sq = [n for n, *_ in shapes if n.startswith("square") and int(n[6:]) >= 256]
     compile_base = context.get("compile_s_committed_nn_h", float("nan"))
@@ -642,6 +801,24 @@ def update_readme(path, ratios, cpu_name, fam, ncpu, nn_isa, meta, info, tinfo, 
          f"PyTorch {f256} ({c256}): {fint(num(i256, 'torch.samples_per_s'))}", fmt(ratios["infer_b256"])],
         ["peak RSS of the training run, MiB", fmt(rn / 1024, 1), f"PyTorch: {fmt(rp / 1024, 1)}",
          fmt(ratios["rss_train"])],
+    ]
+    if cnn:
+        ct = {T: R(f"cnn_duel_train_b64_t{T}.txt") for T in (1, 2)}
+        ci = {B: R(f"cnn_duel_infer_b{B}.txt") for B in (1, 256)}
+        rows += [
+            ["CNN (examples/fashion_cnn.c), AdamW, batch 64, 1 thread, samples/s",
+             fint(num(ct[1], "nn.samples_per_s")), f"PyTorch {tv}: {fint(num(ct[1], 'torch.samples_per_s'))}",
+             fmt(ratios.get("cnn_train_b64_t1", float("nan")))],
+            ["same, 2 threads", fint(num(ct[2], "nn.samples_per_s")),
+             f"PyTorch {tv}: {fint(num(ct[2], 'torch.samples_per_s'))}",
+             fmt(ratios.get("cnn_train_b64_t2", float("nan")))],
+            ["CNN inference latency, batch 1, µs", fmt(num(ci[1], "nn.latency_us"), 1),
+             f"PyTorch: {fmt(num(ci[1], 'torch.latency_us'), 1)}", fmt(ratios.get("cnn_infer_b1", float("nan")))],
+            ["CNN inference, batch 256, samples/s", fint(num(ci[256], "nn.samples_per_s")),
+             f"PyTorch: {fint(num(ci[256], 'torch.samples_per_s'))}",
+             fmt(ratios.get("cnn_infer_b256", float("nan")))],
+        ]
+    rows += [
         ["compile time of the implementation (`gcc -O2 -c`), CPU s", fmt(compile_s),
          (f"nn.h as of {compile_rev}: {fmt(compile_base)}" if math.isfinite(compile_base) else ""), ""],
     ]

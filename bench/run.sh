@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # run.sh - the whole `make bench`: install what nn.h is compared against, build,
 # find each peer's best form on this machine, measure nn.h against it (GEMM,
-# training, inference, memory, thread scaling, compile time), print the ratios
-# and write bench/RESULTS.md. Run from the repository root (or anywhere: it
-# finds it).
+# training, inference, memory, thread scaling, compile time; the MLP and the
+# CNN of examples/fashion_cnn.c), print the ratios and write bench/RESULTS.md.
+# Run from the repository root (or anywhere: it finds it).
 #
 # Peers at their best: OpenBLAS runs once per core type the CPU can execute
 # (OPENBLAS_CORETYPE, checked against openblas_get_corename()); a short screen
@@ -12,6 +12,10 @@
 # OpenBLAS) is screened over those core types, its thread settings, optimizer
 # implementations and inference forms; the fastest per job is then measured
 # against nn.h. The library's own choice ("as installed") is kept as context.
+# For the CNN, PyTorch's screen adds the channels_last memory format and runs,
+# per job, on the core type its MLP screen picked for the nearest MLP job
+# (training at batch 64 at the same thread count, inference at the same batch):
+# the core type only moves its Linear layers, its convolutions run in oneDNN.
 #
 # Environment (all optional):
 #   BENCH_QUICK=1         smoke run: fewer and shorter repetitions
@@ -20,6 +24,10 @@
 #   BENCH_TRAIN_REPS      training repetitions per side          (full 15, quick 3)
 #   BENCH_TRAIN_EPOCHS    length of one training repetition, epochs (full 0.2, quick 0.1)
 #   BENCH_INFER_REPS      inference repetitions per side         (full 15, quick 3)
+#   BENCH_CNN=0           leave out the CNN comparisons
+#   BENCH_CNN_TRAIN_REPS  CNN training repetitions per side      (full 9, quick 3)
+#   BENCH_CNN_STEPS       length of one CNN training repetition, steps (full 20, quick 6)
+#   BENCH_CNN_INFER_REPS  CNN inference and conv-layer repetitions per side (full 9, quick 3)
 #   BENCH_CORETYPES       OpenBLAS core types to try (default: from the CPU's flags)
 #   BENCH_OPENBLAS_L2_SIZE  OPENBLAS_L2_SIZE for every peer run (default: the
 #                         machine's OPENBLAS_L2_SIZE if set, else unset)
@@ -39,15 +47,21 @@ QUICK="${BENCH_QUICK:-0}"
 if [ "$QUICK" = 1 ]; then
     D_REPS=3 D_MIN_MS=15 D_TREPS=3 D_TEPOCHS=0.1 D_IREPS=3 D_IREP_S=0.1 KIND=quick
     SCREEN_MS=4 SCREEN_EPOCHS=0.02 SCREEN_INFER_S=0.03 THREADS_REPS=3 THREADS_STEPS_EPOCHS=0.05
+    D_CNN_TREPS=3 D_CNN_STEPS=6 D_CNN_IREPS=3 CNN_SCREEN_STEPS=4 CNN_CONV_REP_S=0.05
 else
     D_REPS=9 D_MIN_MS=50 D_TREPS=15 D_TEPOCHS=0.2 D_IREPS=15 D_IREP_S=0.15 KIND=full
     SCREEN_MS=10 SCREEN_EPOCHS=0.08 SCREEN_INFER_S=0.08 THREADS_REPS=7 THREADS_STEPS_EPOCHS=0.2
+    D_CNN_TREPS=9 D_CNN_STEPS=20 D_CNN_IREPS=9 CNN_SCREEN_STEPS=8 CNN_CONV_REP_S=0.1
 fi
 GEMM_REPS="${BENCH_GEMM_REPS:-$D_REPS}"
 GEMM_MIN_MS="${BENCH_GEMM_MIN_MS:-$D_MIN_MS}"
 TRAIN_REPS="${BENCH_TRAIN_REPS:-$D_TREPS}"
 TRAIN_EPOCHS="${BENCH_TRAIN_EPOCHS:-$D_TEPOCHS}"
 INFER_REPS="${BENCH_INFER_REPS:-$D_IREPS}"
+CNN="${BENCH_CNN:-1}"
+CNN_TRAIN_REPS="${BENCH_CNN_TRAIN_REPS:-$D_CNN_TREPS}"
+CNN_STEPS="${BENCH_CNN_STEPS:-$D_CNN_STEPS}"
+CNN_INFER_REPS="${BENCH_CNN_INFER_REPS:-$D_CNN_IREPS}"
 DATA="${BENCH_DATA:-/usr/share/datasets/fashion-mnist}"
 OUT="${BENCH_OUT:-$ROOT/bench/build}"
 RESULTS_MD="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
@@ -148,7 +162,8 @@ TORCH_BLAS="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || 
     echo "RESULT env${ENV_DESC}"
     echo "RESULT peer_l2 ${OB_L2:-(unset)}"
     echo "RESULT optimizer $OPTIM_DESC"
-    echo "RESULT reps GEMM $GEMM_REPS x >= $GEMM_MIN_MS ms per shape and side; training $TRAIN_REPS x $TRAIN_EPOCHS epoch per side; inference $INFER_REPS x ${D_IREP_S} s per side"
+    echo "RESULT reps GEMM $GEMM_REPS x >= $GEMM_MIN_MS ms per shape and side; training $TRAIN_REPS x $TRAIN_EPOCHS epoch per side; inference $INFER_REPS x ${D_IREP_S} s per side$(
+        [ "$CNN" = 1 ] && echo "; CNN training $CNN_TRAIN_REPS x $CNN_STEPS steps, inference $CNN_INFER_REPS x ${D_IREP_S} s, conv layers $CNN_INFER_REPS x $CNN_CONV_REP_S s per side")"
 } >"$R/meta.txt"
 LC_ALL=C lscpu >"$R/lscpu.txt" 2>/dev/null || true
 
@@ -298,6 +313,50 @@ while read -r job B form core; do
     sed -n 's/^RESULT \(nn\|torch\)\.\(latency_us\|samples_per_s\) /    \1 \2 /p' "$R/duel_infer_b$B.txt" >&2
 done <"$R/picks.txt"
 stage_end
+
+# ---- 6b. the CNN: PyTorch's screen, then nn.h against it ------------------------
+if [ "$CNN" = 1 ]; then
+    # the jobs each core type screens: those whose nearest MLP job it won
+    declare -A CNN_JOBS=()
+    while read -r job B a core _; do
+        case "$job $B" in
+        "train 64") CNN_JOBS[$core]="${CNN_JOBS[$core]:+${CNN_JOBS[$core]},}train$a" ;;
+        "infer 1" | "infer 256") CNN_JOBS[$core]="${CNN_JOBS[$core]:+${CNN_JOBS[$core]},}infer$B" ;;
+        esac
+    done <"$R/picks.txt" # train <B> <T> <core> ... / infer <B> <form> <core>
+    [ ${#CNN_JOBS[@]} -gt 0 ] || CNN_JOBS[${KEEP[0]}]=train1,train2,infer1,infer256
+    say "PyTorch CNN screen: $(for c in "${!CNN_JOBS[@]}"; do printf '%s (%s) ' "$c" "${CNN_JOBS[$c]}"; done)"
+    stage_begin cnn_screen
+    for c in "${!CNN_JOBS[@]}"; do
+        ob_run "$c" 2 $PY bench/bench_torch.py screen --model cnn --jobs "${CNN_JOBS[$c]}" --steps "$CNN_SCREEN_STEPS" \
+            --infer-s "$SCREEN_INFER_S" --data "$DATA" >"$R/torch_cnn_screen_$c.txt"
+    done
+    stage_end
+    $PY bench/report.py pick-torch "$R" >"$R/picks.txt"
+    sed -n 's/^cnn_/  PyTorch best: cnn_/p' "$R/picks.txt" >&2
+
+    stage_begin cnn
+    while read -r job B T core tt ob fe cl; do
+        [ "$job" = cnn_train ] || continue
+        say "CNN training b$B, $T thread(s): nn.h vs PyTorch ($core, torch $tt, OpenBLAS $ob, foreach $fe, channels_last $cl)"
+        ob_run "$core" "$ob" $PY bench/bench_torch.py duel-train --model cnn --nn "$OUT/bench_nn" --batch "$B" \
+            --threads "$T" --torch-threads "$tt" --ob-threads "$ob" --foreach "$fe" --channels-last "$cl" \
+            --reps "$CNN_TRAIN_REPS" --steps "$CNN_STEPS" --data "$DATA" >"$R/cnn_duel_train_b${B}_t$T.txt"
+        sed -n 's/^RESULT \(nn\|torch\)\.samples_per_s /    \1 /p' "$R/cnn_duel_train_b${B}_t$T.txt" >&2
+    done <"$R/picks.txt"
+    while read -r job B form core; do
+        [ "$job" = cnn_infer ] || continue
+        say "CNN inference b$B, 1 thread: nn.h vs PyTorch ($core, $form)"
+        ob_run "$core" 1 $PY bench/bench_torch.py duel-infer --model cnn --nn "$OUT/bench_nn" --batch "$B" \
+            --form "$form" --reps "$CNN_INFER_REPS" --rep-s "$D_IREP_S" --data "$DATA" >"$R/cnn_duel_infer_b$B.txt"
+        sed -n 's/^RESULT \(nn\|torch\)\.\(latency_us\|samples_per_s\) /    \1 \2 /p' "$R/cnn_duel_infer_b$B.txt" >&2
+    done <"$R/picks.txt"
+    say "CNN convolutions alone, batch 64, 1 thread: nn_conv2d_* vs torch.nn.functional.conv2d, GFLOP/s"
+    ob_run "${KEEP[0]}" 1 $PY bench/bench_torch.py duel-conv --nn "$OUT/bench_nn" --reps "$CNN_INFER_REPS" \
+        --rep-s "$CNN_CONV_REP_S" --data "$DATA" >"$R/cnn_conv.txt"
+    sed -n 's/^RESULT conv\.l\([12]\)\.\(fwd\|bwd\)\.\(nn\|torch\)\.gflops /    conv\1 \2 \3 /p' "$R/cnn_conv.txt" >&2
+    stage_end
+fi
 
 # ---- 7. nn.h's threads: free cores, then a core held by a busy loop --------------
 stage_begin threads
