@@ -13,7 +13,7 @@
      3. the same nn_fit loop as the MLP: a validation set, AdamW with a cosine
         schedule, the best epoch's weights restored and saved;
      4. the test set once, at the end, and the epoch time next to the MLP's.
-   Usage: fashion_cnn [epochs 1-200, default 15] [out-dir, default build]
+   Usage: fashion_cnn [epochs 1-200, default 25] [out-dir, default build]
                       [threads 1-64, default 2]
    Writes out-dir/fashion_cnn.nnw (the model and its provenance). */
 #define STB_IMAGE_IMPLEMENTATION
@@ -71,7 +71,7 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 int main(int argc, char **argv) {
     nn_idx train_x, train_y, test_x, test_y;
     const char *out_dir = argc > 2 ? argv[2] : "build";
-    int epochs = 15, n_threads = 2, n, n_test, *labels, *test_labels, *idx, nt, nv, i;
+    int epochs = 25, n_threads = 2, n, n_test, *labels, *test_labels, *idx, nt, nv, i;
     nn_threads *threads;
     float table[256];
     nn_data all, train, val, test;
@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
 
     if (argc > 4 || (argc > 1 && !parse_int(argv[1], 1, 200, &epochs)) ||
         (argc > 3 && !parse_int(argv[3], 1, NN_MAX_THREADS, &n_threads))) {
-        fprintf(stderr, "usage: fashion_cnn [epochs 1-200, default 15] [out-dir, default build] "
+        fprintf(stderr, "usage: fashion_cnn [epochs 1-200, default 25] [out-dir, default build] "
                         "[threads 1-%d, default 2]\n", NN_MAX_THREADS);
         return 2;
     }
