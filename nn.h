@@ -159,7 +159,8 @@
      == 6. layers: dense, weight std, maxout, dropout, norms, conv and pooling,
             activations, init
      == 7. losses
-     == 8. model (sequential)
+     == 8. model (sequential): one block per layer kind (dense ... dropout2d),
+            the table of kinds, then the model
      == 9. optimizers: SGD, momentum, Adagrad, RMSprop, Adam(W), Lookahead, L-BFGS
      == 10. schedules
      == 11. training utilities: clipping, finiteness
