@@ -4140,7 +4140,7 @@ NNDEF void nn_conv2d_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tenso
 /* pooling windows: y (N,C,OH,OW) from x (N,C,H,W) under g (groups 1) */
 static int nn__pool_shapes_ok(nn_tensor y, nn_tensor x, const nn_conv2d_geom *g) {
     return nn__geom_ok(g) && g->groups == 1 && NN__T(x) && NN__T(y) && x.rank == 4 && y.rank == 4 &&
-           2 * g->ph <= g->kh && 2 * g->pw <= g->kw && y.shape[0] == x.shape[0] && y.shape[1] == x.shape[1] &&
+           g->ph <= g->kh / 2 && g->pw <= g->kw / 2 && y.shape[0] == x.shape[0] && y.shape[1] == x.shape[1] &&
            y.shape[2] == nn_conv2d_out_size(x.shape[2], g->kh, g->sh, g->ph, g->dil_h) &&
            y.shape[3] == nn_conv2d_out_size(x.shape[3], g->kw, g->sw, g->pw, g->dil_w) && y.shape[2] > 0 &&
            y.shape[3] > 0;
@@ -5285,7 +5285,7 @@ static nn_result nn__window_shape(const nn_layer_desc *l, int i, nn__shape in, n
                         "layer %d (%s): kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d: kernel, stride "
                         "and dilation must be >= 1, padding >= 0", i, name, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
                         g.dil_h, g.dil_w);
-    if (l->kind != NN_LAYER_CONV2D && (2 * g.ph > g.kh || 2 * g.pw > g.kw))
+    if (l->kind != NN_LAYER_CONV2D && (g.ph > g.kh / 2 || g.pw > g.kw / 2)) /* (no 2 * ph: it may overflow) */
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "layer %d (%s): padding %dx%d over half the kernel %dx%d", i,
                         name, g.ph, g.pw, g.kh, g.kw);
     if (g.kh > 65536 || g.kw > 65536 || g.sh > 65536 || g.sw > 65536 || g.ph > 65536 || g.pw > 65536 ||
@@ -5671,7 +5671,10 @@ static nn_result nn__model_validate(const nn_model_desc *d, char *err) {
     if (d->n_layers > NN__MAX_LAYERS / 2)
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "n_layers = %d, at most %d", d->n_layers, NN__MAX_LAYERS / 2);
     s = nn__input_shape(d);
-    if (s.c < 1 || s.h < 1 || s.w < 1 || nn__shape_size(s) != (size_t)d->inputs)
+    /* each product checked against INT_MAX as it grows: no size_t wraps to inputs */
+    if (s.c < 1 || s.h < 1 || s.w < 1 || (size_t)s.h > (size_t)INT_MAX / (size_t)s.c ||
+        (size_t)s.w > (size_t)INT_MAX / ((size_t)s.c * (size_t)s.h) ||
+        (size_t)s.c * (size_t)s.h * (size_t)s.w != (size_t)d->inputs)
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "input_shape (%d, %d, %d) must be all 0 or hold the %d inputs "
                         "as (C, H, W)", d->input_shape[0], d->input_shape[1], d->input_shape[2], d->inputs);
     if ((size_t)d->max_batch * (size_t)d->inputs > (size_t)INT_MAX)
