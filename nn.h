@@ -5009,6 +5009,7 @@ static float nn__act_default_alpha(nn_act act) {
 }
 
 /* ---- layer kinds: one block each -------------------------------------- */
+#define NN__DESCRIBE_MAX 160 /* the longest summary text (a conv with every field at its limit) is 83 */
 /* Each block may define (all take the layer and its plan entry):
      _defaults(desc)                 PyTorch's defaults for the kind's fields
      _shape(desc, i, in, &out, err)  check the kind's fields against the input
@@ -5019,7 +5020,8 @@ static float nn__act_default_alpha(nn_act act) {
      _forward(m, layer, y, x, train) / _backward(m, layer, dx, dy, x, train)
                                      x (B, in) y (B, out); backward accumulates
                                      parameter gradients and writes dx
-     _describe(layer, mode, what)    the summary's text (64 bytes)
+     _describe(layer, mode, what)    the summary's text (at most NN__DESCRIBE_MAX
+                                     bytes with the NUL, for any int in the fields)
    and is listed in nn__kinds with its name and flags. */
 
 /* Shared by dense and maxout: .units outputs, .k pieces each. */
@@ -6073,7 +6075,7 @@ NNDEF size_t nn_model_summary(const nn_model *m, char *buf, size_t size) {
     }
     for (l = 0; l < m->n_layers; l++) {
         const nn_layer *ly = &m->layers[l];
-        char what[64];
+        char what[NN__DESCRIBE_MAX];
         size_t np = (ly->w.data ? nn_tensor_size(ly->w) : 0) + (ly->b.data ? nn_tensor_size(ly->b) : 0);
         nn__kinds[ly->kind].describe(ly, m->mode, what);
         if (ly->out_shape[1] * ly->out_shape[2] > 1) {
