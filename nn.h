@@ -5043,15 +5043,20 @@ static nn_result nn__units_shape(const nn_layer_desc *l, int i, int max_batch, n
     return NN_OK;
 }
 
-/* Shared by dense and maxout: the scheme of nn_init_fill, and nn.Linear's
-   default bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); other schemes keep 0. */
-static void nn__units_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng) {
-    nn_init_fill(ly->w.data, ly->w.shape[0], ly->in, ld->init, ld->init_gain, ld->init_value, ld->init_fan_out, rng);
+/* Shared by dense, maxout and conv: the weights by the desc's scheme with the
+   given fans, and nn.Linear's / nn.Conv2d's default bias
+   U(-1/sqrt(fan_in), 1/sqrt(fan_in)); other schemes keep 0. */
+static void nn__weights_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng, int fan_out, int fan_in) {
+    nn__init_fill_fans(ly->w.data, nn_tensor_size(ly->w), fan_out, fan_in, ld->init, ld->init_gain, ld->init_value,
+                       ld->init_fan_out, rng);
     if (ly->b.data && ld->init == NN_INIT_DEFAULT) {
-        float bound = 1.0f / sqrtf((float)ly->in);
+        float bound = 1.0f / sqrtf((float)fan_in);
         size_t i;
         for (i = 0; i < nn_tensor_size(ly->b); i++) ly->b.data[i] = (2.0f * nn_rng_uniform(rng) - 1.0f) * bound;
     }
+}
+static void nn__units_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng) {
+    nn__weights_init(ly, ld, rng, ly->w.shape[0], ly->in);
 }
 
 /* -- dense (nn.Linear), optionally weight-standardized -- */
@@ -5355,14 +5360,7 @@ static void nn__conv2d_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__ta
 }
 /* PyTorch's fans of a conv weight: in = C/groups*KH*KW, out = OC*KH*KW */
 static void nn__conv2d_init(nn_layer *ly, const nn_layer_desc *ld, nn_rng *rng) {
-    int rf = ly->geom.kh * ly->geom.kw, fan_in = ly->w.shape[1];
-    nn__init_fill_fans(ly->w.data, nn_tensor_size(ly->w), ly->out_shape[0] * rf, fan_in, ld->init, ld->init_gain,
-                       ld->init_value, ld->init_fan_out, rng);
-    if (ly->b.data && ld->init == NN_INIT_DEFAULT) {
-        float bound = 1.0f / sqrtf((float)fan_in);
-        size_t i;
-        for (i = 0; i < nn_tensor_size(ly->b); i++) ly->b.data[i] = (2.0f * nn_rng_uniform(rng) - 1.0f) * bound;
-    }
+    nn__weights_init(ly, ld, rng, ly->out_shape[0] * ly->geom.kh * ly->geom.kw, ly->w.shape[1]);
 }
 static nn_tensor nn__conv_w(const nn_layer *ly, float *data) {
     return nn_tensor_4d(data, ly->out_shape[0], ly->in_shape[0] / ly->geom.groups, ly->geom.kh, ly->geom.kw);
