@@ -25,7 +25,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 BUILD    := build
 JOBS     ?= 2
-HEADERS  := nn.h tests/test.h tests/fixture.h
+HEADERS  := nn.h tests/test.h tests/fixture.h tests/check.h
 
 # V=1 or VERBOSE=1: show the commands and every log
 V ?= $(VERBOSE)

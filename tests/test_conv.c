@@ -87,6 +87,7 @@ static void conv_assert_hit(const char *what, const char *file, int line) {
 #include "../nn.h"
 #include "fixture.h"
 #include "test.h"
+#include "check.h"
 
 #include <float.h>
 #include <limits.h>
@@ -98,66 +99,10 @@ static void conv_assert_hit(const char *what, const char *file, int line) {
 #define ATOL 1e-5
 #define GEMM_U (1.0 / 16777216.0) /* u = 2^-24, the unit roundoff of float32 */
 
-/* ======================================================================== */
-/* scratch memory: every buffer a test takes is released when it ends       */
-/* ======================================================================== */
-#define POOL_MAX 2048
-static void *pool_ptr[POOL_MAX];
-static int pool_n = 0;
-
-static void *pool_take(size_t bytes) {
-    void *p;
-    if (pool_n == POOL_MAX) {
-        printf("test_conv: scratch pool full\n");
-        fflush(stdout);
-        abort();
-    }
-    p = calloc(bytes ? bytes : 1, 1);
-    if (!p) {
-        printf("test_conv: out of memory\n");
-        fflush(stdout);
-        abort();
-    }
-    pool_ptr[pool_n++] = p;
-    return p;
-}
-static float *fbuf(size_t n) { return (float *)pool_take(n * sizeof(float)); }
-static int *ibuf(size_t n) { return (int *)pool_take(n * sizeof(int)); }
-static double *dbuf(size_t n) { return (double *)pool_take(n * sizeof(double)); }
-static float *fcopy(const float *src, size_t n) {
-    float *p = fbuf(n);
-    memcpy(p, src, n * sizeof(float));
-    return p;
-}
-static void fill_value(float *p, size_t n, float v) {
-    size_t i;
-    for (i = 0; i < n; i++) p[i] = v;
-}
-/* A buffer full of NaN: an output the library fails to write shows up as a mismatch. */
-static float *fnan(size_t n) {
-    float *p = fbuf(n);
-    fill_value(p, n, (float)NAN);
-    return p;
-}
-static void pool_release(void) {
-    while (pool_n > 0) free(pool_ptr[--pool_n]);
-}
 
 /* ======================================================================== */
 /* random data and small helpers                                            */
 /* ======================================================================== */
-static float urand(nn_rng *r, float lo, float hi) { return lo + (hi - lo) * nn_rng_uniform(r); }
-static void fill_uniform(float *p, size_t n, nn_rng *r, float lo, float hi) {
-    size_t i;
-    for (i = 0; i < n; i++) p[i] = urand(r, lo, hi);
-}
-static double dot(const float *a, const float *b, size_t n) {
-    double s = 0.0;
-    size_t i;
-    for (i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
-    return s;
-}
-static double dmax(double a, double b) { return a > b ? a : b; }
 
 /* ======================================================================== */
 /* fixtures and parity families                                             */
@@ -260,111 +205,6 @@ static int cmp_bits(family *fam, const fx_file *f, const char *name, const float
                   (unsigned long)i, i < n ? got[i] : 0.0, i < n ? t->data[i] : 0.0);
 }
 
-/* ======================================================================== */
-/* finite-difference gradient check                                         */
-/* ======================================================================== */
-/* What a forward produced: L = sum_i y[i] r[i]. */
-typedef struct gc_out {
-    const float *y;
-    const float *r;
-    size_t n;
-} gc_out;
-typedef gc_out (*gc_fwd_fn)(void *ctx);                  /* forward at the current parameters */
-typedef int (*gc_sig_fn)(void *ctx, int *sig, int cap); /* kink signature of the last forward */
-
-#define GC_TOL 1e-2
-#define GC_FLOOR 1e-4
-#define GC_SIG_CAP 8192
-
-static gc_out gc_make(const float *y, const float *r, size_t n) {
-    gc_out o;
-    o.y = y;
-    o.r = r;
-    o.n = n;
-    return o;
-}
-
-/* Checks analytic[i] = dL/dparam[i] for i < n by centred differences with step h (float).
-   The actual step is (float)(p+h) - (float)(p-h), not 2h. An entry passes when
-       |a - n| <= GC_TOL max(|a|, |n|) + noise,
-   noise = FLT_EPSILON sqrt(sum over changed outputs of (y+ r)^2 + (y- r)^2) / step:
-   every float32 output carries a rounding error of about FLT_EPSILON |y|, independent
-   between outputs and between the two evaluations, and only outputs that changed
-   contribute. Entries with |a| and |n| both below GC_FLOOR count as agreeing. sig
-   (optional) describes the piecewise-linear branch the forward took (max pooling: the
-   argmax of every window): an entry whose +h or -h forward takes another branch is
-   retried once with h/5, then skipped; a check that compares under half its entries
-   fails. */
-static void gradcheck(const char *what, float *param, const float *analytic, int n, float h, gc_fwd_fn fwd,
-                      gc_sig_fn sig, void *ctx) {
-    int i, checked = 0, small = 0, kinks = 0, failed = 0, noisy = 0, ns = 0;
-    double worst = 0.0;
-    int *s0 = NULL, *s1 = NULL;
-    gc_out o = fwd(ctx);
-    float *yp = fbuf(o.n);
-    if (sig) {
-        s0 = ibuf(GC_SIG_CAP);
-        s1 = ibuf(GC_SIG_CAP);
-        ns = sig(ctx, s0, GC_SIG_CAP);
-        CHECKF(ns < GC_SIG_CAP, "gradcheck %s: kink signature too long", what);
-    }
-    for (i = 0; i < n; i++) {
-        float v = param[i], xp = 0.0f, xm = 0.0f, step = h;
-        double lp = 0.0, lm = 0.0, num, a = analytic[i], rel, noise = 0.0, diff;
-        size_t j;
-        int crossed = 1, attempt;
-        for (attempt = 0; attempt < (sig ? 2 : 1) && crossed; attempt++, step = h / 5.0f) {
-            crossed = 0;
-            param[i] = v + step;
-            xp = param[i];
-            o = fwd(ctx);
-            lp = dot(o.y, o.r, o.n);
-            memcpy(yp, o.y, o.n * sizeof(float));
-            if (sig) crossed |= sig(ctx, s1, GC_SIG_CAP) != ns || memcmp(s0, s1, (size_t)ns * sizeof(int)) != 0;
-            param[i] = v - step;
-            xm = param[i];
-            o = fwd(ctx);
-            lm = dot(o.y, o.r, o.n);
-            if (sig) crossed |= sig(ctx, s1, GC_SIG_CAP) != ns || memcmp(s0, s1, (size_t)ns * sizeof(int)) != 0;
-            param[i] = v;
-        }
-        if (crossed) {
-            kinks++;
-            continue;
-        }
-        for (j = 0; j < o.n; j++)
-            if (yp[j] != o.y[j]) {
-                double up = (double)yp[j] * o.r[j], um = (double)o.y[j] * o.r[j];
-                noise += up * up + um * um;
-            }
-        noise = FLT_EPSILON * sqrt(noise) / ((double)xp - (double)xm);
-        num = (lp - lm) / ((double)xp - (double)xm);
-        if (fabs(a) < GC_FLOOR && fabs(num) < GC_FLOOR) {
-            small++;
-            continue;
-        }
-        diff = fabs(a - num);
-        rel = diff / dmax(fabs(a), fabs(num));
-        checked++;
-        if (!(rel <= worst)) worst = rel;
-        if (!(diff <= GC_TOL * dmax(fabs(a), fabs(num)) + noise)) {
-            if (failed < 3)
-                printf("  gradcheck %s[%d]: analytic %.7g numeric %.7g rel %.3g (noise %.2g)\n", what, i, a, num, rel,
-                       noise);
-            failed++;
-        } else if (rel > GC_TOL) {
-            noisy++;
-        }
-    }
-    (void)fwd(ctx); /* leave the context in its centre state */
-    CHECKF(failed == 0, "gradcheck %s: %d of %d entries off by more than %g (worst rel %.3g)", what, failed,
-           checked, GC_TOL, worst);
-    /* A check that skipped most entries proves little. */
-    CHECKF(checked > 0 && checked + small >= (n + 1) / 2,
-           "gradcheck %s: only %d of %d entries compared (%d tiny, %d at a kink)", what, checked, n, small, kinks);
-    TEST_NOTE("gradcheck %-28s %4d/%4d compared, %3d tiny, %3d at kinks, worst rel %.2e%s", what, checked, n, small,
-              kinks, worst, noisy ? " (within the rounding noise)" : "");
-}
 
 /* ======================================================================== */
 /* geometry                                                                  */
@@ -1137,11 +977,11 @@ static void conv_gradcheck(const char *name, int N, int C, int H, int W, int OC,
     nn_conv2d_backward(nn_tensor_4d(dx, N, C, H, W), nn_tensor_4d(dw, OC, Cg, g.kh, g.kw), nn_tensor_1d(db, OC),
                        nn_tensor_4d(r, N, OC, OH, OW), c.x, c.w, &g, c.work);
     snprintf(what, sizeof what, "%s dx", name);
-    gradcheck(what, x, dx, (int)nx, 1e-2f, conv_fwd, NULL, &c);
+    gradcheck(what, x, dx, (int)nx, 1e-2f, conv_fwd, NULL, &c, NULL);
     snprintf(what, sizeof what, "%s dw", name);
-    gradcheck(what, w, dw, (int)nw, 1e-2f, conv_fwd, NULL, &c);
+    gradcheck(what, w, dw, (int)nw, 1e-2f, conv_fwd, NULL, &c, NULL);
     snprintf(what, sizeof what, "%s db", name);
-    gradcheck(what, b, db, OC, 1e-2f, conv_fwd, NULL, &c);
+    gradcheck(what, b, db, OC, 1e-2f, conv_fwd, NULL, &c, NULL);
 }
 
 static void test_gradcheck_conv2d(void) {
@@ -1206,7 +1046,7 @@ static void test_gradcheck_pooling(void) {
         dx = fnan(N * C * H * W);
         nn_avgpool2d_backward(nn_tensor_4d(dx, N, C, H, W), nn_tensor_4d(r, N, C, OH, OW), &c.g, inc);
         gradcheck(inc ? "avgpool count_include_pad 1 dx" : "avgpool count_include_pad 0 dx", x, dx, N * C * H * W,
-                  1e-2f, avg_fwd, NULL, &c);
+                  1e-2f, avg_fwd, NULL, &c, NULL);
     }
     /* global average pooling */
     r = fbuf(N * C);
@@ -1215,7 +1055,7 @@ static void test_gradcheck_pooling(void) {
     c.r = r;
     dx = fnan(N * C * H * W);
     nn_global_avgpool_backward(nn_tensor_4d(dx, N, C, H, W), nn_tensor_2d(r, N, C));
-    gradcheck("global avgpool dx", x, dx, N * C * H * W, 1e-2f, gap_fwd, NULL, &c);
+    gradcheck("global avgpool dx", x, dx, N * C * H * W, 1e-2f, gap_fwd, NULL, &c, NULL);
     /* max pooling, k 3 stride 2 pad 1 (overlapping windows): inputs spaced >= 0.05 apart
        (a shuffled ramp), so no window has a tie and h = 1e-2 never swaps a maximum */
     {
@@ -1232,7 +1072,7 @@ static void test_gradcheck_pooling(void) {
     (void)max_fwd(&c);
     dx = fnan(N * C * H * W);
     nn_maxpool2d_backward(nn_tensor_4d(dx, N, C, H, W), nn_tensor_4d(r, N, C, OH, OW), c.argmax);
-    gradcheck("maxpool dx", x, dx, N * C * H * W, 1e-2f, max_fwd, max_sig, &c);
+    gradcheck("maxpool dx", x, dx, N * C * H * W, 1e-2f, max_fwd, max_sig, &c, NULL);
     pool_release();
 }
 
@@ -1283,9 +1123,9 @@ static void test_gradcheck_bn2d(void) {
         (void)bn2d_fwd(&c);
         nn_batchnorm2d_backward(nn_tensor_4d(dx, N, C, H, W), nn_tensor_1d(dg, C), nn_tensor_1d(db, C),
                                 nn_tensor_4d(r, N, C, H, W), c.x, c.gamma, c.sm, c.sr, train);
-        gradcheck(train ? "bn2d train dx" : "bn2d eval dx", x, dx, NE, 1e-2f, bn2d_fwd, NULL, &c);
-        gradcheck(train ? "bn2d train dgamma" : "bn2d eval dgamma", g, dg, C, 1e-2f, bn2d_fwd, NULL, &c);
-        gradcheck(train ? "bn2d train dbeta" : "bn2d eval dbeta", bt, db, C, 1e-2f, bn2d_fwd, NULL, &c);
+        gradcheck(train ? "bn2d train dx" : "bn2d eval dx", x, dx, NE, 1e-2f, bn2d_fwd, NULL, &c, NULL);
+        gradcheck(train ? "bn2d train dgamma" : "bn2d eval dgamma", g, dg, C, 1e-2f, bn2d_fwd, NULL, &c, NULL);
+        gradcheck(train ? "bn2d train dbeta" : "bn2d eval dbeta", bt, db, C, 1e-2f, bn2d_fwd, NULL, &c, NULL);
     }
     pool_release();
 }
