@@ -472,7 +472,10 @@ NNDEF void nn_avgpool2d_backward(nn_tensor dx, nn_tensor dy, const nn_conv2d_geo
 NNDEF void nn_global_avgpool_forward(nn_tensor y, nn_tensor x);
 NNDEF void nn_global_avgpool_backward(nn_tensor dx, nn_tensor dy);
 /* BatchNorm2d: nn_batchnorm_forward per channel over N*H*W values (training
-   needs more than one); x, y (N,C,H,W); gamma, beta, running_*, save_* (C). */
+   needs more than one); x, y (N,C,H,W); gamma, beta, running_*, save_* (C).
+   Sums (mean, variance, dgamma, dbeta, and conv's db) go plane by plane: 8
+   float lanes, ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)) plus the tail, each
+   plane's total added in double. Every SIMD level gives these bits. */
 NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
                                   nn_tensor gamma, nn_tensor beta, float *running_mean,
                                   float *running_var, float eps, float momentum, int train);
@@ -3938,6 +3941,118 @@ static int nn__geom_ok(const nn_conv2d_geom *g) {
            g->dil_w >= 1 && g->groups >= 1;
 }
 
+/* Per-channel sums over a batch of planes. Each plane is summed in 8 float
+   lanes (the AVX2 twins keep the lanes and their final tree, so every path
+   gives the same bits), the planes' totals in double. */
+static double nn__lanes8_total(const float *s, float t) {
+    return (double)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) + (double)t;
+}
+#if NN__AVX2
+NN__TARGET_AVX2_ONLY static double nn__lanes8_sum_avx2(const float *p, size_t HW, float mean, int sq) {
+    __m256 s = _mm256_setzero_ps(), vm = _mm256_set1_ps(mean);
+    float l8[8], t = 0.0f;
+    size_t i = 0;
+    if (sq) {
+        for (; i + 8 <= HW; i += 8) {
+            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(p + i), vm);
+            s = _mm256_add_ps(s, _mm256_mul_ps(d, d));
+        }
+        for (; i < HW; i++) t += (p[i] - mean) * (p[i] - mean);
+    } else {
+        for (; i + 8 <= HW; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(p + i));
+        for (; i < HW; i++) t += p[i];
+    }
+    _mm256_storeu_ps(l8, s);
+    return nn__lanes8_total(l8, t);
+}
+/* sum dy and sum dy x_hat of one plane, x_hat = (x - mean) rstd */
+NN__TARGET_AVX2_ONLY static void nn__bn_plane_grad_avx2(const float *xp, const float *gp, size_t HW, float mean,
+                                                        float rstd, double *sa, double *sb) {
+    __m256 a = _mm256_setzero_ps(), b = a, vm = _mm256_set1_ps(mean), vr = _mm256_set1_ps(rstd);
+    float a8[8], b8[8], ta = 0.0f, tb = 0.0f;
+    size_t i = 0;
+    for (; i + 8 <= HW; i += 8) {
+        __m256 g = _mm256_loadu_ps(gp + i);
+        a = _mm256_add_ps(a, g);
+        b = _mm256_add_ps(b, _mm256_mul_ps(g, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xp + i), vm), vr)));
+    }
+    for (; i < HW; i++) {
+        ta += gp[i];
+        tb += gp[i] * ((xp[i] - mean) * rstd);
+    }
+    _mm256_storeu_ps(a8, a);
+    _mm256_storeu_ps(b8, b);
+    *sa = nn__lanes8_total(a8, ta);
+    *sb = nn__lanes8_total(b8, tb);
+}
+/* y = x a + sh */
+NN__TARGET_AVX2_ONLY static void nn__scale_shift_avx2(float *y, const float *x, size_t n, float a, float sh) {
+    __m256 va = _mm256_set1_ps(a), vs = _mm256_set1_ps(sh);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), va), vs));
+    for (; i < n; i++) y[i] = x[i] * a + sh;
+}
+/* dx = k (dy - mg - x_hat mgx), the training-mode input gradient */
+NN__TARGET_AVX2_ONLY static void nn__bn_dx_avx2(float *dp, const float *gp, const float *xp, size_t n, float k,
+                                                float mg, float mean, float rstd, float mgx) {
+    __m256 vk = _mm256_set1_ps(k), vg = _mm256_set1_ps(mg), vm = _mm256_set1_ps(mean), vr = _mm256_set1_ps(rstd);
+    __m256 vx = _mm256_set1_ps(mgx);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xh = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xp + i), vm), vr), vx);
+        _mm256_storeu_ps(dp + i, _mm256_mul_ps(vk, _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(gp + i), vg), xh)));
+    }
+    for (; i < n; i++) dp[i] = k * (gp[i] - mg - (xp[i] - mean) * rstd * mgx);
+}
+#endif
+static double nn__lanes8_sum(const float *p, size_t HW, float mean, int sq) {
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t = 0.0f;
+    size_t i;
+    int l;
+#if NN__AVX2
+    if (nn__cpu_has_avx2()) return nn__lanes8_sum_avx2(p, HW, mean, sq);
+#endif
+    if (sq) {
+        for (i = 0; i + 8 <= HW; i += 8)
+            for (l = 0; l < 8; l++) s[l] += (p[i + l] - mean) * (p[i + l] - mean);
+        for (; i < HW; i++) t += (p[i] - mean) * (p[i] - mean);
+    } else {
+        for (i = 0; i + 8 <= HW; i += 8)
+            for (l = 0; l < 8; l++) s[l] += p[i + l];
+        for (; i < HW; i++) t += p[i];
+    }
+    return nn__lanes8_total(s, t);
+}
+static double nn__plane_sum(const float *x, int N, size_t stride, size_t HW, float mean, int sq) {
+    double total = 0.0;
+    int n;
+    for (n = 0; n < N; n++) total += nn__lanes8_sum(x + (size_t)n * stride, HW, mean, sq);
+    return total;
+}
+static void nn__bn_plane_grad(const float *xp, const float *gp, size_t HW, float mean, float rstd, double *sa,
+                              double *sb) {
+    float a8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ta = 0.0f, tb = 0.0f;
+    size_t i;
+    int l;
+#if NN__AVX2
+    if (nn__cpu_has_avx2()) {
+        nn__bn_plane_grad_avx2(xp, gp, HW, mean, rstd, sa, sb);
+        return;
+    }
+#endif
+    for (i = 0; i + 8 <= HW; i += 8)
+        for (l = 0; l < 8; l++) {
+            a8[l] += gp[i + l];
+            b8[l] += gp[i + l] * ((xp[i + l] - mean) * rstd);
+        }
+    for (; i < HW; i++) {
+        ta += gp[i];
+        tb += gp[i] * ((xp[i] - mean) * rstd);
+    }
+    *sa = nn__lanes8_total(a8, ta);
+    *sb = nn__lanes8_total(b8, tb);
+}
+
 /* The valid output columns [lo, hi) for kernel column offset off = kj dil - pad:
    those whose input column ow * s + off lies in [0, W). */
 static void nn__conv_span(int OW, int W, int s, int off, int *lo, int *hi) {
@@ -4083,18 +4198,8 @@ static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_t
     NN__REQUIRE(!dx.data || nn_tensor_size(dx) == nn_tensor_size(x));
     NN__REQUIRE(!dw.data || nn_tensor_size(dw) == nn_tensor_size(w));
     NN__REQUIRE(!db.data || (int)nn_tensor_size(db) == OC);
-    if (db.data) /* per channel over samples and pixels, in that order */
-        for (o = 0; o < OC; o++) {
-            double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            int n, p, l;
-            for (n = 0; n < N; n++) {
-                const float *r = dy.data + ((size_t)n * OC + o) * P;
-                for (p = 0; p + 8 <= P; p += 8)
-                    for (l = 0; l < 8; l++) s[l] += r[p + l];
-                for (; p < P; p++) s[0] += r[p];
-            }
-            db.data[o] += (float)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
-        }
+    if (db.data) /* per channel, as batch norm's sums */
+        for (o = 0; o < OC; o++) db.data[o] += (float)nn__plane_sum(dy.data + (size_t)o * P, N, (size_t)OC * P, P, 0.0f, 0);
     if (!dw.data && !dx.data) return;
     nb = nn__conv_chunk(N, (size_t)K, (size_t)P, (size_t)OCg);
     for (n0 = 0; n0 < N; n0 += nb) {
@@ -4362,27 +4467,6 @@ NNDEF void nn_global_avgpool_backward(nn_tensor dx, nn_tensor dy) {
 /* Sums over the planes of one channel: each plane in 8 float lanes (fixed
    order: the compiler may vectorize them, the result is the same), planes
    added in double: sum x, or sum (x - mean)^2 when sq. */
-static double nn__plane_sum(const float *x, int N, size_t stride, size_t HW, float mean, int sq) {
-    double total = 0.0;
-    size_t i;
-    int n, l;
-    for (n = 0; n < N; n++) {
-        const float *p = x + (size_t)n * stride;
-        float s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t = 0.0f;
-        if (sq) {
-            for (i = 0; i + 8 <= HW; i += 8)
-                for (l = 0; l < 8; l++) s[l] += (p[i + l] - mean) * (p[i + l] - mean);
-            for (; i < HW; i++) t += (p[i] - mean) * (p[i] - mean);
-        } else {
-            for (i = 0; i + 8 <= HW; i += 8)
-                for (l = 0; l < 8; l++) s[l] += p[i + l];
-            for (; i < HW; i++) t += p[i];
-        }
-        total += (double)(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) + (double)t;
-    }
-    return total;
-}
-
 NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
                                   nn_tensor gamma, nn_tensor beta, float *running_mean,
                                   float *running_var, float eps, float momentum, int train) {
@@ -4416,6 +4500,12 @@ NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rst
         for (n = 0; n < N; n++) {
             const float *xp = x.data + ((size_t)n * C + c) * HW;
             float *yp = y.data + ((size_t)n * C + c) * HW;
+#if NN__AVX2
+            if (nn__cpu_has_avx2()) {
+                nn__scale_shift_avx2(yp, xp, HW, a, sh);
+                continue;
+            }
+#endif
             for (i = 0; i < HW; i++) yp[i] = xp[i] * a + sh;
         }
     }
@@ -4425,7 +4515,7 @@ NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbe
                                    nn_tensor x, nn_tensor gamma, const float *save_mean,
                                    const float *save_rstd, int train) {
     /* dy x (N,C,H,W) -> dx =, dgamma dbeta (C) += */
-    int N, C, n, c, l;
+    int N, C, n, c;
     size_t HW, M, i;
     NN__REQUIRE(NN__T(dy) && NN__T(x) && x.rank == 4 && nn_tensor_same_shape(x, dy) && NN__T(gamma) && save_mean &&
                 save_rstd);
@@ -4436,19 +4526,11 @@ NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbe
         double sg = 0.0, sgx = 0.0;
         float mean = save_mean[c], rstd = save_rstd[c], gm = gamma.data[c], mg, mgx, k;
         for (n = 0; n < N; n++) { /* sum dy and sum dy x_hat: lanes per plane as the forward sums */
-            const float *xp = x.data + ((size_t)n * C + c) * HW, *gp = dy.data + ((size_t)n * C + c) * HW;
-            float a8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, b8[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ta = 0.0f, tb = 0.0f;
-            for (i = 0; i + 8 <= HW; i += 8)
-                for (l = 0; l < 8; l++) {
-                    a8[l] += gp[i + l];
-                    b8[l] += gp[i + l] * ((xp[i + l] - mean) * rstd);
-                }
-            for (; i < HW; i++) {
-                ta += gp[i];
-                tb += gp[i] * ((xp[i] - mean) * rstd);
-            }
-            sg += (double)(((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7]))) + (double)ta;
-            sgx += (double)(((b8[0] + b8[1]) + (b8[2] + b8[3])) + ((b8[4] + b8[5]) + (b8[6] + b8[7]))) + (double)tb;
+            double sa, sb;
+            nn__bn_plane_grad(x.data + ((size_t)n * C + c) * HW, dy.data + ((size_t)n * C + c) * HW, HW, mean, rstd,
+                              &sa, &sb);
+            sg += sa;
+            sgx += sb;
         }
         if (dgamma.data) dgamma.data[c] += (float)sgx;
         if (dbeta.data) dbeta.data[c] += (float)sg;
@@ -4459,9 +4541,15 @@ NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbe
         for (n = 0; n < N; n++) {
             const float *xp = x.data + ((size_t)n * C + c) * HW, *gp = dy.data + ((size_t)n * C + c) * HW;
             float *dp = dx.data + ((size_t)n * C + c) * HW;
-            if (train)
+            if (train) {
+#if NN__AVX2
+                if (nn__cpu_has_avx2()) {
+                    nn__bn_dx_avx2(dp, gp, xp, HW, k, mg, mean, rstd, mgx);
+                    continue;
+                }
+#endif
                 for (i = 0; i < HW; i++) dp[i] = k * (gp[i] - mg - (xp[i] - mean) * rstd * mgx);
-            else
+            } else
                 for (i = 0; i < HW; i++) dp[i] = gp[i] * k;
         }
     }

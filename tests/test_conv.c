@@ -26,6 +26,9 @@
      with two values per channel (bn2d_2x3x1x1) dx is pure rounding residue on both
      sides, so nn.h and the fixture are each held to the exact value within a residue
      bound (bn2d_dx_residue).
+   - BatchNorm2d's sums and conv's db in the order nn.h documents (8 float lanes per
+     plane, their tree, planes in double), held bit for bit against that order written out
+     here, on plane widths 1 to 63: so the SIMD build and the NN_NO_SIMD build agree.
    - Max pooling beyond the fixtures: NaN, -inf and all-negative inputs under padding by
      hand, and PyTorch's rule written out (first maximum, NaN wins) against the kernel on
      data full of ties, NaN and infinities, for every window kind (2x2 stride 2 without
@@ -1131,6 +1134,83 @@ static void test_gradcheck_bn2d(void) {
 }
 
 /* ======================================================================== */
+/* BatchNorm2d and conv db: the documented summation order on every path     */
+/* ======================================================================== */
+/* One plane in the order nn.h documents: 8 float lanes, their tree, the tail. */
+static double lanes8(const float *p, int n, float mean, int sq, const float *g, float rstd) {
+    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0}, t = 0.0f;
+    int i, k;
+    for (i = 0; i + 8 <= n; i += 8)
+        for (k = 0; k < 8; k++) {
+            float v = g ? g[i + k] * ((p[i + k] - mean) * rstd) : sq ? (p[i + k] - mean) * (p[i + k] - mean) : p[i + k];
+            l[k] += v;
+        }
+    for (; i < n; i++) t += g ? g[i] * ((p[i] - mean) * rstd) : sq ? (p[i] - mean) * (p[i] - mean) : p[i];
+    return (double)(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))) + (double)t;
+}
+
+/* The SIMD kernels and the plain loops must give the same bits: each build
+   (SIMD or NN_NO_SIMD) is held to the same written-out order, plane widths
+   below, at and around multiples of 8. */
+static void test_bn2d_sum_order(void) {
+    static const int hw[][2] = {{1, 1}, {1, 7}, {2, 4}, {3, 3}, {1, 17}, {5, 7}, {8, 8}, {7, 9}};
+    int s;
+    for (s = 0; s < (int)(sizeof hw / sizeof hw[0]); s++) {
+        enum { N = 3, C = 2 };
+        int H = hw[s][0], W = hw[s][1], HW = H * W, NE = N * C * H * W, c, n, i, bad = 0;
+        float *x = fbuf((size_t)NE), *dy = fbuf((size_t)NE), *y = fnan((size_t)NE), *dx = fnan((size_t)NE);
+        float *g = fbuf(C), *bt = fbuf(C), *sm = fbuf(C), *sr = fbuf(C), *rm = fbuf(C), *rv = fbuf(C);
+        float *dg = fbuf(C), *dbt = fbuf(C), *cdb = fbuf(C), *w = fbuf(C * C), *cw = fbuf(C * C);
+        nn_conv2d_geom g1 = geom(1, 1, 1, 1, 0, 0, 1, 1, 1);
+        nn_tensor none;
+        nn_rng rng;
+        memset(&none, 0, sizeof none);
+        nn_rng_seed(&rng, 900 + (unsigned)s);
+        fill_uniform(x, (size_t)NE, &rng, -3.0f, 5.0f);
+        fill_uniform(dy, (size_t)NE, &rng, -1.0f, 1.0f);
+        fill_uniform(g, C, &rng, 0.5f, 1.5f);
+        fill_uniform(bt, C, &rng, -0.5f, 0.5f);
+        fill_value(rv, C, 1.0f);
+        nn_batchnorm2d_forward(nn_tensor_4d(y, N, C, H, W), sm, sr, nn_tensor_4d(x, N, C, H, W), nn_tensor_1d(g, C),
+                               nn_tensor_1d(bt, C), rm, rv, 1e-5f, 0.1f, 1);
+        nn_batchnorm2d_backward(nn_tensor_4d(dx, N, C, H, W), nn_tensor_1d(dg, C), nn_tensor_1d(dbt, C),
+                                nn_tensor_4d(dy, N, C, H, W), nn_tensor_4d(x, N, C, H, W), nn_tensor_1d(g, C), sm, sr, 1);
+        /* conv db: a 1x1 conv from C to C channels, dy as its output gradient */
+        nn_conv2d_backward(none, nn_tensor_4d(cw, C, C, 1, 1), nn_tensor_1d(cdb, C), nn_tensor_4d(dy, N, C, H, W),
+                           nn_tensor_4d(x, N, C, H, W), nn_tensor_4d(w, C, C, 1, 1), &g1,
+                           fbuf(nn_conv2d_work_floats(N, C, H, W, C, &g1)));
+        for (c = 0; c < C; c++) {
+            double m = 0.0, v = 0.0, sg = 0.0, sgx = 0.0;
+            float mean, rstd, a, sh, mg, mgx, k;
+            size_t M = (size_t)N * HW;
+            for (n = 0; n < N; n++) m += lanes8(x + ((size_t)n * C + c) * HW, HW, 0.0f, 0, NULL, 0.0f);
+            mean = (float)(m / (double)M);
+            for (n = 0; n < N; n++) v += lanes8(x + ((size_t)n * C + c) * HW, HW, mean, 1, NULL, 0.0f);
+            rstd = (float)(1.0 / sqrt(v / (double)M + 1e-5f));
+            a = rstd * g[c];
+            sh = bt[c] - mean * a;
+            for (n = 0; n < N; n++) {
+                const float *xp = x + ((size_t)n * C + c) * HW, *gp = dy + ((size_t)n * C + c) * HW;
+                sg += lanes8(gp, HW, 0.0f, 0, NULL, 0.0f);
+                sgx += lanes8(xp, HW, mean, 0, gp, rstd);
+            }
+            bad += sm[c] != mean || sr[c] != rstd || dbt[c] != (float)sg || dg[c] != (float)sgx || cdb[c] != (float)sg;
+            mg = (float)(sg / (double)M);
+            mgx = (float)(sgx / (double)M);
+            k = g[c] * rstd;
+            for (n = 0; n < N; n++)
+                for (i = 0; i < HW; i++) {
+                    size_t e = ((size_t)n * C + c) * HW + (size_t)i;
+                    bad += y[e] != x[e] * a + sh || dx[e] != k * (dy[e] - mg - (x[e] - mean) * rstd * mgx);
+                }
+        }
+        CHECKF(bad == 0, "bn2d/conv db %dx%d: %d values off the documented summation order", H, W, bad);
+    }
+    TEST_NOTE("bn2d and conv db: the documented lane order, bit for bit, on this build's path (%s)", nn_simd_name());
+    pool_release();
+}
+
+/* ======================================================================== */
 /* GEMM at convolution shapes, every level                                   */
 /* ======================================================================== */
 /* Tolerance (as test_core's GEMM tests). Every float summation order of K products is
@@ -1618,6 +1698,7 @@ static const test_case tests[] = {
     TEST(test_gradcheck_conv2d),
     TEST(test_gradcheck_pooling),
     TEST(test_gradcheck_bn2d),
+    TEST(test_bn2d_sum_order),
     TEST(test_gemm_conv_shapes),
     TEST(test_dropout2d),
     TEST(test_conv2d_out_size),
