@@ -444,14 +444,19 @@ NNDEF nn_conv2d_geom nn_conv2d_geom_make(int kernel, int stride, int padding);
 /* The output size above; 0 when no window fits (or an argument is out of range). */
 NNDEF int nn_conv2d_out_size(int in, int kernel, int stride, int padding, int dilation);
 
-/* Conv2d lowered onto the packed GEMM: for a chunk of samples at a time and
-   each group, the input patches under the outputs are copied side by side
-   into work (im2col) and multiplied by the weights; the bias is added on the
-   way out. x (N,C,H,W) w (OC,C/groups,KH,KW) b (OC) or .data NULL ->
-   y (N,OC,OH,OW). work: nn_conv2d_work_floats(N, C, H, W, OC, g) floats (for
-   any batch up to N; backward uses the same). backward: dx written (skipped
-   when .data is NULL), dw and db accumulated. Deterministic: the chunk size
-   depends on the shapes only, GEMMs split over output tiles. */
+/* Conv2d on the packed GEMM's micro-kernels. With stride 1 and at least a
+   tile's rows of output channels per group (8 with AVX-512, 6 with AVX2), an
+   implicit GEMM: each tile of the input patches is packed straight from x
+   and the products land in y, the bias riding as one more column of the
+   weights; dx is then the same kind of convolution of dy with the flipped
+   kernel. Otherwise (strides, depthwise, no SIMD) im2col: a chunk of samples'
+   patches copied side by side into work and multiplied by the weights. dW
+   always goes through im2col. x (N,C,H,W) w (OC,C/groups,KH,KW) b (OC) or
+   .data NULL -> y (N,OC,OH,OW). work: nn_conv2d_work_floats(N, C, H, W, OC,
+   g) floats (for any batch up to N; backward uses the same). backward: dx
+   written (skipped when .data is NULL), dw and db accumulated.
+   Deterministic: the path and the chunks depend on the shapes and the
+   instruction set only; threads split output tiles, never a sum. */
 NNDEF size_t nn_conv2d_work_floats(int N, int C, int H, int W, int OC, const nn_conv2d_geom *g);
 NNDEF void nn_conv2d_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b, const nn_conv2d_geom *g,
                              float *work);
@@ -735,7 +740,7 @@ typedef struct nn_model {
     int n_buffer_list;
     nn_tensor x;           /* input of the last forward (a view, not a copy) */
     float *gbuf[2];        /* ping-pong gradient buffers (max_batch * widest) */
-    float *work;           /* convolution scratch (im2col), shared by the layers */
+    float *work;           /* convolution scratch (packed weights, im2col), shared by the layers */
     float *dout;           /* output gradient buffer (max_batch, outputs) */
     nn_rng rng;            /* dropout masks */
     size_t arena_bytes;    /* what nn_model_init took from the arena */
@@ -2499,8 +2504,13 @@ NN__TARGET_AVX512 static void nn__micro_avx512(int kc, const float *Ap, const fl
                     v1 = _mm512_fmadd_ps(vb, o1, _mm512_mul_ps(va, acc[2 * i + 1]));
                 }
             }
-            _mm512_mask_storeu_ps(c, m0, v0);
-            _mm512_mask_storeu_ps(c + 16, m1, v1);
+            if (nr == 32) { /* a whole tile: plain stores, masked ones cost more on some cores */
+                _mm512_storeu_ps(c, v0);
+                _mm512_storeu_ps(c + 16, v1);
+            } else {
+                _mm512_mask_storeu_ps(c, m0, v0);
+                _mm512_mask_storeu_ps(c + 16, m1, v1);
+            }
         }
     }
 }
@@ -4113,6 +4123,286 @@ static void nn__col2im(float *dx, const float *col, size_t ld, int C, int H, int
             }
 }
 
+/* ---- implicit GEMM: the column matrix packed straight from the image ----
+   The micro-kernel's B sliver (kc rows of NR columns) is packed from x as
+   nn__im2col would lay the rows out, so the column matrix is never written,
+   and each tile of y goes straight to its place in (N, OC, OH, OW): no
+   scatter after the GEMM. Tiles never straddle two samples (a sample's last
+   tile is partial). Measured on the CNN of examples/fashion_cnn.c against
+   im2col + the packed GEMM: see the note at nn__conv_use_implicit. */
+typedef struct nn__conv_segs {
+    int n, j[64], len[64], ih[64], iw[64]; /* runs of one output row: first column, length, input origin */
+} nn__conv_segs;
+
+/* The columns [p0, p0 + nr) of one sample, cut at output row ends. */
+static void nn__conv_segments(nn__conv_segs *s, int OW, const nn_conv2d_geom *g, int p0, int nr) {
+    int j = 0;
+    s->n = 0;
+    while (j < nr) {
+        int p = p0 + j, oh = p / OW, ow = p % OW, len = NN__MIN(nr - j, OW - ow);
+        s->j[s->n] = j;
+        s->len[s->n] = len;
+        s->ih[s->n] = oh * g->sh - g->ph;
+        s->iw[s->n] = ow * g->sw - g->pw;
+        s->n++;
+        j += len;
+    }
+}
+
+/* Rows [k0, k0 + kc) of the sliver: dst[k * NR + j], zero past nr and where
+   the window covers padding; a row past kreal is all ones (the bias rides
+   on the GEMM as one more k). Pure copies, so every path packs the same
+   values. x is the sample's first channel of the group. */
+static void nn__conv_pack_b(float *dst, int NR, const float *x, int H, int W, const nn_conv2d_geom *g,
+                            const nn__conv_segs *sg, int k0, int kc, int kreal) {
+    int khw = g->kh * g->kw, c = k0 / khw, ki = (k0 % khw) / g->kw, kj = k0 % g->kw, kk, s, t;
+    for (kk = 0; kk < kc; kk++) {
+        float *d = dst + (size_t)kk * NR;
+        const float *xc = x + (size_t)c * H * W;
+        for (t = 0; t < NR; t++) d[t] = k0 + kk < kreal ? 0.0f : 1.0f; /* past kreal: the bias row */
+        for (s = 0; s < sg->n && k0 + kk < kreal; s++) {
+            int ih = sg->ih[s] + ki * g->dil_h, iw = sg->iw[s] + kj * g->dil_w, lo, hi;
+            const float *row;
+            if (ih < 0 || ih >= H) continue;
+            row = xc + (size_t)ih * W;
+            nn__conv_span(sg->len[s], W, g->sw, iw, &lo, &hi);
+            for (t = lo; t < hi; t++) d[sg->j[s] + t] = row[iw + t * g->sw];
+        }
+        if (++kj == g->kw) {
+            kj = 0;
+            if (++ki == g->kh) {
+                ki = 0;
+                c++;
+            }
+        }
+    }
+}
+/* The same sliver for the AVX2 (16-wide) and AVX-512 (32-wide) tiles, stride
+   1, from a table built once per tile: for each kernel offset (ki, kj) and run, the run's lanes as a mask and
+   the byte offset in the channel's plane that lane 0 would read (lane l of a
+   run reads row[iw + l - j]; masked-off lanes touch no memory, so their
+   addresses are never used). Each row is gathered in two registers by
+   zero-masked loads ORed together and stored whole: masked stores and
+   merging loads were slower. */
+#define NN__CONV_TAB 2048
+typedef struct nn__conv_tab {
+    int n;                     /* entries per kernel offset: the runs */
+    unsigned mask[NN__CONV_TAB];
+    long long off[NN__CONV_TAB];
+} nn__conv_tab;
+
+static int nn__conv_tab_build(nn__conv_tab *tb, const nn__conv_segs *sg, int H, int W, const nn_conv2d_geom *g) {
+    int r, s, khw = g->kh * g->kw;
+    if (g->sw != 1 || sg->n * khw > NN__CONV_TAB) return 0;
+    tb->n = sg->n;
+    for (r = 0; r < khw; r++)
+        for (s = 0; s < sg->n; s++) {
+            int ih = sg->ih[s] + (r / g->kw) * g->dil_h, iw = sg->iw[s] + (r % g->kw) * g->dil_w, len = sg->len[s];
+            int lo = NN__MIN(NN__MAX(-iw, 0), len), hi = NN__MAX(NN__MIN(len, W - iw), lo);
+            unsigned long long m = ((1ull << (sg->j[s] + hi)) - 1u) & ~((1ull << (sg->j[s] + lo)) - 1u);
+            tb->mask[r * sg->n + s] = ih >= 0 && ih < H ? (unsigned)m : 0u;
+            tb->off[r * sg->n + s] = ((long long)ih * W + iw - sg->j[s]) * (long long)sizeof(float);
+        }
+    return 1;
+}
+
+#if NN__AVX2
+/* The AVX2 twin: a run's 16 mask bits become two 8-lane masks (maskload
+   touches no masked-off lane either). */
+NN__TARGET_AVX2 static void nn__conv_pack_b_avx2(float *dst, const float *x, size_t HW, const nn__conv_tab *tb,
+                                                 int khw, int k0, int kc, int kreal) {
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    int r = k0 % khw, kk, s;
+    const float *xc = x + (size_t)(k0 / khw) * HW;
+    for (kk = 0; kk < kc; kk++) {
+        __m256 r0 = _mm256_setzero_ps(), r1 = r0;
+        if (k0 + kk >= kreal) { /* the bias row */
+            r0 = _mm256_set1_ps(1.0f);
+            r1 = r0;
+        } else {
+            const unsigned *m = tb->mask + r * tb->n;
+            const long long *off = tb->off + r * tb->n;
+            for (s = 0; s < tb->n; s++) {
+                const float *base = (const float *)((uintptr_t)xc + (uintptr_t)off[s]);
+                __m256i m0 = _mm256_set1_epi32((int)(m[s] & 0xFFu)), m1 = _mm256_set1_epi32((int)((m[s] >> 8) & 0xFFu));
+                m0 = _mm256_cmpeq_epi32(_mm256_and_si256(m0, sel), sel);
+                m1 = _mm256_cmpeq_epi32(_mm256_and_si256(m1, sel), sel);
+                r0 = _mm256_or_ps(r0, _mm256_maskload_ps(base, m0));
+                r1 = _mm256_or_ps(r1, _mm256_maskload_ps(base + 8, m1));
+            }
+        }
+        _mm256_storeu_ps(dst + (size_t)kk * 16, r0);
+        _mm256_storeu_ps(dst + (size_t)kk * 16 + 8, r1);
+        if (++r == khw) {
+            r = 0;
+            xc += HW;
+        }
+    }
+}
+#endif
+#if NN__AVX512
+NN__TARGET_AVX512 static void nn__conv_pack_b_avx512(float *dst, const float *x, size_t HW, const nn__conv_tab *tb,
+                                                     int khw, int k0, int kc, int kreal) {
+    int r = k0 % khw, kk, s;
+    const float *xc = x + (size_t)(k0 / khw) * HW;
+    for (kk = 0; kk < kc; kk++) {
+        __m512i r0 = _mm512_setzero_si512(), r1 = r0;
+        if (k0 + kk >= kreal) { /* the bias row */
+            r0 = _mm512_castps_si512(_mm512_set1_ps(1.0f));
+            r1 = r0;
+        } else {
+            const unsigned *m = tb->mask + r * tb->n;
+            const long long *off = tb->off + r * tb->n;
+            for (s = 0; s < tb->n; s++) {
+                uintptr_t base = (uintptr_t)xc + (uintptr_t)off[s];
+                r0 = _mm512_or_si512(r0, _mm512_maskz_loadu_epi32((__mmask16)(m[s] & 0xFFFFu), (const void *)base));
+                r1 = _mm512_or_si512(r1, _mm512_maskz_loadu_epi32((__mmask16)(m[s] >> 16),
+                                                                  (const void *)(base + 16 * sizeof(float))));
+            }
+        }
+        _mm512_storeu_si512((void *)(dst + (size_t)kk * 32), r0);
+        _mm512_storeu_si512((void *)(dst + (size_t)kk * 32 + 16), r1);
+        if (++r == khw) {
+            r = 0;
+            xc += HW;
+        }
+    }
+}
+#endif
+
+/* The micro-kernel of the best level, as nn__gemm picks it for its packed path. */
+static void nn__kern_best(nn__kern *kn) {
+    kn->micro = nn__micro_ref;
+    kn->mr = NN__MR;
+    kn->nr = NN__NR;
+    kn->simd = 0;
+#if NN__AVX2
+    if (nn__cpu_has_avx2()) {
+        kn->micro = nn__micro_avx2;
+        kn->simd = 1;
+    }
+#endif
+#if NN__AVX512
+    if (nn__cpu_has_avx512()) {
+        kn->micro = nn__micro_avx512;
+        kn->mr = NN__MR512;
+        kn->nr = NN__NR512;
+    }
+#endif
+#if NN__NEON
+    kn->micro = nn__micro_neon;
+#endif
+}
+#define NN__NR_MAX 32 /* the widest tile of any micro-kernel */
+
+/* K in blocks of at most NN__KC, as even as they go (288 = 2 x 144, not 256 + 32). */
+static int nn__kblock(int K) {
+    int nb = (K + NN__KC - 1) / NN__KC;
+    return (K + nb - 1) / nb;
+}
+
+/* One group of a convolution as an implicit GEMM: y_g (OCg, P) = W_g x_cols
+   for every sample, tiles of NR pixels cut into chunks for the threads. With
+   a bias, W_g gets it as one more column and the columns a row of ones: the
+   bias is added by the last FMA of the sum, y = round(sum + b), as a GEMM
+   followed by the bias would add it. */
+typedef struct nn__iconv {
+    nn__kern kn;
+    const float *x, *ap; /* x (N, C, H, W); ap: [W_g | b_g] packed per K block */
+    float *y;            /* (N, OC, OH, OW) */
+    const nn_conv2d_geom *g;
+    int C, H, W, OC, OH, OW, Cg, OCg, K, kreal, gi, kb, mpad, per, tiles, chunks;
+} nn__iconv;
+
+static void nn__iconv_chunk(void *vp, int c) {
+    const nn__iconv *j = (const nn__iconv *)vp;
+    float bp[NN__KC * NN__NR_MAX] NN__ALIGNED64;
+    nn__conv_segs sg;
+    nn__conv_tab tb;
+    int P = j->OH * j->OW, NR = j->kn.nr, MR = j->kn.mr, t;
+    int t0 = c < 0 ? 0 : (int)((long)j->tiles * c / j->chunks);
+    int t1 = c < 0 ? j->tiles : (int)((long)j->tiles * (c + 1) / j->chunks);
+    for (t = t0; t < t1; t++) {
+        int n = t / j->per, p0 = (t % j->per) * NR, nr = NN__MIN(NR, P - p0), k0, ir;
+        const float *xn = j->x + ((size_t)n * j->C + (size_t)j->gi * j->Cg) * j->H * j->W;
+        float *yn = j->y + ((size_t)n * j->OC + (size_t)j->gi * j->OCg) * P + p0;
+        int tab;
+        nn__conv_segments(&sg, j->OW, j->g, p0, nr);
+        tab = j->kn.simd && nn__conv_tab_build(&tb, &sg, j->H, j->W, j->g);
+        (void)tab; /* read only where a SIMD packing is compiled in */
+        for (k0 = 0; k0 < j->K; k0 += j->kb) {
+            int kc = NN__MIN(j->kb, j->K - k0);
+#if NN__AVX512
+            if (tab && NR == 32)
+                nn__conv_pack_b_avx512(bp, xn, (size_t)j->H * j->W, &tb, j->g->kh * j->g->kw, k0, kc, j->kreal);
+            else
+#endif
+#if NN__AVX2
+            if (tab && NR == 16)
+                nn__conv_pack_b_avx2(bp, xn, (size_t)j->H * j->W, &tb, j->g->kh * j->g->kw, k0, kc, j->kreal);
+            else
+#endif
+                nn__conv_pack_b(bp, NR, xn, j->H, j->W, j->g, &sg, k0, kc, j->kreal);
+            for (ir = 0; ir < j->OCg; ir += MR)
+                j->kn.micro(kc, j->ap + (size_t)k0 * j->mpad + (size_t)ir * kc, bp, yn + (size_t)ir * P, P,
+                            NN__MIN(MR, j->OCg - ir), nr, 1.0f, k0 ? 1.0f : 0.0f);
+        }
+    }
+}
+
+/* y = conv(x, w) + b through the implicit GEMM, group by group. scratch:
+   (2 OCg + 7) (K + 1) floats, for [W_g | b_g] and its packing (rows padded
+   to a tile of at most 8). */
+
+static void nn__iconv_run(nn_threads *th, float *y, const float *x, const float *w, const float *b, int N, int C,
+                          int H, int W, int OC, int OH, int OW, const nn_conv2d_geom *g, float *scratch) {
+    nn__iconv j;
+    int gi, k0, o, P = OH * OW;
+    float *ap = scratch, *wb;
+    nn__kern_best(&j.kn);
+    j.x = x; j.y = y; j.g = g; j.ap = ap;
+    j.C = C; j.H = H; j.W = W; j.OC = OC; j.OH = OH; j.OW = OW;
+    j.Cg = C / g->groups; j.OCg = OC / g->groups; j.kreal = j.Cg * g->kh * g->kw;
+    j.K = j.kreal + (b ? 1 : 0);
+    j.kb = nn__kblock(j.K);
+    j.mpad = (j.OCg + j.kn.mr - 1) / j.kn.mr * j.kn.mr;
+    j.per = (P + j.kn.nr - 1) / j.kn.nr;
+    j.tiles = N * j.per;
+    wb = scratch + (size_t)j.mpad * j.K;
+    for (gi = 0; gi < g->groups; gi++) {
+        const float *wg = w + (size_t)gi * j.OCg * j.kreal;
+        double flops = 2.0 * N * P * (double)j.OCg * j.K;
+        int threads = th ? nn_threads_count(th) : 1;
+        if (b) { /* [W_g | b_g] */
+            for (o = 0; o < j.OCg; o++) {
+                memcpy(wb + (size_t)o * j.K, wg + (size_t)o * j.kreal, sizeof(float) * (size_t)j.kreal);
+                wb[(size_t)o * j.K + j.kreal] = b[gi * j.OCg + o];
+            }
+            wg = wb;
+        }
+        for (k0 = 0; k0 < j.K; k0 += j.kb)
+            nn__pack_a(ap + (size_t)k0 * j.mpad, 0, wg, j.K, 0, j.OCg, k0, NN__MIN(j.kb, j.K - k0), j.kn.simd, j.kn.mr);
+        j.gi = gi;
+#ifdef _OPENMP
+        if (!th && flops >= 4e6) threads = omp_get_max_threads();
+#endif
+        j.chunks = NN__MIN(j.tiles, threads > 1 ? NN__GEMM_CHUNKS * threads : 1);
+        if (th && j.chunks > 1) {
+            nn__threads_run(th, flops, nn__iconv_chunk, &j, j.chunks);
+            continue;
+        }
+#ifdef _OPENMP
+        if (j.chunks > 1) {
+            int t, chunks = j.chunks;
+#pragma omp parallel for schedule(static) num_threads(threads)
+            for (t = 0; t < chunks; t++) nn__iconv_chunk(&j, t);
+            continue;
+        }
+#endif
+        nn__iconv_chunk(&j, -1);
+    }
+}
+
 /* Samples go through the GEMMs in chunks: nb images side by side in one
    column matrix (K, nb*P), so the weights are packed once per chunk and the
    GEMMs are wide. nb depends on the shapes only (about 2 MB of scratch). */
@@ -4123,23 +4413,45 @@ static int nn__conv_chunk(int N, size_t K, size_t P, size_t OCg) {
     return (int)(nb < (size_t)N ? nb : (size_t)N);
 }
 
+/* a * b and a + b, or 0 when size_t cannot hold them (0 in, 0 out) */
+static size_t nn__mul_or0(size_t a, size_t b) { return b && a > SIZE_MAX / b ? 0 : a * b; }
+static size_t nn__add_or0(size_t a, size_t b) { return !a || !b || a > SIZE_MAX - b ? 0 : a + b; }
+
+/* The flipped kernel that turns a stride-1 convolution's input gradient into
+   a convolution of dy (padding dil (k - 1) - pad >= 0 on both axes). */
+static int nn__conv_dx_as_conv(const nn_conv2d_geom *g, nn_conv2d_geom *t) {
+    if (g->sh != 1 || g->sw != 1 || g->ph > g->dil_h * (g->kh - 1) || g->pw > g->dil_w * (g->kw - 1)) return 0;
+    *t = *g;
+    t->ph = g->dil_h * (g->kh - 1) - g->ph;
+    t->pw = g->dil_w * (g->kw - 1) - g->pw;
+    return 1;
+}
+
 NNDEF size_t nn_conv2d_work_floats(int N, int C, int H, int W, int OC, const nn_conv2d_geom *g) {
     int OH, OW, nb;
-    size_t K, P, OCg;
+    size_t K, P, OCg, Cg, KT, chunk, fwd, bwd, wsz;
     if (!nn__geom_ok(g) || N < 1 || C < 1 || OC < 1 || C % g->groups || OC % g->groups) return 0;
     OH = nn_conv2d_out_size(H, g->kh, g->sh, g->ph, g->dil_h);
     OW = nn_conv2d_out_size(W, g->kw, g->sw, g->pw, g->dil_w);
     if (OH < 1 || OW < 1) return 0;
     /* every product checked before it is formed: 0 for a size no size_t holds */
-    K = (size_t)(C / g->groups);
-    if ((size_t)g->kh > SIZE_MAX / K || K * (size_t)g->kh > SIZE_MAX / (size_t)g->kw) return 0;
-    K = K * (size_t)g->kh * (size_t)g->kw;
-    if ((size_t)OH > SIZE_MAX / (size_t)OW) return 0;
-    P = (size_t)OH * (size_t)OW;
+    Cg = (size_t)(C / g->groups);
     OCg = (size_t)(OC / g->groups);
-    if (K > SIZE_MAX - OCg || K + OCg > SIZE_MAX / P) return 0;
+    K = nn__mul_or0(nn__mul_or0(Cg, (size_t)g->kh), (size_t)g->kw);
+    KT = nn__mul_or0(nn__mul_or0(OCg, (size_t)g->kh), (size_t)g->kw);
+    P = nn__mul_or0((size_t)OH, (size_t)OW);
+    if (!K || !KT || !P || K > SIZE_MAX - OCg || K + OCg > SIZE_MAX / P) return 0;
     nb = nn__conv_chunk(N, K, P, OCg);
-    return (size_t)nb * P * (K + OCg);
+    /* forward: the implicit GEMM's scratch (nn__iconv_floats) or im2col's
+       chunk; backward: the chunk for dW, then the flipped kernel and the
+       implicit GEMM's scratch for dx */
+    chunk = (size_t)nb * P * (K + OCg);
+    fwd = nn__mul_or0(nn__add_or0(nn__mul_or0(OCg, 2), 7), nn__add_or0(K, 1));
+    wsz = nn__mul_or0((size_t)OC, K);
+    KT = nn__mul_or0(nn__add_or0(nn__mul_or0(Cg, 2), 7), nn__add_or0(KT, 1));
+    if (!fwd || !wsz || !KT || wsz > SIZE_MAX - KT || chunk > SIZE_MAX - (wsz + KT)) return 0;
+    bwd = chunk + wsz + KT;
+    return NN__MAX(NN__MAX(fwd, chunk), bwd);
 }
 
 /* The caller's tensors against the geometry: x (N,C,H,W) w (OC,C/G,KH,KW) y (N,OC,OH,OW). */
@@ -4154,6 +4466,21 @@ static int nn__conv_shapes_ok(nn_tensor y, nn_tensor x, nn_tensor w, const nn_co
            y.shape[3] > 0;
 }
 
+/* Implicit GEMM or im2col + the GEMM, by shape and instruction set only
+   (never by thread count). The implicit GEMM needs stride 1 and the SIMD
+   table packing; groups with fewer output rows than a tile's (depthwise)
+   keep im2col, whose GEMM has a row kernel for them. Measured on the CNN of
+   examples/fashion_cnn.c, batch 64, 1 thread, AMD Zen 5 (GFLOP/s, im2col ->
+   implicit, best of 12): AVX-512 conv1 forward 33.5 -> 69.4, conv2 forward
+   103.6 -> 143.6, conv2 backward (dx as a convolution of dy, dW on im2col)
+   102.9 -> 116.9; AVX2 (NN_NO_AVX512) 24.5 -> 34.5, 61.6 -> 75.5 and
+   65.1 -> 65.7. A scalar packing loses to im2col, hence the SIMD condition. */
+static int nn__conv_use_implicit(int rows, const nn_conv2d_geom *g) {
+    nn__kern kn;
+    nn__kern_best(&kn);
+    return rows >= kn.mr && g->sw == 1 && kn.simd;
+}
+
 static void nn__conv2d_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b,
                                const nn_conv2d_geom *g, float *work) {
     /* x (N,C,H,W) w (OC,C/G,KH,KW) b (OC) -> y (N,OC,OH,OW) */
@@ -4163,6 +4490,10 @@ static void nn__conv2d_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tens
     OC = y.shape[1]; OH = y.shape[2]; OW = y.shape[3];
     G = g->groups; Cg = C / G; OCg = OC / G; K = Cg * g->kh * g->kw; P = OH * OW;
     NN__REQUIRE(!b.data || (int)nn_tensor_size(b) == OC);
+    if (nn__conv_use_implicit(OCg, g)) {
+        nn__iconv_run(th, y.data, x.data, w.data, b.data, N, C, H, W, OC, OH, OW, g, work);
+        return;
+    }
     nb = nn__conv_chunk(N, (size_t)K, (size_t)P, (size_t)OCg);
     for (n0 = 0; n0 < N; n0 += nb) {
         int m = NN__MIN(nb, N - n0);
@@ -4191,6 +4522,7 @@ static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_t
                                 nn_tensor w, const nn_conv2d_geom *g, float *work) {
     /* dy (N,OC,OH,OW) x (N,C,H,W) w (OC,C/G,KH,KW) -> dx =, dw +=, db += */
     int N, C, H, W, OC, OH, OW, G, Cg, OCg, K, P, nb, n0, gi, o, j;
+    nn_conv2d_geom gt;
     NN__REQUIRE(nn__conv_shapes_ok(dy, x, w, g) && work);
     N = x.shape[0]; C = x.shape[1]; H = x.shape[2]; W = x.shape[3];
     OC = dy.shape[1]; OH = dy.shape[2]; OW = dy.shape[3];
@@ -4202,6 +4534,21 @@ static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_t
         for (o = 0; o < OC; o++) db.data[o] += (float)nn__plane_sum(dy.data + (size_t)o * P, N, (size_t)OC * P, P, 0.0f, 0);
     if (!dw.data && !dx.data) return;
     nb = nn__conv_chunk(N, (size_t)K, (size_t)P, (size_t)OCg);
+    if (dx.data && nn__conv_dx_as_conv(g, &gt) && nn__conv_use_implicit(Cg, &gt)) {
+        /* dx = dy convolved with the flipped, transposed kernel wt (C, OCg, KH, KW) */
+        float *wt = work + (size_t)nb * P * (K + OCg);
+        int khw = g->kh * g->kw, c, q;
+        for (gi = 0; gi < G; gi++)
+            for (o = 0; o < OCg; o++)
+                for (c = 0; c < Cg; c++) {
+                    const float *src = w.data + ((size_t)(gi * OCg + o) * Cg + c) * khw;
+                    float *dst = wt + ((size_t)(gi * Cg + c) * OCg + o) * khw;
+                    for (q = 0; q < khw; q++) dst[q] = src[khw - 1 - q];
+                }
+        nn__iconv_run(th, dx.data, dy.data, wt, NULL, N, OC, OH, OW, C, H, W, &gt, wt + (size_t)OC * K);
+        dx.data = NULL; /* done: the chunks below only accumulate dW */
+        if (!dw.data) return;
+    }
     for (n0 = 0; n0 < N; n0 += nb) {
         int m = NN__MIN(nb, N - n0);
         size_t ld = (size_t)m * P;
@@ -5067,7 +5414,7 @@ typedef struct nn__taker {
     nn_arena *a;
     size_t total;
     int fail;
-    size_t work;          /* floats of shared scratch the layers need (im2col) */
+    size_t work;          /* floats of shared scratch the layers need (convolutions) */
 } nn__taker;
 
 #define NN__MAX_LAYERS 1024 /* internal layers; descriptions may hold half as many */

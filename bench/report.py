@@ -719,7 +719,7 @@ def cnn_section(R, picks, cpu_name, nn_isa, p_nn, p_nn_name, screens):
     if crows:
         md.append("### conv layer GFLOP/s, forward and backward (batch 64, 1 thread)\n")
         md.append("The CNN's two convolutions alone, with bias, on random data: nn.h's `nn_conv2d_forward` / "
-                  "`nn_conv2d_backward` (im2col onto its GEMM, scratch from `nn_conv2d_work_floats`) against "
+                  "`nn_conv2d_backward` (implicit GEMM; dW on im2col; scratch from `nn_conv2d_work_floats`) against "
                   "`torch.nn.functional.conv2d` under `torch.no_grad` and `torch.autograd.grad` of a retained "
                   "graph, PyTorch in the faster of its two memory formats (a short screen first); repetitions "
                   "alternate, thread CPU time, median. FLOPs counted: forward 2·N·OC·OH·OW·C·KH·KW; backward "

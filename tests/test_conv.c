@@ -855,6 +855,15 @@ static void test_conv2d_vs_loops(void) {
         {2, 7, 13, 11, 5, 2, 3, 1, 2, 0, 1, 2, 1, 1, 1, "rectangular, dilation (2,1)"},
         {1, 1, 3, 3, 1, 3, 3, 2, 2, 4, 4, 1, 1, 1, 1, "pad 4 beyond a 3x3 input, stride 2"},
         {2, 31, 6, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, "K = 279 (over 256), no bias"},
+        /* the implicit GEMM (8 or more output channels a group, stride 1) and dx as a
+           convolution of dy with the flipped kernel (8 or more input channels a group) */
+        {2, 9, 8, 11, 8, 3, 3, 1, 1, 1, 2, 2, 1, 1, 1, "implicit: dilation (2,1), pad (1,2), dx via dy"},
+        {2, 8, 6, 7, 8, 3, 3, 1, 1, 3, 3, 1, 1, 1, 1, "implicit forward; pad 3 > k - 1: dx on im2col"},
+        {2, 16, 5, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1, "implicit, groups 2 of 8 in and 8 out"},
+        {2, 16, 9, 7, 9, 4, 4, 1, 1, 0, 0, 1, 1, 1, 1, "K = 256 and the bias row: two K blocks"},
+        {2, 12, 6, 8, 10, 5, 5, 1, 1, 2, 2, 1, 1, 1, 0, "K = 300 over two blocks, no bias"},
+        {1, 8, 40, 9, 8, 9, 9, 1, 1, 0, 0, 1, 1, 1, 1, "9x9 kernel, one output column: 32 runs a tile"},
+        {3, 8, 3, 70, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, "rows of 70 outputs: runs over 16 lanes"},
         /* a chunk of samples holds about 2^19 floats of im2col and output (P (K + OC/groups)
            each): these batches take several chunks, the last one partial */
         {9, 1, 64, 64, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, "9 samples of 64x64, several chunks"},
