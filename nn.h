@@ -4814,18 +4814,14 @@ NNDEF void nn_global_avgpool_backward(nn_tensor dx, nn_tensor dy) {
 /* Sums over the planes of one channel: each plane in 8 float lanes (fixed
    order: the compiler may vectorize them, the result is the same), planes
    added in double: sum x, or sum (x - mean)^2 when sq. */
-NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
-                                  nn_tensor gamma, nn_tensor beta, float *running_mean,
-                                  float *running_var, float eps, float momentum, int train) {
-    /* x (N,C,H,W) gamma beta running_* save_* (C) -> y (N,C,H,W) */
-    int N, C, n, c;
-    size_t HW, M, i;
-    NN__REQUIRE(NN__T(x) && NN__T(y) && x.rank == 4 && nn_tensor_size(y) == nn_tensor_size(x) && NN__T(gamma) &&
-                NN__T(beta) && save_mean && save_rstd && running_mean && running_var);
-    N = x.shape[0]; C = x.shape[1]; HW = (size_t)x.shape[2] * x.shape[3]; M = (size_t)N * HW;
-    NN__REQUIRE((int)nn_tensor_size(gamma) == C && (int)nn_tensor_size(beta) == C);
-    NN__REQUIRE(!train || M > 1); /* PyTorch refuses too: one value per channel gives no variance */
-    for (c = 0; c < C; c++) {
+/* Channels [c0, c1) of BatchNorm2d: each channel is one job (the model
+   splits them over its threads; a channel's bits never depend on that). */
+static void nn__bn2d_forward_range(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x, nn_tensor gamma,
+                                   nn_tensor beta, float *running_mean, float *running_var, float eps,
+                                   float momentum, int train, int c0, int c1) {
+    int N = x.shape[0], C = x.shape[1], n, c;
+    size_t HW = (size_t)x.shape[2] * x.shape[3], M = (size_t)N * HW, i;
+    for (c = c0; c < c1; c++) {
         const float *xc = x.data + (size_t)c * HW;
         float mean, rstd, a, sh;
         if (train) {
@@ -4858,18 +4854,25 @@ NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rst
     }
 }
 
-NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
-                                   nn_tensor x, nn_tensor gamma, const float *save_mean,
-                                   const float *save_rstd, int train) {
-    /* dy x (N,C,H,W) -> dx =, dgamma dbeta (C) += */
-    int N, C, n, c;
-    size_t HW, M, i;
-    NN__REQUIRE(NN__T(dy) && NN__T(x) && x.rank == 4 && nn_tensor_same_shape(x, dy) && NN__T(gamma) && save_mean &&
-                save_rstd);
-    N = x.shape[0]; C = x.shape[1]; HW = (size_t)x.shape[2] * x.shape[3]; M = (size_t)N * HW;
-    NN__REQUIRE((int)nn_tensor_size(gamma) == C && (!dx.data || nn_tensor_size(dx) == nn_tensor_size(x)));
-    NN__REQUIRE((!dgamma.data || (int)nn_tensor_size(dgamma) == C) && (!dbeta.data || (int)nn_tensor_size(dbeta) == C));
-    for (c = 0; c < C; c++) {
+NNDEF void nn_batchnorm2d_forward(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x,
+                                  nn_tensor gamma, nn_tensor beta, float *running_mean,
+                                  float *running_var, float eps, float momentum, int train) {
+    /* x (N,C,H,W) gamma beta running_* save_* (C) -> y (N,C,H,W) */
+    NN__REQUIRE(NN__T(x) && NN__T(y) && x.rank == 4 && nn_tensor_size(y) == nn_tensor_size(x) && NN__T(gamma) &&
+                NN__T(beta) && save_mean && save_rstd && running_mean && running_var);
+    NN__REQUIRE((int)nn_tensor_size(gamma) == x.shape[1] && (int)nn_tensor_size(beta) == x.shape[1]);
+    /* PyTorch refuses too: one value per channel gives no variance */
+    NN__REQUIRE(!train || (size_t)x.shape[0] * x.shape[2] * x.shape[3] > 1);
+    nn__bn2d_forward_range(y, save_mean, save_rstd, x, gamma, beta, running_mean, running_var, eps, momentum, train, 0,
+                           x.shape[1]);
+}
+
+static void nn__bn2d_backward_range(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy, nn_tensor x,
+                                    nn_tensor gamma, const float *save_mean, const float *save_rstd, int train,
+                                    int c0, int c1) {
+    int N = x.shape[0], C = x.shape[1], n, c;
+    size_t HW = (size_t)x.shape[2] * x.shape[3], M = (size_t)N * HW, i;
+    for (c = c0; c < c1; c++) {
         double sg = 0.0, sgx = 0.0;
         float mean = save_mean[c], rstd = save_rstd[c], gm = gamma.data[c], mg, mgx, k;
         for (n = 0; n < N; n++) { /* sum dy and sum dy x_hat: lanes per plane as the forward sums */
@@ -4900,6 +4903,19 @@ NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbe
                 for (i = 0; i < HW; i++) dp[i] = gp[i] * k;
         }
     }
+}
+
+NNDEF void nn_batchnorm2d_backward(nn_tensor dx, nn_tensor dgamma, nn_tensor dbeta, nn_tensor dy,
+                                   nn_tensor x, nn_tensor gamma, const float *save_mean,
+                                   const float *save_rstd, int train) {
+    /* dy x (N,C,H,W) -> dx =, dgamma dbeta (C) += */
+    int C;
+    NN__REQUIRE(NN__T(dy) && NN__T(x) && x.rank == 4 && nn_tensor_same_shape(x, dy) && NN__T(gamma) && save_mean &&
+                save_rstd);
+    C = x.shape[1];
+    NN__REQUIRE((int)nn_tensor_size(gamma) == C && (!dx.data || nn_tensor_size(dx) == nn_tensor_size(x)));
+    NN__REQUIRE((!dgamma.data || (int)nn_tensor_size(dgamma) == C) && (!dbeta.data || (int)nn_tensor_size(dbeta) == C));
+    nn__bn2d_backward_range(dx, dgamma, dbeta, dy, x, gamma, save_mean, save_rstd, train, 0, C);
 }
 
 NNDEF void nn_dropout2d_forward(nn_tensor y, float *mask, nn_tensor x, float p, int train, nn_rng *rng) {
@@ -5598,13 +5614,49 @@ NNDEF nn_layer_desc nn_activation(nn_act act) {
     l.alpha = nn__act_default_alpha(act);
     return l;
 }
+/* A layer's work cut into independent parts for the model's threads: rows
+   of samples, or channels of a batch norm. Every element is computed by one
+   part, the same way whatever the cut, so the bits never depend on the
+   thread count. flops: a rough cost, for the pool's judgement of whether
+   splitting pays. */
+typedef struct nn__split {
+    void (*fn)(const struct nn__split *sp, int lo, int hi);
+    nn_layer *ly;
+    nn_tensor a, b, c;
+    int train, total, parts;
+} nn__split;
+
+static void nn__split_part(void *vp, int c) {
+    const nn__split *sp = (const nn__split *)vp;
+    if (c < 0) sp->fn(sp, 0, sp->total);
+    else sp->fn(sp, (int)((long)sp->total * c / sp->parts), (int)((long)sp->total * (c + 1) / sp->parts));
+}
+
+static void nn__split_run(nn_model *m, double flops, nn__split *sp) {
+    sp->parts = m->threads ? NN__MIN(sp->total, nn_threads_count(m->threads)) : 1;
+    if (sp->parts > 1) nn__threads_run(m->threads, flops, nn__split_part, sp, sp->parts);
+    else sp->fn(sp, 0, sp->total);
+}
+
+/* rows [lo, hi) of the batch */
+static void nn__act_fwd_part(const nn__split *sp, int lo, int hi) {
+    nn_act_forward(sp->ly->act, sp->ly->alpha, nn_tensor_rows(sp->a, lo, hi - lo), nn_tensor_rows(sp->b, lo, hi - lo));
+}
 static void nn__act_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
-    (void)m; (void)train;
-    nn_act_forward(ly->act, ly->alpha, y, x);
+    nn__split sp;
+    (void)train;
+    sp.fn = nn__act_fwd_part; sp.ly = ly; sp.a = y; sp.b = x; sp.total = x.shape[0];
+    nn__split_run(m, 4.0 * (double)nn_tensor_size(x), &sp);
+}
+static void nn__act_bwd_part(const nn__split *sp, int lo, int hi) {
+    nn_act_backward(sp->ly->act, sp->ly->alpha, nn_tensor_rows(sp->a, lo, hi - lo), nn_tensor_rows(sp->b, lo, hi - lo),
+                    nn_tensor_rows(sp->c, lo, hi - lo), nn_tensor_rows(sp->ly->y, lo, hi - lo));
 }
 static void nn__act_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
-    (void)m; (void)train;
-    nn_act_backward(ly->act, ly->alpha, dx, dy, x, nn_tensor_rows(ly->y, 0, x.shape[0]));
+    nn__split sp;
+    (void)train;
+    sp.fn = nn__act_bwd_part; sp.ly = ly; sp.a = dx; sp.b = dy; sp.c = x; sp.total = x.shape[0];
+    nn__split_run(m, 4.0 * (double)nn_tensor_size(x), &sp);
 }
 static void nn__act_describe(const nn_layer *ly, nn_mode mode, char *what) {
     (void)mode;
@@ -5860,13 +5912,29 @@ static void nn__pool_describe(const nn_layer *ly, nn_mode mode, char *what) {
 NNDEF nn_layer_desc nn_maxpool2d(int kernel, int stride, int padding) {
     return nn__pool(NN_LAYER_MAXPOOL2D, kernel, stride, padding);
 }
+/* samples [lo, hi); argmax holds one index per output */
+static void nn__maxpool2d_fwd_part(const nn__split *sp, int lo, int hi) {
+    const nn_layer *ly = sp->ly;
+    nn_maxpool2d_forward(nn__img(nn_tensor_rows(sp->a, lo, hi - lo), ly->out_shape), ly->argmax + (size_t)lo * ly->out,
+                         nn__img(nn_tensor_rows(sp->b, lo, hi - lo), ly->in_shape), &ly->geom);
+}
 static void nn__maxpool2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
-    (void)m; (void)train;
-    nn_maxpool2d_forward(nn__img(y, ly->out_shape), ly->argmax, nn__img(x, ly->in_shape), &ly->geom);
+    nn__split sp;
+    (void)train;
+    sp.fn = nn__maxpool2d_fwd_part; sp.ly = ly; sp.a = y; sp.b = x; sp.total = x.shape[0];
+    nn__split_run(m, 2.0 * (double)nn_tensor_size(x), &sp);
+}
+static void nn__maxpool2d_bwd_part(const nn__split *sp, int lo, int hi) {
+    const nn_layer *ly = sp->ly;
+    nn_maxpool2d_backward(nn__img(nn_tensor_rows(sp->a, lo, hi - lo), ly->in_shape),
+                          nn__img(nn_tensor_rows(sp->b, lo, hi - lo), ly->out_shape), ly->argmax + (size_t)lo * ly->out);
 }
 static void nn__maxpool2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
-    (void)m; (void)x; (void)train;
-    if (dx.data) nn_maxpool2d_backward(nn__img(dx, ly->in_shape), nn__img(dy, ly->out_shape), ly->argmax);
+    nn__split sp;
+    (void)x; (void)train;
+    if (!dx.data) return;
+    sp.fn = nn__maxpool2d_bwd_part; sp.ly = ly; sp.a = dx; sp.b = dy; sp.total = dx.shape[0];
+    nn__split_run(m, 2.0 * (double)nn_tensor_size(dx), &sp);
 }
 
 /* -- avgpool2d (nn.AvgPool2d) -- */
@@ -5920,15 +5988,28 @@ static void nn__batchnorm2d_setup(nn_layer *ly, const nn__lplan *p, size_t MB, n
     ly->save_a = nn__takef(t, (size_t)p->is.c); /* batch mean and rstd per channel */
     ly->save_b = nn__takef(t, (size_t)p->is.c);
 }
+/* channels [lo, hi); the model checked the shapes and the batch once */
+static void nn__batchnorm2d_fwd_part(const nn__split *sp, int lo, int hi) {
+    nn_layer *ly = sp->ly;
+    nn__bn2d_forward_range(nn__img(sp->a, ly->out_shape), ly->save_a, ly->save_b, nn__img(sp->b, ly->in_shape), ly->w,
+                           ly->b, ly->running_mean, ly->running_var, ly->eps, ly->momentum, sp->train, lo, hi);
+}
 static void nn__batchnorm2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
-    (void)m;
-    nn_batchnorm2d_forward(nn__img(y, ly->out_shape), ly->save_a, ly->save_b, nn__img(x, ly->in_shape), ly->w, ly->b,
-                           ly->running_mean, ly->running_var, ly->eps, ly->momentum, train);
+    nn__split sp;
+    sp.fn = nn__batchnorm2d_fwd_part; sp.ly = ly; sp.a = y; sp.b = x; sp.train = train; sp.total = ly->in_shape[0];
+    nn__split_run(m, 6.0 * (double)nn_tensor_size(x), &sp);
+}
+static void nn__batchnorm2d_bwd_part(const nn__split *sp, int lo, int hi) {
+    nn_layer *ly = sp->ly;
+    nn__bn2d_backward_range(sp->a.data ? nn__img(sp->a, ly->in_shape) : sp->a, ly->dw, ly->db,
+                            nn__img(sp->b, ly->out_shape), nn__img(sp->c, ly->in_shape), ly->w, ly->save_a, ly->save_b,
+                            sp->train, lo, hi);
 }
 static void nn__batchnorm2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
-    (void)m;
-    nn_batchnorm2d_backward(dx.data ? nn__img(dx, ly->in_shape) : dx, ly->dw, ly->db, nn__img(dy, ly->out_shape),
-                            nn__img(x, ly->in_shape), ly->w, ly->save_a, ly->save_b, train);
+    nn__split sp;
+    sp.fn = nn__batchnorm2d_bwd_part; sp.ly = ly; sp.a = dx; sp.b = dy; sp.c = x; sp.train = train;
+    sp.total = ly->in_shape[0];
+    nn__split_run(m, 8.0 * (double)nn_tensor_size(x), &sp);
 }
 static void nn__batchnorm2d_describe(const nn_layer *ly, nn_mode mode, char *what) {
     (void)mode;
