@@ -4442,15 +4442,15 @@ NNDEF size_t nn_conv2d_work_floats(int N, int C, int H, int W, int OC, const nn_
     P = nn__mul_or0((size_t)OH, (size_t)OW);
     if (!K || !KT || !P || K > SIZE_MAX - OCg || K + OCg > SIZE_MAX / P) return 0;
     nb = nn__conv_chunk(N, K, P, OCg);
-    /* forward: the implicit GEMM's scratch (nn__iconv_floats) or im2col's
-       chunk; backward: the chunk for dW, then the flipped kernel and the
-       implicit GEMM's scratch for dx */
+    /* forward: the implicit GEMM's scratch ((2 OCg + 7) (K + 1) floats) or
+       im2col's chunk; backward: one sample's columns for dW, then the flipped
+       kernel and the implicit GEMM's scratch for dx */
     chunk = (size_t)nb * P * (K + OCg);
     fwd = nn__mul_or0(nn__add_or0(nn__mul_or0(OCg, 2), 7), nn__add_or0(K, 1));
     wsz = nn__mul_or0((size_t)OC, K);
     KT = nn__mul_or0(nn__add_or0(nn__mul_or0(Cg, 2), 7), nn__add_or0(KT, 1));
-    if (!fwd || !wsz || !KT || wsz > SIZE_MAX - KT || chunk > SIZE_MAX - (wsz + KT)) return 0;
-    bwd = chunk + wsz + KT;
+    if (!fwd || !wsz || !KT || wsz > SIZE_MAX - KT || K * P > SIZE_MAX - (wsz + KT)) return 0;
+    bwd = K * P + wsz + KT;
     return NN__MAX(NN__MAX(fwd, chunk), bwd);
 }
 
@@ -4521,7 +4521,7 @@ static void nn__conv2d_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tens
 static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x,
                                 nn_tensor w, const nn_conv2d_geom *g, float *work) {
     /* dy (N,OC,OH,OW) x (N,C,H,W) w (OC,C/G,KH,KW) -> dx =, dw +=, db += */
-    int N, C, H, W, OC, OH, OW, G, Cg, OCg, K, P, nb, n0, gi, o, j;
+    int N, C, H, W, OC, OH, OW, G, Cg, OCg, K, P, n, gi, o;
     nn_conv2d_geom gt;
     NN__REQUIRE(nn__conv_shapes_ok(dy, x, w, g) && work);
     N = x.shape[0]; C = x.shape[1]; H = x.shape[2]; W = x.shape[3];
@@ -4533,10 +4533,9 @@ static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_t
     if (db.data) /* per channel, as batch norm's sums */
         for (o = 0; o < OC; o++) db.data[o] += (float)nn__plane_sum(dy.data + (size_t)o * P, N, (size_t)OC * P, P, 0.0f, 0);
     if (!dw.data && !dx.data) return;
-    nb = nn__conv_chunk(N, (size_t)K, (size_t)P, (size_t)OCg);
     if (dx.data && nn__conv_dx_as_conv(g, &gt) && nn__conv_use_implicit(Cg, &gt)) {
         /* dx = dy convolved with the flipped, transposed kernel wt (C, OCg, KH, KW) */
-        float *wt = work + (size_t)nb * P * (K + OCg);
+        float *wt = work + (size_t)K * P;
         int khw = g->kh * g->kw, c, q;
         for (gi = 0; gi < G; gi++)
             for (o = 0; o < OCg; o++)
@@ -4546,38 +4545,27 @@ static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_t
                     for (q = 0; q < khw; q++) dst[q] = src[khw - 1 - q];
                 }
         nn__iconv_run(th, dx.data, dy.data, wt, NULL, N, OC, OH, OW, C, H, W, &gt, wt + (size_t)OC * K);
-        dx.data = NULL; /* done: the chunks below only accumulate dW */
+        dx.data = NULL; /* done: the loop below only accumulates dW */
         if (!dw.data) return;
     }
-    for (n0 = 0; n0 < N; n0 += nb) {
-        int m = NN__MIN(nb, N - n0);
-        size_t ld = (size_t)m * P;
-        float *col = work, *gy = work + (size_t)K * ld;
+    /* one sample at a time: its dy is already the (OCg, P) matrix of each
+       group, and dW sums the samples in order */
+    for (n = 0; n < N; n++)
         for (gi = 0; gi < G; gi++) {
-            const float *wg = w.data + (size_t)gi * OCg * K;
-            for (o = 0; o < OCg; o++) /* gy (OCg, m*P): the chunk's dy of this group, side by side */
-                for (j = 0; j < m; j++)
-                    memcpy(gy + (size_t)o * ld + (size_t)j * P,
-                           dy.data + ((size_t)(n0 + j) * OC + (size_t)gi * OCg + o) * P, sizeof(float) * (size_t)P);
+            const float *dyg = dy.data + ((size_t)n * OC + (size_t)gi * OCg) * P;
             if (dw.data) {
-                for (j = 0; j < m; j++)
-                    nn__im2col(col + (size_t)j * P, ld, x.data + ((size_t)(n0 + j) * C + (size_t)gi * Cg) * H * W, Cg,
-                               H, W, OH, OW, g);
-                /* dW_g (OCg, K) += gy (OCg, m*P) col^T */
-                nn__gemm(th, 99, 0, 1, OCg, K, (int)ld, 1.0f, gy, (int)ld, col, (int)ld, 1.0f,
-                         dw.data + (size_t)gi * OCg * K, K);
+                nn__im2col(work, (size_t)P, x.data + ((size_t)n * C + (size_t)gi * Cg) * H * W, Cg, H, W, OH, OW, g);
+                /* dW_g (OCg, K) += dy_g (OCg, P) col^T */
+                nn__gemm(th, 99, 0, 1, OCg, K, P, 1.0f, dyg, P, work, P, 1.0f, dw.data + (size_t)gi * OCg * K, K);
             }
             if (dx.data) {
-                /* dcol (K, m*P) = W_g^T gy, then back onto the images */
-                nn__gemm(th, 99, 1, 0, K, (int)ld, OCg, 1.0f, wg, K, gy, (int)ld, 0.0f, col, (int)ld);
-                for (j = 0; j < m; j++) {
-                    float *dxg = dx.data + ((size_t)(n0 + j) * C + (size_t)gi * Cg) * H * W;
-                    memset(dxg, 0, sizeof(float) * (size_t)Cg * H * W);
-                    nn__col2im(dxg, col + (size_t)j * P, ld, Cg, H, W, OH, OW, g);
-                }
+                float *dxg = dx.data + ((size_t)n * C + (size_t)gi * Cg) * H * W;
+                /* dcol (K, P) = W_g^T dy_g, then back onto the image */
+                nn__gemm(th, 99, 1, 0, K, P, OCg, 1.0f, w.data + (size_t)gi * OCg * K, K, dyg, P, 0.0f, work, P);
+                memset(dxg, 0, sizeof(float) * (size_t)Cg * H * W);
+                nn__col2im(dxg, work, (size_t)P, Cg, H, W, OH, OW, g);
             }
         }
-    }
 }
 
 NNDEF void nn_conv2d_forward(nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b, const nn_conv2d_geom *g,
