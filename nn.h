@@ -728,6 +728,7 @@ typedef struct nn_model {
     int input_shape[3];    /* (C, H, W) of an input row; (inputs, 1, 1) when flat */
     int desc_input_shape[3]; /* the description's, as given (the serializer stores it) */
     int batch;             /* rows in the last forward */
+    int row0;              /* first row of the block an EVAL forward is running (see nn_model_forward) */
     nn_mode mode;          /* TRAIN after init: dropout and batch statistics on */
     float *params;         /* every parameter, one 64-byte aligned block */
     float *grads;          /* gradients, same layout */
@@ -776,7 +777,10 @@ NNDEF void nn_model_set_mode(nn_model *m, nn_mode mode);
 /* x (B, inputs), B <= max_batch. Returns a view of the output (B, outputs),
    valid until the next forward. x must stay alive until backward. A batch
    outside 1..max_batch, a row size other than inputs or NULL data is refused
-   in every build (-DNDEBUG too): the result has .data NULL, m->error says why. */
+   in every build (-DNDEBUG too): the result has .data NULL, m->error says why.
+   In EVAL a model with image layers runs them about 1 MB of activations'
+   worth of rows at a time, so a big batch stays in cache; backward works
+   after it as after any forward. */
 NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x);
 /* A (B, outputs) buffer owned by the model for the loss gradient. */
 NNDEF nn_tensor nn_model_output_grad(nn_model *m);
@@ -5581,9 +5585,10 @@ static void nn__maxout_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__ta
     ly->argmax = (int *)nn__take(t->a, sizeof(int) * MB * out, &t->total, &t->fail);
 }
 static void nn__maxout_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
+    size_t r0 = (size_t)m->row0 * (size_t)ly->out; /* per-row state of a block starts at its first row */
     (void)train;
-    nn__maxout_forward(m->threads, y, nn_tensor_2d(ly->z, x.shape[0], ly->out * ly->k), ly->argmax, x, ly->w, ly->b,
-                       ly->k);
+    nn__maxout_forward(m->threads, y, nn_tensor_2d(ly->z + r0 * (size_t)ly->k, x.shape[0], ly->out * ly->k),
+                       ly->argmax + r0, x, ly->w, ly->b, ly->k);
 }
 static void nn__maxout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)train;
@@ -5611,7 +5616,7 @@ typedef struct nn__split {
     void (*fn)(const struct nn__split *sp, int lo, int hi);
     nn_layer *ly;
     nn_tensor a, b, c;
-    int train, total, parts;
+    int train, total, parts, row0; /* row0: the model's, for per-row state */
 } nn__split;
 
 static void nn__split_part(void *vp, int c) {
@@ -5621,6 +5626,7 @@ static void nn__split_part(void *vp, int c) {
 }
 
 static void nn__split_run(nn_model *m, double flops, nn__split *sp) {
+    sp->row0 = m->row0;
     sp->parts = m->threads ? NN__MIN(sp->total, nn_threads_count(m->threads)) : 1;
     if (sp->parts > 1) nn__threads_run(m->threads, flops, nn__split_part, sp, sp->parts);
     else sp->fn(sp, 0, sp->total);
@@ -5664,8 +5670,9 @@ static void nn__dropout_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn__t
     ly->save_a = nn__takef(t, MB * (size_t)p->out); /* the mask */
 }
 static void nn__dropout_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
-    if (ly->vanilla) nn_dropout_vanilla_forward(y, ly->save_a, x, ly->p, train, &m->rng);
-    else nn_dropout_forward(y, ly->save_a, x, ly->p, train, &m->rng);
+    float *mask = ly->save_a + (size_t)m->row0 * (size_t)ly->out;
+    if (ly->vanilla) nn_dropout_vanilla_forward(y, mask, x, ly->p, train, &m->rng);
+    else nn_dropout_forward(y, mask, x, ly->p, train, &m->rng);
 }
 static void nn__dropout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)x;
@@ -5722,8 +5729,8 @@ static void nn__layernorm_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn_
     ly->save_b = nn__takef(t, MB);
 }
 static void nn__layernorm_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
-    (void)m; (void)train;
-    nn_layernorm_forward(y, ly->save_a, ly->save_b, x, ly->w, ly->b, ly->eps);
+    (void)train;
+    nn_layernorm_forward(y, ly->save_a + m->row0, ly->save_b + m->row0, x, ly->w, ly->b, ly->eps);
 }
 static void nn__layernorm_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)train;
@@ -5903,7 +5910,8 @@ NNDEF nn_layer_desc nn_maxpool2d(int kernel, int stride, int padding) {
 /* samples [lo, hi); argmax holds one index per output */
 static void nn__maxpool2d_fwd_part(const nn__split *sp, int lo, int hi) {
     const nn_layer *ly = sp->ly;
-    nn_maxpool2d_forward(nn__img(nn_tensor_rows(sp->a, lo, hi - lo), ly->out_shape), ly->argmax + (size_t)lo * ly->out,
+    nn_maxpool2d_forward(nn__img(nn_tensor_rows(sp->a, lo, hi - lo), ly->out_shape),
+                         ly->argmax + (size_t)(sp->row0 + lo) * (size_t)ly->out,
                          nn__img(nn_tensor_rows(sp->b, lo, hi - lo), ly->in_shape), &ly->geom);
 }
 static void nn__maxpool2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
@@ -6014,7 +6022,8 @@ static void nn__dropout2d_setup(nn_layer *ly, const nn__lplan *p, size_t MB, nn_
     ly->save_a = nn__takef(t, MB * (size_t)p->is.c); /* the factor of each channel */
 }
 static void nn__dropout2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int train) {
-    nn_dropout2d_forward(nn__img(y, ly->out_shape), ly->save_a, nn__img(x, ly->in_shape), ly->p, train, &m->rng);
+    nn_dropout2d_forward(nn__img(y, ly->out_shape), ly->save_a + (size_t)m->row0 * (size_t)ly->in_shape[0],
+                         nn__img(x, ly->in_shape), ly->p, train, &m->rng);
 }
 static void nn__dropout2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)x;
@@ -6479,9 +6488,25 @@ static int nn__batch_stats_ok(const nn_model *m, int B) {
     return 1;
 }
 
+/* Rows per block of an EVAL forward: as many as keep the widest image
+   layer's output of a block within NN__EVAL_BLOCK_BYTES; *last: the last
+   image layer (the blocks run layers 0..*last). The whole batch when the
+   model has no image layer. */
+#define NN__EVAL_BLOCK_BYTES ((size_t)1 << 20)
+static int nn__eval_block(const nn_model *m, int *last) {
+    size_t widest = 1;
+    int l;
+    *last = -1;
+    for (l = 0; l < m->n_layers; l++)
+        if (nn__kinds[m->layers[l].kind].flags & NN__K_IMAGE) *last = l;
+    if (*last < 0) return m->max_batch;
+    for (l = 0; l <= *last; l++) widest = NN__MAX(widest, sizeof(float) * (size_t)m->layers[l].out);
+    return (int)NN__MAX((size_t)1, NN__MIN(NN__EVAL_BLOCK_BYTES / widest, (size_t)m->max_batch));
+}
+
 NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     /* x (B, inputs) -> (B, outputs) */
-    int B = x.shape[0], l, train = m->mode == NN_MODE_TRAIN;
+    int B = x.shape[0], l, train = m->mode == NN_MODE_TRAIN, blk, last = -1, r0;
     nn_tensor in, none;
     NN__ZERO(none);
     /* run-time data: checked in every build; a bad batch never reaches the buffers */
@@ -6508,7 +6533,27 @@ NNDEF nn_tensor nn_model_forward(nn_model *m, nn_tensor x) {
     m->batch = B;
     m->x = nn_tensor_2d(x.data, B, m->inputs);
     in = m->x;
-    for (l = 0; l < m->n_layers; l++) {
+    /* EVAL: the image layers run a block of rows at a time through all of
+       them, so a block's activations stay in cache (every layer is per row
+       in EVAL); the dense layers after them take the whole batch. */
+    blk = train ? B : nn__eval_block(m, &last);
+    for (r0 = 0; blk < B && r0 < B; r0 += blk) {
+        int b = NN__MIN(blk, B - r0);
+        nn_tensor cin = nn_tensor_rows(m->x, r0, b);
+        m->row0 = r0;
+        for (l = 0; l <= last; l++) {
+            nn_layer *ly = &m->layers[l];
+            const nn__kind *K = &nn__kinds[ly->kind];
+            nn_tensor out;
+            if (K->flags & NN__K_VIEW) ly->y = nn_tensor_2d(l ? m->layers[l - 1].y.data : m->x.data, B, ly->out);
+            out = nn_tensor_rows(ly->y, r0, b);
+            if (K->forward) K->forward(m, ly, out, cin, train);
+            cin = out;
+        }
+        m->row0 = 0;
+        in = nn_tensor_rows(m->layers[last].y, 0, B);
+    }
+    for (l = blk < B ? last + 1 : 0; l < m->n_layers; l++) {
         nn_layer *ly = &m->layers[l];
         const nn__kind *K = &nn__kinds[ly->kind];
         nn_tensor out;

@@ -34,7 +34,9 @@
    - Validation of descriptions (each bad field refused with its code and a message
      naming the layer; a live model survives a failed init unchanged), batch statistics
      (BatchNorm1d refuses a training batch of 1, BatchNorm2d trains on one image),
-     determinism (same seed, same bits; a 2-thread pool gives the 1-thread bits),
+     determinism (same seed, same bits; a 2-thread pool gives the 1-thread bits), EVAL
+     forwards that run the image layers in blocks of rows (outputs and input gradients
+     the bits of forwards one block long),
      no allocator call inside a training step (only when this file compiles the
      implementation itself: the counting NN_MALLOC hooks must be the implementation's),
      the summary's shapes and descriptions, and the arena size queries.
@@ -1386,6 +1388,58 @@ static void test_cnn_determinism(void) {
     tmem_release();
 }
 
+/* EVAL runs the image layers a block of rows at a time (see nn__eval_block):
+   the outputs, and the input gradient of a backward after it, must be the
+   bits of the same rows run in forwards small enough to be one block. The
+   model has every kind with per-row state among its image layers (max
+   pooling's argmax, dropout's mask, layer norm's statistics, maxout's
+   pieces, Dropout2d's factors). */
+static void test_cnn_eval_blocks(void) {
+    enum { C = 3, HW = 32, B = 40, PIECE = 8 };
+    nn_layer_desc ls[12];
+    int n = 0, r, outs;
+    nn_model_desc d;
+    held h;
+    float *x = fbuf((size_t)B * C * HW * HW), *y_all, *y_pc, *dx_all, *dx_pc, *dy;
+    ls[n++] = nn_conv2d(16, 3, 1, 1, NN_ACT_IDENTITY); /* 64 KB a row: blocks of 16 rows */
+    ls[n++] = nn_batchnorm2d();
+    ls[n++] = nn_activation(NN_ACT_RELU);
+    ls[n++] = nn_dropout(0.25f);
+    ls[n++] = nn_maxpool2d(2, 2, 0);
+    ls[n++] = nn_layernorm();
+    ls[n++] = nn_maxout(64, 2, NN_ACT_IDENTITY); /* (64, 1, 1) from here */
+    ls[n++] = nn_dropout2d(0.5f);
+    ls[n++] = nn_global_avgpool();
+    ls[n++] = nn_dense(5, NN_ACT_IDENTITY);
+    d = cnn_desc(ls, n, C, HW, HW, B, 17);
+    if (!held_init(&h, &d, 0)) return;
+    outs = h.m.outputs;
+    y_all = fbuf((size_t)B * outs); y_pc = fbuf((size_t)B * outs); dy = fbuf((size_t)B * outs);
+    dx_all = fbuf((size_t)B * d.inputs); dx_pc = fbuf((size_t)B * d.inputs);
+    fill_uniform(x, (size_t)B * d.inputs, 23, -1.0f, 1.0f);
+    fill_uniform(dy, (size_t)B * outs, 29, -1.0f, 1.0f);
+    nn_model_set_mode(&h.m, NN_MODE_EVAL);
+    h.m.input_grad = dx_all;
+    if (CHECKF(nn_model_forward(&h.m, nn_tensor_2d(x, B, d.inputs)).data != NULL, "forward: %s", h.m.error)) {
+        memcpy(y_all, nn_model_forward(&h.m, nn_tensor_2d(x, B, d.inputs)).data, sizeof(float) * (size_t)B * outs);
+        CHECK_EQ_INT(nn_model_backward(&h.m, nn_tensor_2d(dy, B, outs)), NN_OK);
+    }
+    for (r = 0; r < B; r += PIECE) {
+        nn_tensor y;
+        h.m.input_grad = dx_pc + (size_t)r * d.inputs;
+        y = nn_model_forward(&h.m, nn_tensor_2d(x + (size_t)r * d.inputs, PIECE, d.inputs));
+        if (!CHECKF(y.data != NULL, "forward of rows %d..: %s", r, h.m.error)) break;
+        memcpy(y_pc + (size_t)r * outs, y.data, sizeof(float) * (size_t)PIECE * outs);
+        CHECK_EQ_INT(nn_model_backward(&h.m, nn_tensor_2d(dy + (size_t)r * outs, PIECE, outs)), NN_OK);
+    }
+    CHECKF(same_floats(y_all, y_pc, (size_t)B * outs), "EVAL outputs of %d rows in blocks differ from %d-row forwards",
+           B, PIECE);
+    CHECKF(same_floats(dx_all, dx_pc, (size_t)B * d.inputs), "input gradients after a blocked EVAL forward differ");
+    CHECK(all_finite(y_all, (size_t)B * outs) && all_finite(dx_all, (size_t)B * d.inputs));
+    held_free(&h);
+    tmem_release();
+}
+
 /* ======================================================================== */
 /* 8. no allocation inside a training step                                   */
 /* ======================================================================== */
@@ -1573,6 +1627,7 @@ static const test_case tests[] = {
     TEST(test_cnn_validation),
     TEST(test_cnn_batch_statistics),
     TEST(test_cnn_determinism),
+    TEST(test_cnn_eval_blocks),
 #ifndef NN_TEST_LINKED /* the allocator hooks must be the implementation's */
     TEST(test_cnn_no_alloc_in_step),
 #endif
