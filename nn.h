@@ -4134,8 +4134,9 @@ static void nn__col2im(float *dx, const float *col, size_t ld, int C, int H, int
    scatter after the GEMM. Tiles never straddle two samples (a sample's last
    tile is partial). Measured on the CNN of examples/fashion_cnn.c against
    im2col + the packed GEMM: see the note at nn__conv_use_implicit. */
+#define NN__NR_MAX 32 /* the widest tile of any micro-kernel: a tile has at most that many runs */
 typedef struct nn__conv_segs {
-    int n, j[64], len[64], ih[64], iw[64]; /* runs of one output row: first column, length, input origin */
+    int n, j[NN__NR_MAX], len[NN__NR_MAX], ih[NN__NR_MAX], iw[NN__NR_MAX]; /* runs: first column, length, input origin */
 } nn__conv_segs;
 
 /* The columns [p0, p0 + nr) of one sample, cut at output row ends. */
@@ -4181,13 +4182,15 @@ static void nn__conv_pack_b(float *dst, int NR, const float *x, int H, int W, co
         }
     }
 }
-/* The same sliver for the AVX2 (16-wide) and AVX-512 (32-wide) tiles, stride
-   1, from a table built once per tile: for each kernel offset (ki, kj) and run, the run's lanes as a mask and
-   the byte offset in the channel's plane that lane 0 would read (lane l of a
-   run reads row[iw + l - j]; masked-off lanes touch no memory, so their
-   addresses are never used). Each row is gathered in two registers by
-   zero-masked loads ORed together and stored whole: masked stores and
-   merging loads were slower. */
+/* The same sliver for the AVX2 (16-wide) and AVX-512 (32-wide) tiles at
+   stride 1, from a table built once per tile: for each kernel offset
+   (ki, kj) and run, the run's lanes as a mask and the byte offset in the
+   channel's plane that lane 0 would read (lane l of a run reads
+   row[iw + l - j]; masked-off lanes touch no memory, so their addresses are
+   never used). Each row is gathered in two registers by zero-masked loads
+   ORed together and stored whole: masked stores, merging loads and a
+   per-row computation of the masks were each slower (the last one doubled
+   the packing time). */
 #define NN__CONV_TAB 2048
 typedef struct nn__conv_tab {
     int n;                     /* entries per kernel offset: the runs */
@@ -4297,7 +4300,6 @@ static void nn__kern_best(nn__kern *kn) {
     kn->micro = nn__micro_neon;
 #endif
 }
-#define NN__NR_MAX 32 /* the widest tile of any micro-kernel */
 
 /* K in blocks of at most NN__KC, as even as they go (288 = 2 x 144, not 256 + 32). */
 static int nn__kblock(int K) {
@@ -4307,9 +4309,9 @@ static int nn__kblock(int K) {
 
 /* One group of a convolution as an implicit GEMM: y_g (OCg, P) = W_g x_cols
    for every sample, tiles of NR pixels cut into chunks for the threads. With
-   a bias, W_g gets it as one more column and the columns a row of ones: the
-   bias is added by the last FMA of the sum, y = round(sum + b), as a GEMM
-   followed by the bias would add it. */
+   a bias, W_g gets it as one more column and the columns a row of ones, so
+   the bias is the last term of the sum (with one K block, y = round(sum +
+   b), as a GEMM followed by the bias gives) and costs no pass over y. */
 typedef struct nn__iconv {
     nn__kern kn;
     const float *x, *ap; /* x (N, C, H, W); ap: [W_g | b_g] packed per K block */
@@ -4357,7 +4359,6 @@ static void nn__iconv_chunk(void *vp, int c) {
 /* y = conv(x, w) + b through the implicit GEMM, group by group. scratch:
    (2 OCg + 7) (K + 1) floats, for [W_g | b_g] and its packing (rows padded
    to a tile of at most 8). */
-
 static void nn__iconv_run(nn_threads *th, float *y, const float *x, const float *w, const float *b, int N, int C,
                           int H, int W, int OC, int OH, int OW, const nn_conv2d_geom *g, float *scratch) {
     nn__iconv j;
@@ -4407,7 +4408,7 @@ static void nn__iconv_run(nn_threads *th, float *y, const float *x, const float 
     }
 }
 
-/* Samples go through the GEMMs in chunks: nb images side by side in one
+/* The im2col forward takes samples in chunks: nb images side by side in one
    column matrix (K, nb*P), so the weights are packed once per chunk and the
    GEMMs are wide. nb depends on the shapes only (about 2 MB of scratch). */
 #define NN__CONV_CHUNK_FLOATS ((size_t)1 << 19)
@@ -4803,9 +4804,6 @@ NNDEF void nn_global_avgpool_backward(nn_tensor dx, nn_tensor dy) {
     }
 }
 
-/* Sums over the planes of one channel: each plane in 8 float lanes (fixed
-   order: the compiler may vectorize them, the result is the same), planes
-   added in double: sum x, or sum (x - mean)^2 when sq. */
 /* Channels [c0, c1) of BatchNorm2d: each channel is one job (the model
    splits them over its threads; a channel's bits never depend on that). */
 static void nn__bn2d_forward_range(nn_tensor y, float *save_mean, float *save_rstd, nn_tensor x, nn_tensor gamma,
