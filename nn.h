@@ -4412,6 +4412,7 @@ static void nn__iconv_run(nn_threads *th, float *y, const float *x, const float 
    column matrix (K, nb*P), so the weights are packed once per chunk and the
    GEMMs are wide. nb depends on the shapes only (about 2 MB of scratch). */
 #define NN__CONV_CHUNK_FLOATS ((size_t)1 << 19)
+#define NN__DW_PARTS 4 /* conv dW's fixed split of the samples (nn__conv_dw) */
 static int nn__conv_chunk(int N, size_t K, size_t P, size_t OCg) {
     size_t per = P * (K + OCg), nb = per ? NN__CONV_CHUNK_FLOATS / per : 1; /* callers checked the product */
     if (nb < 1) nb = 1;
@@ -4448,14 +4449,17 @@ NNDEF size_t nn_conv2d_work_floats(int N, int C, int H, int W, int OC, const nn_
     if (!K || !KT || !P || K > SIZE_MAX - OCg || K + OCg > SIZE_MAX / P) return 0;
     nb = nn__conv_chunk(N, K, P, OCg);
     /* forward: the implicit GEMM's scratch ((2 OCg + 7) (K + 1) floats) or
-       im2col's chunk; backward: one sample's columns for dW, then the flipped
-       kernel and the implicit GEMM's scratch for dx */
+       im2col's chunk; backward: dW's parts (a sample's columns and a partial
+       dW each), then dx's: the flipped kernel and the implicit GEMM's
+       scratch, or one sample's columns */
     chunk = (size_t)nb * P * (K + OCg);
     fwd = nn__mul_or0(nn__add_or0(nn__mul_or0(OCg, 2), 7), nn__add_or0(K, 1));
     wsz = nn__mul_or0((size_t)OC, K);
     KT = nn__mul_or0(nn__add_or0(nn__mul_or0(Cg, 2), 7), nn__add_or0(KT, 1));
-    if (!fwd || !wsz || !KT || wsz > SIZE_MAX - KT || K * P > SIZE_MAX - (wsz + KT)) return 0;
-    bwd = K * P + wsz + KT;
+    if (!fwd || !wsz || !KT || wsz > SIZE_MAX - KT || K * P > SIZE_MAX - wsz) return 0;
+    bwd = nn__mul_or0(K * P + wsz, (size_t)NN__MIN(NN__DW_PARTS, N));
+    bwd = NN__MAX(bwd, NN__MAX(wsz + KT, K * P));
+    if (!bwd) return 0;
     return NN__MAX(NN__MAX(fwd, chunk), bwd);
 }
 
@@ -4523,6 +4527,61 @@ static void nn__conv2d_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tens
     }
 }
 
+/* dW over a fixed split of the samples (NN__DW_PARTS parts, whatever the
+   threads): each part sums its samples in order into its own buffer, then
+   dW += ((p0 + p1) + p2) + p3, so the bits never depend on the thread
+   count, and the parts (im2col included) run side by side. */
+typedef struct nn__dw_job {
+    const float *x, *dy;
+    float *work; /* per part: the sample's columns (K, P), then the partial dW (OC, K) */
+    const nn_conv2d_geom *g;
+    int N, C, H, W, OC, OH, OW, parts;
+} nn__dw_job;
+
+static void nn__dw_part(void *vp, int c) {
+    const nn__dw_job *j = (const nn__dw_job *)vp;
+    int G = j->g->groups, Cg = j->C / G, OCg = j->OC / G, K = Cg * j->g->kh * j->g->kw, P = j->OH * j->OW;
+    int p0 = c < 0 ? 0 : c, p1 = c < 0 ? j->parts : c + 1, p, n, gi;
+    for (p = p0; p < p1; p++) {
+        float *col = j->work + (size_t)p * ((size_t)K * P + (size_t)j->OC * K), *acc = col + (size_t)K * P;
+        memset(acc, 0, sizeof(float) * (size_t)j->OC * K);
+        for (n = (int)((long)j->N * p / j->parts); n < (int)((long)j->N * (p + 1) / j->parts); n++)
+            for (gi = 0; gi < G; gi++) {
+                nn__im2col(col, (size_t)P, j->x + ((size_t)n * j->C + (size_t)gi * Cg) * j->H * j->W, Cg, j->H, j->W,
+                           j->OH, j->OW, j->g);
+                /* acc_g (OCg, K) += dy_g (OCg, P) col^T */
+                nn__gemm(NULL, 99, 0, 1, OCg, K, P, 1.0f, j->dy + ((size_t)n * j->OC + (size_t)gi * OCg) * P, P, col, P,
+                         1.0f, acc + (size_t)gi * OCg * K, K);
+            }
+    }
+}
+
+static void nn__conv_dw(nn_threads *th, float *dw, const float *dy, const float *x, int N, int C, int H, int W, int OC,
+                        int OH, int OW, const nn_conv2d_geom *g, float *work) {
+    nn__dw_job j;
+    size_t i, nw = (size_t)OC * (size_t)(C / g->groups) * g->kh * g->kw, stride;
+    int p;
+    j.x = x; j.dy = dy; j.work = work; j.g = g;
+    j.N = N; j.C = C; j.H = H; j.W = W; j.OC = OC; j.OH = OH; j.OW = OW;
+    j.parts = NN__MIN(NN__DW_PARTS, N);
+    stride = (size_t)(C / g->groups) * g->kh * g->kw * (size_t)OH * OW + nw;
+    if (th && j.parts > 1) nn__threads_run(th, 2.0 * (double)nw * OH * OW * N, nn__dw_part, &j, j.parts);
+#ifdef _OPENMP
+    else if (!th && j.parts > 1 && 2.0 * (double)nw * OH * OW * N >= 4e6) {
+        int t, parts = j.parts;
+#pragma omp parallel for schedule(static) num_threads(parts)
+        for (t = 0; t < parts; t++) nn__dw_part(&j, t);
+    }
+#endif
+    else nn__dw_part(&j, -1);
+    for (i = 0; i < nw; i++) { /* dw += ((p0 + p1) + p2) + p3, the parts' fixed order */
+        const float *acc = work + stride - nw + i;
+        float t = acc[0];
+        for (p = 1; p < j.parts; p++) t += acc[(size_t)p * stride];
+        dw[i] += t;
+    }
+}
+
 static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x,
                                 nn_tensor w, const nn_conv2d_geom *g, float *work) {
     /* dy (N,OC,OH,OW) x (N,C,H,W) w (OC,C/G,KH,KW) -> dx =, dw +=, db += */
@@ -4537,10 +4596,10 @@ static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_t
     NN__REQUIRE(!db.data || (int)nn_tensor_size(db) == OC);
     if (db.data) /* per channel, as batch norm's sums */
         for (o = 0; o < OC; o++) db.data[o] += (float)nn__plane_sum(dy.data + (size_t)o * P, N, (size_t)OC * P, P, 0.0f, 0);
-    if (!dw.data && !dx.data) return;
+    if (dw.data) nn__conv_dw(th, dw.data, dy.data, x.data, N, C, H, W, OC, OH, OW, g, work);
     if (dx.data && nn__conv_dx_as_conv(g, &gt) && nn__conv_use_implicit(Cg, &gt)) {
         /* dx = dy convolved with the flipped, transposed kernel wt (C, OCg, KH, KW) */
-        float *wt = work + (size_t)K * P;
+        float *wt = work;
         int khw = g->kh * g->kw, c, q;
         for (gi = 0; gi < G; gi++)
             for (o = 0; o < OCg; o++)
@@ -4550,26 +4609,19 @@ static void nn__conv2d_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_t
                     for (q = 0; q < khw; q++) dst[q] = src[khw - 1 - q];
                 }
         nn__iconv_run(th, dx.data, dy.data, wt, NULL, N, OC, OH, OW, C, H, W, &gt, wt + (size_t)OC * K);
-        dx.data = NULL; /* done: the loop below only accumulates dW */
-        if (!dw.data) return;
+        return;
     }
-    /* one sample at a time: its dy is already the (OCg, P) matrix of each
-       group, and dW sums the samples in order */
+    if (!dx.data) return;
+    /* dx on im2col's transpose, one sample at a time: its dy is already the
+       (OCg, P) matrix of each group */
     for (n = 0; n < N; n++)
         for (gi = 0; gi < G; gi++) {
             const float *dyg = dy.data + ((size_t)n * OC + (size_t)gi * OCg) * P;
-            if (dw.data) {
-                nn__im2col(work, (size_t)P, x.data + ((size_t)n * C + (size_t)gi * Cg) * H * W, Cg, H, W, OH, OW, g);
-                /* dW_g (OCg, K) += dy_g (OCg, P) col^T */
-                nn__gemm(th, 99, 0, 1, OCg, K, P, 1.0f, dyg, P, work, P, 1.0f, dw.data + (size_t)gi * OCg * K, K);
-            }
-            if (dx.data) {
-                float *dxg = dx.data + ((size_t)n * C + (size_t)gi * Cg) * H * W;
-                /* dcol (K, P) = W_g^T dy_g, then back onto the image */
-                nn__gemm(th, 99, 1, 0, K, P, OCg, 1.0f, w.data + (size_t)gi * OCg * K, K, dyg, P, 0.0f, work, P);
-                memset(dxg, 0, sizeof(float) * (size_t)Cg * H * W);
-                nn__col2im(dxg, work, (size_t)P, Cg, H, W, OH, OW, g);
-            }
+            float *dxg = dx.data + ((size_t)n * C + (size_t)gi * Cg) * H * W;
+            /* dcol (K, P) = W_g^T dy_g, then back onto the image */
+            nn__gemm(th, 99, 1, 0, K, P, OCg, 1.0f, w.data + (size_t)gi * OCg * K, K, dyg, P, 0.0f, work, P);
+            memset(dxg, 0, sizeof(float) * (size_t)Cg * H * W);
+            nn__col2im(dxg, work, (size_t)P, Cg, H, W, OH, OW, g);
         }
 }
 
