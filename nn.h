@@ -3101,6 +3101,27 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
 }
 #endif
 
+/* Chunks 0..n-1 of fn on the pool; without one, on OpenMP's threads when
+   the build has them and the work (flops) is worth it; else fn(arg, -1), all
+   in one call. What a chunk computes never depends on who runs it. */
+static void nn__run_chunks(nn_threads *pool, double flops, nn__chunk_fn fn, void *arg, int n) {
+    if (pool && n > 1) {
+        nn__threads_run(pool, flops, fn, arg, n);
+        return;
+    }
+#ifdef _OPENMP
+    if (!pool && n > 1 && flops >= 4e6) {
+        int t;
+#pragma omp parallel for schedule(static) num_threads(NN__MIN(n, omp_get_max_threads()))
+        for (t = 0; t < n; t++) fn(arg, t);
+        return;
+    }
+#else
+    (void)flops;
+#endif
+    fn(arg, -1);
+}
+
 /* One GEMM cut into chunks of whole tiles along N (or M): chunk c is the
    serial GEMM of its slab, K never split. */
 typedef struct nn__gemm_job {
@@ -3213,17 +3234,7 @@ static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int 
         j.unit = j.split_n ? kn.nr : kn.mr;
         j.tiles = ((j.split_n ? N : M) + j.unit - 1) / j.unit;
         j.chunks = NN__MIN(j.tiles, pool ? NN__GEMM_CHUNKS * threads : threads);
-        if (pool) {
-            nn__threads_run(pool, 2.0 * M * N * K, nn__gemm_chunk, &j, j.chunks);
-            return;
-        }
-#ifdef _OPENMP
-        {
-            int t, chunks = j.chunks;
-#pragma omp parallel for schedule(static) num_threads(chunks)
-            for (t = 0; t < chunks; t++) nn__gemm_chunk(&j, t);
-        }
-#endif
+        nn__run_chunks(pool, 2.0 * M * N * K, nn__gemm_chunk, &j, j.chunks);
     }
 }
 
@@ -4392,19 +4403,7 @@ static void nn__iconv_run(nn_threads *th, float *y, const float *x, const float 
         if (!th && flops >= 4e6) threads = omp_get_max_threads();
 #endif
         j.chunks = NN__MIN(j.tiles, threads > 1 ? NN__GEMM_CHUNKS * threads : 1);
-        if (th && j.chunks > 1) {
-            nn__threads_run(th, flops, nn__iconv_chunk, &j, j.chunks);
-            continue;
-        }
-#ifdef _OPENMP
-        if (j.chunks > 1) {
-            int t, chunks = j.chunks;
-#pragma omp parallel for schedule(static) num_threads(threads)
-            for (t = 0; t < chunks; t++) nn__iconv_chunk(&j, t);
-            continue;
-        }
-#endif
-        nn__iconv_chunk(&j, -1);
+        nn__run_chunks(th, flops, nn__iconv_chunk, &j, j.chunks);
     }
 }
 
@@ -4565,15 +4564,7 @@ static void nn__conv_dw(nn_threads *th, float *dw, const float *dy, const float 
     j.N = N; j.C = C; j.H = H; j.W = W; j.OC = OC; j.OH = OH; j.OW = OW;
     j.parts = NN__MIN(NN__DW_PARTS, N);
     stride = (size_t)(C / g->groups) * g->kh * g->kw * (size_t)OH * OW + nw;
-    if (th && j.parts > 1) nn__threads_run(th, 2.0 * (double)nw * OH * OW * N, nn__dw_part, &j, j.parts);
-#ifdef _OPENMP
-    else if (!th && j.parts > 1 && 2.0 * (double)nw * OH * OW * N >= 4e6) {
-        int t, parts = j.parts;
-#pragma omp parallel for schedule(static) num_threads(parts)
-        for (t = 0; t < parts; t++) nn__dw_part(&j, t);
-    }
-#endif
-    else nn__dw_part(&j, -1);
+    nn__run_chunks(th, 2.0 * (double)nw * OH * OW * N, nn__dw_part, &j, j.parts);
     for (i = 0; i < nw; i++) { /* dw += ((p0 + p1) + p2) + p3, the parts' fixed order */
         const float *acc = work + stride - nw + i;
         float t = acc[0];
