@@ -138,6 +138,10 @@ $(BUILD)/test_plot_asan: tests/test_plot.c examples/nn_plot.h tests/test.h | $(B
 # the image loader compiles stb and nn.h's implementation in its own file
 $(BUILD)/fuzz_image_replay: tests/fuzz_image.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
+# the package: make install, pkg-config and CMake consumers (tests/consumer)
+$(BUILD)/install_check: tests/install_check.sh tests/consumer/main.c tests/consumer/CMakeLists.txt \
+		CMakeLists.txt $(wildcard pkg/*) nn.h | $(BUILD)
+	$(Q)cp $< $@ && chmod +x $@
 # every example compiles warning-free; those that need no download run
 $(BUILD)/examples_check: tests/examples_check.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
@@ -166,9 +170,10 @@ $(eval $(call run_rule,test_data_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_fit_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_plot_asan))
 $(eval $(call run_rule,examples_check,,$(CC_GCC)))
+$(eval $(call run_rule,install_check))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check $(BUILD)/install_check
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile
@@ -181,7 +186,7 @@ total = awk '{ p += $$1; f += $$3 } $$3 > 0 { n = FILENAME; sub(/.*\//, "", n); 
 	END { if (bad != "") print "failed:" bad; printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(1)
 
 .DEFAULT_GOAL := test
-.PHONY: FORCE test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz test-aarch64 deps-aarch64 clean
+.PHONY: FORCE install uninstall test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz test-aarch64 deps-aarch64 clean
 FORCE:
 
 # ---- demo: Fashion-MNIST -----------------------------------------------------
@@ -205,6 +210,30 @@ deps-demo:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
+# ---- install: the header, a pkg-config file and a CMake package --------------------
+#   make install [PREFIX=/usr/local] [DESTDIR=]   (and make uninstall, the same variables)
+# PREFIX/include/nn.h, PREFIX/share/pkgconfig/nn.pc, PREFIX/share/cmake/nn/: pkg-config
+# --cflags --libs nn, or find_package(nn) and the target nn::nn. The files come from
+# pkg/, filled in with the version nn.h declares; nn.h itself is copied as it is.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+NN_VERSION := $(shell sed -n 's/^\#define NN_VERSION_STRING "\([0-9.]*\)".*/\1/p' nn.h)
+pkg_subst = sed -e 's|@NN_PREFIX@|$(PREFIX)|g' -e 's|@NN_VERSION@|$(NN_VERSION)|g' \
+	-e 's|@NN_VERSION_MAJOR@|$(word 1,$(subst ., ,$(NN_VERSION)))|g' \
+	-e 's|@NN_VERSION_MINOR@|$(word 2,$(subst ., ,$(NN_VERSION)))|g'
+install:
+	@[ -n "$(NN_VERSION)" ] || { echo "install: no NN_VERSION_STRING in nn.h" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/pkgconfig $(DESTDIR)$(PREFIX)/share/cmake/nn
+	install -m 644 nn.h $(DESTDIR)$(PREFIX)/include/nn.h
+	$(pkg_subst) pkg/nn.pc.in > $(DESTDIR)$(PREFIX)/share/pkgconfig/nn.pc
+	install -m 644 pkg/nnConfig.cmake $(DESTDIR)$(PREFIX)/share/cmake/nn/nnConfig.cmake
+	$(pkg_subst) pkg/nnConfigVersion.cmake.in > $(DESTDIR)$(PREFIX)/share/cmake/nn/nnConfigVersion.cmake
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/nn.h $(DESTDIR)$(PREFIX)/share/pkgconfig/nn.pc \
+	  $(DESTDIR)$(PREFIX)/share/cmake/nn/nnConfig.cmake $(DESTDIR)$(PREFIX)/share/cmake/nn/nnConfigVersion.cmake
+	-rmdir $(DESTDIR)$(PREFIX)/share/cmake/nn 2>/dev/null
+
 # ---- bench: nn.h next to OpenBLAS and PyTorch ----------------------------------
 bench:
 	bash bench/run.sh
@@ -226,6 +255,8 @@ deps-test:
 	command -v $(CC_CLANG) >/dev/null 2>&1 || missing="$$missing clang"; \
 	dpkg -s libstb-dev >/dev/null 2>&1 || missing="$$missing libstb-dev"; \
 	command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkgconf"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update && \
