@@ -186,7 +186,7 @@ total = awk '{ p += $$1; f += $$3 } $$3 > 0 { n = FILENAME; sub(/.*\//, "", n); 
 	END { if (bad != "") print "failed:" bad; printf "%d passed, %d failed\n", p, f; exit (f > 0) }' $(1)
 
 .DEFAULT_GOAL := test
-.PHONY: FORCE install uninstall test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz test-aarch64 deps-aarch64 clean
+.PHONY: FORCE install uninstall test test-run deps-test demo deps-demo bench fuzz fuzz-ci deps-fuzz test-aarch64 deps-aarch64 test-windows deps-windows clean
 FORCE:
 
 # ---- demo: Fashion-MNIST -----------------------------------------------------
@@ -287,6 +287,48 @@ test-aarch64: deps-aarch64 | $(BUILD)
 	done
 	@echo "== total (aarch64, NEON)"
 	@$(call total,$(ARM_SUITES:%=$(BUILD)/test_%_aarch64.result))
+
+# ---- test-windows: every suite cross-compiled with mingw-w64, run under wine ---------
+# The implementation in its own object, as a Windows program would keep it (on
+# Windows it includes <windows.h>, whose IN and OUT macros some suites use as
+# names); the suites that must share its translation unit are compiled with it.
+# The C++ build of the implementation is compiled too (not run).
+WIN_CC     ?= x86_64-w64-mingw32-gcc
+WIN_CXX    ?= x86_64-w64-mingw32-g++
+WIN_PKGS   := gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64
+WIN_SUITES := $(SUITES)
+WIN_BUILD  := $(BUILD)/windows
+# wine keeps its own state beside the binaries, quiet
+WIN_ENV    := WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml=
+
+deps-windows:
+	@missing=""; \
+	for p in $(WIN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+test-windows: deps-windows | $(BUILD)
+	@mkdir -p $(WIN_BUILD)/inc && ln -sfn /usr/include/stb $(WIN_BUILD)/inc/stb
+	$(Q)$(WIN_CC) $(C99) $(WARNINGS) $(CFLAGS) -c tests/nn_impl.c -o $(WIN_BUILD)/nn_impl.o
+	$(Q)$(WIN_CXX) -std=c++11 $(WARNINGS) $(CFLAGS) -x c++ -c tests/nn_impl.c -o $(WIN_BUILD)/nn_impl_cxx.o
+	@for s in $(WIN_SUITES); do \
+		case " $(WHOLE_SUITES) " in \
+		*" $$s "*) $(if $(Q),,set -x;) $(WIN_CC) $(C99) $(WARNINGS) $(CFLAGS) -I$(WIN_BUILD)/inc tests/test_$$s.c \
+			-o $(WIN_BUILD)/test_$${s}_windows.exe $(LDLIBS) || exit 1 ;; \
+		*) $(if $(Q),,set -x;) $(WIN_CC) $(C99) $(WARNINGS) $(CFLAGS) -DNN_TEST_LINKED -c tests/test_$$s.c \
+			-o $(WIN_BUILD)/test_$$s.o && \
+		   $(WIN_CC) $(WIN_BUILD)/test_$$s.o $(WIN_BUILD)/nn_impl.o -o $(WIN_BUILD)/test_$${s}_windows.exe $(LDLIBS) || exit 1 ;; \
+		esac; \
+	done
+	@for s in $(WIN_SUITES); do \
+		VERBOSE=$(V) sh tests/run_one.sh $(WIN_BUILD) test_$${s}_windows env $(WIN_ENV) wine \
+			$(CURDIR)/$(WIN_BUILD)/test_$${s}_windows.exe; \
+	done
+	@echo "== total (Windows: mingw-w64, wine)"
+	@$(call total,$(WIN_SUITES:%=$(WIN_BUILD)/test_%_windows.result))
 
 # ---- fuzz: libFuzzer over every loader ------------------------------------------
 FUZZ_SECONDS ?= 60

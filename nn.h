@@ -80,11 +80,32 @@
                                                            time on x86-64; NEON on aarch64)
      NN_NO_STDIO        drop FILE and path I/O, keep memory I/O   default: off
      NN_NO_THREADS      leave out the thread pool (nn_threads_create   default: off (POSIX threads
-                        returns NULL)                              on unix-likes with gcc/clang)
+                        returns NULL)                              on unix-likes, Windows threads
+                                                                   on Windows; gcc/clang)
      NN_THREADS_SPIN_US how long idle pool workers spin before      default: 200
                         sleeping, in microseconds
      The library never prints and never calls exit(); failures that a correct
      program can meet come back as an nn_result (see nn_result_string).
+
+   WINDOWS
+     mingw-w64 (gcc): every test suite passes, cross-compiled and run under
+     wine (make test-windows): AVX2/AVX-512 kernels, the pool on Windows'
+     own threads and locks (no winpthreads DLL), atomic saves (the new file
+     is flushed with _commit, then MoveFileEx replaces the old one in one
+     step; paths in the ANSI code page, as fopen takes them).
+     The implementation includes a lean <windows.h> (WIN32_LEAN_AND_MEAN,
+     NOMINMAX), which defines IN, OUT, near, far, ERROR...: give the
+     implementation a file of its own, or include the full windows.h first.
+     Streams passed to the FILE functions must be opened in binary mode.
+     MSVC (cl.exe), UNTESTED (no MSVC here; reviewed line by line): every
+     GCC-only construct is behind a guard; the AVX2/AVX-512 kernels compile
+     without target attributes and are picked with __cpuid/_xgetbv; no pool
+     (its atomics are GCC builtins): use /openmp. Do not build with /fp:fast
+     (it removes the NaN checks). clang-cl takes the same CPU check.
+     Bits: each Windows build is deterministic, but its libm (expf, tanhf,
+     log...) is not glibc's, so results differ from Linux in the last bits.
+     long is 32 bits there: step counters stop at 2^30 (nn_optim_step
+     reports it).
 
    DESCRIPTIONS (one rule for every _desc)
      Every field of every description is taken literally: 0 means zero
@@ -1866,6 +1887,12 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
 #ifdef NN_IMPLEMENTATION
 #ifndef NN__IMPLEMENTATION_DONE
 #define NN__IMPLEMENTATION_DONE
+#ifdef _MSC_VER
+/* C4996: MSVC deprecates fopen and sprintf (an error under /sdl); the
+   buffers here are sized for what they hold */
+#pragma warning(push)
+#pragma warning(disable : 4996)
+#endif
 
 /* == 1. config, result codes, version ==================================== */
 #include <string.h>
@@ -1874,6 +1901,22 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
 #include <stdio.h> /* snprintf; NN_NO_STDIO removes only the FILE and path functions */
 #include <stdarg.h>
 #include <stdlib.h> /* strtod */
+/* Windows: its locks, condition variables and threads for the pool, and
+   MoveFileEx and _commit for atomic saves. Lean and without the min/max
+   macros; a program that wants all of windows.h includes it before nn.h.
+   It defines IN, OUT, near, far, ERROR...: keep such names out of the file
+   that holds the implementation (or give the implementation a file alone). */
+#if defined(_WIN32) && (!defined(NN_NO_STDIO) || !defined(NN_NO_THREADS))
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#include <io.h>      /* _commit, _fileno */
+#include <process.h> /* _beginthreadex */
+#endif
 
 #ifndef NN_ASSERT
 #include <assert.h>
@@ -1892,19 +1935,50 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
 #endif
 
 /* AVX2/FMA kernels are compiled per function (target attribute) and picked at
-   run time, so a plain `cc -O2` build still gets them on a CPU that has them. */
-#if !defined(NN_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64)) && \
-    (defined(__GNUC__) || defined(__clang__))
+   run time, so a plain `cc -O2` build still gets them on a CPU that has them.
+   MSVC compiles intrinsics without target attributes; there (cl.exe and
+   clang-cl) the CPU is read with __cpuid and _xgetbv rather than GCC's
+   __builtin_cpu_supports. The MSVC path is written to the vendors' rules
+   but has not run: no MSVC here (see "Windows" in the manual above). */
+#if !defined(NN_NO_SIMD) && (defined(__x86_64__) || (defined(_M_X64) && !defined(_M_ARM64EC))) && \
+    (defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER))
 #define NN__AVX2 1
 #include <immintrin.h>
+#ifdef _MSC_VER
+#include <intrin.h> /* __cpuid, __cpuidex */
+#define NN__CPUID 1
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#if defined(_MSC_VER) /* clang-cl: <immintrin.h> leaves out what /arch did not enable */
+#include <smmintrin.h>
+#include <avxintrin.h>
+#include <avx2intrin.h>
+#include <fmaintrin.h>
+#include <avx512fintrin.h>
+#endif
 #define NN__TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define NN__TARGET_AVX2_ONLY __attribute__((target("avx2")))
+#define NN__TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define NN__TARGET_XSAVE __attribute__((target("xsave")))
+/* an empty asm that makes the compiler treat x as changed: keeps a product
+   rounded on its own where the compiler could contract it into an FMA */
+#define NN__OPAQUE(x) __asm__("" : "+v"(x))
+#else /* cl.exe: no target attributes, and it does not contract intrinsics */
+#define NN__TARGET_AVX2
+#define NN__TARGET_AVX2_ONLY
+#define NN__TARGET_AVX512
+#define NN__TARGET_XSAVE
+#define NN__OPAQUE(x) ((void)0)
+#endif
 #else
 #define NN__AVX2 0
+#endif
+#ifndef NN__CPUID
+#define NN__CPUID 0
 #endif
 /* AVX-512F GEMM kernels beside the AVX2 ones, picked at run time too. */
 #if NN__AVX2 && !defined(NN_NO_AVX512)
 #define NN__AVX512 1
-#define NN__TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #else
 #define NN__AVX512 0
 #endif
@@ -2212,7 +2286,7 @@ typedef void (*nn__micro_fn)(int kc, const float *Ap, const float *Bp, float *C,
 #if NN__AVX2
 /* 8x8 transpose: row j of dst (stride ds) gets element k + j of the 8 source
    rows. Packing is pure data movement: any path gives the same bits. */
-__attribute__((target("avx2"))) static void nn__transpose8_avx2(float *dst, int ds, const float *const *row, int k) {
+NN__TARGET_AVX2_ONLY static void nn__transpose8_avx2(float *dst, int ds, const float *const *row, int k) {
     __m256 r0 = _mm256_loadu_ps(row[0] + k), r1 = _mm256_loadu_ps(row[1] + k), r2 = _mm256_loadu_ps(row[2] + k);
     __m256 r3 = _mm256_loadu_ps(row[3] + k), r4 = _mm256_loadu_ps(row[4] + k), r5 = _mm256_loadu_ps(row[5] + k);
     __m256 r6 = _mm256_loadu_ps(row[6] + k), r7 = _mm256_loadu_ps(row[7] + k);
@@ -2437,9 +2511,40 @@ NN__TARGET_AVX2 static void nn__micro_avx2(int kc, const float *Ap, const float 
     }
 }
 
+#if NN__CPUID
+/* 1: AVX2 and FMA with the OS saving YMM state; 2: AVX-512F and ZMM state
+   too (Intel SDM vol. 1, 14.3 and 15.2: CPUID.1:ECX FMA 12, OSXSAVE 27,
+   AVX 28; XCR0 bits 1-2, and 5-7 for AVX-512; CPUID.7.0:EBX AVX2 5,
+   AVX512F 16) */
+NN__TARGET_XSAVE static int nn__cpu_level_read(void) {
+    int r[4];
+    unsigned long long x;
+    const int need = (1 << 12) | (1 << 27) | (1 << 28);
+    __cpuid(r, 0);
+    if (r[0] < 7) return 0;
+    __cpuid(r, 1);
+    if ((r[2] & need) != need) return 0;
+    x = _xgetbv(0);
+    if ((x & 6) != 6) return 0;
+    __cpuidex(r, 7, 0);
+    if (!(r[1] & (1 << 5))) return 0;
+    return (r[1] & (1 << 16)) && (x & 0xE6) == 0xE6 ? 2 : 1;
+}
+/* read once (CPUID traps to the hypervisor in a VM): threads that race here
+   store the same value */
+static int nn__cpu_level(void) {
+    static int level = -1;
+    if (level < 0) level = nn__cpu_level_read();
+    return level;
+}
+#endif
 static int nn__cpu_has_avx2(void) {
+#if NN__CPUID
+    return nn__cpu_level() >= 1;
+#else
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
 }
 #endif
 
@@ -2519,8 +2624,12 @@ NN__TARGET_AVX512 static void nn__micro_avx512(int kc, const float *Ap, const fl
     }
 }
 static int nn__cpu_has_avx512(void) {
+#if NN__CPUID
+    return nn__cpu_level() >= 2;
+#else
     __builtin_cpu_init();
     return nn__cpu_has_avx2() && __builtin_cpu_supports("avx512f");
+#endif
 }
 #endif
 
@@ -2797,12 +2906,82 @@ NNDEF const char *nn_simd_name(void) {
    chunk of a newer job with an older job's arguments. `done` counts finished
    chunks of the current job; the caller returns once done == n, so it waits
    only for chunks already taken. */
-#if !defined(NN_NO_THREADS) && (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
+#if !defined(NN_NO_THREADS) && (defined(__unix__) || defined(__APPLE__) || defined(_WIN32)) && \
+    (defined(__GNUC__) || defined(__clang__))
 #define NN__THREADS 1
+#else
+#define NN__THREADS 0 /* MSVC too: the pool's atomics are GCC's builtins */
+#endif
+
+/* The few primitives the pool uses: POSIX threads, or Windows' own (no
+   winpthreads DLL to ship). Init functions return 0 on success. */
+#if NN__THREADS && defined(_WIN32)
+typedef SRWLOCK nn__mutex;
+typedef CONDITION_VARIABLE nn__cond;
+typedef HANDLE nn__thread;
+typedef unsigned nn__thread_ret;
+#define NN__THREAD_CALL __stdcall
+#define NN__THREAD_EXIT 0u
+#define nn__mutex_init(m) (InitializeSRWLock(m), 0)
+#define nn__mutex_destroy(m) ((void)(m))
+#define nn__mutex_lock(m) AcquireSRWLockExclusive(m)
+#define nn__mutex_unlock(m) ReleaseSRWLockExclusive(m)
+#define nn__cond_init(c) (InitializeConditionVariable(c), 0)
+#define nn__cond_destroy(c) ((void)(c))
+#define nn__cond_wait(c, m) ((void)SleepConditionVariableSRW(c, m, INFINITE, 0))
+#define nn__cond_signal(c) WakeConditionVariable(c)
+#define nn__cond_broadcast(c) WakeAllConditionVariable(c)
+/* stack: a 2 MB reservation (a GEMM packs about 264 KB on it) */
+static int nn__thread_start(nn__thread *t, nn__thread_ret(NN__THREAD_CALL *fn)(void *), void *arg) {
+    uintptr_t h = _beginthreadex(NULL, (unsigned)2 << 20, fn, arg, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    *t = (HANDLE)h;
+    return h ? 0 : -1;
+}
+static void nn__thread_join(nn__thread t) {
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+/* microseconds of a monotonic clock */
+static double nn__us(void) {
+    LARGE_INTEGER c, f;
+    QueryPerformanceCounter(&c);
+    QueryPerformanceFrequency(&f);
+    return 1e6 * (double)c.QuadPart / (double)f.QuadPart;
+}
+#elif NN__THREADS
 #include <pthread.h>
 #include <sys/time.h>
-#else
-#define NN__THREADS 0
+typedef pthread_mutex_t nn__mutex;
+typedef pthread_cond_t nn__cond;
+typedef pthread_t nn__thread;
+typedef void *nn__thread_ret;
+#define NN__THREAD_CALL
+#define NN__THREAD_EXIT NULL
+#define nn__mutex_init(m) pthread_mutex_init(m, NULL)
+#define nn__mutex_destroy(m) pthread_mutex_destroy(m)
+#define nn__mutex_lock(m) pthread_mutex_lock(m)
+#define nn__mutex_unlock(m) pthread_mutex_unlock(m)
+#define nn__cond_init(c) pthread_cond_init(c, NULL)
+#define nn__cond_destroy(c) pthread_cond_destroy(c)
+#define nn__cond_wait(c, m) pthread_cond_wait(c, m)
+#define nn__cond_signal(c) pthread_cond_signal(c)
+#define nn__cond_broadcast(c) pthread_cond_broadcast(c)
+/* stack: 2 MB (a GEMM packs about 264 KB on it; some libcs give 128 KB) */
+static int nn__thread_start(nn__thread *t, nn__thread_ret(NN__THREAD_CALL *fn)(void *), void *arg) {
+    pthread_attr_t attr;
+    int r;
+    if (pthread_attr_init(&attr)) return -1;
+    pthread_attr_setstacksize(&attr, (size_t)2 << 20);
+    r = pthread_create(t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return r;
+}
+static void nn__thread_join(nn__thread t) { pthread_join(t, NULL); }
+static double nn__us(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return 1e6 * (double)tv.tv_sec + (double)tv.tv_usec;
+}
 #endif
 
 #ifndef NN_THREADS_SPIN_US
@@ -2817,10 +2996,10 @@ typedef void (*nn__chunk_fn)(void *arg, int chunk);
 struct nn_threads {
     int n;                        /* threads in all, the caller included */
     int workers;                  /* started */
-    pthread_t th[NN_MAX_THREADS];
-    pthread_mutex_t mu;
-    pthread_cond_t wake;          /* workers sleep here */
-    pthread_cond_t finished;      /* the caller sleeps here */
+    nn__thread th[NN_MAX_THREADS];
+    nn__mutex mu;
+    nn__cond wake;                /* workers sleep here */
+    nn__cond finished;            /* the caller sleeps here */
     nn__chunk_fn fn;              /* the job: written under mu */
     void *arg;
     int n_chunks;
@@ -2851,12 +3030,6 @@ struct nn_threads {
 #define NN__PAUSE() ((void)0)
 #endif
 
-static double nn__us(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return 1e6 * (double)tv.tv_sec + (double)tv.tv_usec;
-}
-
 /* Claim and run chunks of job `gen` until none is left; returns how many. */
 static int nn__threads_work(nn_threads *p, uint32_t gen, nn__chunk_fn fn, void *arg, int n) {
     int ran = 0;
@@ -2868,14 +3041,14 @@ static int nn__threads_work(nn_threads *p, uint32_t gen, nn__chunk_fn fn, void *
         fn(arg, c);
         ran++;
         if (__atomic_add_fetch(&p->done, 1, __ATOMIC_ACQ_REL) == n) {
-            pthread_mutex_lock(&p->mu);
-            if (p->caller_waiting) pthread_cond_signal(&p->finished);
-            pthread_mutex_unlock(&p->mu);
+            nn__mutex_lock(&p->mu);
+            if (p->caller_waiting) nn__cond_signal(&p->finished);
+            nn__mutex_unlock(&p->mu);
         }
     }
 }
 
-static void *nn__threads_main(void *vp) {
+static nn__thread_ret NN__THREAD_CALL nn__threads_main(void *vp) {
     nn_threads *p = (nn_threads *)vp;
     uint32_t seen = 0;
     for (;;) {
@@ -2891,21 +3064,21 @@ static void *nn__threads_main(void *vp) {
             /* d < 0: the wall clock was set back; stop spinning rather than wait for it */
             if ((++s & 63) == 0 && ((d = nn__us() - t0) > NN_THREADS_SPIN_US || d < 0.0)) break;
         }
-        pthread_mutex_lock(&p->mu);
+        nn__mutex_lock(&p->mu);
         while (p->gen == seen && !p->stop) {
             p->sleeping++;
-            pthread_cond_wait(&p->wake, &p->mu);
+            nn__cond_wait(&p->wake, &p->mu);
             p->sleeping--;
         }
         if (p->stop) {
-            pthread_mutex_unlock(&p->mu);
-            return NULL;
+            nn__mutex_unlock(&p->mu);
+            return NN__THREAD_EXIT;
         }
         seen = p->gen;
         fn = p->fn;
         arg = p->arg;
         n = p->n_chunks;
-        pthread_mutex_unlock(&p->mu);
+        nn__mutex_unlock(&p->mu);
         n = nn__threads_work(p, seen, fn, arg, n);
         if (n) __atomic_add_fetch(&p->worker_chunks, (long)n, __ATOMIC_RELAXED);
     }
@@ -2913,34 +3086,26 @@ static void *nn__threads_main(void *vp) {
 
 NNDEF nn_threads *nn_threads_create(int n) {
     nn_threads *p;
-    pthread_attr_t attr;
     int i;
     if (n < 1 || n > NN_MAX_THREADS) return NULL;
     p = (nn_threads *)NN_MALLOC(sizeof *p);
     if (!p) return NULL;
     memset(p, 0, sizeof *p);
     p->n = n;
-    if (pthread_mutex_init(&p->mu, NULL)) goto fail_mu;
-    if (pthread_cond_init(&p->wake, NULL)) goto fail_wake;
-    if (pthread_cond_init(&p->finished, NULL)) goto fail_fin;
-    if (pthread_attr_init(&attr)) goto fail_attr;
-    /* a GEMM packs its panels on the stack (about 264 KB); some libcs start
-       threads with 128 KB */
-    pthread_attr_setstacksize(&attr, (size_t)2 << 20);
+    if (nn__mutex_init(&p->mu)) goto fail_mu;
+    if (nn__cond_init(&p->wake)) goto fail_wake;
+    if (nn__cond_init(&p->finished)) goto fail_fin;
     for (i = 0; i < n - 1; i++) {
-        if (pthread_create(&p->th[i], &attr, nn__threads_main, p)) break;
+        if (nn__thread_start(&p->th[i], nn__threads_main, p)) break;
         p->workers++;
     }
-    pthread_attr_destroy(&attr);
     if (p->workers == n - 1) return p;
     nn_threads_destroy(p);
     return NULL;
-fail_attr:
-    pthread_cond_destroy(&p->finished);
 fail_fin:
-    pthread_cond_destroy(&p->wake);
+    nn__cond_destroy(&p->wake);
 fail_wake:
-    pthread_mutex_destroy(&p->mu);
+    nn__mutex_destroy(&p->mu);
 fail_mu:
     NN_FREE(p);
     return NULL;
@@ -2949,14 +3114,14 @@ fail_mu:
 NNDEF void nn_threads_destroy(nn_threads *p) {
     int i;
     if (!p) return;
-    pthread_mutex_lock(&p->mu);
+    nn__mutex_lock(&p->mu);
     p->stop = 1;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
-    for (i = 0; i < p->workers; i++) pthread_join(p->th[i], NULL);
-    pthread_cond_destroy(&p->finished);
-    pthread_cond_destroy(&p->wake);
-    pthread_mutex_destroy(&p->mu);
+    nn__cond_broadcast(&p->wake);
+    nn__mutex_unlock(&p->mu);
+    for (i = 0; i < p->workers; i++) nn__thread_join(p->th[i]);
+    nn__cond_destroy(&p->finished);
+    nn__cond_destroy(&p->wake);
+    nn__mutex_destroy(&p->mu);
     NN_FREE(p);
 }
 
@@ -3036,15 +3201,15 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
         return;
     }
     p->parallel++;
-    pthread_mutex_lock(&p->mu);
+    nn__mutex_lock(&p->mu);
     gen = ++p->gen;
     p->fn = fn;
     p->arg = arg;
     p->n_chunks = n;
     __atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&p->ticket, (uint64_t)gen << 32, __ATOMIC_RELEASE);
-    if (p->sleeping) pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    if (p->sleeping) nn__cond_broadcast(&p->wake);
+    nn__mutex_unlock(&p->mu);
     mine = nn__threads_work(p, gen, fn, arg, n);
     t1 = nn__us();
     /* wait for the chunks the workers took: spin briefly, then sleep */
@@ -3055,11 +3220,11 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
             NN__PAUSE();
             if ((++s & 63) == 0 && ((d = nn__us() - t1) > NN_THREADS_SPIN_US || d < 0.0)) break;
         }
-        pthread_mutex_lock(&p->mu);
+        nn__mutex_lock(&p->mu);
         p->caller_waiting = 1;
-        while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) pthread_cond_wait(&p->finished, &p->mu);
+        while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) nn__cond_wait(&p->finished, &p->mu);
         p->caller_waiting = 0;
-        pthread_mutex_unlock(&p->mu);
+        nn__mutex_unlock(&p->mu);
     }
     /* A wait much longer than a chunk takes here means a worker lost its
        core mid-chunk: run alone for a while, twice as long each time. */
@@ -3135,8 +3300,8 @@ typedef struct nn__gemm_job {
 
 static void nn__gemm_chunk(void *vp, int c) {
     const nn__gemm_job *j = (const nn__gemm_job *)vp;
-    int t0 = c < 0 ? 0 : (int)((long)j->tiles * c / j->chunks) * j->unit;
-    int t1 = c < 0 ? j->tiles * j->unit : (int)((long)j->tiles * (c + 1) / j->chunks) * j->unit;
+    int t0 = c < 0 ? 0 : (int)((long long)j->tiles * c / j->chunks) * j->unit;
+    int t1 = c < 0 ? j->tiles * j->unit : (int)((long long)j->tiles * (c + 1) / j->chunks) * j->unit;
     if (j->split_n) {
         int n = NN__MIN(t1, j->N) - t0;
         if (n > 0)
@@ -3259,7 +3424,6 @@ static float nn__relu1(float x) { return x < 0.0f ? 0.0f : x; }
    relative 5.2e-5 above -3 (libm's 1 + erf: 1.1e-5 there, but it rounds the
    far tail to 0). The backward passes other than ReLU stay on libm. */
 #if NN__AVX2
-#define NN__TARGET_AVX2_ONLY __attribute__((target("avx2")))
 /* ReLU keeps x where !(x < 0): NaN and -0 pass through, as in PyTorch */
 NN__TARGET_AVX2_ONLY static void nn__relu_avx2(float *y, const float *x, size_t n) {
     size_t i = 0;
@@ -3412,12 +3576,12 @@ NN__TARGET_AVX2_ONLY static void nn__elu8_avx2(float *y, const float *x, float a
     /* e^x - 1 cancels for small |x|: a Taylor series there (|x| < 1/16, error
        below x^6/720), so tiny and denormal inputs keep their value (expm1) */
     __m256 v = _mm256_loadu_ps(x), e = nn__exp_avx2(_mm256_min_ps(v, _mm256_setzero_ps())), em1, t;
-    __m256 small = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v), _mm256_set1_ps(0.0625f), _CMP_LT_OQ);
+    __m256 tiny = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), v), _mm256_set1_ps(0.0625f), _CMP_LT_OQ);
     t = _mm256_add_ps(_mm256_set1_ps(1.0f / 24.0f), _mm256_mul_ps(v, _mm256_set1_ps(1.0f / 120.0f)));
     t = _mm256_add_ps(_mm256_set1_ps(1.0f / 6.0f), _mm256_mul_ps(v, t));
     t = _mm256_add_ps(_mm256_set1_ps(0.5f), _mm256_mul_ps(v, t));
     t = _mm256_mul_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(v, t))); /* -0 stays -0 */
-    em1 = _mm256_blendv_ps(_mm256_sub_ps(e, _mm256_set1_ps(1.0f)), t, small);
+    em1 = _mm256_blendv_ps(_mm256_sub_ps(e, _mm256_set1_ps(1.0f)), t, tiny);
     {
         __m256 neg = _mm256_mul_ps(_mm256_set1_ps(alpha), em1);
         _mm256_storeu_ps(y, nn__keep_nan_avx2(_mm256_blendv_ps(neg, v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)), v));
@@ -3497,14 +3661,17 @@ NN__TARGET_AVX512 static size_t nn__adam_avx512(float *w, float *m, float *v, co
         p2 = _mm512_mul_ps(c1, gg);
         p3 = _mm512_mul_ps(vb2, _mm512_loadu_ps(v + i));
         p4 = _mm512_mul_ps(_mm512_mul_ps(c2, gg), gg);
-        __asm__("" : "+v"(p1), "+v"(p2), "+v"(p3), "+v"(p4));
+        NN__OPAQUE(p1);
+        NN__OPAQUE(p2);
+        NN__OPAQUE(p3);
+        NN__OPAQUE(p4);
         if (gz) _mm512_storeu_ps(gz + i, _mm512_setzero_ps());
         mm = _mm512_add_ps(p1, p2);
         vv = _mm512_add_ps(p3, p4);
         /* the masked form: g++ 12 warns on the plain one's undefined source */
         den = _mm512_add_ps(_mm512_div_ps(_mm512_mask_sqrt_ps(vv, (__mmask16)0xFFFF, vv), vbc), ve);
         step_q = _mm512_mul_ps(vs, _mm512_div_ps(mm, den));
-        __asm__("" : "+v"(step_q));
+        NN__OPAQUE(step_q);
         _mm512_storeu_ps(m + i, mm);
         _mm512_storeu_ps(v + i, vv);
         _mm512_storeu_ps(w + i, _mm512_sub_ps(_mm512_loadu_ps(w + i), step_q));
@@ -3568,39 +3735,39 @@ NNDEF void nn_dense_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor
 /* the model's forms: the GEMMs on its threads */
 static void nn__dense_forward(nn_threads *th, nn_tensor y, nn_tensor x, nn_tensor w, nn_tensor b) {
     /* x (B,IN) w (OUT,IN) b (OUT) -> y (B,OUT) */
-    int B, IN, OUT, i, o;
+    int B, n_in, n_out, i, o;
     NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(w) && w.rank == 2);
-    B = x.shape[0]; IN = nn_tensor_row_size(x); OUT = w.shape[0];
-    NN__REQUIRE(w.shape[1] == IN && y.shape[0] == B && nn_tensor_row_size(y) == OUT);
-    NN__REQUIRE(!b.data || (int)nn_tensor_size(b) == OUT);
+    B = x.shape[0]; n_in = nn_tensor_row_size(x); n_out = w.shape[0];
+    NN__REQUIRE(w.shape[1] == n_in && y.shape[0] == B && nn_tensor_row_size(y) == n_out);
+    NN__REQUIRE(!b.data || (int)nn_tensor_size(b) == n_out);
     if (b.data) {
         /* Start from the bias and accumulate x w^T onto it, as BLAS addmm does. */
         for (i = 0; i < B; i++)
-            for (o = 0; o < OUT; o++) y.data[(size_t)i * OUT + o] = b.data[o];
+            for (o = 0; o < n_out; o++) y.data[(size_t)i * n_out + o] = b.data[o];
     }
-    nn__gemm(th, 99, 0, 1, B, OUT, IN, 1.0f, x.data, IN, w.data, IN, b.data ? 1.0f : 0.0f, y.data, OUT);
+    nn__gemm(th, 99, 0, 1, B, n_out, n_in, 1.0f, x.data, n_in, w.data, n_in, b.data ? 1.0f : 0.0f, y.data, n_out);
 }
 
 static void nn__dense_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dy, nn_tensor x,
                                nn_tensor w) {
     /* dy (B,OUT) x (B,IN) w (OUT,IN) -> dx (B,IN) =, dw (OUT,IN) +=, db (OUT) += */
-    int B, OUT, IN, i, o;
+    int B, n_out, n_in, i, o;
     NN__REQUIRE(NN__T(dy) && NN__T(x) && NN__T(w) && w.rank == 2);
-    B = dy.shape[0]; OUT = nn_tensor_row_size(dy); IN = w.shape[1];
-    NN__REQUIRE(w.shape[0] == OUT && x.shape[0] == B && nn_tensor_row_size(x) == IN);
-    NN__REQUIRE(!dx.data || (dx.rank >= 1 && dx.shape[0] == B && nn_tensor_row_size(dx) == IN));
+    B = dy.shape[0]; n_out = nn_tensor_row_size(dy); n_in = w.shape[1];
+    NN__REQUIRE(w.shape[0] == n_out && x.shape[0] == B && nn_tensor_row_size(x) == n_in);
+    NN__REQUIRE(!dx.data || (dx.rank >= 1 && dx.shape[0] == B && nn_tensor_row_size(dx) == n_in));
     NN__REQUIRE(!dw.data || nn_tensor_same_shape(dw, w));
-    NN__REQUIRE(!db.data || (int)nn_tensor_size(db) == OUT);
+    NN__REQUIRE(!db.data || (int)nn_tensor_size(db) == n_out);
     if (dx.data) {
-        nn__gemm(th, 99, 0, 0, B, IN, OUT, 1.0f, dy.data, OUT, w.data, IN, 0.0f, dx.data, IN);
+        nn__gemm(th, 99, 0, 0, B, n_in, n_out, 1.0f, dy.data, n_out, w.data, n_in, 0.0f, dx.data, n_in);
     }
     if (dw.data) {
-        nn__gemm(th, 99, 1, 0, OUT, IN, B, 1.0f, dy.data, OUT, x.data, IN, 1.0f, dw.data, IN);
+        nn__gemm(th, 99, 1, 0, n_out, n_in, B, 1.0f, dy.data, n_out, x.data, n_in, 1.0f, dw.data, n_in);
     }
     if (db.data) {
         for (i = 0; i < B; i++) {
-            const float *g = dy.data + (size_t)i * OUT;
-            for (o = 0; o < OUT; o++) db.data[o] += g[o];
+            const float *g = dy.data + (size_t)i * n_out;
+            for (o = 0; o < n_out; o++) db.data[o] += g[o];
         }
     }
 }
@@ -3608,18 +3775,18 @@ static void nn__dense_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_te
 /* ---- weight standardization ---- */
 NNDEF void nn_weight_std_forward(nn_tensor w_hat, float *rstd, nn_tensor w, float eps) {
     /* w (OUT,IN) -> w_hat (OUT,IN), rstd (OUT) */
-    int OUT, IN, o, i;
+    int n_out, n_in, o, i;
     NN__REQUIRE(NN__T(w) && w.rank == 2 && w_hat.data && nn_tensor_same_shape(w_hat, w) && rstd);
-    OUT = w.shape[0]; IN = w.shape[1];
-    for (o = 0; o < OUT; o++) {
-        const float *src = w.data + (size_t)o * IN;
-        float *dst = w_hat.data + (size_t)o * IN, mean, r;
+    n_out = w.shape[0]; n_in = w.shape[1];
+    for (o = 0; o < n_out; o++) {
+        const float *src = w.data + (size_t)o * n_in;
+        float *dst = w_hat.data + (size_t)o * n_in, mean, r;
         double s = 0.0, v = 0.0;
-        for (i = 0; i < IN; i++) s += src[i];
-        mean = (float)(s / IN);
-        for (i = 0; i < IN; i++) v += (double)(src[i] - mean) * (src[i] - mean);
-        r = (float)(1.0 / sqrt(v / IN + eps));
-        for (i = 0; i < IN; i++) dst[i] = (src[i] - mean) * r;
+        for (i = 0; i < n_in; i++) s += src[i];
+        mean = (float)(s / n_in);
+        for (i = 0; i < n_in; i++) v += (double)(src[i] - mean) * (src[i] - mean);
+        r = (float)(1.0 / sqrt(v / n_in + eps));
+        for (i = 0; i < n_in; i++) dst[i] = (src[i] - mean) * r;
         rstd[o] = r;
     }
 }
@@ -3648,13 +3815,13 @@ static void nn__norm_row_backward(float *dx, const float *g, const float *x_hat_
 
 NNDEF void nn_weight_std_backward(nn_tensor dw, nn_tensor dw_hat, nn_tensor w_hat, const float *rstd) {
     /* dw_hat, w_hat (OUT,IN) rstd (OUT) -> dw (OUT,IN) += */
-    int OUT, IN, o;
+    int n_out, n_in, o;
     NN__REQUIRE(NN__T(w_hat) && w_hat.rank == 2 && dw.data && dw_hat.data && rstd);
     NN__REQUIRE(nn_tensor_same_shape(dw, w_hat) && nn_tensor_same_shape(dw_hat, w_hat));
-    OUT = w_hat.shape[0]; IN = w_hat.shape[1];
-    for (o = 0; o < OUT; o++)
-        nn__norm_row_backward(dw.data + (size_t)o * IN, dw_hat.data + (size_t)o * IN,
-                              w_hat.data + (size_t)o * IN, NULL, 0.0f, rstd[o], IN, 1);
+    n_out = w_hat.shape[0]; n_in = w_hat.shape[1];
+    for (o = 0; o < n_out; o++)
+        nn__norm_row_backward(dw.data + (size_t)o * n_in, dw_hat.data + (size_t)o * n_in,
+                              w_hat.data + (size_t)o * n_in, NULL, 0.0f, rstd[o], n_in, 1);
 }
 
 /* ---- maxout ---- */
@@ -3676,21 +3843,22 @@ NNDEF void nn_maxout_backward(nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tenso
 static void nn__maxout_forward(nn_threads *th, nn_tensor y, nn_tensor z, int *argmax, nn_tensor x, nn_tensor w,
                                nn_tensor b, int k) {
     /* x (B,IN) w (OUT*k,IN) b (OUT*k) -> z (B,OUT*k), argmax (B,OUT), y (B,OUT) */
-    int B, OUT, i, o, j;
+    int B, n_out, i, o, j;
     NN__REQUIRE(NN__T(x) && NN__T(y) && NN__T(z) && NN__T(w) && w.rank == 2 && argmax && k >= 1);
-    B = x.shape[0]; OUT = nn_tensor_row_size(y);
-    NN__REQUIRE(y.shape[0] == B && (long)w.shape[0] == (long)OUT * k && w.shape[1] == nn_tensor_row_size(x));
-    NN__REQUIRE(z.shape[0] == B && (long)nn_tensor_row_size(z) == (long)OUT * k);
-    NN__REQUIRE(!b.data || (long)nn_tensor_size(b) == (long)OUT * k);
+    B = x.shape[0]; n_out = nn_tensor_row_size(y);
+    NN__REQUIRE(y.shape[0] == B && (long long)w.shape[0] == (long long)n_out * k &&
+                w.shape[1] == nn_tensor_row_size(x));
+    NN__REQUIRE(z.shape[0] == B && (long long)nn_tensor_row_size(z) == (long long)n_out * k);
+    NN__REQUIRE(!b.data || (long long)nn_tensor_size(b) == (long long)n_out * k);
     nn__dense_forward(th, z, x, w, b);
     for (i = 0; i < B; i++) {
-        const float *zr = z.data + (size_t)i * OUT * k;
-        for (o = 0; o < OUT; o++) {
+        const float *zr = z.data + (size_t)i * n_out * k;
+        for (o = 0; o < n_out; o++) {
             int best = 0;
             for (j = 1; j < k; j++)
                 if (zr[o * k + j] > zr[o * k + best]) best = j;
-            argmax[(size_t)i * OUT + o] = best;
-            y.data[(size_t)i * OUT + o] = zr[o * k + best];
+            argmax[(size_t)i * n_out + o] = best;
+            y.data[(size_t)i * n_out + o] = zr[o * k + best];
         }
     }
 }
@@ -3698,21 +3866,22 @@ static void nn__maxout_forward(nn_threads *th, nn_tensor y, nn_tensor z, int *ar
 static void nn__maxout_backward(nn_threads *th, nn_tensor dx, nn_tensor dw, nn_tensor db, nn_tensor dz, nn_tensor dy,
                                 nn_tensor x, nn_tensor w, const int *argmax, int k) {
     /* dy (B,OUT) -> dz (B,OUT*k) scratch -> dx (B,IN) =, dw +=, db += */
-    int B, OUT, i, o;
+    int B, n_out, i, o;
     size_t q;
     NN__REQUIRE(NN__T(dy) && NN__T(dz) && NN__T(x) && NN__T(w) && w.rank == 2 && argmax && k >= 1);
-    B = dy.shape[0]; OUT = nn_tensor_row_size(dy);
-    NN__REQUIRE(dz.shape[0] == B && (long)nn_tensor_row_size(dz) == (long)OUT * k && (long)w.shape[0] == (long)OUT * k);
+    B = dy.shape[0]; n_out = nn_tensor_row_size(dy);
+    NN__REQUIRE(dz.shape[0] == B && (long long)nn_tensor_row_size(dz) == (long long)n_out * k &&
+                (long long)w.shape[0] == (long long)n_out * k);
     NN__REQUIRE(x.shape[0] == B && nn_tensor_row_size(x) == w.shape[1]);
     NN__REQUIRE(!dx.data || (dx.rank >= 1 && dx.shape[0] == B && nn_tensor_row_size(dx) == w.shape[1]));
     NN__REQUIRE(!dw.data || nn_tensor_same_shape(dw, w));
-    NN__REQUIRE(!db.data || (long)nn_tensor_size(db) == (long)OUT * k);
-    for (q = 0; q < (size_t)B * OUT; q++) NN__REQUIRE(argmax[q] >= 0 && argmax[q] < k);
-    memset(dz.data, 0, sizeof(float) * (size_t)B * OUT * k);
+    NN__REQUIRE(!db.data || (long long)nn_tensor_size(db) == (long long)n_out * k);
+    for (q = 0; q < (size_t)B * n_out; q++) NN__REQUIRE(argmax[q] >= 0 && argmax[q] < k);
+    memset(dz.data, 0, sizeof(float) * (size_t)B * n_out * k);
     for (i = 0; i < B; i++)
-        for (o = 0; o < OUT; o++)
-            dz.data[(size_t)i * OUT * k + (size_t)o * k + argmax[(size_t)i * OUT + o]] =
-                dy.data[(size_t)i * OUT + o];
+        for (o = 0; o < n_out; o++)
+            dz.data[(size_t)i * n_out * k + (size_t)o * k + argmax[(size_t)i * n_out + o]] =
+                dy.data[(size_t)i * n_out + o];
     nn__dense_backward(th, dx, dw, db, dz, x, w);
 }
 
@@ -4337,8 +4506,8 @@ static void nn__iconv_chunk(void *vp, int c) {
     nn__conv_segs sg;
     nn__conv_tab tb;
     int P = j->OH * j->OW, NR = j->kn.nr, MR = j->kn.mr, t;
-    int t0 = c < 0 ? 0 : (int)((long)j->tiles * c / j->chunks);
-    int t1 = c < 0 ? j->tiles : (int)((long)j->tiles * (c + 1) / j->chunks);
+    int t0 = c < 0 ? 0 : (int)((long long)j->tiles * c / j->chunks);
+    int t1 = c < 0 ? j->tiles : (int)((long long)j->tiles * (c + 1) / j->chunks);
     for (t = t0; t < t1; t++) {
         int n = t / j->per, p0 = (t % j->per) * NR, nr = NN__MIN(NR, P - p0), k0, ir;
         const float *xn = j->x + ((size_t)n * j->C + (size_t)j->gi * j->Cg) * j->H * j->W;
@@ -4544,7 +4713,7 @@ static void nn__dw_part(void *vp, int c) {
     for (p = p0; p < p1; p++) {
         float *col = j->work + (size_t)p * ((size_t)K * P + (size_t)j->OC * K), *acc = col + (size_t)K * P;
         memset(acc, 0, sizeof(float) * (size_t)j->OC * K);
-        for (n = (int)((long)j->N * p / j->parts); n < (int)((long)j->N * (p + 1) / j->parts); n++)
+        for (n = (int)((long long)j->N * p / j->parts); n < (int)((long long)j->N * (p + 1) / j->parts); n++)
             for (gi = 0; gi < G; gi++) {
                 nn__im2col(col, (size_t)P, j->x + ((size_t)n * j->C + (size_t)gi * Cg) * j->H * j->W, Cg, j->H, j->W,
                            j->OH, j->OW, j->g);
@@ -5663,7 +5832,7 @@ typedef struct nn__split {
 static void nn__split_part(void *vp, int c) {
     const nn__split *sp = (const nn__split *)vp;
     if (c < 0) sp->fn(sp, 0, sp->total);
-    else sp->fn(sp, (int)((long)sp->total * c / sp->parts), (int)((long)sp->total * (c + 1) / sp->parts));
+    else sp->fn(sp, (int)((long long)sp->total * c / sp->parts), (int)((long long)sp->total * (c + 1) / sp->parts));
 }
 
 static void nn__split_run(nn_model *m, double flops, nn__split *sp) {
@@ -6523,7 +6692,7 @@ static int nn__batch_stats_ok(const nn_model *m, int B) {
         const nn_layer *ly = &m->layers[l];
         unsigned f = nn__kinds[ly->kind].flags;
         if ((f & NN__K_BATCH) &&
-            (long)B * ((f & NN__K_IMAGE) ? (long)ly->in_shape[1] * ly->in_shape[2] : 1L) < 2)
+            (long long)B * ((f & NN__K_IMAGE) ? (long long)ly->in_shape[1] * ly->in_shape[2] : 1LL) < 2)
             return 0;
     }
     return 1;
@@ -7432,7 +7601,7 @@ static nn_result nn__sched_check(const nn_sched_desc *d, char *err) {
         break;
     case NN_SCHED_CYCLIC: {
         int down = d->step_size_down == -1 ? d->step_size_up : d->step_size_down;
-        if (!(d->max_lr > 0.0) || d->step_size_up < 0 || down < 0 || (long)d->step_size_up + down <= 0)
+        if (!(d->max_lr > 0.0) || d->step_size_up < 0 || down < 0 || (long long)d->step_size_up + down <= 0)
             NN__SCHED_BAD("schedule CYCLIC: max_lr %g > 0 and step sizes %d, %d (>= 0, not both 0) needed", d->max_lr,
                           d->step_size_up, d->step_size_down);
         break;
@@ -8801,6 +8970,21 @@ NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const
         }
         return NN_OK;
     }
+#elif defined(_WIN32)
+    {
+        /* write, flush to the disk (_commit: FlushFileBuffers), then one
+           MoveFileEx replaces the old file: a reader sees the old model or
+           the new one, never a part. The A form takes the path in the same
+           code page as fopen. */
+        FILE *f = fopen(tmp, "wb");
+        if (!f) return NN_ERR_IO;
+        r = nn_model_save_to_file(m, st, f);
+        if (r == NN_OK && _commit(_fileno(f)) != 0) r = NN_ERR_IO;
+        if (fclose(f) != 0 && r == NN_OK) r = NN_ERR_IO;
+        if (r == NN_OK && !MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) r = NN_ERR_IO;
+        if (r != NN_OK) remove(tmp);
+        return r;
+    }
 #else
     {
         FILE *f = fopen(tmp, "wb");
@@ -8808,7 +8992,7 @@ NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const
         r = nn_model_save_to_file(m, st, f);
         if (fclose(f) != 0 && r == NN_OK) r = NN_ERR_IO;
         if (r == NN_OK && rename(tmp, path) != 0) {
-            /* where rename does not replace (Windows), replace in two steps */
+            /* where rename does not replace, in two steps (not atomic) */
             remove(path);
             if (rename(tmp, path) != 0) r = NN_ERR_IO;
         }
@@ -8887,16 +9071,17 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
         size_t k;
         for (k = 0; name[k] && k < sizeof up - 1; k++) up[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
         up[k] = 0;
-        fprintf(f, "#define %s_ARENA_BYTES %luu /* nn_model_arena_bytes of this model */\n", up,
-                (unsigned long)m->arena_bytes);
+        fprintf(f, "#define %s_ARENA_BYTES %lluu /* nn_model_arena_bytes of this model */\n", up,
+                (unsigned long long)m->arena_bytes);
     }
     fprintf(f, "#if NN_FORMAT_VERSION_MAJOR != %d || NN_FORMAT_VERSION_MINOR < %d\n"
                "#error \"%s was exported for nn.h format %d.%d: this nn.h reads another format\"\n#endif\n",
             NN_FORMAT_VERSION_MAJOR, NN_FORMAT_VERSION_MINOR, name, NN_FORMAT_VERSION_MAJOR, NN_FORMAT_VERSION_MINOR);
-    fprintf(f, "static const float %s_params[%lu] = {\n    ", name, (unsigned long)(m->n_params ? m->n_params : 1));
+    fprintf(f, "static const float %s_params[%llu] = {\n    ", name, (unsigned long long)(m->n_params ? m->n_params : 1));
     if (m->n_params) nn__export_floats(f, m->params, m->n_params);
     else fprintf(f, "0");
-    fprintf(f, "\n};\nstatic const float %s_buffers[%lu] = {\n    ", name, (unsigned long)(m->n_buffers ? m->n_buffers : 1));
+    fprintf(f, "\n};\nstatic const float %s_buffers[%llu] = {\n    ", name,
+            (unsigned long long)(m->n_buffers ? m->n_buffers : 1));
     if (m->n_buffers) nn__export_floats(f, m->buffers, m->n_buffers);
     else fprintf(f, "0");
     fprintf(f, "\n};\n");
@@ -8947,10 +9132,10 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
         fprintf(f, "    d.input_shape[0] = %d; d.input_shape[1] = %d; d.input_shape[2] = %d;\n",
                 m->desc_input_shape[0], m->desc_input_shape[1], m->desc_input_shape[2]);
     fprintf(f, "    r = nn_model_init(m, arena, &d);\n    if (r != NN_OK) return r;\n"
-               "    memcpy(m->params, %s_params, sizeof(float) * %luu);\n"
-               "    memcpy(m->buffers, %s_buffers, sizeof(float) * %luu);\n"
+               "    memcpy(m->params, %s_params, sizeof(float) * %lluu);\n"
+               "    memcpy(m->buffers, %s_buffers, sizeof(float) * %lluu);\n"
                "    nn_model_set_mode(m, NN_MODE_EVAL);\n    return NN_OK;\n}\n",
-            name, (unsigned long)m->n_params, name, (unsigned long)m->n_buffers);
+            name, (unsigned long long)m->n_params, name, (unsigned long long)m->n_buffers);
     return ferror(f) ? NN_ERR_IO : NN_OK;
 }
 
@@ -10308,7 +10493,12 @@ NNDEF nn_fit_desc nn_fit_desc_default(int epochs, int batch) {
 #endif
 #include <time.h>
 static double nn__now(void) {
-#if NN__POSIX
+#if defined(_WIN32) && !defined(NN_NO_STDIO)
+    LARGE_INTEGER c, f; /* clock() is a 32-bit count of ms there: it wraps */
+    QueryPerformanceCounter(&c);
+    QueryPerformanceFrequency(&f);
+    return (double)c.QuadPart / (double)f.QuadPart;
+#elif NN__POSIX
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
@@ -12842,6 +13032,9 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
 }
 #endif
 
+#ifdef _MSC_VER
+#pragma warning(pop)
+#endif
 #endif /* NN__IMPLEMENTATION_DONE */
 #endif /* NN_IMPLEMENTATION */
 

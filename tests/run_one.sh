@@ -27,7 +27,8 @@ t0=$(date +%s%N 2>/dev/null)
 # "Segmentation fault" goes to the log too
 (cd "$dir" && "$@"; exit $?) > "$log" 2>&1; rc=$?
 t1=$(date +%s%N 2>/dev/null)
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+# (a Windows program's text-mode stdout ends its lines with CR LF)
+line=$(tr -d '\r' < "$log" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
 why=""
 if [ -z "$line" ]; then
     why="no summary line (exit status $rc)"; line="0 passed, 1 failed"

@@ -71,6 +71,15 @@ static T_UNUSED void *t_realloc(void *p, size_t n) {
 #else
 #define T_POSIX 0
 #endif
+/* the atomic save's failure path needs a directory where the temporary goes */
+#if T_POSIX
+#define T_MKDIR(p) mkdir(p, 0755)
+#define T_RMDIR(p) rmdir(p)
+#elif defined(_WIN32)
+#include <direct.h>
+#define T_MKDIR(p) _mkdir(p)
+#define T_RMDIR(p) _rmdir(p)
+#endif
 
 #ifndef FIXTURE_DIR
 #define FIXTURE_DIR "tests/fixtures/"
@@ -1944,7 +1953,7 @@ static void test_format_layout(void) {
 
 /* ------------------------------------------------------------------ atomic save */
 
-#if T_POSIX
+#ifdef T_MKDIR
 static void test_atomic_save_failure_keeps_old_file(void) {
     nn_layer_desc l[2];
     nn_arena a, b;
@@ -1960,13 +1969,13 @@ static void test_atomic_save_failure_keeps_old_file(void) {
     CHECK_EQ_INT(nn_model_save(&m1, NULL, path), NN_OK);
     before = read_all(path, &blen);
     /* the temporary name is taken by a directory: the save must fail */
-    CHECK(mkdir(tmp, 0755) == 0);
+    CHECK(T_MKDIR(tmp) == 0);
     CHECK_EQ_INT(nn_model_save(&m2, NULL, path), NN_ERR_IO);
     after = read_all(path, &alen);
     CHECKF(before && after && blen == alen && memcmp(before, after, blen) == 0, "the old file was damaged");
     CHECK_EQ_INT(nn_model_init_from_file(&chk, &b, path), NN_OK);
     CHECK(same_model_values(&m1, &chk));
-    CHECK(rmdir(tmp) == 0);
+    CHECK(T_RMDIR(tmp) == 0);
     free(after);
     /* and a successful save replaces it whole, leaving no temporary behind */
     CHECK_EQ_INT(nn_model_save(&m2, NULL, path), NN_OK);
@@ -2513,7 +2522,7 @@ static const test_case tests[] = {
     TEST(test_zlit_literal_zeros),
     TEST(test_v10_file_zeros_are_defaults),
     TEST(test_schx_one_cycle),
-#if T_POSIX
+#ifdef T_MKDIR
     TEST(test_atomic_save_failure_keeps_old_file),
 #endif
     TEST(test_golden_v1),
