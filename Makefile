@@ -142,6 +142,9 @@ $(BUILD)/fuzz_image_replay: tests/fuzz_image.c nn.h | $(BUILD)
 $(BUILD)/install_check: tests/install_check.sh tests/consumer/main.c tests/consumer/CMakeLists.txt \
 		CMakeLists.txt $(wildcard pkg/*) nn.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
+# the inference-only build of two exported models (tests/embedded)
+$(BUILD)/embedded_check: tests/embedded_check.sh $(wildcard tests/embedded/*) nn.h | $(BUILD)
+	$(Q)cp $< $@ && chmod +x $@
 # every example compiles warning-free; those that need no download run
 $(BUILD)/examples_check: tests/examples_check.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
@@ -171,9 +174,10 @@ $(eval $(call run_rule,test_fit_valgrind,valgrind -q --error-exitcode=3))
 $(eval $(call run_rule,test_plot_asan))
 $(eval $(call run_rule,examples_check,,$(CC_GCC)))
 $(eval $(call run_rule,install_check))
+$(eval $(call run_rule,embedded_check,,$(CC_GCC)))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check $(BUILD)/install_check
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check $(BUILD)/install_check $(BUILD)/embedded_check
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile

@@ -79,6 +79,8 @@
      NN_NO_SIMD         force the plain reference kernels  default: off (AVX2/FMA picked at run
                                                            time on x86-64; NEON on aarch64)
      NN_NO_STDIO        drop FILE and path I/O, keep memory I/O   default: off
+     NN_NO_TRAINING     inference only: no gradients in the model's arena,
+                        no backward passes (see INFERENCE ONLY)   default: off
      NN_NO_THREADS      leave out the thread pool (nn_threads_create   default: off (POSIX threads
                         returns NULL)                              on unix-likes, Windows threads
                                                                    on Windows; gcc/clang)
@@ -86,6 +88,30 @@
                         sleeping, in microseconds
      The library never prints and never calls exit(); failures that a correct
      program can meet come back as an nn_result (see nn_result_string).
+
+   INFERENCE ONLY (a game, a device with no file system and no heap)
+     Export the trained model as C (nn_model_export_c): its weights, its
+     description, an init function and its arena size, NAME_ARENA_BYTES
+     (smaller under NN_NO_TRAINING). In the program that runs it:
+         #define NN_STATIC        (what the file does not call is not emitted)
+         #define NN_NO_STDIO
+         #define NN_NO_TRAINING
+         #define NN_NO_THREADS
+         #define NN_IMPLEMENTATION
+         #include "nn.h"
+         #include "mlp_model.h"
+         static unsigned char mem[NN_ARENA_BUFFER_BYTES(MLP_ARENA_BYTES)];
+         nn_arena_init(&arena, mem, sizeof mem);  mlp_init(&net, &arena);
+         y = nn_model_forward(&net, x);           (EVAL mode, set by mlp_init)
+     Nothing on that path allocates: tests/embedded_check.sh links it with
+     NN_MALLOC, NN_REALLOC and NN_FREE naming functions that do not exist,
+     and checks that no optimizer or backward code is left in the object.
+     nn_model_backward returns NN_ERR_UNSUPPORTED. The code it takes, .text
+     for an MLP and a CNN (dense, batch norm, conv, pool, activations):
+     about 28 KB on x86-64 and 26 KB on aarch64 at -Os (16 KB more without
+     NN_NO_TRAINING). The reference (non-SIMD) activations still call libm
+     (expf, tanhf, erff...), and so does the weight initialisation the init
+     function runs before it copies the weights in (log, cos).
 
    WINDOWS
      mingw-w64 (gcc): every test suite passes, cross-compiled and run under
@@ -1993,6 +2019,22 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+/* NN_NO_TRAINING: the model keeps no gradients and its layers no backward
+   pass (see INFERENCE ONLY in the manual) */
+#ifdef NN_NO_TRAINING
+#define NN__TRAINING 0
+#define NN__BWD(f) NULL
+#else
+#define NN__TRAINING 1
+#define NN__BWD(f) f
+#endif
+/* a static function that a configuration may leave unreferenced */
+#if defined(__GNUC__) || defined(__clang__)
+#define NN__MAYBE_UNUSED __attribute__((unused))
+#else
+#define NN__MAYBE_UNUSED
 #endif
 
 /* Range checks written so that NaN fails them: !(lo <= x && x <= hi). */
@@ -5750,7 +5792,7 @@ static void nn__dense_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, i
         nn__dense_forward(m->threads, y, x, ly->w, ly->b);
     }
 }
-static void nn__dense_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__dense_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)train;
     if (ly->weight_std) {
         nn_tensor w_hat = nn_tensor_2d(ly->z, ly->out, ly->in);
@@ -5800,7 +5842,7 @@ static void nn__maxout_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, 
     nn__maxout_forward(m->threads, y, nn_tensor_2d(ly->z + r0 * (size_t)ly->k, x.shape[0], ly->out * ly->k),
                        ly->argmax + r0, x, ly->w, ly->b, ly->k);
 }
-static void nn__maxout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__maxout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)train;
     nn__maxout_backward(m->threads, dx, ly->dw, ly->db, nn_tensor_2d(ly->dz, x.shape[0], ly->out * ly->k), dy, x,
                         ly->w, ly->argmax, ly->k);
@@ -5856,7 +5898,7 @@ static void nn__act_bwd_part(const nn__split *sp, int lo, int hi) {
     nn_act_backward(sp->ly->act, sp->ly->alpha, nn_tensor_rows(sp->a, lo, hi - lo), nn_tensor_rows(sp->b, lo, hi - lo),
                     nn_tensor_rows(sp->c, lo, hi - lo), nn_tensor_rows(sp->ly->y, lo, hi - lo));
 }
-static void nn__act_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__act_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     nn__split sp;
     (void)train;
     sp.fn = nn__act_bwd_part; sp.ly = ly; sp.a = dx; sp.b = dy; sp.c = x; sp.total = x.shape[0];
@@ -5884,7 +5926,7 @@ static void nn__dropout_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x,
     if (ly->vanilla) nn_dropout_vanilla_forward(y, mask, x, ly->p, train, &m->rng);
     else nn_dropout_forward(y, mask, x, ly->p, train, &m->rng);
 }
-static void nn__dropout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__dropout_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)x;
     if (ly->vanilla) nn_dropout_vanilla_backward(dx, dy, ly->save_a);
     else nn_dropout_backward(dx, dy, ly->save_a, train);
@@ -5920,7 +5962,7 @@ static void nn__batchnorm_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor 
     nn_batchnorm_forward(y, ly->save_a, ly->save_b, x, ly->w, ly->b, ly->running_mean, ly->running_var, ly->eps,
                          ly->momentum, train);
 }
-static void nn__batchnorm_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__batchnorm_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m;
     nn_batchnorm_backward(dx, ly->dw, ly->db, dy, x, ly->w, ly->save_a, ly->save_b, train);
 }
@@ -5942,7 +5984,7 @@ static void nn__layernorm_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor 
     (void)train;
     nn_layernorm_forward(y, ly->save_a + m->row0, ly->save_b + m->row0, x, ly->w, ly->b, ly->eps);
 }
-static void nn__layernorm_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__layernorm_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)train;
     nn_layernorm_backward(dx, ly->dw, ly->db, dy, x, ly->w, ly->save_a, ly->save_b);
 }
@@ -6062,7 +6104,7 @@ static void nn__conv2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, 
     nn__conv2d_forward(m->threads, nn__img(y, ly->out_shape), nn__img(x, ly->in_shape), nn__conv_w(ly, ly->w.data),
                        ly->b, &ly->geom, m->work);
 }
-static void nn__conv2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__conv2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     nn_tensor dxi = dx.data ? nn__img(dx, ly->in_shape) : dx;
     (void)train;
     nn__conv2d_backward(m->threads, dxi, nn__conv_w(ly, ly->dw.data), ly->db, nn__img(dy, ly->out_shape),
@@ -6135,7 +6177,7 @@ static void nn__maxpool2d_bwd_part(const nn__split *sp, int lo, int hi) {
     nn_maxpool2d_backward(nn__img(nn_tensor_rows(sp->a, lo, hi - lo), ly->in_shape),
                           nn__img(nn_tensor_rows(sp->b, lo, hi - lo), ly->out_shape), ly->argmax + (size_t)lo * ly->out);
 }
-static void nn__maxpool2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__maxpool2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     nn__split sp;
     (void)x; (void)train;
     if (!dx.data) return;
@@ -6155,7 +6197,7 @@ static void nn__avgpool2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor 
     (void)m; (void)train;
     nn_avgpool2d_forward(nn__img(y, ly->out_shape), nn__img(x, ly->in_shape), &ly->geom, ly->count_include_pad);
 }
-static void nn__avgpool2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__avgpool2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)x; (void)train;
     if (dx.data)
         nn_avgpool2d_backward(nn__img(dx, ly->in_shape), nn__img(dy, ly->out_shape), &ly->geom,
@@ -6174,7 +6216,7 @@ static void nn__gap_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor x, int
     (void)m; (void)train;
     nn_global_avgpool_forward(y, nn__img(x, ly->in_shape));
 }
-static void nn__gap_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__gap_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)x; (void)train;
     if (dx.data) nn_global_avgpool_backward(nn__img(dx, ly->in_shape), dy);
 }
@@ -6211,7 +6253,7 @@ static void nn__batchnorm2d_bwd_part(const nn__split *sp, int lo, int hi) {
                             nn__img(sp->b, ly->out_shape), nn__img(sp->c, ly->in_shape), ly->w, ly->save_a, ly->save_b,
                             sp->train, lo, hi);
 }
-static void nn__batchnorm2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__batchnorm2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     nn__split sp;
     sp.fn = nn__batchnorm2d_bwd_part; sp.ly = ly; sp.a = dx; sp.b = dy; sp.c = x; sp.train = train;
     sp.total = ly->in_shape[0];
@@ -6235,7 +6277,7 @@ static void nn__dropout2d_fwd(nn_model *m, nn_layer *ly, nn_tensor y, nn_tensor 
     nn_dropout2d_forward(nn__img(y, ly->out_shape), ly->save_a + (size_t)m->row0 * (size_t)ly->in_shape[0],
                          nn__img(x, ly->in_shape), ly->p, train, &m->rng);
 }
-static void nn__dropout2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
+NN__MAYBE_UNUSED static void nn__dropout2d_bwd(nn_model *m, nn_layer *ly, nn_tensor dx, nn_tensor dy, nn_tensor x, int train) {
     (void)m; (void)x;
     if (dx.data) nn_dropout2d_backward(nn__img(dx, ly->in_shape), nn__img(dy, ly->out_shape), ly->save_a, train);
 }
@@ -6271,32 +6313,32 @@ typedef struct nn__kind {
 static const nn__kind nn__kinds[NN_LAYER_KIND_COUNT_] = {
     {"none", "NN_LAYER_NONE", 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {"dense", "NN_LAYER_DENSE", NN__K_UNITS, nn__dense_defaults, nn__units_shape, nn__dense_counts, nn__dense_setup,
-     nn__units_init, nn__dense_fwd, nn__dense_bwd, nn__dense_describe},
-    {"activation", "NN_LAYER_ACT", NN__K_ACT, NULL, NULL, NULL, NULL, NULL, nn__act_fwd, nn__act_bwd,
+     nn__units_init, nn__dense_fwd, NN__BWD(nn__dense_bwd), nn__dense_describe},
+    {"activation", "NN_LAYER_ACT", NN__K_ACT, NULL, NULL, NULL, NULL, NULL, nn__act_fwd, NN__BWD(nn__act_bwd),
      nn__act_describe},
     {"dropout", "NN_LAYER_DROPOUT", 0, nn__dropout_defaults, NULL, NULL, nn__dropout_setup, NULL, nn__dropout_fwd,
-     nn__dropout_bwd, nn__dropout_describe},
+     NN__BWD(nn__dropout_bwd), nn__dropout_describe},
     {"batchnorm", "NN_LAYER_BATCHNORM", NN__K_NORM | NN__K_BATCH, nn__batchnorm_defaults, NULL, nn__batchnorm_counts,
-     nn__batchnorm_setup, nn__norm_init, nn__batchnorm_fwd, nn__batchnorm_bwd, nn__batchnorm_describe},
+     nn__batchnorm_setup, nn__norm_init, nn__batchnorm_fwd, NN__BWD(nn__batchnorm_bwd), nn__batchnorm_describe},
     {"layernorm", "NN_LAYER_LAYERNORM", NN__K_NORM, nn__layernorm_defaults, NULL, nn__layernorm_counts,
-     nn__layernorm_setup, nn__norm_init, nn__layernorm_fwd, nn__layernorm_bwd, nn__layernorm_describe},
+     nn__layernorm_setup, nn__norm_init, nn__layernorm_fwd, NN__BWD(nn__layernorm_bwd), nn__layernorm_describe},
     {"maxout", "NN_LAYER_MAXOUT", NN__K_UNITS, nn__maxout_defaults, nn__units_shape, nn__maxout_counts,
-     nn__maxout_setup, nn__units_init, nn__maxout_fwd, nn__maxout_bwd, nn__maxout_describe},
+     nn__maxout_setup, nn__units_init, nn__maxout_fwd, NN__BWD(nn__maxout_bwd), nn__maxout_describe},
     {"flatten", "NN_LAYER_FLATTEN", NN__K_VIEW, NULL, nn__flatten_shape, NULL, NULL, NULL, NULL, NULL,
      nn__flatten_describe},
     {"conv2d", "NN_LAYER_CONV2D", NN__K_UNITS | NN__K_IMAGE | NN__K_WINDOW, nn__conv2d_defaults, nn__conv2d_shape,
-     nn__conv2d_counts, nn__conv2d_setup, nn__conv2d_init, nn__conv2d_fwd, nn__conv2d_bwd, nn__conv2d_describe},
+     nn__conv2d_counts, nn__conv2d_setup, nn__conv2d_init, nn__conv2d_fwd, NN__BWD(nn__conv2d_bwd), nn__conv2d_describe},
     {"maxpool2d", "NN_LAYER_MAXPOOL2D", NN__K_IMAGE | NN__K_WINDOW, nn__pool_defaults, nn__pool_shape, NULL,
-     nn__pool_setup, NULL, nn__maxpool2d_fwd, nn__maxpool2d_bwd, nn__pool_describe},
+     nn__pool_setup, NULL, nn__maxpool2d_fwd, NN__BWD(nn__maxpool2d_bwd), nn__pool_describe},
     {"avgpool2d", "NN_LAYER_AVGPOOL2D", NN__K_IMAGE | NN__K_WINDOW, nn__avgpool2d_defaults, nn__pool_shape, NULL,
-     nn__pool_setup, NULL, nn__avgpool2d_fwd, nn__avgpool2d_bwd, nn__pool_describe},
+     nn__pool_setup, NULL, nn__avgpool2d_fwd, NN__BWD(nn__avgpool2d_bwd), nn__pool_describe},
     {"global_avgpool", "NN_LAYER_GLOBAL_AVGPOOL", NN__K_IMAGE, NULL, nn__gap_shape, NULL, NULL, NULL, nn__gap_fwd,
-     nn__gap_bwd, nn__gap_describe},
+     NN__BWD(nn__gap_bwd), nn__gap_describe},
     {"batchnorm2d", "NN_LAYER_BATCHNORM2D", NN__K_NORM | NN__K_BATCH | NN__K_IMAGE, nn__batchnorm_defaults, NULL,
-     nn__batchnorm2d_counts, nn__batchnorm2d_setup, nn__norm_init, nn__batchnorm2d_fwd, nn__batchnorm2d_bwd,
+     nn__batchnorm2d_counts, nn__batchnorm2d_setup, nn__norm_init, nn__batchnorm2d_fwd, NN__BWD(nn__batchnorm2d_bwd),
      nn__batchnorm2d_describe},
     {"dropout2d", "NN_LAYER_DROPOUT2D", NN__K_IMAGE, nn__dropout_defaults, NULL, NULL, nn__dropout2d_setup, NULL,
-     nn__dropout2d_fwd, nn__dropout2d_bwd, nn__dropout2d_describe},
+     nn__dropout2d_fwd, NN__BWD(nn__dropout2d_bwd), nn__dropout2d_describe},
 };
 
 static int nn__kind_ok(nn_layer_kind k) { return (int)k > (int)NN_LAYER_NONE && k < NN_LAYER_KIND_COUNT_; }
@@ -6468,7 +6510,7 @@ static void nn__add_param(nn_param *list, int *n, const char *name, float *data,
 
 /* Builds into m and a, or (both NULL) only measures; z (may be NULL) gets the
    bytes of each kind of allocation, in the order they are taken. */
-static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *d, nn_model_sizes *z) {
+static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *d, nn_model_sizes *z, int train) {
     nn__lplan plan[NN__MAX_LAYERS];
     int L = nn__model_expand(d, plan), l, max_width = d->inputs;
     size_t n_params = 0, n_buffers = 0, poff = 0, boff = 0, MB = (size_t)d->max_batch;
@@ -6495,7 +6537,7 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
     parts.tables = t.total;
     params = nn__takef(&t, n_params);
     parts.params = t.total - parts.tables;
-    grads = nn__takef(&t, n_params);
+    grads = train ? nn__takef(&t, n_params) : NULL; /* inference only: no gradients */
     parts.grads = t.total - parts.tables - parts.params;
     buffers = nn__takef(&t, n_buffers);
     parts.buffers = t.total - parts.tables - parts.params - parts.grads;
@@ -6562,16 +6604,16 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
         if (c.w) {
             if (c.w_rows) {
                 ly.w = nn_tensor_2d(params + poff, c.w_rows, (int)(c.w / (size_t)c.w_rows));
-                ly.dw = nn_tensor_2d(grads + poff, c.w_rows, (int)(c.w / (size_t)c.w_rows));
+                ly.dw = nn_tensor_2d(grads ? grads + poff : NULL, c.w_rows, (int)(c.w / (size_t)c.w_rows));
             } else {
                 ly.w = nn_tensor_1d(params + poff, (int)c.w);
-                ly.dw = nn_tensor_1d(grads + poff, (int)c.w);
+                ly.dw = nn_tensor_1d(grads ? grads + poff : NULL, (int)c.w);
             }
             poff += c.w;
         }
         if (c.b) {
             ly.b = nn_tensor_1d(params + poff, (int)c.b);
-            ly.db = nn_tensor_1d(grads + poff, (int)c.b);
+            ly.db = nn_tensor_1d(grads ? grads + poff : NULL, (int)c.b);
             poff += c.b;
         }
         if (c.buf) {
@@ -6602,9 +6644,10 @@ static nn_result nn__model_build(nn_model *m, nn_arena *a, const nn_model_desc *
     }
     {
         size_t width = (size_t)(L ? plan[L - 1].out : d->inputs);
-        float *g0 = nn__takef(&t, MB * (size_t)max_width);
-        float *g1 = nn__takef(&t, MB * (size_t)max_width);
-        float *dout = nn__takef(&t, MB * width);
+        /* the backward pass's ping-pong gradients and the output gradient */
+        float *g0 = train ? nn__takef(&t, MB * (size_t)max_width) : NULL;
+        float *g1 = train ? nn__takef(&t, MB * (size_t)max_width) : NULL;
+        float *dout = train ? nn__takef(&t, MB * width) : NULL;
         float *work = t.work ? nn__takef(&t, t.work) : NULL;
         if (m && !t.fail) {
             m->work = work;
@@ -6641,14 +6684,14 @@ NNDEF nn_result nn_model_sizes_query(const nn_model_desc *desc, nn_model_sizes *
     nn_result r = nn__model_validate(desc, NULL);
     if (!out) return NN_ERR_INVALID_ARGUMENT;
     if (r != NN_OK) return r;
-    nn__model_build(NULL, NULL, desc, out);
+    nn__model_build(NULL, NULL, desc, out, NN__TRAINING);
     return NN_OK;
 }
 
 NNDEF size_t nn_model_arena_bytes(const nn_model_desc *desc) {
     nn_model_sizes z;
     if (nn__model_validate(desc, NULL) != NN_OK) return 0;
-    nn__model_build(NULL, NULL, desc, &z);
+    nn__model_build(NULL, NULL, desc, &z, NN__TRAINING);
     return z.total;
 }
 
@@ -6664,7 +6707,7 @@ NNDEF nn_result nn_model_init(nn_model *m, nn_arena *arena, const nn_model_desc 
     r = nn__model_validate(desc, m->error);
     if (r != NN_OK) return r;
     mark = nn_arena_mark(arena);
-    r = nn__model_build(&t, arena, desc, &z);
+    r = nn__model_build(&t, arena, desc, &z, NN__TRAINING);
     if (r != NN_OK) {
         nn_arena_rewind(arena, mark);
         return nn__fail(m->error, r, "arena full: the model needs %lu bytes, %lu are free",
@@ -6782,6 +6825,8 @@ NNDEF nn_tensor nn_model_output_grad(nn_model *m) {
 NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
     int B = m->batch, l, t = 0, train = m->mode == NN_MODE_TRAIN;
     nn_tensor g;
+    if (!NN__TRAINING)
+        return nn__fail(m->error, NN_ERR_UNSUPPORTED, "backward: this nn.h was built with NN_NO_TRAINING");
     if (B < 1) return nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "backward: no forward pass to go back through");
     if (!dy.data || dy.rank < 1 || dy.rank > NN_MAX_RANK || dy.shape[0] != B || nn_tensor_row_size(dy) != m->outputs)
         return nn__fail(m->error, NN_ERR_SHAPE_MISMATCH, "backward: dy is (%d, %d)%s, the last forward gave (%d, %d)",
@@ -6806,7 +6851,7 @@ NNDEF nn_result nn_model_backward(nn_model *m, nn_tensor dy) {
 }
 
 NNDEF void nn_model_zero_grad(nn_model *m) {
-    if (m->n_params) memset(m->grads, 0, m->n_params * sizeof(float));
+    if (m->n_params && m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
 static void nn__append(char *buf, size_t size, size_t *len, const char *fmt, ...) {
@@ -9071,8 +9116,19 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
         size_t k;
         for (k = 0; name[k] && k < sizeof up - 1; k++) up[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
         up[k] = 0;
-        fprintf(f, "#define %s_ARENA_BYTES %lluu /* nn_model_arena_bytes of this model */\n", up,
-                (unsigned long long)m->arena_bytes);
+        nn_model_desc d;
+        nn_model_sizes z;
+        NN__ZERO(d);
+        d.inputs = m->inputs;
+        d.max_batch = m->max_batch;
+        d.layers = m->descs;
+        d.n_layers = m->n_descs;
+        d.seed = m->seed;
+        memcpy(d.input_shape, m->desc_input_shape, sizeof d.input_shape);
+        nn__model_build(NULL, NULL, &d, &z, 0); /* the layout without gradients */
+        fprintf(f, "/* nn_model_arena_bytes of this model; with NN_NO_TRAINING it keeps no gradients */\n"
+                   "#ifdef NN_NO_TRAINING\n#define %s_ARENA_BYTES %lluu\n#else\n#define %s_ARENA_BYTES %lluu\n#endif\n",
+                up, (unsigned long long)z.total, up, (unsigned long long)m->arena_bytes);
     }
     fprintf(f, "#if NN_FORMAT_VERSION_MAJOR != %d || NN_FORMAT_VERSION_MINOR < %d\n"
                "#error \"%s was exported for nn.h format %d.%d: this nn.h reads another format\"\n#endif\n",
