@@ -146,7 +146,8 @@ $(BUILD)/install_check: tests/install_check.sh tests/consumer/main.c tests/consu
 $(BUILD)/embedded_check: tests/embedded_check.sh $(wildcard tests/embedded/*) nn.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
 # every example compiles warning-free; those that need no download run
-$(BUILD)/examples_check: tests/examples_check.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h | $(BUILD)
+$(BUILD)/examples_check: tests/examples_check.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h \
+		examples/game_policy.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
 $(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@

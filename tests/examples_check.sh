@@ -28,5 +28,10 @@ mkdir -p build
 [ -x "$out/kfold" ] && check "run kfold" "$out/kfold"
 [ -x "$out/hparam_search" ] && check "run hparam_search (halving)" "$out/hparam_search" halving 9 examples/data/wine.csv "$out/trials.csv"
 [ -x "$out/hparam_search" ] && check "run hparam_search (tpe)" "$out/hparam_search" tpe 12 examples/data/wine.csv "$out/trials.csv"
+# the game: trains a policy by imitation (asserts it nears the expert), and
+# plays headless from the compiled-in examples/game_policy.h (asserts the same)
+[ -x "$out/game" ] && check "run game train" "$out/game" train "$out/game_policy.h"
+[ -x "$out/game" ] && check "run game play (compiled-in policy, 2000 frames, PNGs)" "$out/game" play 2000 "$out"
+[ -x "$out/game" ] && check "game wrote its pictures" test -s "$out/game_trail.png" -a -s "$out/game_frame_190.png"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
