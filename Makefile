@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
 # also the build order: serialize first, its runs are the longest.
-SUITES  := serialize core layers optim special misuse data fit image threads diag conv cnn
+SUITES  := serialize core layers optim special misuse data fit image threads diag conv cnn quant
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
@@ -89,6 +89,8 @@ WHOLE_SUITES  := serialize misuse image
 # compiler or Python (C export, the PyTorch converter) need one configuration only
 flags_serialize_c99 := -DNN_TEST_EXTERNAL
 flags_cnn_c99       := -DNN_TEST_EXTERNAL
+# int8 accuracy on Fashion-MNIST (the data set and stb's inflate): one configuration
+flags_quant_c99     := -DNN_TEST_FASHION
 
 suite_configs = $(if $(configs_$(1)),$(configs_$(1)),$(CONFIGS))
 whole = $(filter $(1),$(WHOLE_SUITES))$(filter $(2),$(WHOLE_CONFIGS))
@@ -259,6 +261,7 @@ deps-test:
 	command -v $(CXX_GXX) >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v $(CC_CLANG) >/dev/null 2>&1 || missing="$$missing clang"; \
 	dpkg -s libstb-dev >/dev/null 2>&1 || missing="$$missing libstb-dev"; \
+	dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing="$$missing dataset-fashion-mnist"; \
 	command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkgconf"; \
@@ -274,7 +277,7 @@ $(BUILD):
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-ARM_SUITES := core layers optim special data fit threads diag conv cnn
+ARM_SUITES := core layers optim special data fit threads diag conv cnn quant
 
 deps-aarch64:
 	@missing=""; \

@@ -218,6 +218,8 @@
      == 16. images (with stb_image): decode, resize, image folders
      == 17. diagnostics: gradient check, curvature, layer statistics, LR range
             test, hyperparameter search
+     == 18. int8 quantized inference: calibration, int8 dense kernels (AVX-512
+            VNNI, AVX2, NEON, plain)
 */
 #ifndef NN_H
 #define NN_H
@@ -1902,6 +1904,61 @@ NNDEF nn_result nn_hp_search(const nn_hp_dim *dims, int n_dims, const nn_hp_sear
 NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_trial *t, int n, FILE *f);
 #endif
 
+/* == 18. int8 quantized inference ===========================================
+   Post-training quantization of a trained model's dense layers, for
+   inference only: weights int8, symmetric, one scale per output channel
+   (s_w[o] = max |w[o,:]| / 127); each dense layer's input int8, symmetric,
+   one scale per layer calibrated on samples the caller gives (s_x =
+   max |x| / 127 over them); products summed in int32 (exact), then
+   y = acc * (s_x s_w[o]) + b[o] in float and the activation in float.
+   A batch norm right after a dense layer with no activation is folded into
+   its weights (EVAL statistics) before they are quantized; activation
+   layers join the dense layer before them; dropout and flatten are the
+   identity. Other layers (conv, pooling, layer norm, maxout) are not
+   supported yet: init returns NN_ERR_UNSUPPORTED naming the layer.
+   Kernels: AVX-512 VNNI (vpdpbusd), AVX2 (vpmaddubsw on |x| and sign-moved
+   w: no saturation, as |x|, |w| <= 127), NEON (vmull_s8), and a plain twin;
+   integer sums are exact, so every kernel gives the same bits.
+   Quantizing a value: round half away from zero of x / s, clamped to
+   [-127, 127]; NaN becomes 0. */
+typedef enum nn_qkernel {
+    NN_QKERNEL_PLAIN = 0, NN_QKERNEL_AVX2, NN_QKERNEL_VNNI, NN_QKERNEL_NEON
+} nn_qkernel;
+#define NN_QMAX_LAYERS 64
+typedef struct nn_qlayer {
+    int in, out, kpad;         /* kpad: in rounded up to 64, the row stride of wq */
+    nn_act act;                /* applied in float after the int32 sum is scaled */
+    float alpha;
+    float in_scale;            /* s_x: calibrated */
+    int8_t *wq;                /* (out, kpad), zero padded */
+    float *wscale;             /* (out) s_w */
+    float *scale;              /* (out) s_x s_w: one multiply per output */
+    float *bias;               /* (out), batch norm folded in */
+    int32_t *wsum;             /* (out) 128 sum_k wq[o,k]: the VNNI kernel's offset */
+} nn_qlayer;
+typedef struct nn_qmodel {
+    int n_layers, inputs, outputs, max_batch;
+    nn_qlayer layers[NN_QMAX_LAYERS];
+    nn_qkernel kernel;         /* the best the CPU has; a caller may pick a lower one */
+    size_t weight_bytes;       /* int8 weights (unpadded), their scales and the biases in float */
+    size_t float_weight_bytes; /* the same weights as the float model holds them */
+    int8_t *xq;                /* (max_batch, widest kpad) a layer's quantized input */
+    int32_t *acc;              /* (max_batch, widest out) */
+    float *buf[2];             /* (max_batch, widest out) float activations */
+    char error[NN_ERROR_MAX];
+} nn_qmodel;
+/* Bytes nn_qmodel_init takes from its arena for model m at batches up to
+   max_batch; 0 if m has a layer that cannot be quantized. */
+NNDEF size_t nn_qmodel_arena_bytes(const nn_model *m, int max_batch);
+/* Quantize m (left unchanged; its mode is restored): calib (N, inputs) are
+   the calibration samples (a few hundred training rows), run through m in
+   EVAL mode in batches of m->max_batch. */
+NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_tensor calib, int max_batch);
+/* x (B, inputs) -> (B, outputs) in float; .data NULL on a bad batch (q->error) */
+NNDEF nn_tensor nn_qmodel_forward(nn_qmodel *q, nn_tensor x);
+/* The kernel's name: "plain", "AVX2", "AVX-512 VNNI", "NEON". */
+NNDEF const char *nn_qkernel_name(nn_qkernel k);
+
 #ifdef __cplusplus
 }
 #endif
@@ -1981,6 +2038,7 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
 #include <avx2intrin.h>
 #include <fmaintrin.h>
 #include <avx512fintrin.h>
+#include <avx512vnniintrin.h>
 #endif
 #define NN__TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define NN__TARGET_AVX2_ONLY __attribute__((target("avx2")))
@@ -2555,7 +2613,7 @@ NN__TARGET_AVX2 static void nn__micro_avx2(int kc, const float *Ap, const float 
 
 #if NN__CPUID
 /* 1: AVX2 and FMA with the OS saving YMM state; 2: AVX-512F and ZMM state
-   too (Intel SDM vol. 1, 14.3 and 15.2: CPUID.1:ECX FMA 12, OSXSAVE 27,
+   too; 3: and AVX512_VNNI (Intel SDM vol. 1, 14.3 and 15.2: CPUID.1:ECX FMA 12, OSXSAVE 27,
    AVX 28; XCR0 bits 1-2, and 5-7 for AVX-512; CPUID.7.0:EBX AVX2 5,
    AVX512F 16) */
 NN__TARGET_XSAVE static int nn__cpu_level_read(void) {
@@ -2570,7 +2628,8 @@ NN__TARGET_XSAVE static int nn__cpu_level_read(void) {
     if ((x & 6) != 6) return 0;
     __cpuidex(r, 7, 0);
     if (!(r[1] & (1 << 5))) return 0;
-    return (r[1] & (1 << 16)) && (x & 0xE6) == 0xE6 ? 2 : 1;
+    if (!(r[1] & (1 << 16)) || (x & 0xE6) != 0xE6) return 1;
+    return (r[2] & (1 << 11)) ? 3 : 2; /* ECX 11: AVX512_VNNI */
 }
 /* read once (CPUID traps to the hypervisor in a VM): threads that race here
    store the same value */
@@ -13087,6 +13146,390 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
     return ferror(f) ? NN_ERR_IO : NN_OK;
 }
 #endif
+
+
+/* == 18. int8 quantized inference ======================================== */
+/* Quantized with round half away from zero, clamped: the one rule every
+   kernel's input goes through. */
+static int8_t nn__q8(float x, float inv) {
+    float t = x * inv;
+    if (t >= 127.0f) return 127;
+    if (t <= -127.0f) return -127;
+    if (!(t == t)) return 0;
+    return (int8_t)(int)(t < 0.0f ? t - 0.5f : t + 0.5f);
+}
+
+/* acc (B, out) = xq (B, kpad) wq^T, in int32: the plain twin */
+static void nn__qgemm_plain(int32_t *acc, const int8_t *xq, const nn_qlayer *L, int B) {
+    int b, o, k;
+    for (b = 0; b < B; b++)
+        for (o = 0; o < L->out; o++) {
+            const int8_t *x = xq + (size_t)b * L->kpad, *w = L->wq + (size_t)o * L->kpad;
+            int32_t s = 0;
+            for (k = 0; k < L->in; k++) s += (int32_t)x[k] * (int32_t)w[k];
+            acc[(size_t)b * L->out + o] = s;
+        }
+}
+
+#if NN__AVX2
+/* |x| as unsigned times w with x's sign moved onto it: pairs summed in int16
+   (at most 2 * 127 * 127, no saturation), then in int32 */
+NN__TARGET_AVX2_ONLY static void nn__qgemm_avx2(int32_t *acc, const int8_t *xq, const nn_qlayer *L, int B) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    int b, o, k, j;
+    for (b = 0; b < B; b++) {
+        const int8_t *x = xq + (size_t)b * L->kpad;
+        for (o = 0; o < L->out; o += 4) {
+            int n = NN__MIN(4, L->out - o);
+            __m256i s[4];
+            for (j = 0; j < 4; j++) s[j] = _mm256_setzero_si256();
+            for (k = 0; k < L->kpad; k += 32) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x + k));
+                __m256i ax = _mm256_sign_epi8(xv, xv);
+                for (j = 0; j < n; j++) {
+                    __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(L->wq + (size_t)(o + j) * L->kpad + k));
+                    __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv, xv));
+                    s[j] = _mm256_add_epi32(s[j], _mm256_madd_epi16(p, ones));
+                }
+            }
+            for (j = 0; j < n; j++) {
+                int32_t t[8];
+                _mm256_storeu_si256((__m256i *)(void *)t, s[j]);
+                acc[(size_t)b * L->out + o + j] = t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+            }
+        }
+    }
+}
+#endif
+
+#if NN__AVX512 && (defined(__GNUC__) || defined(__clang__))
+#define NN__VNNI 1
+#define NN__TARGET_VNNI __attribute__((target("avx512f,avx512vnni")))
+#elif NN__AVX512
+#define NN__VNNI 1 /* MSVC: intrinsics need no target */
+#define NN__TARGET_VNNI
+#else
+#define NN__VNNI 0
+#endif
+#if NN__VNNI
+/* vpdpbusd multiplies unsigned by signed bytes: x + 128 (x ^ 0x80) times w,
+   then 128 sum(w) off each sum */
+NN__TARGET_VNNI static void nn__qgemm_vnni(int32_t *acc, const int8_t *xq, const nn_qlayer *L, int B) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    int b, o, k, j;
+    for (b = 0; b < B; b++) {
+        const int8_t *x = xq + (size_t)b * L->kpad;
+        for (o = 0; o < L->out; o += 4) {
+            int n = NN__MIN(4, L->out - o);
+            __m512i s[4];
+            for (j = 0; j < 4; j++) s[j] = _mm512_setzero_si512();
+            for (k = 0; k < L->kpad; k += 64) {
+                __m512i xu = _mm512_xor_si512(_mm512_loadu_si512((const void *)(x + k)), flip);
+                for (j = 0; j < n; j++)
+                    s[j] = _mm512_dpbusd_epi32(s[j], xu, _mm512_loadu_si512((const void *)(L->wq + (size_t)(o + j) * L->kpad + k)));
+            }
+            for (j = 0; j < n; j++) { /* (not _mm512_reduce_add_epi32: g++ 12 warns inside it) */
+                int32_t t[16], sum = 0, i;
+                _mm512_storeu_si512((void *)t, s[j]);
+                for (i = 0; i < 16; i++) sum += t[i];
+                acc[(size_t)b * L->out + o + j] = sum - L->wsum[o + j];
+            }
+        }
+    }
+}
+static int nn__cpu_has_vnni(void) {
+#if NN__CPUID
+    return nn__cpu_level() >= 3;
+#else
+    __builtin_cpu_init();
+    return nn__cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+#endif
+}
+#endif
+
+#if NN__NEON
+/* products in int16 (at most 127 * 127), pairs added into int32 */
+static void nn__qgemm_neon(int32_t *acc, const int8_t *xq, const nn_qlayer *L, int B) {
+    int b, o, k;
+    for (b = 0; b < B; b++) {
+        const int8_t *x = xq + (size_t)b * L->kpad;
+        for (o = 0; o < L->out; o++) {
+            const int8_t *w = L->wq + (size_t)o * L->kpad;
+            int32x4_t s = vdupq_n_s32(0);
+            for (k = 0; k < L->kpad; k += 16) {
+                int8x16_t xv = vld1q_s8(x + k), wv = vld1q_s8(w + k);
+                s = vpadalq_s16(s, vmull_s8(vget_low_s8(xv), vget_low_s8(wv)));
+                s = vpadalq_s16(s, vmull_s8(vget_high_s8(xv), vget_high_s8(wv)));
+            }
+            acc[(size_t)b * L->out + o] = vgetq_lane_s32(s, 0) + vgetq_lane_s32(s, 1) + vgetq_lane_s32(s, 2) +
+                                          vgetq_lane_s32(s, 3);
+        }
+    }
+}
+#endif
+
+NNDEF const char *nn_qkernel_name(nn_qkernel k) {
+    switch (k) {
+    case NN_QKERNEL_AVX2: return "AVX2";
+    case NN_QKERNEL_VNNI: return "AVX-512 VNNI";
+    case NN_QKERNEL_NEON: return "NEON";
+    default: return "plain";
+    }
+}
+
+static nn_qkernel nn__qkernel_best(void) {
+#if NN__NEON
+    return NN_QKERNEL_NEON;
+#else
+#if NN__VNNI
+    if (nn__cpu_has_vnni()) return NN_QKERNEL_VNNI;
+#endif
+#if NN__AVX2
+    if (nn__cpu_has_avx2()) return NN_QKERNEL_AVX2;
+#endif
+    return NN_QKERNEL_PLAIN;
+#endif
+}
+
+/* The plan: which model layers make each quantized layer. first[i]: its
+   dense layer; last[i]: the last model layer it takes in (its output is the
+   next one's input); bn[i]: the batch norm folded in, or -1. */
+typedef struct nn__qplan {
+    int n, first[NN_QMAX_LAYERS], last[NN_QMAX_LAYERS], bn[NN_QMAX_LAYERS];
+    nn_act act[NN_QMAX_LAYERS];
+    float alpha[NN_QMAX_LAYERS];
+} nn__qplan;
+
+static nn_result nn__qplan_make(const nn_model *m, nn__qplan *p, char *err) {
+    int l;
+    p->n = 0;
+    for (l = 0; l < m->n_layers; l++) {
+        const nn_layer *ly = &m->layers[l];
+        int i = p->n - 1;
+        switch (ly->kind) {
+        case NN_LAYER_DENSE:
+            if (p->n == NN_QMAX_LAYERS)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: more than %d dense layers", NN_QMAX_LAYERS);
+            i = p->n++;
+            p->first[i] = p->last[i] = l;
+            p->bn[i] = -1;
+            p->act[i] = NN_ACT_IDENTITY;
+            p->alpha[i] = 0.0f;
+            break;
+        case NN_LAYER_BATCHNORM:
+            /* folded only straight after the dense layer, before any activation */
+            if (i < 0 || p->last[i] != l - 1 || p->bn[i] >= 0 || p->act[i] != NN_ACT_IDENTITY ||
+                m->layers[l - 1].kind != NN_LAYER_DENSE)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (batchnorm) does not follow a dense "
+                                "layer directly", l);
+            p->bn[i] = l;
+            p->last[i] = l;
+            break;
+        case NN_LAYER_ACT:
+            if (i < 0 || p->act[i] != NN_ACT_IDENTITY || ly->act == NN_ACT_SOFTMAX)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (activation %s) has no dense layer to "
+                                "join", l, nn_act_name(ly->act));
+            p->act[i] = ly->act;
+            p->alpha[i] = ly->alpha;
+            p->last[i] = l;
+            break;
+        case NN_LAYER_DROPOUT:
+        case NN_LAYER_FLATTEN:
+            if (i >= 0) p->last[i] = l; /* the identity in EVAL */
+            break;
+        default:
+            return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (%s) has no int8 form yet", l,
+                            nn__layer_kind_name(ly->kind));
+        }
+    }
+    if (p->n == 0) return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: the model has no dense layer");
+    if (m->layers[0].kind != NN_LAYER_DENSE && m->layers[0].kind != NN_LAYER_FLATTEN)
+        return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: the model must start with a dense layer");
+    return NN_OK;
+}
+
+static size_t nn__qbytes(const nn_model *m, const nn__qplan *p, int max_batch, size_t *wbytes) {
+    size_t total = 0, w = 0, widest_k = 0, widest = 0;
+    int i;
+    for (i = 0; i < p->n; i++) {
+        const nn_layer *ly = &m->layers[p->first[i]];
+        size_t kpad = ((size_t)ly->in + 63) / 64 * 64, out = (size_t)ly->out;
+        size_t one = nn_arena_bytes_for(out * kpad) + 4 * nn_arena_bytes_for(out * 4);
+        total += one;
+        w += out * (size_t)ly->in + 2 * out * sizeof(float) + sizeof(float); /* wq, s_w, b; s_x */
+        widest_k = NN__MAX(widest_k, kpad);
+        widest = NN__MAX(widest, out);
+    }
+    total += nn_arena_bytes_for((size_t)max_batch * widest_k) + 3 * nn_arena_bytes_for((size_t)max_batch * widest * 4);
+    if (wbytes) *wbytes = w;
+    return total;
+}
+
+NNDEF size_t nn_qmodel_arena_bytes(const nn_model *m, int max_batch) {
+    nn__qplan p;
+    if (!m || max_batch < 1 || max_batch > (1 << 20) || nn__qplan_make(m, &p, NULL) != NN_OK) return 0;
+    return nn__qbytes(m, &p, max_batch, NULL);
+}
+
+NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_tensor calib, int max_batch) {
+    nn__qplan p;
+    nn_qmodel t;
+    nn_mode mode;
+    float amax[NN_QMAX_LAYERS];
+    size_t mark, need, wbytes, widest_k = 0, widest = 0;
+    int i, r0, N;
+    nn_result r;
+    if (!q) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena || !m) return nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "quantize: arena or model is NULL");
+    r = nn__qplan_make(m, &p, q->error);
+    if (r != NN_OK) return r;
+    if (max_batch < 1 || max_batch > (1 << 20))
+        return nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "quantize: max_batch %d (1..%d)", max_batch, 1 << 20);
+    if (!calib.data || calib.rank < 1 || calib.shape[0] < 1 || nn_tensor_row_size(calib) != m->inputs)
+        return nn__fail(q->error, NN_ERR_SHAPE_MISMATCH, "quantize: calibration data must be (N >= 1, %d)", m->inputs);
+    need = nn__qbytes(m, &p, max_batch, &wbytes);
+    if (arena->cap - arena->used < need)
+        return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "quantize: the arena has %lu bytes free, %lu needed",
+                        (unsigned long)(arena->cap - arena->used), (unsigned long)need);
+    /* calibration: the largest |input| of every quantized layer, in EVAL */
+    for (i = 0; i < p.n; i++) amax[i] = 0.0f;
+    mode = m->mode;
+    nn_model_set_mode(m, NN_MODE_EVAL);
+    N = calib.shape[0];
+    for (r0 = 0; r0 < N; r0 += m->max_batch) {
+        int b = NN__MIN(m->max_batch, N - r0), j;
+        nn_tensor in = nn_tensor_rows(nn_tensor_2d(calib.data, N, m->inputs), r0, b);
+        if (!nn_model_forward(m, in).data) {
+            nn_model_set_mode(m, mode);
+            memcpy(q->error, m->error, NN_ERROR_MAX);
+            return NN_ERR_INVALID_ARGUMENT;
+        }
+        for (i = 0; i < p.n; i++) {
+            const float *v = i ? m->layers[p.last[i - 1]].y.data : in.data;
+            size_t n = (size_t)b * (size_t)m->layers[p.first[i]].in;
+            for (j = 0; (size_t)j < n; j++) {
+                float a = v[j] < 0.0f ? -v[j] : v[j];
+                if (a > amax[i]) amax[i] = a; /* NaN never wins */
+            }
+        }
+    }
+    nn_model_set_mode(m, mode);
+    /* the weights, batch norm folded in, one scale per output */
+    NN__ZERO(t);
+    mark = nn_arena_mark(arena);
+    t.n_layers = p.n;
+    t.inputs = m->inputs;
+    t.max_batch = max_batch;
+    t.kernel = nn__qkernel_best();
+    t.weight_bytes = wbytes;
+    for (i = 0; i < p.n; i++) {
+        const nn_layer *ly = &m->layers[p.first[i]], *bn = p.bn[i] >= 0 ? &m->layers[p.bn[i]] : NULL;
+        nn_qlayer *L = &t.layers[i];
+        int o, k;
+        L->in = ly->in;
+        L->out = ly->out;
+        L->kpad = (ly->in + 63) / 64 * 64;
+        L->act = p.act[i];
+        L->alpha = p.alpha[i];
+        L->in_scale = amax[i] > 0.0f ? amax[i] / 127.0f : 1.0f;
+        L->wq = (int8_t *)nn_arena_alloc(arena, (size_t)L->out * (size_t)L->kpad);
+        L->wscale = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)L->out);
+        L->scale = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)L->out);
+        L->bias = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)L->out);
+        L->wsum = (int32_t *)nn_arena_alloc(arena, sizeof(int32_t) * (size_t)L->out);
+        if (!L->wq || !L->wscale || !L->scale || !L->bias || !L->wsum) {
+            nn_arena_rewind(arena, mark);
+            return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "quantize: arena full");
+        }
+        t.float_weight_bytes += sizeof(float) * ((size_t)L->out * (size_t)L->in + (size_t)L->out);
+        memset(L->wq, 0, (size_t)L->out * (size_t)L->kpad);
+        for (o = 0; o < L->out; o++) {
+            /* y = x w^T + b, then (EVAL) y a + sh with a = gamma rstd, sh = beta - mean a */
+            float a = 1.0f, sh = 0.0f, wmax = 0.0f, inv, b = ly->b.data ? ly->b.data[o] : 0.0f;
+            const float *w = ly->w.data + (size_t)o * L->in;
+            int32_t sum = 0;
+            if (bn) {
+                a = (float)(1.0 / sqrt((double)bn->running_var[o] + bn->eps)) * bn->w.data[o];
+                sh = bn->b.data[o] - bn->running_mean[o] * a;
+            }
+            for (k = 0; k < L->in; k++) {
+                float v = w[k] * a;
+                v = v < 0.0f ? -v : v;
+                if (v > wmax) wmax = v;
+            }
+            L->wscale[o] = wmax > 0.0f ? wmax / 127.0f : 1.0f;
+            inv = 1.0f / L->wscale[o];
+            for (k = 0; k < L->in; k++) {
+                int8_t v = nn__q8(w[k] * a, inv);
+                L->wq[(size_t)o * L->kpad + k] = v;
+                sum += v;
+            }
+            L->wsum[o] = 128 * sum;
+            L->scale[o] = L->in_scale * L->wscale[o];
+            L->bias[o] = b * a + sh;
+        }
+        widest_k = NN__MAX(widest_k, (size_t)L->kpad);
+        widest = NN__MAX(widest, (size_t)L->out);
+    }
+    t.outputs = t.layers[p.n - 1].out;
+    t.xq = (int8_t *)nn_arena_alloc(arena, (size_t)max_batch * widest_k);
+    t.acc = (int32_t *)nn_arena_alloc(arena, sizeof(int32_t) * (size_t)max_batch * widest);
+    t.buf[0] = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)max_batch * widest);
+    t.buf[1] = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)max_batch * widest);
+    if (!t.xq || !t.acc || !t.buf[0] || !t.buf[1]) {
+        nn_arena_rewind(arena, mark);
+        return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "quantize: arena full");
+    }
+    *q = t;
+    return NN_OK;
+}
+
+NNDEF nn_tensor nn_qmodel_forward(nn_qmodel *q, nn_tensor x) {
+    nn_tensor none, cur;
+    int B, i, b, k, o;
+    NN__ZERO(none);
+    if (!q || !x.data || x.rank < 1 || x.rank > NN_MAX_RANK) {
+        if (q) nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "int8 forward: input %s", x.data ? "rank" : "data is NULL");
+        return none;
+    }
+    B = x.shape[0];
+    if (B < 1 || B > q->max_batch || nn_tensor_row_size(x) != q->inputs) {
+        nn__fail(q->error, NN_ERR_SHAPE_MISMATCH, "int8 forward: (%d, %d), the model takes (1..%d, %d)", B,
+                 nn_tensor_row_size(x), q->max_batch, q->inputs);
+        return none;
+    }
+    cur = nn_tensor_2d(x.data, B, q->inputs);
+    for (i = 0; i < q->n_layers; i++) {
+        const nn_qlayer *L = &q->layers[i];
+        float inv = 1.0f / L->in_scale, *y = q->buf[i & 1];
+        nn_tensor out = nn_tensor_2d(y, B, L->out);
+        for (b = 0; b < B; b++) {
+            const float *xr = cur.data + (size_t)b * L->in;
+            int8_t *xq = q->xq + (size_t)b * L->kpad;
+            for (k = 0; k < L->in; k++) xq[k] = nn__q8(xr[k], inv);
+            for (; k < L->kpad; k++) xq[k] = 0;
+        }
+        switch (q->kernel) {
+#if NN__VNNI
+        case NN_QKERNEL_VNNI: nn__qgemm_vnni(q->acc, q->xq, L, B); break;
+#endif
+#if NN__AVX2
+        case NN_QKERNEL_AVX2: nn__qgemm_avx2(q->acc, q->xq, L, B); break;
+#endif
+#if NN__NEON
+        case NN_QKERNEL_NEON: nn__qgemm_neon(q->acc, q->xq, L, B); break;
+#endif
+        default: nn__qgemm_plain(q->acc, q->xq, L, B); break;
+        }
+        for (b = 0; b < B; b++)
+            for (o = 0; o < L->out; o++)
+                y[(size_t)b * L->out + o] = (float)q->acc[(size_t)b * L->out + o] * L->scale[o] + L->bias[o];
+        if (L->act != NN_ACT_IDENTITY) nn_act_forward(L->act, L->alpha, out, out);
+        cur = out;
+    }
+    q->error[0] = '\0';
+    return cur;
+}
 
 #ifdef _MSC_VER
 #pragma warning(pop)

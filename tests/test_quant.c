@@ -1,0 +1,438 @@
+/* test_quant.c - int8 quantized inference (section 18): every kernel the CPU has
+   gives the plain twin's bits on odd sizes and batch 1; each quantized layer's
+   output stays within a stated tolerance of the float model's; batch norm is
+   folded into the weights; the calibration leaves the model as it was; what
+   cannot be quantized is refused with a message; and, with NN_TEST_FASHION,
+   an MLP trained on Fashion-MNIST loses at most 0.5 points of test accuracy.
+
+   Built by `make test` in every configuration of the matrix (the Fashion-MNIST
+   test in one: it needs the data set and stb_image's inflate). */
+#ifndef NN_TEST_LINKED
+#define NN_IMPLEMENTATION
+#endif
+#include "../nn.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *falloc(size_t n) {
+    float *p = (float *)calloc(n ? n : 1, sizeof(float));
+    if (!p) abort();
+    return p;
+}
+static void fill(nn_rng *r, float *x, size_t n, float lo, float hi) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = lo + (hi - lo) * nn_rng_uniform(r);
+}
+
+/* A model with everything int8 takes: dense + batch norm + ReLU + dropout,
+   dense with its own tanh, dense + GELU layer, a last dense; trained a few
+   steps so the batch norm's running statistics are not the defaults. */
+typedef struct {
+    nn_arena arena;
+    nn_model m;
+    nn_layer_desc l[8];
+} qcase;
+static int qcase_make(qcase *c, int in, int h1, int h2, int out, int max_batch) {
+    nn_model_desc md;
+    nn_optim_desc od;
+    nn_optim opt;
+    nn_rng r;
+    float *x;
+    int *y, s, i;
+    c->l[0] = nn_dense(h1, NN_ACT_IDENTITY);
+    c->l[1] = nn_batchnorm();
+    c->l[2] = nn_activation(NN_ACT_RELU);
+    c->l[3] = nn_dropout(0.2f);
+    c->l[4] = nn_dense(h2, NN_ACT_TANH);
+    c->l[5] = nn_dense(h2, NN_ACT_IDENTITY);
+    c->l[6] = nn_activation(NN_ACT_GELU);
+    c->l[7] = nn_dense(out, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = in; md.max_batch = max_batch; md.layers = c->l; md.n_layers = 8; md.seed = 3;
+    od = nn_optim_desc_default(NN_OPTIM_ADAM);
+    od.lr = 0.01f;
+    if (nn_arena_init_heap(&c->arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ||
+        nn_model_init(&c->m, &c->arena, &md) || nn_optim_init(&opt, &c->arena, &od, c->m.n_params))
+        return 0;
+    x = falloc((size_t)max_batch * in);
+    y = (int *)calloc((size_t)max_batch, sizeof(int));
+    nn_rng_seed(&r, 9);
+    for (s = 0; s < 5; s++) {
+        nn_tensor z;
+        fill(&r, x, (size_t)max_batch * in, -1.0f, 1.0f);
+        for (i = 0; i < max_batch; i++) y[i] = (int)(nn_rng_u64(&r) % (uint64_t)out);
+        z = nn_model_forward(&c->m, nn_tensor_2d(x, max_batch, in));
+        if (out > 1) nn_loss_cross_entropy(nn_model_output_grad(&c->m), z, y);
+        else nn_loss_mse(nn_model_output_grad(&c->m), z, nn_tensor_2d(x, max_batch, 1));
+        nn_model_zero_grad(&c->m);
+        nn_model_backward(&c->m, nn_model_output_grad(&c->m));
+        nn_optim_step(&opt, c->m.params, c->m.grads, c->m.n_params);
+    }
+    nn_model_set_mode(&c->m, NN_MODE_EVAL);
+    free(x);
+    free(y);
+    return 1;
+}
+
+static int quantize(nn_qmodel *q, nn_arena *a, nn_model *m, const float *calib, int n, int max_batch) {
+    size_t need = nn_qmodel_arena_bytes(m, max_batch);
+    if (!need || nn_arena_init_heap(a, need) != NN_OK) return 0;
+    if (nn_qmodel_init(q, a, m, nn_tensor_2d((float *)(size_t)calib, n, m->inputs), max_batch) != NN_OK) {
+        TEST_NOTE("qmodel_init: %s", q->error);
+        return 0;
+    }
+    CHECKF(a->used == need, "nn_qmodel_arena_bytes %lu, init took %lu", (unsigned long)need, (unsigned long)a->used);
+    return 1;
+}
+
+/* the kernels this build and this CPU can run, the plain one first */
+static int kernels(const nn_qmodel *q, nn_qkernel *k) {
+    int n = 0;
+    k[n++] = NN_QKERNEL_PLAIN;
+    if (q->kernel == NN_QKERNEL_NEON) k[n++] = NN_QKERNEL_NEON;
+    if (q->kernel == NN_QKERNEL_AVX2 || q->kernel == NN_QKERNEL_VNNI) k[n++] = NN_QKERNEL_AVX2;
+    if (q->kernel == NN_QKERNEL_VNNI) k[n++] = NN_QKERNEL_VNNI;
+    return n;
+}
+
+static void test_quant_kernels_same_bits(void) {
+    static const int ins[] = {1, 3, 17, 33, 64, 65, 130};
+    static const int outs[] = {1, 3, 5, 17};
+    size_t ii, oi;
+    int ran = 0;
+    nn_qkernel best = NN_QKERNEL_PLAIN;
+    for (ii = 0; ii < sizeof ins / sizeof ins[0]; ii++)
+        for (oi = 0; oi < sizeof outs / sizeof outs[0]; oi++) {
+            int in = ins[ii], out = outs[oi], B = 7, n, k, b;
+            qcase c;
+            nn_qmodel q;
+            nn_arena qa;
+            nn_qkernel ks[4];
+            nn_rng r;
+            float *calib = falloc((size_t)64 * in), *x = falloc((size_t)B * in), *ref = falloc((size_t)B * out);
+            nn_rng_seed(&r, (uint64_t)(in * 100 + out));
+            fill(&r, calib, (size_t)64 * in, -1.0f, 1.0f);
+            fill(&r, x, (size_t)B * in, -1.2f, 1.2f); /* some beyond the calibrated range: clamped */
+            if (!CHECK(qcase_make(&c, in, 9, 6, out, 16)) || !CHECK(quantize(&q, &qa, &c.m, calib, 64, B))) return;
+            n = kernels(&q, ks);
+            best = q.kernel;
+            for (k = 0; k < n; k++) {
+                nn_tensor y;
+                q.kernel = ks[k];
+                y = nn_qmodel_forward(&q, nn_tensor_2d(x, B, in));
+                if (!CHECK(y.data != NULL)) break;
+                if (k == 0) memcpy(ref, y.data, sizeof(float) * (size_t)B * out);
+                else
+                    CHECKF(memcmp(ref, y.data, sizeof(float) * (size_t)B * out) == 0,
+                           "in %d out %d: %s differs from the plain kernel", in, out, nn_qkernel_name(ks[k]));
+                /* batch 1: each row alone gives the same bits */
+                for (b = 0; b < B; b++) {
+                    nn_tensor y1 = nn_qmodel_forward(&q, nn_tensor_2d(x + (size_t)b * in, 1, in));
+                    CHECKF(y1.data && memcmp(y1.data, ref + (size_t)b * out, sizeof(float) * (size_t)out) == 0,
+                           "in %d out %d row %d: batch 1 differs (%s)", in, out, b, nn_qkernel_name(ks[k]));
+                }
+                ran++;
+            }
+            nn_arena_deinit(&qa);
+            nn_arena_deinit(&c.arena);
+            free(calib);
+            free(x);
+            free(ref);
+        }
+    TEST_NOTE("%d kernel runs compared with the plain twin (best here: %s)", ran, nn_qkernel_name(best));
+}
+
+/* Each quantized layer's output against the float model's at the same place
+   (q.n_layers cut short gives the output of a layer). Stated tolerance: the
+   largest difference within 2.5% of the layer's largest |output| (8-bit steps
+   of 1/127 on the weights and the input of each layer add up over layers). */
+static void test_quant_layers_close_to_float(void) {
+    enum { IN = 61, B = 32, CAL = 300 };
+    qcase c;
+    nn_qmodel q;
+    nn_arena qa;
+    nn_rng r;
+    float *calib = falloc((size_t)CAL * IN), *x = falloc((size_t)B * IN);
+    /* the model layer each int8 layer ends with (a dense layer's own
+       activation is a layer of the model after it) */
+    static const int last_of[4] = {3, 5, 7, 8};
+    int i, n;
+    nn_rng_seed(&r, 21);
+    fill(&r, calib, (size_t)CAL * IN, -1.0f, 1.0f);
+    fill(&r, x, (size_t)B * IN, -1.0f, 1.0f);
+    if (!CHECK(qcase_make(&c, IN, 48, 24, 10, 64)) || !CHECK(quantize(&q, &qa, &c.m, calib, CAL, B))) return;
+    CHECK_EQ_INT(q.n_layers, 4);
+    n = q.n_layers;
+    nn_model_forward(&c.m, nn_tensor_2d(x, B, IN));
+    for (i = 0; i < n; i++) {
+        const float *f = c.m.layers[last_of[i]].y.data;
+        nn_tensor y;
+        double worst = 0.0, big = 0.0;
+        int k, cnt = B * q.layers[i].out;
+        q.n_layers = i + 1;
+        y = nn_qmodel_forward(&q, nn_tensor_2d(x, B, IN));
+        if (!CHECK(y.data != NULL)) break;
+        for (k = 0; k < cnt; k++) {
+            double d = fabs((double)y.data[k] - (double)f[k]);
+            if (d > worst || d != d) worst = d;
+            if (fabs((double)f[k]) > big) big = fabs((double)f[k]);
+        }
+        CHECKF(worst <= 0.025 * big, "int8 layer %d: largest difference %.4g, %.2f%% of max |y| %.4g", i, worst,
+               100.0 * worst / big, big);
+        TEST_NOTE("int8 layer %d (%d -> %d): largest difference %.3g = %.2f%% of max |y| (tolerance 2.5%%)", i,
+                  q.layers[i].in, q.layers[i].out, worst, 100.0 * worst / big);
+    }
+    q.n_layers = n;
+    nn_arena_deinit(&qa);
+    nn_arena_deinit(&c.arena);
+    free(calib);
+    free(x);
+}
+
+/* Folding: a dense + batch norm quantized equals, within int8 steps, the
+   same dense with the folded weights computed here by hand */
+static void test_quant_fold_and_sizes(void) {
+    enum { IN = 100, H = 40, CAL = 200 };
+    qcase c;
+    nn_qmodel q;
+    nn_arena qa;
+    nn_rng r;
+    const nn_layer *d, *bn;
+    float *calib = falloc((size_t)CAL * IN);
+    int o, k;
+    double worst = 0.0;
+    nn_rng_seed(&r, 4);
+    fill(&r, calib, (size_t)CAL * IN, -1.0f, 1.0f);
+    if (!CHECK(qcase_make(&c, IN, H, 12, 3, 64)) || !CHECK(quantize(&q, &qa, &c.m, calib, CAL, 8))) return;
+    d = &c.m.layers[0];
+    bn = &c.m.layers[1];
+    CHECK(bn->running_var[0] != 1.0f); /* the statistics moved */
+    for (o = 0; o < H; o++) {
+        double a = (double)bn->w.data[o] / sqrt((double)bn->running_var[o] + bn->eps);
+        double b = ((double)d->b.data[o] - bn->running_mean[o]) * a + bn->b.data[o];
+        for (k = 0; k < IN; k++) {
+            double want = d->w.data[(size_t)o * IN + k] * a;
+            double got = (double)q.layers[0].wq[(size_t)o * q.layers[0].kpad + k] * q.layers[0].wscale[o];
+            double e = fabs(got - want) / q.layers[0].wscale[o];
+            if (e > worst) worst = e;
+        }
+        CHECK_CLOSE(q.layers[0].bias[o], b, 1e-5, 1e-6);
+    }
+    CHECKF(worst <= 0.5 + 1e-3, "a folded weight is %.3f steps from its int8 value (at most half a step)", worst);
+    /* weights: a byte for a float, plus a scale per output (small layers
+       here: 3.6x; a 784-wide layer: 3.95x) */
+    CHECKF(q.float_weight_bytes >= 3 * q.weight_bytes, "int8 weights %lu bytes, float %lu",
+           (unsigned long)q.weight_bytes, (unsigned long)q.float_weight_bytes);
+    /* the model is as it was: EVAL, and the same outputs as before quantizing */
+    CHECK(c.m.mode == NN_MODE_EVAL);
+    nn_arena_deinit(&qa);
+    nn_arena_deinit(&c.arena);
+    free(calib);
+}
+
+static void test_quant_refusals(void) {
+    qcase c;
+    nn_qmodel q;
+    nn_arena qa, small;
+    nn_model conv;
+    nn_arena ca;
+    nn_layer_desc cl[3];
+    nn_model_desc md;
+    float calib[4 * 16], x[16];
+    unsigned char mem[256];
+    size_t used;
+    nn_mode before;
+    memset(calib, 0, sizeof calib);
+    memset(x, 0, sizeof x);
+    memset(&q, 0, sizeof q);
+    if (!CHECK(qcase_make(&c, 16, 8, 4, 2, 8))) return;
+    /* the calibration restores the model's mode */
+    nn_model_set_mode(&c.m, NN_MODE_TRAIN);
+    before = c.m.mode;
+    CHECK(nn_arena_init_heap(&qa, nn_qmodel_arena_bytes(&c.m, 4)) == NN_OK);
+    CHECK_EQ_INT(nn_qmodel_init(&q, &qa, &c.m, nn_tensor_2d(calib, 4, 16), 4), NN_OK);
+    CHECK(c.m.mode == before);
+    /* wrong shapes: a clear error, nothing computed */
+    CHECK_EQ_INT(nn_qmodel_init(&q, &qa, &c.m, nn_tensor_2d(calib, 4, 15), 4), NN_ERR_SHAPE_MISMATCH);
+    CHECK(strstr(q.error, "calibration") != NULL);
+    CHECK(nn_qmodel_forward(&q, nn_tensor_2d(x, 5, 16)).data == NULL); /* batch over 4 */
+    CHECK(strstr(q.error, "int8 forward") != NULL);
+    CHECK(nn_qmodel_forward(&q, nn_tensor_2d(x, 1, 15)).data == NULL);
+    CHECK(nn_qmodel_forward(&q, nn_tensor_2d(NULL, 1, 16)).data == NULL);
+    CHECK(nn_qmodel_forward(&q, nn_tensor_2d(x, 1, 16)).data != NULL);
+    /* an arena too small: refused, and the arena as it was */
+    CHECK(nn_arena_init(&small, mem, sizeof mem) == NN_OK);
+    used = small.used;
+    CHECK_EQ_INT(nn_qmodel_init(&q, &small, &c.m, nn_tensor_2d(calib, 4, 16), 4), NN_ERR_OUT_OF_MEMORY);
+    CHECK(small.used == used);
+    /* a layer with no int8 form: refused by name */
+    cl[0] = nn_conv2d(2, 3, 1, 1, NN_ACT_RELU);
+    cl[1] = nn_flatten();
+    cl[2] = nn_dense(3, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = 16; md.max_batch = 2; md.layers = cl; md.n_layers = 3; md.seed = 1;
+    md.input_shape[0] = 1; md.input_shape[1] = 4; md.input_shape[2] = 4;
+    if (CHECK(nn_arena_init_heap(&ca, nn_model_arena_bytes(&md)) == NN_OK) && CHECK(nn_model_init(&conv, &ca, &md) == NN_OK)) {
+        CHECK_EQ_INT(nn_qmodel_arena_bytes(&conv, 2), 0);
+        CHECK_EQ_INT(nn_qmodel_init(&q, &qa, &conv, nn_tensor_2d(calib, 4, 16), 2), NN_ERR_UNSUPPORTED);
+        CHECKF(strstr(q.error, "conv2d") != NULL, "message: %s", q.error);
+        nn_arena_deinit(&ca);
+    }
+    nn_arena_deinit(&qa);
+    nn_arena_deinit(&c.arena);
+}
+
+/* NaN and huge inputs quantize to 0 and to the clamp, never to undefined
+   conversions (the sanitizer builds would see them) */
+static void test_quant_hostile_values(void) {
+    qcase c;
+    nn_qmodel q;
+    nn_arena qa;
+    float calib[8 * 5], x[2 * 5];
+    nn_tensor y;
+    int i;
+    for (i = 0; i < 40; i++) calib[i] = (float)(i % 7) * 0.1f;
+    if (!CHECK(qcase_make(&c, 5, 4, 4, 2, 8)) || !CHECK(quantize(&q, &qa, &c.m, calib, 8, 2))) return;
+    for (i = 0; i < 10; i++) x[i] = i % 2 ? NAN : 1e30f;
+    x[3] = -INFINITY;
+    y = nn_qmodel_forward(&q, nn_tensor_2d(x, 2, 5));
+    CHECK(y.data != NULL);
+    if (y.data) CHECK(y.data[0] == y.data[0] && y.data[3] == y.data[3]);
+    nn_arena_deinit(&qa);
+    nn_arena_deinit(&c.arena);
+}
+
+#ifdef NN_TEST_FASHION
+/* The accuracy target on real data: an MLP (784-256-BN-ReLU-dropout-128-BN-
+   ReLU-10) trained 2 epochs on Fashion-MNIST, quantized with 500 training
+   images; test accuracy of both on the 10,000 test images. */
+#include <stdio.h>
+#include <time.h>
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG /* its zlib inflate is what is used */
+#include <stb/stb_image.h>
+static nn_result fashion_inflate(void *dst, size_t dst_len, const void *src, size_t src_len) {
+    int n = stbi_zlib_decode_noheader_buffer((char *)dst, (int)dst_len, (const char *)src, (int)src_len);
+    return n == (int)dst_len ? NN_OK : NN_ERR_CORRUPT;
+}
+static int accuracy(nn_tensor (*fwd)(void *, nn_tensor), void *obj, const float *x, const unsigned char *labels, int n,
+                    int bs) {
+    int r0, right = 0, i, k;
+    for (r0 = 0; r0 < n; r0 += bs) {
+        int b = n - r0 < bs ? n - r0 : bs;
+        nn_tensor z = fwd(obj, nn_tensor_2d((float *)(size_t)(x + (size_t)r0 * 784), b, 784));
+        for (i = 0; i < b; i++) {
+            int best = 0;
+            for (k = 1; k < 10; k++)
+                if (z.data[i * 10 + k] > z.data[i * 10 + best]) best = k;
+            right += best == labels[r0 + i];
+        }
+    }
+    return right;
+}
+static nn_tensor fwd_float(void *m, nn_tensor x) { return nn_model_forward((nn_model *)m, x); }
+static nn_tensor fwd_int8(void *q, nn_tensor x) { return nn_qmodel_forward((nn_qmodel *)q, x); }
+
+static void test_quant_fashion_accuracy(void) {
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    char path[256];
+    nn_idx tx, ty, sx, sy;
+    float *xtr, *xte, *bx;
+    int *by, e, s, i, n_tr, n_te, right_f, right_q;
+    nn_layer_desc l[9];
+    nn_model_desc md;
+    nn_optim_desc od;
+    nn_arena arena, qa;
+    nn_model m;
+    nn_optim opt;
+    nn_qmodel q;
+    nn_rng r;
+    double t0, tf, tq;
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    if (nn_idx_load(&tx, path, fashion_inflate) != NN_OK) {
+        TEST_NOTE("Fashion-MNIST not found in %s (apt-get install dataset-fashion-mnist): not run", dir);
+        CHECK(0);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte.gz", dir);
+    CHECK(nn_idx_load(&ty, path, fashion_inflate) == NN_OK);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
+    CHECK(nn_idx_load(&sx, path, fashion_inflate) == NN_OK);
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", dir);
+    CHECK(nn_idx_load(&sy, path, fashion_inflate) == NN_OK);
+    n_tr = tx.dims[0];
+    n_te = sx.dims[0];
+    xtr = falloc((size_t)n_tr * 784);
+    xte = falloc((size_t)n_te * 784);
+    for (i = 0; i < n_tr * 784; i++) xtr[i] = tx.data[i] / 255.0f;
+    for (i = 0; i < n_te * 784; i++) xte[i] = sx.data[i] / 255.0f;
+    l[0] = nn_dense(256, NN_ACT_IDENTITY); l[1] = nn_batchnorm(); l[2] = nn_activation(NN_ACT_RELU);
+    l[3] = nn_dropout(0.2f);
+    l[4] = nn_dense(128, NN_ACT_IDENTITY); l[5] = nn_batchnorm(); l[6] = nn_activation(NN_ACT_RELU);
+    l[7] = nn_dropout(0.2f);
+    l[8] = nn_dense(10, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = 784; md.max_batch = 128; md.layers = l; md.n_layers = 9; md.seed = 42;
+    od = nn_optim_desc_default(NN_OPTIM_ADAM);
+    od.lr = 2e-3f;
+    CHECK(nn_arena_init_heap(&arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ==
+          NN_OK);
+    CHECK(nn_model_init(&m, &arena, &md) == NN_OK && nn_optim_init(&opt, &arena, &od, m.n_params) == NN_OK);
+    bx = falloc((size_t)128 * 784);
+    by = (int *)calloc(128, sizeof(int));
+    nn_rng_seed(&r, 1);
+    for (e = 0; e < 2; e++)
+        for (s = 0; s < n_tr / 128; s++) {
+            nn_tensor z;
+            for (i = 0; i < 128; i++) {
+                int k = (int)(nn_rng_u64(&r) % (uint64_t)n_tr);
+                memcpy(bx + (size_t)i * 784, xtr + (size_t)k * 784, sizeof(float) * 784);
+                by[i] = ty.data[k];
+            }
+            z = nn_model_forward(&m, nn_tensor_2d(bx, 128, 784));
+            nn_loss_cross_entropy(nn_model_output_grad(&m), z, by);
+            nn_model_zero_grad(&m);
+            nn_model_backward(&m, nn_model_output_grad(&m));
+            nn_optim_step(&opt, m.params, m.grads, m.n_params);
+        }
+    nn_model_set_mode(&m, NN_MODE_EVAL);
+    right_f = accuracy(fwd_float, &m, xte, sy.data, n_te, 128);
+    CHECK(nn_arena_init_heap(&qa, nn_qmodel_arena_bytes(&m, 128)) == NN_OK);
+    CHECK_EQ_INT(nn_qmodel_init(&q, &qa, &m, nn_tensor_2d(xtr, 500, 784), 128), NN_OK);
+    right_q = accuracy(fwd_int8, &q, xte, sy.data, n_te, 128);
+    CHECKF(right_f - right_q <= n_te / 200, "int8 test accuracy %.2f%%, float %.2f%%: more than 0.5 points lost",
+           100.0 * right_q / n_te, 100.0 * right_f / n_te);
+    CHECK(right_f > n_te * 8 / 10); /* the float model learned */
+    /* batch-1 latency, for the record (the bench holds the measured ratio) */
+    t0 = (double)clock();
+    for (i = 0; i < 2000; i++) nn_model_forward(&m, nn_tensor_2d(xte + (size_t)(i % 100) * 784, 1, 784));
+    tf = ((double)clock() - t0) / CLOCKS_PER_SEC / 2000;
+    t0 = (double)clock();
+    for (i = 0; i < 2000; i++) nn_qmodel_forward(&q, nn_tensor_2d(xte + (size_t)(i % 100) * 784, 1, 784));
+    tq = ((double)clock() - t0) / CLOCKS_PER_SEC / 2000;
+    TEST_NOTE("Fashion-MNIST test accuracy: float %.2f%%, int8 %.2f%% (%s kernel); weights %lu -> %lu bytes (%.2fx); "
+              "batch 1: float %.1f us, int8 %.1f us", 100.0 * right_f / n_te, 100.0 * right_q / n_te,
+              nn_qkernel_name(q.kernel), (unsigned long)q.float_weight_bytes, (unsigned long)q.weight_bytes,
+              (double)q.float_weight_bytes / (double)q.weight_bytes, 1e6 * tf, 1e6 * tq);
+    nn_arena_deinit(&qa);
+    nn_arena_deinit(&arena);
+    nn_idx_free(&tx); nn_idx_free(&ty); nn_idx_free(&sx); nn_idx_free(&sy);
+    free(xtr); free(xte); free(bx); free(by);
+}
+#endif
+
+static const test_case tests[] = {
+    TEST(test_quant_kernels_same_bits),
+    TEST(test_quant_layers_close_to_float),
+    TEST(test_quant_fold_and_sizes),
+    TEST(test_quant_refusals),
+    TEST(test_quant_hostile_values),
+#ifdef NN_TEST_FASHION
+    TEST(test_quant_fashion_accuracy),
+#endif
+};
+
+int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
