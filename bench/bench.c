@@ -1066,6 +1066,94 @@ static int mode_threads(int batch, int reps, int steps, const char *dir) {
     return 0;
 }
 
+/* ---- int8: the quantized flagship MLP against its float self ------------- */
+/* examples/fashion_mnist.c's MLP, 784-512-BN-ReLU-dropout-256-BN-ReLU-dropout-10
+   (random weights: the time does not depend on them), quantized with 500
+   training images; batch-1 latency of nn_model_forward (float) and
+   nn_qmodel_forward (int8), 1 thread, thread CPU time, alternating rep by rep;
+   batch 256 samples/s for context. */
+static double int8_rep(nn_model *m, nn_qmodel *q, const float *x, int n, int batch, double min_s) {
+    double t0 = tcpu(), t;
+    long calls = 0;
+    int start = 0;
+    volatile float sink = 0.0f;
+    do {
+        int k;
+        for (k = 0; k < 64; k++, calls++) {
+            nn_tensor in;
+            if (start + batch > n) start = 0;
+            in = nn_tensor_2d((float *)(size_t)(x + (size_t)start * IN), batch, IN);
+            sink += m ? nn_model_forward(m, in).data[0] : nn_qmodel_forward(q, in).data[0];
+            start += batch;
+        }
+        t = tcpu() - t0;
+    } while (t < min_s);
+    (void)sink;
+    return t / (double)calls;
+}
+static int mode_int8(int reps, double min_s, const char *dir) {
+    nn_layer_desc l[9];
+    nn_model_desc md;
+    nn_arena arena, qa;
+    nn_model m;
+    nn_qmodel q;
+    nn_idx tr, te;
+    float *cal, *x;
+    double *f1 = (double *)xalloc(sizeof(double) * (size_t)reps), *q1 = (double *)xalloc(sizeof(double) * (size_t)reps);
+    double *f256 = (double *)xalloc(sizeof(double) * (size_t)reps), *q256 = (double *)xalloc(sizeof(double) * (size_t)reps);
+    double *pr = (double *)xalloc(sizeof(double) * (size_t)reps);
+    int i, n;
+    load(&tr, dir, "train-images-idx3-ubyte.gz");
+    load(&te, dir, "t10k-images-idx3-ubyte.gz");
+    n = te.dims[0];
+    cal = (float *)xalloc(sizeof(float) * 500 * IN);
+    x = (float *)xalloc(sizeof(float) * (size_t)n * IN);
+    for (i = 0; i < 500; i++) to_float(cal + (size_t)i * IN, tr.data + (size_t)i * IN, IN);
+    for (i = 0; i < n; i++) to_float(x + (size_t)i * IN, te.data + (size_t)i * IN, IN);
+    l[0] = nn_dense(512, NN_ACT_IDENTITY); l[1] = nn_batchnorm(); l[2] = nn_activation(NN_ACT_RELU);
+    l[3] = nn_dropout(0.3f);
+    l[4] = nn_dense(256, NN_ACT_IDENTITY); l[5] = nn_batchnorm(); l[6] = nn_activation(NN_ACT_RELU);
+    l[7] = nn_dropout(0.3f);
+    l[8] = nn_dense(10, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = IN; md.max_batch = 256; md.layers = l; md.n_layers = 9; md.seed = 42;
+    if (nn_arena_init_heap(&arena, nn_model_arena_bytes(&md)) != NN_OK || nn_model_init(&m, &arena, &md) != NN_OK) exit(1);
+    nn_model_set_mode(&m, NN_MODE_EVAL);
+    if (nn_arena_init_heap(&qa, nn_qmodel_arena_bytes(&m, 256)) != NN_OK ||
+        nn_qmodel_init(&q, &qa, &m, nn_tensor_2d(cal, 500, IN), 256) != NN_OK) {
+        fprintf(stderr, "error: quantize: %s\n", q.error);
+        exit(1);
+    }
+    set_threads(1);
+    m.threads = NULL;
+    int8_rep(&m, NULL, x, n, 1, min_s / 4); /* warm */
+    int8_rep(NULL, &q, x, n, 1, min_s / 4);
+    for (i = 0; i < reps; i++) {
+        f1[i] = int8_rep(&m, NULL, x, n, 1, min_s);
+        q1[i] = int8_rep(NULL, &q, x, n, 1, min_s);
+        f256[i] = 256.0 / int8_rep(&m, NULL, x, n, 256, min_s);
+        q256[i] = 256.0 / int8_rep(NULL, &q, x, n, 256, min_s);
+        pr[i] = f1[i] / q1[i];
+        fprintf(stderr, "    rep %d: batch 1 float %.2f us, int8 %.2f us\n", i + 1, 1e6 * f1[i], 1e6 * q1[i]);
+    }
+    printf("RESULT int8.kernel %s\nRESULT int8.float_simd %s\n", nn_qkernel_name(q.kernel), nn_simd_name());
+    printf("RESULT int8.weight_bytes %lu\nRESULT int8.float_weight_bytes %lu\n", (unsigned long)q.weight_bytes,
+           (unsigned long)q.float_weight_bytes);
+    for (i = 0; i < reps; i++) {
+        f1[i] *= 1e6;
+        q1[i] *= 1e6;
+    }
+    printf("RESULT float.latency_us %.3f\nRESULT int8.latency_us %.3f\n", median(f1, reps), median(q1, reps));
+    printf("RESULT float.samples_per_s_b256 %.1f\nRESULT int8.samples_per_s_b256 %.1f\n", median(f256, reps),
+           median(q256, reps));
+    printf("RESULT ratio_paired_median %.4f\n", median(pr, reps));
+    print_list("float.latency_us.reps", f1, reps);
+    print_list("int8.latency_us.reps", q1, reps);
+    nn_arena_deinit(&qa);
+    nn_arena_deinit(&arena);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     if (!strcmp(mode, "info")) return mode_info();
@@ -1080,9 +1168,11 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "threads") && argc >= 5)
         return mode_threads(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc > 5 ? argv[5] : DATA_DIR);
     if (!strcmp(mode, "spin") && argc >= 3) return spin_loop(atof(argv[2]));
+    if (!strcmp(mode, "int8") && argc >= 4)
+        return mode_int8(atoi(argv[2]), atof(argv[3]), argc > 4 ? argv[4] : DATA_DIR);
     fprintf(stderr,
             "usage: bench info | peak | gemm [reps] [min_ms] [nn|openblas|both] [threads]\n"
             "             | serve [data-dir] | threads <batch> <reps> <steps> [data-dir]\n"
-            "             | spin <seconds>\n");
+            "             | spin <seconds> | int8 <reps> <seconds per rep> [data-dir]\n");
     return 2;
 }

@@ -27,6 +27,7 @@ TARGETS = [
     ("threads_b64_t2_over_t1", 1.6, "nn.h 2 threads on free cores >= 1.6x 1 thread, batch 64"),
     ("train_b256_t2_contended", 0.9, "nn.h 2 threads >= 0.9x 1 thread with a core held by another process, b256"),
     ("rss_train", 1.0 / 0.15, "training peak RSS <= 0.15x PyTorch's (ratio >= 6.67)"),
+    ("int8_infer_b1", 2.0, "int8 batch-1 latency >= 2x lower than float nn.h, flagship MLP"),
 ]
 COMPILE_MAX_S = 2.5
 REQUIRED = ["gemm_squares_ge256_min_t1", "gemm_mlp_geomean_t1", "train_b64_t1", "train_b256_t1",
@@ -520,6 +521,27 @@ def report(rdir, out_md, readme):
          fmt(num(i256, "ratio_paired_median")),
          f"{i256.get('nn.wall_over_clock', '?')} / {i256.get('torch.wall_over_clock', '?')}"),
     ]) + "\n")
+    # ---- int8 ----
+    q8 = R("int8.txt")
+    if q8:
+        f_us, q_us = num(q8, "float.latency_us"), num(q8, "int8.latency_us")
+        ratios["int8_infer_b1"] = f_us / q_us
+        wq, wf = num(q8, "int8.weight_bytes"), num(q8, "int8.float_weight_bytes")
+        md.append("## int8 inference, 1 thread\n")
+        md.append("The flagship MLP of examples/fashion_mnist.c (784-512-BN-ReLU-dropout-256-BN-ReLU-dropout-10) "
+                  "in float (`nn_model_forward`, EVAL) and quantized (`nn_qmodel_forward`: int8 weights per output "
+                  "channel with the batch norms folded in, inputs calibrated on 500 training images); test images "
+                  "as float inputs, consecutive rows cycling; thread CPU time, the two alternating rep by rep, "
+                  "median per call. Accuracy is measured by tests/test_quant.c on Fashion-MNIST.\n")
+        md.append(table(["measure", "float nn.h", "int8 nn.h", "ratio", "median of paired ratios"], [
+            (f"batch-1 latency, µs ({q8.get('int8.float_simd', '?')} / {q8.get('int8.kernel', '?')})",
+             fmt(f_us, 2), fmt(q_us, 2), fmt(f_us / q_us), fmt(num(q8, "ratio_paired_median"))),
+            ("batch-256 throughput, samples/s (context)", fint(num(q8, "float.samples_per_s_b256")),
+             fint(num(q8, "int8.samples_per_s_b256")),
+             fmt(num(q8, "int8.samples_per_s_b256") / num(q8, "float.samples_per_s_b256")), ""),
+            ("weights, bytes", fint(wf), fint(wq), fmt(wf / wq), ""),
+        ]) + "\n")
+
     irows = []
     forms = sorted({k.split(".", 2)[2] for d in tscreens.values() for k in d if k.startswith("infer.b1.")})
     for form in forms:
@@ -562,7 +584,7 @@ def report(rdir, out_md, readme):
     order = REQUIRED + ["threads_b64_t2_over_t1", "threads_b256_t2_over_t1", "train_b64_t2_contended",
                         "gemm_square64_t1", "gemm_square128_t1", "gemm_square256_t1", "gemm_square512_t1",
                         "gemm_square1024_t1", "gemm_squares_ge256_min_t2", "gemm_mlp_geomean_t2", "rss_train"]
-    order += ["cnn_train_b64_t1", "cnn_train_b64_t2", "cnn_infer_b1", "cnn_infer_b256"]
+    order += ["cnn_train_b64_t1", "cnn_train_b64_t2", "cnn_infer_b1", "cnn_infer_b256", "int8_infer_b1"]
     order += [k for k in ratios if k not in order]
     lines = [f"ratio {k} {ratios[k]:.3f}" for k in order if k in ratios]
     ctx_lines = [f"context {k} {v:.3f}" for k, v in context.items()]

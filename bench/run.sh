@@ -314,6 +314,12 @@ while read -r job B form core; do
 done <"$R/picks.txt"
 stage_end
 
+stage_begin int8
+say "int8: the flagship MLP quantized against its float self, batch 1, 1 thread"
+env "${MALLOC_ENV[@]}" "$OUT/bench_nn" int8 "$INFER_REPS" "$D_IREP_S" "$DATA" >"$R/int8.txt"
+sed -n 's/^RESULT \(float\|int8\)\.latency_us /    \1 us /p' "$R/int8.txt" >&2
+stage_end
+
 # ---- 6b. the CNN: PyTorch's screen, then nn.h against it ------------------------
 if [ "$CNN" = 1 ]; then
     # the jobs each core type screens: those whose nearest MLP job it won
