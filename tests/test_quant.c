@@ -268,6 +268,27 @@ static void test_quant_refusals(void) {
     used = small.used;
     CHECK_EQ_INT(nn_qmodel_init(&q, &small, &c.m, nn_tensor_2d(calib, 4, 16), 4), NN_ERR_OUT_OF_MEMORY);
     CHECK(small.used == used);
+    /* layers handed in that do not chain or do not hold together: refused */
+    {
+        nn_qlayer bad[4];
+        nn_qmodel q2;
+        nn_arena sa;
+        memcpy(bad, q.layers, sizeof(nn_qlayer) * (size_t)q.n_layers);
+        CHECK(nn_arena_init_heap(&sa, nn_qmodel_scratch_bytes(bad, q.n_layers, 4)) == NN_OK);
+        CHECK_EQ_INT(nn_qmodel_init_layers(&q2, &sa, bad, q.n_layers, 4), NN_OK);
+        CHECK(nn_qmodel_forward(&q2, nn_tensor_2d(x, 1, 16)).data != NULL);
+        nn_arena_reset(&sa);
+        bad[1].in += 1; /* does not chain */
+        CHECK_EQ_INT(nn_qmodel_init_layers(&q2, &sa, bad, q.n_layers, 4), NN_ERR_INVALID_ARGUMENT);
+        bad[1].in -= 1;
+        bad[0].kpad = 16; /* a row shorter than the kernels read */
+        CHECK_EQ_INT(nn_qmodel_init_layers(&q2, &sa, bad, q.n_layers, 4), NN_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(q2.error, "layer 0") != NULL);
+        bad[0].kpad = q.layers[0].kpad;
+        CHECK_EQ_INT(nn_qmodel_init_layers(&q2, &sa, bad, 0, 4), NN_ERR_INVALID_ARGUMENT);
+        CHECK_EQ_INT(nn_qmodel_init_layers(&q2, &sa, bad, q.n_layers, 0), NN_ERR_INVALID_ARGUMENT);
+        nn_arena_deinit(&sa);
+    }
     /* a layer with no int8 form: refused by name */
     cl[0] = nn_conv2d(2, 3, 1, 1, NN_ACT_RELU);
     cl[1] = nn_flatten();

@@ -58,6 +58,24 @@ static int train_export(const char *dir, const char *name, nn_layer_desc *l, int
     fprintf(ref, "static const float %s_y[%d] = {", name, BATCH * net.outputs);
     for (i = 0; i < BATCH * net.outputs; i++) fprintf(ref, "%a%s", (double)out[i], i + 1 < BATCH * net.outputs ? ", " : "};\n");
     printf("%s: %lu parameters, arena %lu bytes\n", name, (unsigned long)net.n_params, (unsigned long)net.arena_bytes);
+    if (!c) { /* the MLP quantized too: calibrated on the last training batch */
+        nn_arena qa;
+        nn_qmodel q;
+        float calib[16 * 64];
+        for (i = 0; i < 16 * inputs; i++) calib[i] = nn_rng_uniform(&rng) * 2.0f - 1.0f;
+        if (nn_arena_init_heap(&qa, nn_qmodel_arena_bytes(&net, BATCH)) != NN_OK ||
+            nn_qmodel_init(&q, &qa, &net, nn_tensor_2d(calib, 16, inputs), BATCH) != NN_OK)
+            return 1;
+        z = nn_qmodel_forward(&q, nn_tensor_2d(x, BATCH, inputs));
+        snprintf(path, sizeof path, "%s/q%s_model.h", dir, name);
+        f = fopen(path, "wb");
+        if (!z.data || !f || nn_qmodel_export_c(&q, name, f) != NN_OK || fclose(f) != 0) return 1;
+        fprintf(ref, "static const float q%s_y[%d] = {", name, BATCH * net.outputs);
+        for (i = 0; i < BATCH * net.outputs; i++)
+            fprintf(ref, "%a%s", (double)z.data[i], i + 1 < BATCH * net.outputs ? ", " : "};\n");
+        printf("q%s: int8 (%s kernel)\n", name, nn_qkernel_name(q.kernel));
+        nn_arena_deinit(&qa);
+    }
     nn_arena_deinit(&arena);
     return 0;
 }
