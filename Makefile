@@ -25,7 +25,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 BUILD    := build
 JOBS     ?= 2
-HEADERS  := nn.h tests/test.h tests/fixture.h tests/check.h
+HEADERS  := nn.h tests/test.h tests/fixture.h tests/check.h tests/onnx_cases.h
 
 # V=1 or VERBOSE=1: show the commands and every log
 V ?= $(VERBOSE)
@@ -38,7 +38,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Adding a suite tests/test_NAME.c is adding NAME to SUITES: it is then built and run in
 # every configuration of CONFIGS, or in those of configs_NAME if that is set. SUITES is
 # also the build order: serialize first, its runs are the longest.
-SUITES  := serialize core layers optim special misuse data fit image threads diag conv cnn quant
+SUITES  := serialize core layers optim special misuse data fit image threads diag conv cnn quant onnx
 CONFIGS := c99 c11_clang cxx11 static nosimd openmp asan
 configs_serialize := $(CONFIGS) portable portable_asan
 # caller mistakes under the sanitizers, with asserts and without (one translation unit:
@@ -277,7 +277,7 @@ $(BUILD):
 # ---- test-aarch64: the NEON kernels, cross-compiled and run under qemu ----------
 ARM_CC   ?= aarch64-linux-gnu-gcc
 ARM_PKGS := gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-ARM_SUITES := core layers optim special data fit threads diag conv cnn quant
+ARM_SUITES := core layers optim special data fit threads diag conv cnn quant onnx
 
 deps-aarch64:
 	@missing=""; \

@@ -212,7 +212,7 @@
      == 9. optimizers: SGD, momentum, Adagrad, RMSprop, Adam(W), Lookahead, L-BFGS
      == 10. schedules
      == 11. training utilities: clipping, finiteness
-     == 12. serializer: weights, checkpoints, C export (format: docs/FORMAT.md)
+     == 12. serializer: weights, checkpoints, C export, ONNX export (format: docs/FORMAT.md)
      == 13. io helpers: crc32, gzip container, IDX
      == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
      == 15. fit: the training loop, progress, history
@@ -1158,6 +1158,14 @@ NNDEF nn_result nn_model_load_from_memory(nn_model *m, nn_train_state *st, const
    layers NULL only desc->n_layers is filled in (to size the array). */
 NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *layers, int max_layers,
                                           const void *buf, size_t len);
+/* The model as an ONNX file (IR version 8, opset 17) for inference, written
+   by nn.h's own protobuf writer: Gemm, Conv, MaxPool, AveragePool,
+   GlobalAveragePool, BatchNormalization (running statistics), LayerNormalization,
+   the activations (GELU spelled with Erf, SiLU with Sigmoid), Flatten where
+   an image is read flat, maxout as Gemm, Reshape, ReduceMax; dropout is the
+   identity. Input "input" (N, inputs) or (N, C, H, W), output "output"
+   (N, outputs), N free. buf NULL: only *len (the exact size). */
+NNDEF nn_result nn_model_export_onnx_to_memory(const nn_model *m, void *buf, size_t cap, size_t *len);
 /* Arena bytes nn_model_init_from_memory needs for this file, with the
    model's buffers sized for max_batch rows (0: the max_batch stored in the
    file; e.g. larger for inference than for training). The file's framing,
@@ -1178,6 +1186,8 @@ NNDEF nn_result nn_model_arena_bytes_from_file(size_t *bytes, const char *path, 
 /* The model as C source: const arrays and a <name>_init(nn_model*, nn_arena*)
    that builds it with no file I/O (for firmware and games). */
 NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f);
+/* The model as an ONNX file for inference (see nn_model_export_onnx_to_memory). */
+NNDEF nn_result nn_model_export_onnx(const nn_model *m, const char *path);
 
 /* Checkpoints for a training loop: call once per epoch with the validation
    metric. Saves path_last every call (if set) and path_best when the metric
@@ -9274,6 +9284,508 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
     return ferror(f) ? NN_ERR_IO : NN_OK;
 }
 
+#endif /* NN_NO_STDIO: the ONNX writer to memory stands alone */
+
+/* ---- ONNX export ----------------------------------------------------------
+   A protobuf writer of its own (varints, fixed32, length-delimited fields):
+   every message is written by a function that can also only count, so a
+   nested message is counted, its length written, then written. Field
+   numbers are onnx.proto's (IR version 8, opset 17). */
+typedef struct nn__pb {
+    unsigned char *buf; /* NULL: count only */
+    size_t cap, len;
+} nn__pb;
+static void nn__pb_raw(nn__pb *w, const void *p, size_t n) {
+    if (w->buf && n && w->len <= w->cap && n <= w->cap - w->len) memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+static void nn__pb_varint(nn__pb *w, uint64_t v) {
+    unsigned char b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        b[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    b[n++] = (unsigned char)v;
+    nn__pb_raw(w, b, n);
+}
+static void nn__pb_key(nn__pb *w, int field, int wire) { nn__pb_varint(w, (uint64_t)field << 3 | (uint64_t)wire); }
+static void nn__pb_int(nn__pb *w, int field, long long v) {
+    nn__pb_key(w, field, 0);
+    nn__pb_varint(w, (uint64_t)v); /* negatives: ten bytes, two's complement */
+}
+static void nn__pb_f32(nn__pb *w, float v) {
+    uint32_t u;
+    unsigned char b[4];
+    memcpy(&u, &v, 4);
+    b[0] = (unsigned char)u; b[1] = (unsigned char)(u >> 8); b[2] = (unsigned char)(u >> 16); b[3] = (unsigned char)(u >> 24);
+    nn__pb_raw(w, b, 4);
+}
+static void nn__pb_str(nn__pb *w, int field, const char *s) {
+    size_t n = strlen(s);
+    nn__pb_key(w, field, 2);
+    nn__pb_varint(w, n);
+    nn__pb_raw(w, s, n);
+}
+typedef void (*nn__pb_fn)(nn__pb *w, const void *ctx, int i);
+static void nn__pb_msg(nn__pb *w, int field, nn__pb_fn fn, const void *ctx, int i) {
+    nn__pb m;
+    m.buf = NULL; m.cap = 0; m.len = 0;
+    fn(&m, ctx, i);
+    nn__pb_key(w, field, 2);
+    nn__pb_varint(w, m.len);
+    fn(w, ctx, i);
+}
+
+/* One graph node: op, up to 5 inputs, one output, up to 6 attributes. */
+#define NN__ONAME 48
+typedef struct nn__oattr {
+    const char *name;
+    int type;          /* AttributeProto: 1 FLOAT, 2 INT, 7 INTS */
+    float f;
+    long long i;
+    int n, ints[4];
+} nn__oattr;
+typedef struct nn__onode {
+    const char *op;
+    char in[5][NN__ONAME], out[NN__ONAME];
+    int n_in, n_attr;
+    nn__oattr attr[6];
+} nn__onode;
+/* A constant or a parameter: name, dims, floats (or int64s) */
+typedef struct nn__oinit {
+    char name[NN__ONAME];
+    int rank, dims[4], is_i64;
+    const float *f;
+    const long long *i64;
+    size_t n;
+} nn__oinit;
+
+typedef struct nn__onnx {
+    const nn_model *m;
+    int src[NN__MAX_LAYERS];   /* the layer whose output a layer reads (-1: the input) */
+    int flat_in[NN__MAX_LAYERS]; /* 1: the layer's input is an image the layer takes flat */
+    int last;                  /* the last layer that writes a node (-1: none) */
+    int image_in;              /* the graph's input is (N, C, H, W) */
+} nn__onnx;
+
+static const float nn__onnx_consts[4] = {0.70710678f, 1.0f, 0.5f, 0.7978845608f};
+static const float nn__onnx_c044 = 0.044715f;
+
+static int nn__onnx_image(const nn_layer *ly) { return (nn__kind_flags(ly->kind) & NN__K_IMAGE) && ly->kind != NN_LAYER_DROPOUT2D; }
+
+/* the name of layer l's output, of node j inside it, or of a parameter */
+static void nn__onnx_name(char *s, const nn__onnx *x, int l, int j) {
+    if (l < 0) sprintf(s, "input");
+    else if (l == x->last && j < 0) sprintf(s, "output");
+    else if (j < 0) sprintf(s, "y%d", l);
+    else sprintf(s, "y%d_%d", l, j);
+}
+
+/* Nodes of layer l: how many (node NULL), or node j. Skipped layers (dropout,
+   identity, flatten views where nothing needs flattening) have none. */
+static int nn__onnx_nodes(const nn__onnx *x, int l, int j, nn__onode *nd) {
+    const nn_layer *ly = &x->m->layers[l];
+    char in[NN__ONAME];
+    int flat = x->flat_in[l], n = 0, k = 0;
+    nn__onode tmp;
+    if (!nd) nd = &tmp;
+    memset(nd, 0, sizeof *nd);
+    nn__onnx_name(in, x, x->src[l], -1);
+#define NN__ON_BEGIN(op_) if (n++ == j) { nd->op = op_;
+#define NN__ON_END }
+#define NN__ON_IN(s) strcpy(nd->in[nd->n_in++], s)
+#define NN__ON_INP(fmt) sprintf(nd->in[nd->n_in++], fmt, l)
+#define NN__ON_OUT(jj) nn__onnx_name(nd->out, x, l, jj)
+#define NN__ON_INT(nm, v) (nd->attr[nd->n_attr].name = nm, nd->attr[nd->n_attr].type = 2, nd->attr[nd->n_attr++].i = (v))
+#define NN__ON_FLT(nm, v) (nd->attr[nd->n_attr].name = nm, nd->attr[nd->n_attr].type = 1, nd->attr[nd->n_attr++].f = (v))
+#define NN__ON_INTS2(nm, a, b) (nd->attr[nd->n_attr].name = nm, nd->attr[nd->n_attr].type = 7, \
+    nd->attr[nd->n_attr].n = 2, nd->attr[nd->n_attr].ints[0] = (a), nd->attr[nd->n_attr++].ints[1] = (b))
+#define NN__ON_INTS4(nm, a, b) (nd->attr[nd->n_attr].name = nm, nd->attr[nd->n_attr].type = 7, \
+    nd->attr[nd->n_attr].n = 4, nd->attr[nd->n_attr].ints[0] = (a), nd->attr[nd->n_attr].ints[1] = (b), \
+    nd->attr[nd->n_attr].ints[2] = (a), nd->attr[nd->n_attr++].ints[3] = (b))
+    if (flat) { /* an image read flat: Flatten first */
+        NN__ON_BEGIN("Flatten") NN__ON_IN(in); NN__ON_INT("axis", 1); NN__ON_OUT(k); NN__ON_END
+        nn__onnx_name(in, x, l, k);
+        k++;
+    }
+    switch (ly->kind) {
+    case NN_LAYER_DENSE:
+        NN__ON_BEGIN("Gemm") NN__ON_IN(in); NN__ON_INP("l%d.weight"); if (ly->b.data) NN__ON_INP("l%d.bias");
+            NN__ON_INT("transB", 1); NN__ON_OUT(-1); NN__ON_END
+        break;
+    case NN_LAYER_MAXOUT: /* z = x w^T + b, (N, out k) -> (N, out, k) -> max over k */
+        NN__ON_BEGIN("Gemm") NN__ON_IN(in); NN__ON_INP("l%d.weight"); if (ly->b.data) NN__ON_INP("l%d.bias");
+            NN__ON_INT("transB", 1); NN__ON_OUT(k); NN__ON_END
+        NN__ON_BEGIN("Reshape") nn__onnx_name(nd->in[nd->n_in++], x, l, k); NN__ON_INP("l%d.shape"); NN__ON_OUT(k + 1);
+            NN__ON_END
+        NN__ON_BEGIN("ReduceMax") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 1); nd->attr[0].name = "axes";
+            nd->attr[0].type = 7; nd->attr[0].n = 1; nd->attr[0].ints[0] = 2; nd->n_attr = 1; NN__ON_INT("keepdims", 0);
+            NN__ON_OUT(-1); NN__ON_END
+        break;
+    case NN_LAYER_BATCHNORM:
+    case NN_LAYER_BATCHNORM2D:
+        NN__ON_BEGIN("BatchNormalization") NN__ON_IN(in); NN__ON_INP("l%d.weight"); NN__ON_INP("l%d.bias");
+            NN__ON_INP("l%d.running_mean"); NN__ON_INP("l%d.running_var"); NN__ON_FLT("epsilon", ly->eps);
+            NN__ON_OUT(-1); NN__ON_END
+        break;
+    case NN_LAYER_LAYERNORM:
+        NN__ON_BEGIN("LayerNormalization") NN__ON_IN(in); NN__ON_INP("l%d.weight"); NN__ON_INP("l%d.bias");
+            NN__ON_INT("axis", -1); NN__ON_FLT("epsilon", ly->eps); NN__ON_OUT(-1); NN__ON_END
+        break;
+    case NN_LAYER_CONV2D:
+        NN__ON_BEGIN("Conv") NN__ON_IN(in); NN__ON_INP("l%d.weight"); if (ly->b.data) NN__ON_INP("l%d.bias");
+            NN__ON_INTS2("kernel_shape", ly->geom.kh, ly->geom.kw); NN__ON_INTS2("strides", ly->geom.sh, ly->geom.sw);
+            NN__ON_INTS4("pads", ly->geom.ph, ly->geom.pw); NN__ON_INTS2("dilations", ly->geom.dil_h, ly->geom.dil_w);
+            NN__ON_INT("group", ly->geom.groups); NN__ON_OUT(-1); NN__ON_END
+        break;
+    case NN_LAYER_MAXPOOL2D:
+        NN__ON_BEGIN("MaxPool") NN__ON_IN(in); NN__ON_INTS2("kernel_shape", ly->geom.kh, ly->geom.kw);
+            NN__ON_INTS2("strides", ly->geom.sh, ly->geom.sw); NN__ON_INTS4("pads", ly->geom.ph, ly->geom.pw);
+            NN__ON_INTS2("dilations", ly->geom.dil_h, ly->geom.dil_w); NN__ON_OUT(-1); NN__ON_END
+        break;
+    case NN_LAYER_AVGPOOL2D:
+        NN__ON_BEGIN("AveragePool") NN__ON_IN(in); NN__ON_INTS2("kernel_shape", ly->geom.kh, ly->geom.kw);
+            NN__ON_INTS2("strides", ly->geom.sh, ly->geom.sw); NN__ON_INTS4("pads", ly->geom.ph, ly->geom.pw);
+            NN__ON_INT("count_include_pad", ly->count_include_pad); NN__ON_OUT(-1); NN__ON_END
+        break;
+    case NN_LAYER_GLOBAL_AVGPOOL: /* (N, C, 1, 1), then flat as nn.h has it */
+        NN__ON_BEGIN("GlobalAveragePool") NN__ON_IN(in); NN__ON_OUT(k); NN__ON_END
+        NN__ON_BEGIN("Flatten") nn__onnx_name(nd->in[nd->n_in++], x, l, k); NN__ON_INT("axis", 1); NN__ON_OUT(-1);
+            NN__ON_END
+        break;
+    case NN_LAYER_FLATTEN: /* a view: a node only where the input is an image */
+        break;
+    case NN_LAYER_ACT:
+        switch (ly->act) {
+        case NN_ACT_IDENTITY: break;
+        case NN_ACT_RELU: NN__ON_BEGIN("Relu") NN__ON_IN(in); NN__ON_OUT(-1); NN__ON_END break;
+        case NN_ACT_SIGMOID: NN__ON_BEGIN("Sigmoid") NN__ON_IN(in); NN__ON_OUT(-1); NN__ON_END break;
+        case NN_ACT_TANH: NN__ON_BEGIN("Tanh") NN__ON_IN(in); NN__ON_OUT(-1); NN__ON_END break;
+        case NN_ACT_SOFTPLUS: NN__ON_BEGIN("Softplus") NN__ON_IN(in); NN__ON_OUT(-1); NN__ON_END break;
+        case NN_ACT_SOFTMAX: NN__ON_BEGIN("Softmax") NN__ON_IN(in); NN__ON_INT("axis", 1); NN__ON_OUT(-1); NN__ON_END
+            break;
+        case NN_ACT_LEAKY_RELU:
+            NN__ON_BEGIN("LeakyRelu") NN__ON_IN(in); NN__ON_FLT("alpha", ly->alpha); NN__ON_OUT(-1); NN__ON_END break;
+        case NN_ACT_ELU: NN__ON_BEGIN("Elu") NN__ON_IN(in); NN__ON_FLT("alpha", ly->alpha); NN__ON_OUT(-1); NN__ON_END
+            break;
+        case NN_ACT_SILU: /* x sigmoid(x) */
+            NN__ON_BEGIN("Sigmoid") NN__ON_IN(in); NN__ON_OUT(k); NN__ON_END
+            NN__ON_BEGIN("Mul") NN__ON_IN(in); nn__onnx_name(nd->in[nd->n_in++], x, l, k); NN__ON_OUT(-1); NN__ON_END
+            break;
+        case NN_ACT_GELU: /* x 0.5 (1 + erf(x / sqrt 2)): opset 17 has no Gelu */
+            NN__ON_BEGIN("Mul") NN__ON_IN(in); NN__ON_IN("c.rsqrt2"); NN__ON_OUT(k); NN__ON_END
+            NN__ON_BEGIN("Erf") nn__onnx_name(nd->in[nd->n_in++], x, l, k); NN__ON_OUT(k + 1); NN__ON_END
+            NN__ON_BEGIN("Add") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 1); NN__ON_IN("c.one"); NN__ON_OUT(k + 2);
+                NN__ON_END
+            NN__ON_BEGIN("Mul") NN__ON_IN(in); NN__ON_IN("c.half"); NN__ON_OUT(k + 3); NN__ON_END
+            NN__ON_BEGIN("Mul") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 3);
+                nn__onnx_name(nd->in[nd->n_in++], x, l, k + 2); NN__ON_OUT(-1); NN__ON_END
+            break;
+        case NN_ACT_GELU_TANH: /* x 0.5 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+            NN__ON_BEGIN("Mul") NN__ON_IN(in); NN__ON_IN(in); NN__ON_OUT(k); NN__ON_END
+            NN__ON_BEGIN("Mul") nn__onnx_name(nd->in[nd->n_in++], x, l, k); NN__ON_IN("c.gelu_c"); NN__ON_OUT(k + 1);
+                NN__ON_END
+            NN__ON_BEGIN("Add") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 1); NN__ON_IN("c.one"); NN__ON_OUT(k + 2);
+                NN__ON_END
+            NN__ON_BEGIN("Mul") NN__ON_IN(in); nn__onnx_name(nd->in[nd->n_in++], x, l, k + 2); NN__ON_OUT(k + 3);
+                NN__ON_END
+            NN__ON_BEGIN("Mul") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 3); NN__ON_IN("c.sqrt2pi"); NN__ON_OUT(k + 4);
+                NN__ON_END
+            NN__ON_BEGIN("Tanh") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 4); NN__ON_OUT(k + 5); NN__ON_END
+            NN__ON_BEGIN("Add") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 5); NN__ON_IN("c.one"); NN__ON_OUT(k + 6);
+                NN__ON_END
+            NN__ON_BEGIN("Mul") NN__ON_IN(in); NN__ON_IN("c.half"); NN__ON_OUT(k + 7); NN__ON_END
+            NN__ON_BEGIN("Mul") nn__onnx_name(nd->in[nd->n_in++], x, l, k + 7);
+                nn__onnx_name(nd->in[nd->n_in++], x, l, k + 6); NN__ON_OUT(-1); NN__ON_END
+            break;
+        default: break;
+        }
+        break;
+    default: break; /* dropout: the identity in inference */
+    }
+#undef NN__ON_BEGIN
+#undef NN__ON_END
+#undef NN__ON_IN
+#undef NN__ON_INP
+#undef NN__ON_OUT
+#undef NN__ON_INT
+#undef NN__ON_FLT
+#undef NN__ON_INTS2
+#undef NN__ON_INTS4
+    /* a flatten that is all a layer does: its Flatten writes the layer's output */
+    if (n == 1 && flat && j == 0) nn__onnx_name(nd->out, x, l, -1);
+    return n;
+}
+
+/* Parameters of layer l (i: which), or how many (init NULL). */
+static int nn__onnx_inits(const nn__onnx *x, int l, int i, nn__oinit *t) {
+    const nn_layer *ly = &x->m->layers[l];
+    static const long long shape_dummy[3] = {-1, 0, 0};
+    int n = 0;
+    nn__oinit tmp;
+    if (!t) t = &tmp;
+    memset(t, 0, sizeof *t);
+    (void)shape_dummy;
+#define NN__OI(nm, p, cnt, r, d0, d1, d2, d3) \
+    if (n++ == i) { sprintf(t->name, "l%d." nm, l); t->f = (p); t->n = (cnt); t->rank = (r); \
+        t->dims[0] = (d0); t->dims[1] = (d1); t->dims[2] = (d2); t->dims[3] = (d3); }
+    switch (ly->kind) {
+    case NN_LAYER_DENSE:
+    case NN_LAYER_MAXOUT: {
+        int rows = ly->w.shape[0], cols = ly->w.shape[1];
+        /* weight standardization: the standardized weights the forward uses */
+        const float *w = ly->weight_std ? ly->z : ly->w.data;
+        NN__OI("weight", w, (size_t)rows * cols, 2, rows, cols, 0, 0)
+        if (ly->b.data) { NN__OI("bias", ly->b.data, (size_t)rows, 1, rows, 0, 0, 0) }
+        if (ly->kind == NN_LAYER_MAXOUT && n++ == i) {
+            sprintf(t->name, "l%d.shape", l);
+            t->is_i64 = 1; t->n = 3; t->rank = 1; t->dims[0] = 3;
+        }
+        break;
+    }
+    case NN_LAYER_CONV2D: {
+        int oc = ly->w.shape[0], cg = ly->w.shape[1] / (ly->geom.kh * ly->geom.kw);
+        NN__OI("weight", ly->w.data, (size_t)ly->w.shape[0] * ly->w.shape[1], 4, oc, cg, ly->geom.kh, ly->geom.kw)
+        if (ly->b.data) { NN__OI("bias", ly->b.data, (size_t)oc, 1, oc, 0, 0, 0) }
+        break;
+    }
+    case NN_LAYER_BATCHNORM:
+    case NN_LAYER_BATCHNORM2D:
+    case NN_LAYER_LAYERNORM: {
+        int c = (int)nn_tensor_size(ly->w);
+        NN__OI("weight", ly->w.data, (size_t)c, 1, c, 0, 0, 0)
+        NN__OI("bias", ly->b.data, (size_t)c, 1, c, 0, 0, 0)
+        if (ly->kind != NN_LAYER_LAYERNORM) {
+            NN__OI("running_mean", ly->running_mean, (size_t)c, 1, c, 0, 0, 0)
+            NN__OI("running_var", ly->running_var, (size_t)c, 1, c, 0, 0, 0)
+        }
+        break;
+    }
+    default: break;
+    }
+#undef NN__OI
+    return n;
+}
+
+static void nn__onnx_w_tensor(nn__pb *w, const void *ctx, int i) {
+    const nn__oinit *t = (const nn__oinit *)ctx;
+    size_t k;
+    int d;
+    (void)i;
+    for (d = 0; d < t->rank; d++) nn__pb_int(w, 1, t->dims[d]);      /* dims */
+    nn__pb_int(w, 2, t->is_i64 ? 7 : 1);                             /* data_type INT64 / FLOAT */
+    nn__pb_str(w, 8, t->name);                                        /* name */
+    nn__pb_key(w, 9, 2);                                              /* raw_data, little-endian */
+    nn__pb_varint(w, t->n * (t->is_i64 ? 8 : 4));
+    for (k = 0; k < t->n; k++) {
+        if (t->is_i64) {
+            uint64_t u = (uint64_t)t->i64[k];
+            unsigned char b[8];
+            int j;
+            for (j = 0; j < 8; j++) b[j] = (unsigned char)(u >> (8 * j));
+            nn__pb_raw(w, b, 8);
+        } else {
+            nn__pb_f32(w, t->f[k]);
+        }
+    }
+}
+static void nn__onnx_w_attr(nn__pb *w, const void *ctx, int i) {
+    const nn__oattr *a = (const nn__oattr *)ctx;
+    int k;
+    (void)i;
+    nn__pb_str(w, 1, a->name);
+    if (a->type == 1) {
+        nn__pb_key(w, 2, 5);
+        nn__pb_f32(w, a->f);
+    } else if (a->type == 2) {
+        nn__pb_int(w, 3, a->i);
+    } else {
+        for (k = 0; k < a->n; k++) nn__pb_int(w, 8, a->ints[k]);
+    }
+    nn__pb_int(w, 20, a->type);
+}
+static void nn__onnx_w_node(nn__pb *w, const void *ctx, int i) {
+    const nn__onode *nd = (const nn__onode *)ctx;
+    int k;
+    char name[NN__ONAME + 8];
+    for (k = 0; k < nd->n_in; k++) nn__pb_str(w, 1, nd->in[k]);
+    nn__pb_str(w, 2, nd->out);
+    sprintf(name, "n%d", i);
+    nn__pb_str(w, 3, name);
+    nn__pb_str(w, 4, nd->op);
+    for (k = 0; k < nd->n_attr; k++) nn__pb_msg(w, 5, nn__onnx_w_attr, &nd->attr[k], 0);
+}
+/* ValueInfoProto of the graph's input (i 0) or output (i 1): float, batch "N" */
+static void nn__onnx_w_dim(nn__pb *w, const void *ctx, int v) {
+    (void)ctx;
+    if (v < 0) nn__pb_str(w, 2, "N");
+    else nn__pb_int(w, 1, v);
+}
+static void nn__onnx_w_shape(nn__pb *w, const void *ctx, int i) {
+    const nn__onnx *x = (const nn__onnx *)ctx;
+    nn__pb_msg(w, 1, nn__onnx_w_dim, NULL, -1);
+    if (i == 0 && x->image_in) {
+        nn__pb_msg(w, 1, nn__onnx_w_dim, NULL, x->m->input_shape[0]);
+        nn__pb_msg(w, 1, nn__onnx_w_dim, NULL, x->m->input_shape[1]);
+        nn__pb_msg(w, 1, nn__onnx_w_dim, NULL, x->m->input_shape[2]);
+    } else {
+        nn__pb_msg(w, 1, nn__onnx_w_dim, NULL, i == 0 ? x->m->inputs : x->m->outputs);
+    }
+}
+static void nn__onnx_w_ttype(nn__pb *w, const void *ctx, int i) {
+    nn__pb_int(w, 1, 1); /* elem_type FLOAT */
+    nn__pb_msg(w, 2, nn__onnx_w_shape, ctx, i);
+}
+static void nn__onnx_w_type(nn__pb *w, const void *ctx, int i) { nn__pb_msg(w, 1, nn__onnx_w_ttype, ctx, i); }
+static void nn__onnx_w_vinfo(nn__pb *w, const void *ctx, int i) {
+    nn__pb_str(w, 1, i == 0 ? "input" : "output");
+    nn__pb_msg(w, 2, nn__onnx_w_type, ctx, i);
+}
+static void nn__onnx_w_graph(nn__pb *w, const void *ctx, int unused) {
+    const nn__onnx *x = (const nn__onnx *)ctx;
+    int l, j, n, id = 0, need_c = 0;
+    nn__onode nd;
+    nn__oinit t;
+    (void)unused;
+    for (l = 0; l < x->m->n_layers; l++) {
+        n = nn__onnx_nodes(x, l, -1, NULL);
+        for (j = 0; j < n; j++) {
+            nn__onnx_nodes(x, l, j, &nd);
+            nn__pb_msg(w, 1, nn__onnx_w_node, &nd, id++);
+        }
+        if (x->m->layers[l].kind == NN_LAYER_ACT &&
+            (x->m->layers[l].act == NN_ACT_GELU || x->m->layers[l].act == NN_ACT_GELU_TANH))
+            need_c = 1;
+    }
+    if (x->last < 0) { /* nothing to compute: the output is the input */
+        memset(&nd, 0, sizeof nd);
+        nd.op = x->image_in ? "Flatten" : "Identity";
+        strcpy(nd.in[0], "input");
+        nd.n_in = 1;
+        strcpy(nd.out, "output");
+        if (x->image_in) {
+            nd.attr[0].name = "axis"; nd.attr[0].type = 2; nd.attr[0].i = 1; nd.n_attr = 1;
+        }
+        nn__pb_msg(w, 1, nn__onnx_w_node, &nd, id++);
+    }
+    nn__pb_str(w, 2, "nn.h");
+    for (l = 0; l < x->m->n_layers; l++) {
+        long long shape[3];
+        n = nn__onnx_inits(x, l, -1, NULL);
+        for (j = 0; j < n; j++) {
+            nn__onnx_inits(x, l, j, &t);
+            if (t.is_i64) { /* maxout's reshape: (-1, out, k) */
+                shape[0] = -1;
+                shape[1] = x->m->layers[l].out;
+                shape[2] = x->m->layers[l].k;
+                t.i64 = shape;
+            }
+            nn__pb_msg(w, 5, nn__onnx_w_tensor, &t, 0);
+        }
+    }
+    if (need_c) {
+        static const char *names[5] = {"c.rsqrt2", "c.one", "c.half", "c.sqrt2pi", "c.gelu_c"};
+        for (j = 0; j < 5; j++) {
+            memset(&t, 0, sizeof t);
+            strcpy(t.name, names[j]);
+            t.f = j < 4 ? &nn__onnx_consts[j] : &nn__onnx_c044;
+            t.n = 1;
+            t.rank = 0; /* a scalar */
+            nn__pb_msg(w, 5, nn__onnx_w_tensor, &t, 0);
+        }
+    }
+    nn__pb_msg(w, 11, nn__onnx_w_vinfo, x, 0);
+    nn__pb_msg(w, 12, nn__onnx_w_vinfo, x, 1);
+}
+static void nn__onnx_w_opset(nn__pb *w, const void *ctx, int i) {
+    (void)ctx; (void)i;
+    nn__pb_str(w, 1, "");
+    nn__pb_int(w, 2, 17);
+}
+static void nn__onnx_w_model(nn__pb *w, const void *ctx, int i) {
+    (void)i;
+    nn__pb_int(w, 1, 8); /* ir_version */
+    nn__pb_str(w, 2, "nn.h");
+    nn__pb_str(w, 3, NN_VERSION_STRING);
+    nn__pb_msg(w, 7, nn__onnx_w_graph, ctx, 0);
+    nn__pb_msg(w, 8, nn__onnx_w_opset, NULL, 0);
+}
+
+static nn_result nn__onnx_plan(nn__onnx *x, const nn_model *m, char *err) {
+    int l, prev = -1, img;
+    /* weight standardization: the weights the forward uses, made now (into
+       the layer's own scratch, as a forward would) */
+    for (l = 0; l < m->n_layers; l++)
+        if (m->layers[l].kind == NN_LAYER_DENSE && m->layers[l].weight_std && m->layers[l].z)
+            nn_weight_std_forward(nn_tensor_2d(m->layers[l].z, m->layers[l].w.shape[0], m->layers[l].w.shape[1]),
+                                  m->layers[l].save_a, m->layers[l].w, m->layers[l].eps);
+    x->m = m;
+    x->last = -1;
+    x->image_in = m->input_shape[1] * m->input_shape[2] > 1;
+    img = x->image_in;
+    for (l = 0; l < m->n_layers; l++) {
+        const nn_layer *ly = &m->layers[l];
+        int takes_image = nn__onnx_image(ly) ||
+                          ((ly->kind == NN_LAYER_ACT && ly->act != NN_ACT_SOFTMAX) || ly->kind == NN_LAYER_DROPOUT ||
+                           ly->kind == NN_LAYER_DROPOUT2D);
+        if (ly->kind == NN_LAYER_AVGPOOL2D && (ly->geom.dil_h != 1 || ly->geom.dil_w != 1))
+            return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: layer %d: average pooling with dilation (no opset 17 form)", l);
+        x->src[l] = prev;
+        x->flat_in[l] = img && !takes_image;
+        if (x->flat_in[l]) img = 0;
+        if (ly->kind == NN_LAYER_GLOBAL_AVGPOOL) img = 0;
+        else if (nn__onnx_image(ly)) img = 1;
+        if (nn__onnx_nodes(x, l, -1, NULL) > 0) prev = l;
+    }
+    /* the graph's output is flat, as nn.h's: a last image gets flattened */
+    if (img) return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: the model ends on an image; end it with flatten");
+    x->last = prev;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_model_export_onnx_to_memory(const nn_model *m, void *buf, size_t cap, size_t *len) {
+    nn__onnx x; /* 8 KB */
+    nn__pb w;
+    nn_result r;
+    if (!m || !len) return NN_ERR_INVALID_ARGUMENT;
+    r = nn__onnx_plan(&x, m, NULL);
+    if (r != NN_OK) return r;
+    w.buf = NULL; w.cap = 0; w.len = 0;
+    nn__onnx_w_model(&w, &x, 0);
+    *len = w.len;
+    if (!buf) return NN_OK;
+    if (cap < w.len) return NN_ERR_TOO_LARGE;
+    w.buf = (unsigned char *)buf; w.cap = cap; w.len = 0;
+    nn__onnx_w_model(&w, &x, 0);
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_model_export_onnx(const nn_model *m, const char *path) {
+    size_t len = 0;
+    void *buf;
+    FILE *f;
+    nn_result r = nn_model_export_onnx_to_memory(m, NULL, 0, &len);
+    if (r != NN_OK) return r;
+    if (!path) return NN_ERR_INVALID_ARGUMENT;
+    buf = NN_MALLOC(len ? len : 1);
+    if (!buf) return NN_ERR_OUT_OF_MEMORY;
+    r = nn_model_export_onnx_to_memory(m, buf, len, &len);
+    if (r == NN_OK) {
+        f = fopen(path, "wb");
+        if (!f) r = NN_ERR_IO;
+        else {
+            if (fwrite(buf, 1, len, f) != len) r = NN_ERR_IO;
+            if (fclose(f) != 0) r = NN_ERR_IO;
+        }
+    }
+    NN_FREE(buf);
+    return r;
+}
+#endif
+
+#ifndef NN_NO_STDIO
 NNDEF nn_result nn_checkpoint_update(nn_checkpoint *c, const nn_model *m, const nn_train_state *st,
                                      float metric, int *improved) {
     /* NaN never improves (and never becomes the best) */
