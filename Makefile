@@ -151,6 +151,10 @@ $(BUILD)/embedded_check: tests/embedded_check.sh $(wildcard tests/embedded/*) nn
 $(BUILD)/examples_check: tests/examples_check.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h \
 		examples/game_policy.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
+$(BUILD)/fuzz_onnx_replay.o: tests/fuzz_onnx.c nn.h | $(BUILD)
+	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
+$(BUILD)/fuzz_onnx_replay: $(BUILD)/fuzz_onnx_replay.o $(BUILD)/nn_impl_asan.o
+	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
 $(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_csv_replay: $(BUILD)/fuzz_csv_replay.o $(BUILD)/nn_impl_asan.o
@@ -170,6 +174,7 @@ $(eval $(call run_rule,tu_gcc))
 $(eval $(call run_rule,tu_gxx))
 $(eval $(call run_rule,fuzz_replay,,$(wildcard tests/corpus/*) $(wildcard tests/fuzz_crashes/*)))
 $(eval $(call run_rule,fuzz_csv_replay,,$(wildcard tests/corpus_csv/*)))
+$(eval $(call run_rule,fuzz_onnx_replay,,$(wildcard tests/corpus_onnx/*)))
 $(eval $(call run_rule,fuzz_image_replay,,$(wildcard tests/corpus_image/*)))
 $(eval $(call run_rule,test_plot))
 $(eval $(call run_rule,test_data_valgrind,valgrind -q --error-exitcode=3))
@@ -180,7 +185,7 @@ $(eval $(call run_rule,install_check))
 $(eval $(call run_rule,embedded_check,,$(CC_GCC)))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check $(BUILD)/install_check $(BUILD)/embedded_check
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_onnx_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check $(BUILD)/install_check $(BUILD)/embedded_check
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile
@@ -359,24 +364,29 @@ $(BUILD)/fuzz_csv: tests/fuzz_csv.c nn.h | $(BUILD)
 	$(CC_CLANG) $(FUZZ_FLAGS) $(FUZZ_STRICT) $< -o $@ $(LDLIBS)
 $(BUILD)/fuzz_image: tests/fuzz_image.c nn.h | $(BUILD)
 	$(CC_CLANG) $(FUZZ_FLAGS) $< -o $@ $(LDLIBS)
+$(BUILD)/fuzz_onnx: tests/fuzz_onnx.c nn.h | $(BUILD)
+	$(CC_CLANG) $(FUZZ_FLAGS) $(FUZZ_STRICT) $< -o $@ $(LDLIBS)
 
 # the committed corpus stays small: new inputs go to a scratch copy under build/
-# FUZZ_SECONDS is split: half to the model loaders, a quarter each to the CSV reader
-# and the image decoder
+# FUZZ_SECONDS is split: two fifths to the model loaders, a fifth each to the CSV
+# reader, the image decoder and the ONNX reader
 fuzz: deps-fuzz
-	@$(MAKE) --no-print-directory $(BUILD)/fuzz_load $(BUILD)/fuzz_csv $(BUILD)/fuzz_image
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz_load $(BUILD)/fuzz_csv $(BUILD)/fuzz_image $(BUILD)/fuzz_onnx
 	rm -rf $(BUILD)/corpus_work && cp -r tests/corpus $(BUILD)/corpus_work && mkdir -p $(BUILD)/fuzz_artifacts
-	./$(BUILD)/fuzz_load -max_total_time=$$(( $(FUZZ_SECONDS) / 2 )) -print_final_stats=1 \
+	./$(BUILD)/fuzz_load -max_total_time=$$(( $(FUZZ_SECONDS) * 2 / 5 )) -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_work tests/corpus
 	rm -rf $(BUILD)/corpus_csv_work && cp -r tests/corpus_csv $(BUILD)/corpus_csv_work
-	./$(BUILD)/fuzz_csv -max_total_time=$$(( $(FUZZ_SECONDS) / 4 )) -print_final_stats=1 \
+	./$(BUILD)/fuzz_csv -max_total_time=$$(( $(FUZZ_SECONDS) / 5 )) -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_csv_work tests/corpus_csv
 	rm -rf $(BUILD)/corpus_image_work && cp -r tests/corpus_image $(BUILD)/corpus_image_work
-	./$(BUILD)/fuzz_image -max_total_time=$$(( $(FUZZ_SECONDS) / 4 )) -max_len=4096 -print_final_stats=1 \
+	./$(BUILD)/fuzz_image -max_total_time=$$(( $(FUZZ_SECONDS) / 5 )) -max_len=4096 -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_image_work tests/corpus_image
+	rm -rf $(BUILD)/corpus_onnx_work && cp -r tests/corpus_onnx $(BUILD)/corpus_onnx_work
+	./$(BUILD)/fuzz_onnx -max_total_time=$$(( $(FUZZ_SECONDS) / 5 )) -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz_artifacts/ $(BUILD)/corpus_onnx_work tests/corpus_onnx
 
 fuzz-ci:
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=75
 
 clean:
 	rm -rf $(BUILD)

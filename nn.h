@@ -212,7 +212,7 @@
      == 9. optimizers: SGD, momentum, Adagrad, RMSprop, Adam(W), Lookahead, L-BFGS
      == 10. schedules
      == 11. training utilities: clipping, finiteness
-     == 12. serializer: weights, checkpoints, C export, ONNX export (format: docs/FORMAT.md)
+     == 12. serializer: weights, checkpoints, C export, ONNX export and import (format: docs/FORMAT.md)
      == 13. io helpers: crc32, gzip container, IDX
      == 14. data: CSV, splits, batches, metrics, preprocessing, provenance
      == 15. fit: the training loop, progress, history
@@ -1166,6 +1166,19 @@ NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *la
    identity. Input "input" (N, inputs) or (N, C, H, W), output "output"
    (N, outputs), N free. buf NULL: only *len (the exact size). */
 NNDEF nn_result nn_model_export_onnx_to_memory(const nn_model *m, void *buf, size_t cap, size_t *len);
+/* A model from an ONNX file in memory, as torch.onnx.export writes it (and
+   nn_model_export_onnx): a chain of Gemm (y = x W^T + b), Conv, MaxPool,
+   AveragePool, GlobalAveragePool, BatchNormalization, Flatten, Relu,
+   Sigmoid, Tanh, Softplus, LeakyRelu, Elu, Softmax, Dropout and Identity;
+   parameters matched by their place in the graph (torch renames them and
+   folds batch norm into the convolution before it). Input (N, features) or
+   (N, C, H, W). The model comes in EVAL mode with buffers for max_batch
+   rows; anything else is refused naming the node (NN_ERR_UNSUPPORTED), a
+   damaged file with NN_ERR_CORRUPT; on failure the arena is rewound and *m
+   is untouched but its .error. Reading allocates about 350 KB of scratch
+   (NN_MALLOC), whatever the file. */
+NNDEF nn_result nn_model_init_from_onnx(nn_model *m, nn_arena *arena, const void *buf, size_t len, int max_batch);
+NNDEF nn_result nn_model_arena_bytes_from_onnx(size_t *bytes, const void *buf, size_t len, int max_batch);
 /* Arena bytes nn_model_init_from_memory needs for this file, with the
    model's buffers sized for max_batch rows (0: the max_batch stored in the
    file; e.g. larger for inference than for training). The file's framing,
@@ -1188,6 +1201,7 @@ NNDEF nn_result nn_model_arena_bytes_from_file(size_t *bytes, const char *path, 
 NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f);
 /* The model as an ONNX file for inference (see nn_model_export_onnx_to_memory). */
 NNDEF nn_result nn_model_export_onnx(const nn_model *m, const char *path);
+NNDEF nn_result nn_model_init_from_onnx_file(nn_model *m, nn_arena *arena, const char *path, int max_batch);
 
 /* Checkpoints for a training loop: call once per epoch with the validation
    metric. Saves path_last every call (if set) and path_best when the metric
@@ -9760,6 +9774,567 @@ NNDEF nn_result nn_model_export_onnx_to_memory(const nn_model *m, void *buf, siz
     nn__onnx_w_model(&w, &x, 0);
     return NN_OK;
 }
+
+/* ---- ONNX import ----------------------------------------------------------
+   A chain of the operators nn.h has layers for, as torch.onnx.export writes
+   them (batch norm folded into the convolution before it, initializers
+   renamed: matched by position in the graph, never by name). The reader
+   treats the file as hostile: every length and count is checked against
+   the bytes there and against fixed limits before use; the scratch it
+   allocates (NN_MALLOC) is bounded by those limits. */
+#define NN__OX_NODES 256
+#define NN__OX_INITS 256
+#define NN__OX_INS 5
+#define NN__OX_ATTRS 8
+
+typedef struct nn__pr {
+    const unsigned char *p;
+    size_t n, i;
+    int bad;
+} nn__pr;
+typedef struct nn__ostr {
+    const unsigned char *p;
+    size_t n;
+} nn__ostr;
+
+static uint64_t nn__pr_varint(nn__pr *r) {
+    uint64_t v = 0;
+    int s;
+    for (s = 0; s < 64; s += 7) {
+        unsigned char b;
+        if (r->i >= r->n) break;
+        b = r->p[r->i++];
+        v |= (uint64_t)(b & 0x7F) << s;
+        if (!(b & 0x80)) return v;
+    }
+    r->bad = 1;
+    return 0;
+}
+/* One field: its number and wire type; a length-delimited field's bytes in
+   *sub, a varint's or fixed value in *v. 0 at the end or on bad bytes. */
+static int nn__pr_next(nn__pr *r, int *field, int *wire, nn__pr *sub, uint64_t *v) {
+    uint64_t key;
+    if (r->bad || r->i >= r->n) return 0;
+    key = nn__pr_varint(r);
+    if (r->bad || key >> 3 == 0 || key >> 3 > 536870911u) return r->bad = 1, 0;
+    *field = (int)(key >> 3);
+    *wire = (int)(key & 7);
+    *v = 0;
+    switch (*wire) {
+    case 0: *v = nn__pr_varint(r); break;
+    case 1: if (r->n - r->i < 8) return r->bad = 1, 0; r->i += 8; break;
+    case 2: {
+        uint64_t len = nn__pr_varint(r);
+        if (r->bad || len > r->n - r->i) return r->bad = 1, 0;
+        sub->p = r->p + r->i; sub->n = (size_t)len; sub->i = 0; sub->bad = 0;
+        r->i += (size_t)len;
+        break;
+    }
+    case 5: {
+        if (r->n - r->i < 4) return r->bad = 1, 0;
+        *v = (uint64_t)r->p[r->i] | (uint64_t)r->p[r->i + 1] << 8 | (uint64_t)r->p[r->i + 2] << 16 |
+             (uint64_t)r->p[r->i + 3] << 24;
+        r->i += 4;
+        break;
+    }
+    default: return r->bad = 1, 0; /* groups (3, 4) and the rest: not in ONNX files */
+    }
+    return !r->bad;
+}
+static nn__ostr nn__pr_str(const nn__pr *s) {
+    nn__ostr o;
+    o.p = s->p; o.n = s->n;
+    return o;
+}
+static int nn__ostr_is(nn__ostr s, const char *z) { return s.n == strlen(z) && !memcmp(s.p, z, s.n); }
+static int nn__ostr_eq(nn__ostr a, nn__ostr b) { return a.n == b.n && (!a.n || !memcmp(a.p, b.p, a.n)); }
+
+typedef struct nn__oxattr {
+    nn__ostr name;
+    int has_f, has_i, n_ints;
+    float f;
+    long long i, ints[8];
+    nn__ostr s; /* a string (auto_pad) */
+    int has_s;
+} nn__oxattr;
+typedef struct nn__oxnode {
+    nn__ostr op, in[NN__OX_INS], out;
+    int n_in, n_out, n_attr;
+    nn__oxattr attr[NN__OX_ATTRS];
+} nn__oxnode;
+typedef struct nn__oxinit {
+    nn__ostr name;
+    int rank, type;
+    long long dims[4];
+    nn__ostr raw;     /* raw_data, or packed float_data / int64_data */
+    int packed;       /* 1: float_data, 2: int64_data (varints) */
+} nn__oxinit;
+typedef struct nn__oxgraph {
+    nn__oxnode node[NN__OX_NODES];
+    nn__oxinit init[NN__OX_INITS];
+    int n_node, n_init;
+    nn__ostr in_name;
+    int in_rank;
+    long long in_dims[4];
+} nn__oxgraph;
+
+static int nn__ox_tensor(nn__oxinit *t, nn__pr r) {
+    nn__pr s;
+    int f, w;
+    uint64_t v;
+    memset(t, 0, sizeof *t);
+    while (nn__pr_next(&r, &f, &w, &s, &v)) {
+        if (f == 1 && w == 0) { /* dims */
+            if (t->rank >= 4 || v > 0x7FFFFFFFu) return 0;
+            t->dims[t->rank++] = (long long)v;
+        } else if (f == 1 && w == 2) { /* packed dims */
+            while (s.i < s.n) {
+                uint64_t d = nn__pr_varint(&s);
+                if (s.bad || t->rank >= 4 || d > 0x7FFFFFFFu) return 0;
+                t->dims[t->rank++] = (long long)d;
+            }
+        } else if (f == 2 && w == 0) t->type = (int)(v & 0xFF) == (int)v ? (int)v : -1;
+        else if (f == 8 && w == 2) t->name = nn__pr_str(&s);
+        else if (f == 9 && w == 2) t->raw = nn__pr_str(&s), t->packed = 0;
+        else if (f == 4 && w == 2) t->raw = nn__pr_str(&s), t->packed = 1;
+        else if (f == 7 && w == 2) t->raw = nn__pr_str(&s), t->packed = 2;
+        else if (f == 14 && w == 0 && v != 0) return 0; /* external data: not in this file */
+    }
+    return !r.bad;
+}
+
+static int nn__ox_node(nn__oxgraph *g, nn__pr r) {
+    nn__oxnode *nd;
+    nn__pr s, a;
+    int f, w, fa, wa;
+    uint64_t v, va;
+    if (g->n_node >= NN__OX_NODES) return 0;
+    nd = &g->node[g->n_node++];
+    memset(nd, 0, sizeof *nd);
+    while (nn__pr_next(&r, &f, &w, &s, &v)) {
+        if (f == 1 && w == 2) {
+            if (nd->n_in >= NN__OX_INS) return 0;
+            nd->in[nd->n_in++] = nn__pr_str(&s);
+        } else if (f == 2 && w == 2) {
+            if (nd->n_out++ == 0) nd->out = nn__pr_str(&s);
+        } else if (f == 4 && w == 2) {
+            nd->op = nn__pr_str(&s);
+        } else if (f == 7 && w == 2) {
+            if (s.n && !(s.n == 7 && !memcmp(s.p, "ai.onnx", 7))) return 0; /* only the default domain */
+        } else if (f == 5 && w == 2) {
+            nn__oxattr *at;
+            if (nd->n_attr >= NN__OX_ATTRS) return 0;
+            at = &nd->attr[nd->n_attr++];
+            memset(at, 0, sizeof *at);
+            while (nn__pr_next(&s, &fa, &wa, &a, &va)) {
+                if (fa == 1 && wa == 2) at->name = nn__pr_str(&a);
+                else if (fa == 2 && wa == 5) {
+                    uint32_t u = (uint32_t)va;
+                    memcpy(&at->f, &u, 4);
+                    at->has_f = 1;
+                } else if (fa == 3 && wa == 0) at->i = (long long)va, at->has_i = 1;
+                else if (fa == 8 && wa == 0) {
+                    if (at->n_ints >= 8) return 0;
+                    at->ints[at->n_ints++] = (long long)va;
+                } else if (fa == 8 && wa == 2) {
+                    while (a.i < a.n) {
+                        uint64_t d = nn__pr_varint(&a);
+                        if (a.bad || at->n_ints >= 8) return 0;
+                        at->ints[at->n_ints++] = (long long)d;
+                    }
+                } else if (fa == 4 && wa == 2) at->s = nn__pr_str(&a), at->has_s = 1;
+            }
+            if (s.bad) return 0;
+        }
+    }
+    return !r.bad && nd->op.n && nd->n_out >= 1;
+}
+
+static int nn__ox_parse(nn__oxgraph *g, const void *buf, size_t len) {
+    nn__pr r, s, gr, t, u;
+    int f, w, f2, w2, f3, w3, f4, w4, have_graph = 0, opset = 0, outputs = 0;
+    uint64_t v, v2, v3, v4;
+    g->n_node = g->n_init = 0;
+    g->in_name.p = NULL; g->in_name.n = 0; g->in_rank = 0;
+    r.p = (const unsigned char *)buf; r.n = len; r.i = 0; r.bad = 0;
+    while (nn__pr_next(&r, &f, &w, &s, &v)) {
+        if (f == 8 && w == 2) { /* opset_import: the default domain's version, 7 and up */
+            nn__pr d;
+            nn__ostr dom;
+            long long ver = 0;
+            dom.p = NULL; dom.n = 0;
+            while (nn__pr_next(&s, &f2, &w2, &d, &v2)) {
+                if (f2 == 1 && w2 == 2) dom = nn__pr_str(&d);
+                else if (f2 == 2 && w2 == 0) ver = (long long)v2;
+            }
+            if (s.bad) return 0;
+            if ((dom.n == 0 || nn__ostr_is(dom, "ai.onnx")) && ver >= 7 && ver <= 64) opset = 1;
+            continue;
+        }
+        if (f != 7 || w != 2) continue; /* ir_version, producer...: read by nobody here */
+        if (have_graph++) return 0;
+        gr = s;
+        while (nn__pr_next(&gr, &f2, &w2, &t, &v2)) {
+            if (w2 != 2) continue;
+            if (f2 == 1) {
+                if (!nn__ox_node(g, t)) return 0;
+            } else if (f2 == 5) {
+                if (g->n_init >= NN__OX_INITS || !nn__ox_tensor(&g->init[g->n_init++], t)) return 0;
+            } else if (f2 == 12) {
+                outputs++;
+            } else if (f2 == 11 && !g->in_name.p) { /* the first input that is not an initializer */
+                nn__ostr name;
+                long long dims[4];
+                int rank = 0, i, is_init = 0;
+                name.p = NULL; name.n = 0;
+                while (nn__pr_next(&t, &f3, &w3, &u, &v3)) {
+                    if (f3 == 1 && w3 == 2) name = nn__pr_str(&u);
+                    else if (f3 == 2 && w3 == 2) { /* TypeProto -> tensor_type -> shape -> dim */
+                        nn__pr tt, sh, dim, x;
+                        int f5, w5;
+                        uint64_t v5;
+                        while (nn__pr_next(&u, &f4, &w4, &tt, &v4))
+                            if (f4 == 1 && w4 == 2)
+                                while (nn__pr_next(&tt, &f5, &w5, &sh, &v5))
+                                    if (f5 == 2 && w5 == 2)
+                                        while (nn__pr_next(&sh, &f4, &w4, &dim, &v4))
+                                            if (f4 == 1 && w4 == 2) {
+                                                long long dv = -1;
+                                                while (nn__pr_next(&dim, &f5, &w5, &x, &v5))
+                                                    if (f5 == 1 && w5 == 0) dv = v5 > 0x7FFFFFFFu ? -2 : (long long)v5;
+                                                if (rank >= 4 || dv == -2) return 0;
+                                                dims[rank++] = dv;
+                                            }
+                    }
+                }
+                for (i = 0; i < g->n_init; i++) is_init |= nn__ostr_eq(g->init[i].name, name);
+                if (!is_init && name.p) {
+                    g->in_name = name;
+                    g->in_rank = rank;
+                    memcpy(g->in_dims, dims, sizeof(long long) * (size_t)rank);
+                }
+            }
+        }
+        if (gr.bad) return 0;
+    }
+    /* no opset or no output: a file cut short at a field's end (protobuf
+       has no length of its own; both writers put them last) */
+    return !r.bad && have_graph == 1 && opset && outputs >= 1 && g->in_name.p != NULL;
+}
+
+static const nn__oxinit *nn__ox_find(const nn__oxgraph *g, nn__ostr name) {
+    int i;
+    for (i = 0; i < g->n_init; i++)
+        if (nn__ostr_eq(g->init[i].name, name)) return &g->init[i];
+    return NULL;
+}
+static const nn__oxattr *nn__ox_attr(const nn__oxnode *nd, const char *name) {
+    int i;
+    for (i = 0; i < nd->n_attr; i++)
+        if (nn__ostr_is(nd->attr[i].name, name)) return &nd->attr[i];
+    return NULL;
+}
+static long long nn__ox_int(const nn__oxnode *nd, const char *name, long long dflt) {
+    const nn__oxattr *a = nn__ox_attr(nd, name);
+    return a && a->has_i ? a->i : dflt;
+}
+static float nn__ox_float(const nn__oxnode *nd, const char *name, float dflt) {
+    const nn__oxattr *a = nn__ox_attr(nd, name);
+    return a && a->has_f ? a->f : dflt;
+}
+/* 2 ints of an attribute (kernel_shape, strides, dilations), or the default */
+static int nn__ox_pair(const nn__oxnode *nd, const char *name, int dflt, int *out) {
+    const nn__oxattr *a = nn__ox_attr(nd, name);
+    if (!a) {
+        out[0] = out[1] = dflt;
+        return 1;
+    }
+    if (a->n_ints != 2 || a->ints[0] < 1 || a->ints[1] < 1 || a->ints[0] > 4096 || a->ints[1] > 4096) return 0;
+    out[0] = (int)a->ints[0];
+    out[1] = (int)a->ints[1];
+    return 1;
+}
+/* pads (top, left, bottom, right): nn.h pads both sides alike; auto_pad
+   other than NOTSET is refused */
+static int nn__ox_pads(const nn__oxnode *nd, int *out) {
+    const nn__oxattr *a = nn__ox_attr(nd, "pads");
+    const nn__oxattr *ap = nn__ox_attr(nd, "auto_pad");
+    out[0] = out[1] = 0;
+    if (ap && !(ap->has_s && nn__ostr_is(ap->s, "NOTSET"))) return 0;
+    if (!a) return 1;
+    if (a->n_ints != 4 || a->ints[0] != a->ints[2] || a->ints[1] != a->ints[3] || a->ints[0] < 0 || a->ints[1] < 0 ||
+        a->ints[0] > 4096 || a->ints[1] > 4096)
+        return 0;
+    out[0] = (int)a->ints[0];
+    out[1] = (int)a->ints[1];
+    return 1;
+}
+/* an initializer of float32 with these dims (rank r; d0..d3), its data checked */
+static int nn__ox_fdata(const nn__oxinit *t, int r, const long long *dims) {
+    long long n = 1;
+    int i;
+    if (!t || t->type != 1 || t->rank != r) return 0;
+    for (i = 0; i < r; i++) {
+        if (t->dims[i] != dims[i]) return 0;
+        n *= dims[i];
+    }
+    if (t->packed == 0) return (unsigned long long)t->raw.n == (unsigned long long)n * 4u;
+    if (t->packed == 1) return (unsigned long long)t->raw.n == (unsigned long long)n * 4u; /* packed fixed32 */
+    return 0;
+}
+static void nn__ox_floats(float *dst, const nn__oxinit *t, size_t n) {
+    size_t k;
+    for (k = 0; k < n; k++) {
+        const unsigned char *b = t->raw.p + 4 * k;
+        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        memcpy(dst + k, &u, 4);
+    }
+}
+
+/* The plan: the layers and, per layer, where its parameters come from. */
+typedef struct nn__oxplan {
+    nn_model_desc md;
+    nn_layer_desc layer[NN__OX_NODES];
+    const nn__oxinit *src[NN__OX_NODES][4]; /* w, b, mean, var */
+    int n;
+} nn__oxplan;
+
+static nn_result nn__ox_plan(nn__oxplan *pl, const nn__oxgraph *g, int max_batch, char *err) {
+    nn__ostr cur = g->in_name;
+    int rank = g->in_rank, c = 0, h = 0, wd = 0, feat = 0, i;
+    memset(pl, 0, sizeof *pl);
+    if (rank == 2 && g->in_dims[1] > 0) feat = (int)g->in_dims[1];
+    else if (rank == 4 && g->in_dims[1] > 0 && g->in_dims[2] > 0 && g->in_dims[3] > 0) {
+        c = (int)g->in_dims[1]; h = (int)g->in_dims[2]; wd = (int)g->in_dims[3];
+        if ((long long)c * h * wd > 0x7FFFFFF) return nn__fail(err, NN_ERR_TOO_LARGE, "ONNX: input too large");
+        feat = c * h * wd;
+    } else {
+        return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: the input must be (N, features) or (N, C, H, W) with known sizes");
+    }
+    for (i = 0; i < g->n_node; i++) {
+        const nn__oxnode *nd = &g->node[i];
+        nn_layer_desc *l = &pl->layer[pl->n];
+        const nn__oxinit **src = pl->src[pl->n];
+        int add = 1;
+        if (nn__ostr_is(nd->op, "Constant")) continue; /* only their values are read, as initializers */
+        if (!nd->n_in || !nn__ostr_eq(nd->in[0], cur))
+            return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (%.*s) does not take the previous node's output: "
+                            "only chains of layers are read", i, (int)NN__MIN(nd->op.n, 32), (const char *)nd->op.p);
+        if (nn__ostr_is(nd->op, "Gemm")) {
+            long long d[2];
+            const nn__oxinit *W = nd->n_in > 1 ? nn__ox_find(g, nd->in[1]) : NULL;
+            if (rank != 2 || nn__ox_int(nd, "transA", 0) != 0 || nn__ox_int(nd, "transB", 0) != 1 ||
+                nn__ox_float(nd, "alpha", 1.0f) != 1.0f || nn__ox_float(nd, "beta", 1.0f) != 1.0f || !W || W->rank != 2)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (Gemm): only y = x W^T + b on flat input", i);
+            d[0] = W->dims[0]; d[1] = feat;
+            if (!nn__ox_fdata(W, 2, d) || d[0] < 1 || d[0] > 0x1000000)
+                return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d (Gemm): weights are not float (out, %d)", i, feat);
+            *l = nn_dense((int)d[0], NN_ACT_IDENTITY);
+            src[0] = W;
+            if (nd->n_in > 2) {
+                src[1] = nn__ox_find(g, nd->in[2]);
+                if (!nn__ox_fdata(src[1], 1, d)) return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d (Gemm): bias", i);
+            } else {
+                l->no_bias = 1;
+            }
+            feat = (int)d[0];
+        } else if (nn__ostr_is(nd->op, "Conv")) {
+            const nn__oxinit *W = nd->n_in > 1 ? nn__ox_find(g, nd->in[1]) : NULL;
+            int ks[2], st[2], dl[2], pd[2], grp = (int)nn__ox_int(nd, "group", 1), oh, ow;
+            long long d[4];
+            if (rank != 4 || !W || W->rank != 4 || !nn__ox_pair(nd, "strides", 1, st) || !nn__ox_pair(nd, "dilations", 1, dl) ||
+                !nn__ox_pads(nd, pd) || grp < 1 || grp > c || c % grp)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (Conv): options nn.h has no form for", i);
+            d[0] = W->dims[0]; d[1] = c / grp; d[2] = W->dims[2]; d[3] = W->dims[3];
+            if (!nn__ox_pair(nd, "kernel_shape", (int)d[2], ks) || ks[0] != d[2] || ks[1] != d[3] || d[0] < 1 ||
+                d[0] > 65536 || d[0] % grp || !nn__ox_fdata(W, 4, d))
+                return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d (Conv): weights are not float (OC, %d, kh, kw)", i,
+                                c / grp);
+            *l = nn_conv2d((int)d[0], ks[0], st[0], pd[0], NN_ACT_IDENTITY);
+            l->kernel[1] = ks[1]; l->stride[1] = st[1]; l->padding[1] = pd[1];
+            l->dilation[0] = dl[0]; l->dilation[1] = dl[1]; l->groups = grp;
+            src[0] = W;
+            if (nd->n_in > 2) {
+                src[1] = nn__ox_find(g, nd->in[2]);
+                if (!nn__ox_fdata(src[1], 1, d)) return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d (Conv): bias", i);
+            } else {
+                l->no_bias = 1;
+            }
+            oh = nn_conv2d_out_size(h, ks[0], st[0], pd[0], dl[0]);
+            ow = nn_conv2d_out_size(wd, ks[1], st[1], pd[1], dl[1]);
+            if (oh < 1 || ow < 1) return nn__fail(err, NN_ERR_SHAPE_MISMATCH, "ONNX: node %d (Conv): no output", i);
+            c = (int)d[0]; h = oh; wd = ow;
+            if ((long long)c * h * wd > 0x7FFFFFF) return nn__fail(err, NN_ERR_TOO_LARGE, "ONNX: node %d: too large", i);
+            feat = c * h * wd;
+        } else if (nn__ostr_is(nd->op, "BatchNormalization")) {
+            long long d[1];
+            int k;
+            d[0] = rank == 4 ? c : feat;
+            if (nd->n_in != 5 || nn__ox_int(nd, "training_mode", 0) != 0)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (BatchNormalization): inference form only", i);
+            for (k = 0; k < 4; k++) {
+                src[k] = nn__ox_find(g, nd->in[k + 1]);
+                if (!nn__ox_fdata(src[k], 1, d))
+                    return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d (BatchNormalization): parameter %d", i, k);
+            }
+            *l = rank == 4 ? nn_batchnorm2d() : nn_batchnorm();
+            l->eps = nn__ox_float(nd, "epsilon", 1e-5f);
+            if (!NN__IN(l->eps, 0.0f, 1.0f)) return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d: epsilon", i);
+        } else if (nn__ostr_is(nd->op, "MaxPool") || nn__ostr_is(nd->op, "AveragePool")) {
+            int ks[2], st[2], dl[2], pd[2], mx = nn__ostr_is(nd->op, "MaxPool"), oh, ow;
+            if (rank != 4 || !nn__ox_pair(nd, "kernel_shape", 0, ks) || ks[0] < 1 || !nn__ox_pair(nd, "strides", 1, st) ||
+                !nn__ox_pair(nd, "dilations", 1, dl) || !nn__ox_pads(nd, pd) || nn__ox_int(nd, "ceil_mode", 0) != 0 ||
+                (!mx && (dl[0] != 1 || dl[1] != 1)) || pd[0] > ks[0] / 2 || pd[1] > ks[1] / 2)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (%s): options nn.h has no form for", i,
+                                mx ? "MaxPool" : "AveragePool");
+            *l = mx ? nn_maxpool2d(ks[0], st[0], pd[0]) : nn_avgpool2d(ks[0], st[0], pd[0]);
+            l->kernel[1] = ks[1]; l->stride[1] = st[1]; l->padding[1] = pd[1];
+            if (mx) { l->dilation[0] = dl[0]; l->dilation[1] = dl[1]; }
+            else l->count_include_pad = nn__ox_int(nd, "count_include_pad", 0) != 0;
+            oh = nn_conv2d_out_size(h, ks[0], st[0], pd[0], dl[0]);
+            ow = nn_conv2d_out_size(wd, ks[1], st[1], pd[1], dl[1]);
+            if (oh < 1 || ow < 1) return nn__fail(err, NN_ERR_SHAPE_MISMATCH, "ONNX: node %d: no output", i);
+            h = oh; wd = ow; feat = c * h * wd;
+        } else if (nn__ostr_is(nd->op, "GlobalAveragePool")) {
+            if (rank != 4) return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (GlobalAveragePool) on flat input", i);
+            *l = nn_global_avgpool();
+            rank = 2; feat = c; /* (N, C, 1, 1): nn.h has it flat; a Flatten after it is nothing more */
+        } else if (nn__ostr_is(nd->op, "Flatten")) {
+            if (nn__ox_int(nd, "axis", 1) != 1) return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (Flatten): axis", i);
+            if (rank == 4) *l = nn_flatten();
+            else add = 0;
+            rank = 2;
+        } else if (nn__ostr_is(nd->op, "Dropout") || nn__ostr_is(nd->op, "Identity")) {
+            add = 0;
+        } else {
+            static const char *const names[] = {"Relu", "Sigmoid", "Tanh", "Softplus", "LeakyRelu", "Elu", "Softmax"};
+            static const nn_act acts[] = {NN_ACT_RELU, NN_ACT_SIGMOID, NN_ACT_TANH, NN_ACT_SOFTPLUS, NN_ACT_LEAKY_RELU,
+                                          NN_ACT_ELU, NN_ACT_SOFTMAX};
+            int k, found = -1;
+            for (k = 0; k < 7; k++)
+                if (nn__ostr_is(nd->op, names[k])) found = k;
+            if (found < 0)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d: operator %.*s has no nn.h layer", i,
+                                (int)NN__MIN(nd->op.n, 32), (const char *)nd->op.p);
+            if (acts[found] == NN_ACT_SOFTMAX && (rank != 2 || (nn__ox_int(nd, "axis", -1) != 1 && nn__ox_int(nd, "axis", -1) != -1)))
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (Softmax): over the features of flat rows only", i);
+            *l = nn_activation(acts[found]);
+            if (acts[found] == NN_ACT_LEAKY_RELU) l->alpha = nn__ox_float(nd, "alpha", 0.01f);
+            if (acts[found] == NN_ACT_ELU) l->alpha = nn__ox_float(nd, "alpha", 1.0f);
+            if (!(l->alpha - l->alpha == 0.0f)) return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d: alpha", i);
+        }
+        if (add) {
+            if (pl->n >= NN__OX_NODES - 1 || pl->n >= NN__MAX_LAYERS / 2)
+                return nn__fail(err, NN_ERR_TOO_LARGE, "ONNX: too many layers");
+            pl->n++;
+        }
+        cur = nd->out;
+    }
+    if (pl->n == 0) return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: no layer");
+    if (rank != 2) return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: the graph ends on an image");
+    pl->md.inputs = g->in_rank == 4 ? (int)(g->in_dims[1] * g->in_dims[2] * g->in_dims[3]) : (int)g->in_dims[1];
+    if (g->in_rank == 4) {
+        pl->md.input_shape[0] = (int)g->in_dims[1];
+        pl->md.input_shape[1] = (int)g->in_dims[2];
+        pl->md.input_shape[2] = (int)g->in_dims[3];
+    }
+    pl->md.max_batch = max_batch;
+    pl->md.layers = pl->layer;
+    pl->md.n_layers = pl->n;
+    pl->md.seed = 0;
+    return NN_OK;
+}
+
+/* Parse and plan: scratch from NN_MALLOC (bounded), freed by the caller. */
+static nn_result nn__ox_read(nn__oxgraph **gp, nn__oxplan **pp, const void *buf, size_t len, int max_batch, char *err) {
+    nn_result r;
+    *gp = NULL;
+    *pp = NULL;
+    if (!buf || len < 2) return nn__fail(err, NN_ERR_CORRUPT, "ONNX: empty input");
+    if (max_batch < 1 || max_batch > (1 << 20)) return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "ONNX: max_batch %d", max_batch);
+    *gp = (nn__oxgraph *)NN_MALLOC(sizeof(nn__oxgraph));
+    *pp = (nn__oxplan *)NN_MALLOC(sizeof(nn__oxplan));
+    if (!*gp || !*pp) return nn__fail(err, NN_ERR_OUT_OF_MEMORY, "ONNX: no memory for the reader");
+    if (!nn__ox_parse(*gp, buf, len))
+        return nn__fail(err, NN_ERR_CORRUPT, "ONNX: not a well-formed ONNX model (or beyond %d nodes, %d initializers)",
+                        NN__OX_NODES, NN__OX_INITS);
+    r = nn__ox_plan(*pp, *gp, max_batch, err);
+    if (r == NN_OK) r = nn__model_validate(&(*pp)->md, err);
+    return r;
+}
+
+NNDEF nn_result nn_model_arena_bytes_from_onnx(size_t *bytes, const void *buf, size_t len, int max_batch) {
+    nn__oxgraph *g;
+    nn__oxplan *p;
+    nn_result r;
+    if (!bytes) return NN_ERR_INVALID_ARGUMENT;
+    *bytes = 0;
+    r = nn__ox_read(&g, &p, buf, len, max_batch, NULL);
+    if (r == NN_OK) *bytes = nn_model_arena_bytes(&p->md);
+    NN_FREE(g);
+    NN_FREE(p);
+    return r;
+}
+
+NNDEF nn_result nn_model_init_from_onnx(nn_model *m, nn_arena *arena, const void *buf, size_t len, int max_batch) {
+    nn__oxgraph *g;
+    nn__oxplan *p;
+    nn_model t;
+    size_t mark;
+    nn_result r;
+    int l, i = 0;
+    if (!m) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena) return nn__fail(m->error, NN_ERR_INVALID_ARGUMENT, "ONNX: arena is NULL");
+    r = nn__ox_read(&g, &p, buf, len, max_batch, m->error);
+    if (r != NN_OK) {
+        NN_FREE(g);
+        NN_FREE(p);
+        return r;
+    }
+    mark = nn_arena_mark(arena);
+    memset(&t, 0, sizeof t);
+    r = nn_model_init(&t, arena, &p->md);
+    if (r != NN_OK) memcpy(m->error, t.error, NN_ERROR_MAX);
+    /* the parameters, description layer by description layer: a layer of
+       the description is the first model layer of its expansion */
+    for (l = 0; r == NN_OK && l < p->n; l++) {
+        const nn__oxinit *const *src = p->src[l];
+        nn_layer *ly;
+        while (i < t.n_layers && t.layers[i].kind != p->layer[l].kind) i++;
+        if (i >= t.n_layers) {
+            r = nn__fail(m->error, NN_ERR_CORRUPT, "ONNX: layer %d not found in the model built", l);
+            break;
+        }
+        ly = &t.layers[i++];
+        if (src[0]) nn__ox_floats(ly->w.data, src[0], nn_tensor_size(ly->w));
+        if (src[1] && ly->b.data) nn__ox_floats(ly->b.data, src[1], nn_tensor_size(ly->b));
+        if (src[2]) nn__ox_floats(ly->running_mean, src[2], nn_tensor_size(ly->w));
+        if (src[3]) nn__ox_floats(ly->running_var, src[3], nn_tensor_size(ly->w));
+    }
+    NN_FREE(g);
+    NN_FREE(p);
+    if (r != NN_OK) {
+        nn_arena_rewind(arena, mark);
+        return r;
+    }
+    nn_model_set_mode(&t, NN_MODE_EVAL);
+    *m = t;
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_model_init_from_onnx_file(nn_model *m, nn_arena *arena, const char *path, int max_batch) {
+    void *buf;
+    size_t len;
+    nn_result r;
+    if (!m) return NN_ERR_INVALID_ARGUMENT;
+    r = nn_read_file(&buf, &len, path, NN__MODEL_FILE_MAX);
+    if (r != NN_OK) return nn__fail(m->error, r, "ONNX: cannot read %s", path ? path : "(NULL)");
+    r = nn_model_init_from_onnx(m, arena, buf, len, max_batch);
+    NN_FREE(buf);
+    return r;
+}
+#endif
 
 #ifndef NN_NO_STDIO
 NNDEF nn_result nn_model_export_onnx(const nn_model *m, const char *path) {

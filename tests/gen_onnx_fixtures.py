@@ -8,7 +8,11 @@
   3. evaluates each graph independently, in float64 numpy over its
      initializers (an interpreter of the operators the exporter writes, written
      from the ONNX operator specification), and compares with nn.h's outputs;
-  4. writes the checked .onnx files and MANIFEST (sizes, sha256, measured error).
+  4. writes the checked .onnx files and MANIFEST (sizes, sha256, measured error);
+  5. exports models from PyTorch 1.13 (python3-torch) with torch.onnx.export in EVAL
+     mode, as users would (batch norm folded into convolutions, initializers renamed),
+     with their inputs and PyTorch's outputs: torch_<name>.onnx, .in, .out, for
+     tests/test_onnx.c's import tests.
 
 tests/test_onnx.c then holds the export to these files byte for byte, so the tests
 need no Python. Run from the repository root:  python3 tests/gen_onnx_fixtures.py
@@ -145,6 +149,53 @@ def run(model, x):
     return env[model.graph.output[0].name]
 
 
+def torch_models():
+    """ONNX files as torch.onnx.export writes them, with inputs and PyTorch's outputs."""
+    import torch
+    torch.manual_seed(1)
+    nn = torch.nn
+    cases = {
+        "torch_mlp": (nn.Sequential(nn.Linear(6, 7), nn.BatchNorm1d(7), nn.ReLU(), nn.Dropout(0.2), nn.Linear(7, 5),
+                                    nn.LeakyReLU(0.1), nn.Linear(5, 5), nn.Tanh(), nn.Linear(5, 4), nn.Softmax(dim=1)),
+                      (3, 6)),
+        "torch_cnn": (nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), nn.BatchNorm2d(5), nn.ReLU(), nn.MaxPool2d(2),
+                                    nn.Conv2d(5, 4, 3, stride=2, padding=2), nn.ELU(0.5),
+                                    nn.AvgPool2d(3, 1, 1, count_include_pad=False), nn.Flatten(), nn.Linear(36, 3)),
+                      (3, 3, 7, 9)),
+        "torch_cnn_groups": (nn.Sequential(nn.Conv2d(4, 6, 3, padding=1, groups=2), nn.BatchNorm2d(6), nn.Sigmoid(),
+                                           nn.Conv2d(6, 6, 3, padding=2, dilation=2, groups=6, bias=False),
+                                           nn.MaxPool2d(3, 2, 1), nn.Softplus(), nn.Conv2d(6, 2, 5, padding=2),
+                                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 4)),
+                             (3, 4, 9, 8)),
+    }
+    lines = []
+    for name, (model, shape) in cases.items():
+        model.train()
+        with torch.no_grad():
+            model(torch.randn(8, *shape[1:]))  # running statistics move
+        model.eval()
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            y = model(x)
+        path = os.path.join(OUT, name + ".onnx")
+        torch.onnx.export(model, x, path, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+        m = onnx.load(path)
+        onnx.checker.check_model(m, full_check=True)
+        got = run(m, x.numpy())
+        err = float(np.max(np.abs(got - y.numpy())) / max(1e-30, float(np.max(np.abs(got)))))
+        if not err <= TOL:
+            raise SystemExit(f"{name}: the numpy evaluator and PyTorch differ by {err}")
+        x.numpy().astype("<f4").tofile(os.path.join(OUT, name + ".in"))
+        y.numpy().astype("<f4").tofile(os.path.join(OUT, name + ".out"))
+        data = open(path, "rb").read()
+        ops = " ".join(nd.op_type for nd in m.graph.node)
+        print(f"{name}: torch.onnx.export, opset {m.opset_import[0].version}; nodes {ops}; numpy vs PyTorch {err:.2e}")
+        lines.append(f"{name}.onnx {len(data)} {hashlib.sha256(data).hexdigest()} torch {torch.__version__} "
+                     f"input {'x'.join(map(str, shape))}")
+    return lines
+
+
 def main():
     if not os.path.exists("nn.h"):
         raise SystemExit("run from the repository root")
@@ -177,6 +228,7 @@ def main():
             data = open(path, "rb").read()
             shutil.copy(path, os.path.join(OUT, name + ".onnx"))
             manifest.append(f"{name}.onnx {len(data)} {hashlib.sha256(data).hexdigest()} max_rel_err {err:.2e}")
+        manifest += torch_models()
         with open(os.path.join(OUT, "MANIFEST"), "w") as f:
             f.write(f"# written by tests/gen_onnx_fixtures.py (onnx {onnx.__version__}, numpy {np.__version__})\n")
             f.write("\n".join(manifest) + "\n")

@@ -13,6 +13,7 @@
 #include "test.h"
 #include "onnx_cases.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,10 +149,165 @@ static void test_onnx_refusals(void) {
     nn_arena_deinit(&a);
 }
 
+/* ---- import -------------------------------------------------------------- */
+
+static int import(nn_model *m, nn_arena *a, const unsigned char *buf, size_t len, int max_batch) {
+    size_t bytes = 0;
+    nn_result r = nn_model_arena_bytes_from_onnx(&bytes, buf, len, max_batch);
+    if (r != NN_OK) { /* the same refusal, with its message */
+        unsigned char mem[64];
+        nn_arena small;
+        nn_arena_init(&small, mem, sizeof mem);
+        CHECK_EQ_INT(nn_model_init_from_onnx(m, &small, buf, len, max_batch), r);
+        return (int)r;
+    }
+    if (nn_arena_init_heap(a, bytes) != NN_OK) return (int)NN_ERR_OUT_OF_MEMORY;
+    r = nn_model_init_from_onnx(m, a, buf, len, max_batch);
+    if (r == NN_OK) CHECKF(a->used == bytes, "arena_bytes_from_onnx %lu, init took %lu", (unsigned long)bytes,
+                           (unsigned long)a->used);
+    else nn_arena_deinit(a);
+    return (int)r;
+}
+
+/* Files torch.onnx.export wrote (tests/gen_onnx_fixtures.py): PyTorch's
+   outputs within PARITY.md's tolerance (rtol = atol = 1e-5). */
+static void test_onnx_import_torch(void) {
+    static const char *const names[3] = {"torch_mlp", "torch_cnn", "torch_cnn_groups"};
+    int k;
+    for (k = 0; k < 3; k++) {
+        char path[256];
+        unsigned char *buf;
+        float *x, *want;
+        size_t len, xl, yl, i;
+        nn_model m;
+        nn_arena a;
+        nn_tensor y;
+        double worst = 0.0, big = 0.0;
+        int B = 3;
+        snprintf(path, sizeof path, "tests/fixtures/onnx/%s.onnx", names[k]);
+        buf = read_all(path, &len);
+        snprintf(path, sizeof path, "tests/fixtures/onnx/%s.in", names[k]);
+        x = (float *)(void *)read_all(path, &xl);
+        snprintf(path, sizeof path, "tests/fixtures/onnx/%s.out", names[k]);
+        want = (float *)(void *)read_all(path, &yl);
+        if (!CHECK(buf && x && want)) return;
+        memset(&m, 0, sizeof m);
+        if (!CHECKF(import(&m, &a, buf, len, B) == NN_OK, "%s: %s", names[k], m.error)) return;
+        CHECK(m.mode == NN_MODE_EVAL);
+        CHECK_EQ_INT((size_t)B * m.inputs * 4, xl);
+        CHECK_EQ_INT((size_t)B * m.outputs * 4, yl);
+        y = nn_model_forward(&m, nn_tensor_2d(x, B, m.inputs));
+        if (!CHECK(y.data != NULL)) return;
+        for (i = 0; i < yl / 4; i++) big = big > fabs((double)want[i]) ? big : fabs((double)want[i]);
+        for (i = 0; i < yl / 4; i++) {
+            double d = fabs((double)y.data[i] - (double)want[i]);
+            CHECKF(d <= 1e-5 * fabs((double)want[i]) + 1e-5 * big, "%s[%lu]: %.8g, PyTorch %.8g", names[k],
+                   (unsigned long)i, (double)y.data[i], (double)want[i]);
+            if (d / (fabs((double)want[i]) + 1e-30) > worst) worst = d / (fabs((double)want[i]) + 1e-30);
+        }
+        TEST_NOTE("%s: %d layers imported; worst relative error against PyTorch %.2e", names[k], m.n_layers, worst);
+        nn_arena_deinit(&a);
+        free(buf);
+        free(x);
+        free(want);
+    }
+}
+
+/* nn.h's own export read back: the same outputs, bit for bit; what the
+   import has no layer for is refused by name. */
+static void test_onnx_import_roundtrip(void) {
+    int w;
+    for (w = 0; w < ONNX_CASES; w++) {
+        onnx_case c;
+        nn_model m, back;
+        nn_arena a, b;
+        size_t len = 0;
+        unsigned char *buf;
+        float x[3 * 512], y0[3 * 16];
+        nn_tensor y;
+        int r;
+        if (!CHECK(onnx_case_build(w, &c, &m, &a))) return;
+        nn_model_export_onnx_to_memory(&m, NULL, 0, &len);
+        buf = (unsigned char *)malloc(len);
+        if (!CHECK(buf && nn_model_export_onnx_to_memory(&m, buf, len, &len) == NN_OK)) return;
+        onnx_case_input(w, x, (size_t)3 * m.inputs);
+        y = nn_model_forward(&m, nn_tensor_2d(x, 3, m.inputs));
+        memcpy(y0, y.data, sizeof(float) * 3 * (size_t)m.outputs);
+        memset(&back, 0, sizeof back);
+        r = import(&back, &b, buf, len, 3);
+        if (w == 0) { /* GELU, layer norm, maxout: no chain of nn.h layers */
+            CHECK_EQ_INT(r, NN_ERR_UNSUPPORTED);
+            CHECKF(strstr(back.error, "node") != NULL, "message: %s", back.error);
+            TEST_NOTE("%s: refused: %s", onnx_case_names[w], back.error);
+        } else if (CHECKF(r == NN_OK, "%s: %s", onnx_case_names[w], back.error)) {
+            y = nn_model_forward(&back, nn_tensor_2d(x, 3, back.inputs));
+            CHECKF(y.data && back.outputs == m.outputs &&
+                   memcmp(y.data, y0, sizeof(float) * 3 * (size_t)m.outputs) == 0,
+                   "%s: exported and read back, the outputs differ", onnx_case_names[w]);
+            nn_arena_deinit(&b);
+        }
+        free(buf);
+        nn_arena_deinit(&a);
+    }
+}
+
+/* Damaged files: every truncation and a flipped bit in each byte either
+   load or are refused, never crash or read out of bounds (the sanitizer
+   builds watch), the arena as it was and the model untouched on refusal. */
+static void test_onnx_import_hostile(void) {
+    static const char *const names[2] = {"tests/fixtures/onnx/torch_cnn.onnx", "tests/fixtures/onnx/cnn.onnx"};
+    int k, refused = 0, loaded = 0;
+    for (k = 0; k < 2; k++) {
+        size_t len, i;
+        unsigned char *buf = read_all(names[k], &len), *bad;
+        nn_arena a;
+        if (!CHECK(buf != NULL)) return;
+        bad = (unsigned char *)malloc(len);
+        CHECK(nn_arena_init_heap(&a, 1 << 20) == NN_OK);
+        for (i = 0; i < 2 * len; i++) { /* then a bit of every byte, the next bit each time */
+            nn_model m, before;
+            size_t n = i < len ? i : len, used;
+            nn_result r;
+            memcpy(bad, buf, len);
+            if (i >= len) bad[i - len] ^= (unsigned char)(1u << ((i - len) % 8));
+            memset(&m, 0x5A, sizeof m);
+            m.error[0] = 0;
+            before = m;
+            used = a.used;
+            r = nn_model_init_from_onnx(&m, &a, bad, n, 2);
+            if (r == NN_OK) {
+                loaded++;
+                nn_arena_reset(&a);
+            } else {
+                refused++;
+                if (!CHECKF(a.used == used, "%s: a refused file (%lu) left %lu bytes taken", names[k], (unsigned long)i,
+                            (unsigned long)(a.used - used)))
+                    break;
+                if (!CHECKF(m.error[0] != 0, "%s (%lu): refused with no message", names[k], (unsigned long)i)) break;
+                memset(m.error, 0, NN_ERROR_MAX);
+                memset(before.error, 0, NN_ERROR_MAX);
+                if (!CHECKF(memcmp(&m, &before, sizeof m) == 0, "%s (%lu): a refused file changed the model",
+                            names[k], (unsigned long)i))
+                    break;
+            }
+            if (i < len) CHECKF(r != NN_OK || i == len, "%s: %lu of %lu bytes loaded", names[k], (unsigned long)i,
+                                (unsigned long)len);
+        }
+        nn_arena_deinit(&a);
+        free(bad);
+        free(buf);
+    }
+    TEST_NOTE("damaged ONNX files: %d refused, %d loaded (a flipped bit in a weight is still a model)", refused,
+              loaded);
+}
+
 static const test_case tests[] = {
     TEST(test_onnx_fixtures_byte_for_byte),
     TEST(test_onnx_top_level_fields),
     TEST(test_onnx_refusals),
+    TEST(test_onnx_import_torch),
+    TEST(test_onnx_import_roundtrip),
+    TEST(test_onnx_import_hostile),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
