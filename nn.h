@@ -9251,6 +9251,15 @@ NNDEF nn_result nn_model_export_c(const nn_model *m, const char *name, FILE *f) 
     for (i = 0; i < m->n_descs; i++) {
         const nn_layer_desc *l = &m->descs[i];
         nn_layer_desc d0 = nn_layer_desc_default(l->kind);
+        /* a comment a reader can check the layer by */
+        fprintf(f, "    /* %d: %s", i, nn__kinds[l->kind].name);
+        if (nn__kinds[l->kind].flags & NN__K_UNITS) fprintf(f, " %d", l->units);
+        if (nn__kinds[l->kind].flags & NN__K_WINDOW)
+            fprintf(f, " %dx%d stride %dx%d padding %dx%d", l->kernel[0], l->kernel[1], l->stride[0], l->stride[1],
+                    l->padding[0], l->padding[1]);
+        if ((nn__kinds[l->kind].flags & (NN__K_UNITS | NN__K_ACT)) && l->act != NN_ACT_IDENTITY)
+            fprintf(f, ", %s", nn_act_name(l->act));
+        fprintf(f, " */\n");
         fprintf(f, "    l[%d] = nn_layer_desc_default(%s);", i, nn__kinds[l->kind].enum_name);
 #define NN__EXPORT_INT(fld) \
     if (l->fld != d0.fld) fprintf(f, " l[%d]." #fld " = %d;", i, (int)l->fld)
