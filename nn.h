@@ -3554,6 +3554,118 @@ static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int 
 static float nn__relu1(float x) { return x < 0.0f ? 0.0f : x; }
 #define NN__GELU_TANH_BETA 0.79788456080286535588f /* sqrt(2/pi) */
 #define NN__GELU_TANH_KAPPA 0.044715f
+/* NN_POLY_ACT: the scalar activations through plain-C twins of the AVX2
+   polynomials below (the same operations in the same order, so on a host
+   whose compiler does not fuse a*b+c they give the AVX2 kernels' bits),
+   instead of libm's expf, tanhf, expm1f and erff: for targets with no libm
+   or a slow one. Softplus keeps log1pf (its e^x is the polynomial); the
+   backward passes keep libm. */
+#ifdef NN_POLY_ACT
+static float nn__f32_of(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static uint32_t nn__u32_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+/* Cephes' expf, as nn__exp_avx2: clamped, reduced by ln 2 in two parts, a
+   degree-5 polynomial, scaled by 2^n in two halves */
+static float nn__exp_poly(float x) {
+    float x_in = x, t, fx, z, y;
+    int n, n1, i;
+    x = x < 88.3762626647949f ? x : 88.3762626647949f;
+    x = x > -103.972084f ? x : -103.972084f;
+    t = x * 1.44269504088896341f + 0.5f;
+    i = (int)t;
+    fx = (float)(i - ((float)i > t ? 1 : 0)); /* floor, t in [-150, 128] */
+    x = x - fx * 0.693359375f;
+    x = x - fx * -2.12194440e-4f;
+    z = x * x;
+    y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = (y * z + x) + 1.0f;
+    n = (int)fx;
+    n1 = (n - (n < 0)) / 2; /* floor(n / 2), as an arithmetic shift */
+    y = (y * nn__f32_of((uint32_t)(n1 + 127) << 23)) * nn__f32_of((uint32_t)(n - n1 + 127) << 23);
+    return x_in == x_in ? y : x_in;
+}
+static float nn__sigmoid_poly(float v) {
+    float e = nn__exp_poly(nn__f32_of(nn__u32_of(v) | 0x80000000u)), r = 1.0f / (1.0f + e);
+    return v >= 0.0f ? r : e * r;
+}
+static float nn__tanh_poly(float x) {
+    uint32_t sgn = nn__u32_of(x) & 0x80000000u;
+    float ax = nn__f32_of(nn__u32_of(x) & 0x7FFFFFFFu), z = x * x, p, e, big;
+    p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z + -5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z + -3.33332819422e-1f;
+    p = (p * z) * x + x;
+    e = nn__exp_poly(ax + ax);
+    big = 1.0f - 2.0f / (e + 1.0f);
+    big = nn__f32_of(nn__u32_of(big) | sgn);
+    p = ax < 0.625f ? p : big;
+    return nn__f32_of((nn__u32_of(p) & 0x7FFFFFFFu) | sgn);
+}
+static float nn__elu_poly(float v, float alpha) {
+    float e = nn__exp_poly(v < 0.0f ? v : 0.0f), t, em1;
+    t = 1.0f / 24.0f + v * (1.0f / 120.0f);
+    t = 1.0f / 6.0f + v * t;
+    t = 0.5f + v * t;
+    t = v * (1.0f + v * t);
+    em1 = nn__f32_of(nn__u32_of(v) & 0x7FFFFFFFu) < 0.0625f ? t : e - 1.0f;
+    if (!(v == v)) return v;
+    return v > 0.0f ? v : alpha * em1;
+}
+static float nn__gelu_tanh_poly(float v) {
+    float v3 = (v * v) * v, t = v + NN__GELU_TANH_KAPPA * v3;
+    t = nn__tanh_poly(NN__GELU_TANH_BETA * t);
+    return (0.5f * v) * (1.0f + t);
+}
+static float nn__gelu_poly(float v) {
+    float z = nn__f32_of(nn__u32_of(v) & 0x7FFFFFFFu) * NN__SQRT1_2, t = 1.0f / (1.0f + 0.3275911f * z), q, eh;
+    q = 1.061405429f;
+    q = q * t + -1.453152027f;
+    q = q * t + 1.421413741f;
+    q = q * t + -0.284496736f;
+    q = q * t + 0.254829592f;
+    q = q * t;
+    eh = 0.5f * (q * nn__exp_poly(0.0f - z * z));
+    return v >= 0.0f ? v * (1.0f - eh) : v * eh;
+}
+/* rows of n: e^(x - max) summed in 8 lanes and the same tree as the AVX2 kernel */
+static void nn__softmax_rows_poly(float *y, const float *x, size_t rows, int n) {
+    size_t r;
+    for (r = 0; r < rows; r++) {
+        const float *xr = x + r * (size_t)n;
+        float *yr = y + r * (size_t)n, mx = xr[0], lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sum, inv;
+        int i;
+        for (i = 1; i < n; i++) mx = xr[i] > mx ? xr[i] : mx;
+        for (i = 0; i < n; i++) {
+            yr[i] = nn__exp_poly(xr[i] - mx);
+            lanes[i % 8] += yr[i];
+        }
+        sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+        inv = 1.0f / sum;
+        for (i = 0; i < n; i++) yr[i] *= inv;
+    }
+}
+#define NN__SIGMOID1(x) nn__sigmoid_poly(x)
+#define NN__TANH1(x) nn__tanh_poly(x)
+#define NN__ELU1(x, a) nn__elu_poly(x, a)
+#define NN__GELU1(x) nn__gelu_poly(x)
+#define NN__GELU_TANH1(x) nn__gelu_tanh_poly(x)
+#define NN__SOFTMAX_ROWS nn__softmax_rows_poly
+#define NN__EXPF(x) nn__exp_poly(x)
+#endif
 /* AVX2 twins of the hot elementwise loops. They are compiled for "avx2" only
    (no FMA contraction), so ReLU and the optimizer updates give the same bits
    as the plain loops; exp-based ones (sigmoid, SiLU) use a polynomial exp
@@ -5322,7 +5434,7 @@ static float nn__sigmoid(float x) {
 
 #define NN__GELU_PDF 0.39894228040143267794f      /* 1/sqrt(2 pi) */
 
-static void nn__softmax_rows(float *y, const float *x, size_t rows, int n) {
+NN__MAYBE_UNUSED static void nn__softmax_rows(float *y, const float *x, size_t rows, int n) {
     size_t r;
     int i;
     for (r = 0; r < rows; r++) {
@@ -5338,6 +5450,20 @@ static void nn__softmax_rows(float *y, const float *x, size_t rows, int n) {
     }
 }
 
+#ifndef NN_POLY_ACT /* the reference forms, libm's */
+static float nn__gelu_libm(float v) { return 0.5f * v * (1.0f + erff(v * NN__SQRT1_2)); }
+static float nn__gelu_tanh_libm(float v) {
+    float inner = NN__GELU_TANH_BETA * (v + NN__GELU_TANH_KAPPA * v * v * v);
+    return 0.5f * v * (1.0f + tanhf(inner));
+}
+#define NN__SIGMOID1(x) nn__sigmoid(x)
+#define NN__TANH1(x) tanhf(x)
+#define NN__ELU1(x, a) ((x) > 0.0f ? (x) : (a) * expm1f(x))
+#define NN__GELU1(x) nn__gelu_libm(x)
+#define NN__GELU_TANH1(x) nn__gelu_tanh_libm(x)
+#define NN__SOFTMAX_ROWS nn__softmax_rows
+#define NN__EXPF(x) expf(x)
+#endif
 NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
     /* x (any) -> y (same shape) */
     size_t n, i;
@@ -5366,7 +5492,7 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
             break;
         }
 #endif
-        for (i = 0; i < n; i++) out[i] = nn__sigmoid(in[i]);
+        for (i = 0; i < n; i++) out[i] = NN__SIGMOID1(in[i]);
         break;
     case NN_ACT_TANH:
 #if NN__AVX2
@@ -5375,7 +5501,7 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
             break;
         }
 #endif
-        for (i = 0; i < n; i++) out[i] = tanhf(in[i]);
+        for (i = 0; i < n; i++) out[i] = NN__TANH1(in[i]);
         break;
     case NN_ACT_LEAKY_RELU:
 #if NN__AVX2
@@ -5393,7 +5519,7 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
             break;
         }
 #endif
-        for (i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : alpha * expm1f(in[i]);
+        for (i = 0; i < n; i++) out[i] = NN__ELU1(in[i], alpha);
         break;
     case NN_ACT_GELU:
 #if NN__AVX2
@@ -5402,7 +5528,7 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
             break;
         }
 #endif
-        for (i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * NN__SQRT1_2));
+        for (i = 0; i < n; i++) out[i] = NN__GELU1(in[i]);
         break;
     case NN_ACT_GELU_TANH:
 #if NN__AVX2
@@ -5412,8 +5538,7 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
         }
 #endif
         for (i = 0; i < n; i++) {
-            float v = in[i], inner = NN__GELU_TANH_BETA * (v + NN__GELU_TANH_KAPPA * v * v * v);
-            out[i] = 0.5f * v * (1.0f + tanhf(inner));
+            out[i] = NN__GELU_TANH1(in[i]);
         }
         break;
     case NN_ACT_SILU:
@@ -5423,10 +5548,10 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
             break;
         }
 #endif
-        for (i = 0; i < n; i++) out[i] = in[i] * nn__sigmoid(in[i]);
+        for (i = 0; i < n; i++) out[i] = in[i] * NN__SIGMOID1(in[i]);
         break;
     case NN_ACT_SOFTPLUS:
-        for (i = 0; i < n; i++) out[i] = in[i] > 20.0f ? in[i] : log1pf(expf(in[i]));
+        for (i = 0; i < n; i++) out[i] = in[i] > 20.0f ? in[i] : log1pf(NN__EXPF(in[i]));
         break;
     case NN_ACT_SOFTMAX: {
         int last = x.shape[x.rank - 1];
@@ -5437,7 +5562,7 @@ NNDEF void nn_act_forward(nn_act a, float alpha, nn_tensor y, nn_tensor x) {
             break;
         }
 #endif
-        nn__softmax_rows(out, in, n / (size_t)last, last);
+        NN__SOFTMAX_ROWS(out, in, n / (size_t)last, last);
         break;
     }
     case NN_ACT_COUNT_: NN_ASSERT(0); break;

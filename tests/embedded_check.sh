@@ -51,6 +51,26 @@ if [ -x "$out/embedded" ]; then
     pass=$((pass + p)); fail=$((fail + f))
 fi
 
+# NN_POLY_ACT: the activations' plain-C polynomial twins give the AVX2 kernels'
+# bits (on a CPU with AVX2, where the host build runs those kernels) and leave
+# their libm calls out
+check "NN_POLY_ACT builds (no SIMD) and runs" sh -c "$cc $W -O2 -I. -DNN_NO_SIMD -DNN_POLY_ACT tests/embedded/poly.c \
+    -o '$out/poly_c' -lm && '$out/poly_c' > '$out/poly_c.txt'"
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+    check "...and gives the AVX2 kernels' bits for every activation (28,721 values)" sh -c "$cc $W -O2 -I. \
+        tests/embedded/poly.c -o '$out/poly_simd' -lm && '$out/poly_simd' > '$out/poly_simd.txt' && \
+        cmp '$out/poly_c.txt' '$out/poly_simd.txt' && [ \$(wc -l < '$out/poly_c.txt') -eq 28721 ]"
+    check "...which libm's forms do not (the check can fail)" sh -c "$cc -O2 -I. -DNN_NO_SIMD tests/embedded/poly.c \
+        -o '$out/poly_ref' -lm && '$out/poly_ref' > '$out/poly_ref.txt' && ! cmp -s '$out/poly_ref.txt' '$out/poly_simd.txt'"
+else
+    echo "  note: no AVX2 here: the polynomial twins were not compared with the AVX2 kernels"
+fi
+check "the embedded object with NN_POLY_ACT calls no expf, tanhf, expm1f or erff" sh -c "$cc $W -O2 -DNN_NO_SIMD \
+    -DNN_POLY_ACT $EMB -c tests/embedded/model.c -o '$out/model_poly.o' && \
+    ! nm -u '$out/model_poly.o' | grep -Ew '(expf|tanhf|expm1f|erff)'"
+echo "  note: libm functions left with NN_POLY_ACT: $(nm -u "$out/model_poly.o" 2>/dev/null | awk '{print $2}' | \
+    grep -Ex '(exp|log|cos|sin|sqrt|tanh|erf|expm1|log1p|pow)f?' | tr '\n' ' ')(weight initialisation, batch norm)"
+
 # the code it takes: .text of model.o (both models' forward, init, the
 # kernels it reaches), the weights apart (.rodata); and what training adds
 sz() { # name, compiler, flags...
