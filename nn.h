@@ -81,6 +81,9 @@
      NN_NO_STDIO        drop FILE and path I/O, keep memory I/O   default: off
      NN_NO_TRAINING     inference only: no gradients in the model's arena,
                         no backward passes (see INFERENCE ONLY)   default: off
+     NN_POLY_ACT        the plain-C activations through nn.h's own default: off (libm's expf,
+                        polynomials, the AVX2 kernels' twins:     tanhf, erff, expm1f: the
+                        their bits, no libm call                  reference forms)
      NN_NO_THREADS      leave out the thread pool (nn_threads_create   default: off (POSIX threads
                         returns NULL)                              on unix-likes, Windows threads
                                                                    on Windows; gcc/clang)
@@ -110,9 +113,12 @@
      for an MLP, a CNN (dense, batch norm, conv, pool, activations) and an
      int8 MLP: about 29 KB on x86-64 and 28 KB on aarch64 at -Os (14 KB more
      without NN_NO_TRAINING). An int8 model (section 18) exports as C too
-     (nn_qmodel_export_c): its weights a byte each, a static scratch arena. The reference (non-SIMD) activations still call libm
-     (expf, tanhf, erff...), and so does the weight initialisation the init
-     function runs before it copies the weights in (log, cos).
+     (nn_qmodel_export_c): its weights a byte each, a static scratch arena.
+     The reference (non-SIMD) activations call libm (expf, tanhf, erff...)
+     unless NN_POLY_ACT, which gives them the AVX2 kernels' polynomials (and
+     bits); left then: sqrt for batch norm, log1pf for softplus, and log and
+     cos in the weight initialisation the init function runs before it
+     copies the weights in.
 
    WINDOWS
      mingw-w64 (gcc): every test suite passes, cross-compiled and run under
