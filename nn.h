@@ -1174,8 +1174,10 @@ NNDEF nn_result nn_model_desc_from_memory(nn_model_desc *desc, nn_layer_desc *la
 NNDEF nn_result nn_model_export_onnx_to_memory(const nn_model *m, void *buf, size_t cap, size_t *len);
 /* A model from an ONNX file in memory, as torch.onnx.export writes it (and
    nn_model_export_onnx): a chain of Gemm (y = x W^T + b), Conv, MaxPool,
-   AveragePool, GlobalAveragePool, BatchNormalization, Flatten, Relu,
-   Sigmoid, Tanh, Softplus, LeakyRelu, Elu, Softmax, Dropout and Identity;
+   AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization,
+   Flatten, Relu, Sigmoid, Tanh, Softplus, LeakyRelu, Elu, Softmax, Dropout
+   and Identity, and the forms torch (opset 14) and nn.h spell in several
+   nodes: GELU (Erf or tanh), SiLU, LayerNorm, maxout (constants checked);
    parameters matched by their place in the graph (torch renames them and
    folds batch norm into the convolution before it). Input (N, features) or
    (N, C, H, W). The model comes in EVAL mode with buffers for max_batch
@@ -9996,6 +9998,8 @@ typedef struct nn__oxattr {
     long long i, ints[8];
     nn__ostr s; /* a string (auto_pad) */
     int has_s;
+    nn__pr t;   /* a tensor (Constant's value) */
+    int has_t;
 } nn__oxattr;
 typedef struct nn__oxnode {
     nn__ostr op, in[NN__OX_INS], out;
@@ -10083,6 +10087,7 @@ static int nn__ox_node(nn__oxgraph *g, nn__pr r) {
                         at->ints[at->n_ints++] = (long long)d;
                     }
                 } else if (fa == 4 && wa == 2) at->s = nn__pr_str(&a), at->has_s = 1;
+                else if (fa == 5 && wa == 2) at->t = a, at->has_t = 1;
             }
             if (s.bad) return 0;
         }
@@ -10156,6 +10161,19 @@ static int nn__ox_parse(nn__oxgraph *g, const void *buf, size_t len) {
             }
         }
         if (gr.bad) return 0;
+    }
+    /* Constant nodes' values: initializers named by the node's output */
+    {
+        int i, k;
+        for (i = 0; i < g->n_node; i++) {
+            const nn__oxnode *nd = &g->node[i];
+            if (!nn__ostr_is(nd->op, "Constant")) continue;
+            for (k = 0; k < nd->n_attr; k++)
+                if (nn__ostr_is(nd->attr[k].name, "value") && nd->attr[k].has_t) {
+                    if (g->n_init >= NN__OX_INITS || !nn__ox_tensor(&g->init[g->n_init], nd->attr[k].t)) return 0;
+                    g->init[g->n_init++].name = nd->out;
+                }
+        }
     }
     /* no opset or no output: a file cut short at a field's end (protobuf
        has no length of its own; both writers put them last) */
@@ -10231,6 +10249,73 @@ static void nn__ox_floats(float *dst, const nn__oxinit *t, size_t n) {
     }
 }
 
+/* The value of a one-float constant or initializer, or NaN */
+static float nn__ox_scalar(const nn__oxgraph *g, nn__ostr name) {
+    const nn__oxinit *t = nn__ox_find(g, name);
+    float f;
+    uint32_t u;
+    if (!t || t->type != 1 || t->raw.n != 4 || t->packed == 2 || (t->rank && !(t->rank == 1 && t->dims[0] == 1)))
+        return NAN;
+    u = (uint32_t)t->raw.p[0] | (uint32_t)t->raw.p[1] << 8 | (uint32_t)t->raw.p[2] << 16 | (uint32_t)t->raw.p[3] << 24;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static int nn__ox_near(float a, double b) { return fabs((double)a - b) <= 1e-6 * fabs(b); }
+
+/* Multi-node forms of one nn.h layer, as torch.onnx.export (opset 14) and
+   nn_model_export_onnx write them; ops in order, Constant nodes left out.
+   Every value a node reads is x (the layer's input), an earlier node of the
+   form, or a constant of the right value (checked in nn__ox_form). */
+typedef struct nn__oxform {
+    const char *ops[10];
+    int n;
+    nn_layer_kind kind;
+    nn_act act;
+} nn__oxform;
+static const nn__oxform nn__ox_forms[] = {
+    {{"Div", "Erf", "Add", "Mul", "Mul"}, 5, NN_LAYER_ACT, NN_ACT_GELU},            /* torch GELU */
+    {{"Mul", "Erf", "Add", "Mul", "Mul"}, 5, NN_LAYER_ACT, NN_ACT_GELU},            /* nn.h's */
+    {{"Mul", "Mul", "Mul", "Add", "Mul", "Tanh", "Add", "Mul", "Mul"}, 9, NN_LAYER_ACT, NN_ACT_GELU_TANH}, /* torch */
+    {{"Mul", "Mul", "Add", "Mul", "Mul", "Tanh", "Add", "Mul", "Mul"}, 9, NN_LAYER_ACT, NN_ACT_GELU_TANH}, /* nn.h */
+    {{"Sigmoid", "Mul"}, 2, NN_LAYER_ACT, NN_ACT_SILU},
+    {{"ReduceMean", "Sub", "Pow", "ReduceMean", "Add", "Sqrt", "Div", "Mul", "Add"}, 9, NN_LAYER_LAYERNORM, NN_ACT_IDENTITY},
+    {{"Gemm", "Reshape", "ReduceMax"}, 3, NN_LAYER_MAXOUT, NN_ACT_IDENTITY},
+};
+
+/* Does form f start at node i (x: its input)? idx gets its nodes, consts
+   its constant inputs in order (up to 8), inits its initializer inputs. */
+static int nn__ox_form_at(const nn__oxgraph *g, int i, nn__ostr x, const nn__oxform *f, int *idx, float *consts,
+                          int *n_const, const nn__oxinit **inits, int *n_init) {
+    int k = 0, j, a;
+    *n_const = *n_init = 0;
+    for (j = i; j < g->n_node && k < f->n; j++) {
+        if (nn__ostr_is(g->node[j].op, "Constant")) continue;
+        if (!nn__ostr_is(g->node[j].op, f->ops[k])) return 0;
+        idx[k++] = j;
+    }
+    if (k < f->n) return 0;
+    for (k = 0; k < f->n; k++) {
+        const nn__oxnode *nd = &g->node[idx[k]];
+        for (a = 0; a < nd->n_in; a++) {
+            int ok = nn__ostr_eq(nd->in[a], x), m;
+            for (m = 0; m < k && !ok; m++) ok = nn__ostr_eq(nd->in[a], g->node[idx[m]].out);
+            if (!ok) {
+                const nn__oxinit *t = nn__ox_find(g, nd->in[a]);
+                float v = nn__ox_scalar(g, nd->in[a]);
+                if (!t) return 0;
+                if (v == v) {
+                    if (*n_const >= 8) return 0;
+                    consts[(*n_const)++] = v;
+                } else {
+                    if (*n_init >= 4) return 0;
+                    inits[(*n_init)++] = t;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
 /* The plan: the layers and, per layer, where its parameters come from. */
 typedef struct nn__oxplan {
     nn_model_desc md;
@@ -10257,6 +10342,85 @@ static nn_result nn__ox_plan(nn__oxplan *pl, const nn__oxgraph *g, int max_batch
         const nn__oxinit **src = pl->src[pl->n];
         int add = 1;
         if (nn__ostr_is(nd->op, "Constant")) continue; /* only their values are read, as initializers */
+        { /* a form of several nodes */
+            int f, idx[10], nc, ni, matched = 0;
+            float cs[8];
+            const nn__oxinit *ins[4];
+            for (f = 0; f < (int)(sizeof nn__ox_forms / sizeof nn__ox_forms[0]) && !matched; f++) {
+                const nn__oxform *F = &nn__ox_forms[f];
+                if (!nn__ox_form_at(g, i, cur, F, idx, cs, &nc, ins, &ni)) continue;
+                if (F->kind == NN_LAYER_ACT) {
+                    /* the constants: GELU 1/sqrt2 or sqrt2, 1, 0.5; tanh form 0.044715, sqrt(2/pi), 1, 0.5 */
+                    int ok = ni == 0;
+                    if (F->act == NN_ACT_GELU) /* x / sqrt 2 (torch) or x * (1 / sqrt 2) (nn.h) */
+                        ok = ok && nc == 3 && nn__ox_near(cs[0], f == 0 ? 1.41421356237 : 0.70710678118) &&
+                             nn__ox_near(cs[1], 1.0) && nn__ox_near(cs[2], 0.5);
+                    if (F->act == NN_ACT_GELU_TANH) {
+                        int c, k1 = 0, kb = 0, kh = 0, k05 = 0;
+                        for (c = 0; c < nc; c++) {
+                            k1 += nn__ox_near(cs[c], 1.0);
+                            kb += nn__ox_near(cs[c], 0.7978845608);
+                            kh += nn__ox_near(cs[c], 0.044715);
+                            k05 += nn__ox_near(cs[c], 0.5);
+                        }
+                        /* nn.h's form reads 1 twice: x (1 + 0.044715 x^2), then 1 + tanh */
+                        ok = ok && nc == (f == 2 ? 4 : 5) && k1 == (f == 2 ? 1 : 2) && kb == 1 && kh == 1 && k05 == 1;
+                    }
+                    if (F->act == NN_ACT_SILU) ok = ok && nc == 0 && g->node[idx[1]].n_in == 2;
+                    if (!ok) continue;
+                    *l = nn_activation(F->act);
+                } else if (F->kind == NN_LAYER_LAYERNORM) {
+                    long long d[1];
+                    d[0] = feat;
+                    const nn__oxattr *a0 = nn__ox_attr(&g->node[idx[0]], "axes"), *a3 = nn__ox_attr(&g->node[idx[3]], "axes");
+                    if (rank != 2 || nc != 2 || !nn__ox_near(cs[0], 2.0) || !NN__IN(cs[1], 0.0f, 1.0f) || ni != 2 ||
+                        !nn__ox_fdata(ins[0], 1, d) || !nn__ox_fdata(ins[1], 1, d) || !a0 || !a3 || a0->n_ints != 1 ||
+                        a3->n_ints != 1 || (a0->ints[0] != -1 && a0->ints[0] != 1) || a3->ints[0] != a0->ints[0])
+                        continue;
+                    *l = nn_layernorm();
+                    l->eps = cs[1];
+                    src[0] = ins[0];
+                    src[1] = ins[1];
+                } else { /* maxout: Gemm (out k, in), Reshape to (-1, out, k), max over axis 2 */
+                    const nn__oxnode *gm = &g->node[idx[0]], *rm = &g->node[idx[2]];
+                    const nn__oxattr *ax = nn__ox_attr(rm, "axes");
+                    const nn__oxinit *W = gm->n_in > 1 ? nn__ox_find(g, gm->in[1]) : NULL, *sh;
+                    long long d[2], out, k;
+                    sh = g->node[idx[1]].n_in > 1 ? nn__ox_find(g, g->node[idx[1]].in[1]) : NULL;
+                    if (rank != 2 || !W || W->rank != 2 || !sh || sh->type != 7 || sh->rank != 1 || sh->dims[0] != 3 ||
+                        sh->raw.n != 24 || sh->packed != 0 || !ax || ax->n_ints != 1 || ax->ints[0] != 2 ||
+                        nn__ox_int(rm, "keepdims", 1) != 0 || nn__ox_int(gm, "transB", 0) != 1)
+                        continue;
+                    {
+                        uint64_t v8[3];
+                        int b, e;
+                        for (e = 0; e < 3; e++)
+                            for (v8[e] = 0, b = 7; b >= 0; b--) v8[e] = v8[e] << 8 | sh->raw.p[8 * e + b];
+                        if (v8[0] != UINT64_MAX || v8[1] < 1 || v8[1] > 65536 || v8[2] < 1 || v8[2] > 64) continue;
+                        out = (long long)v8[1];
+                        k = (long long)v8[2];
+                    }
+                    d[0] = out * k; d[1] = feat;
+                    if (!nn__ox_fdata(W, 2, d)) continue;
+                    *l = nn_maxout((int)out, (int)k, NN_ACT_IDENTITY);
+                    src[0] = W;
+                    if (gm->n_in > 2) {
+                        src[1] = nn__ox_find(g, gm->in[2]);
+                        if (!nn__ox_fdata(src[1], 1, d)) continue;
+                    } else {
+                        l->no_bias = 1;
+                    }
+                    feat = (int)out;
+                }
+                matched = 1;
+                if (pl->n >= NN__OX_NODES - 1 || pl->n >= NN__MAX_LAYERS / 2)
+                    return nn__fail(err, NN_ERR_TOO_LARGE, "ONNX: too many layers");
+                pl->n++;
+                cur = g->node[idx[F->n - 1]].out;
+                i = idx[F->n - 1];
+            }
+            if (matched) continue;
+        }
         if (!nd->n_in || !nn__ostr_eq(nd->in[0], cur))
             return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (%.*s) does not take the previous node's output: "
                             "only chains of layers are read", i, (int)NN__MIN(nd->op.n, 32), (const char *)nd->op.p);
@@ -10335,6 +10499,19 @@ static nn_result nn__ox_plan(nn__oxplan *pl, const nn__oxgraph *g, int max_batch
             ow = nn_conv2d_out_size(wd, ks[1], st[1], pd[1], dl[1]);
             if (oh < 1 || ow < 1) return nn__fail(err, NN_ERR_SHAPE_MISMATCH, "ONNX: node %d: no output", i);
             h = oh; wd = ow; feat = c * h * wd;
+        } else if (nn__ostr_is(nd->op, "LayerNormalization")) {
+            long long d[1];
+            long long ax = nn__ox_int(nd, "axis", -1);
+            d[0] = feat;
+            if (rank != 2 || (ax != -1 && ax != 1) || nd->n_in != 3)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (LayerNormalization): over flat rows only", i);
+            src[0] = nn__ox_find(g, nd->in[1]);
+            src[1] = nn__ox_find(g, nd->in[2]);
+            if (!nn__ox_fdata(src[0], 1, d) || !nn__ox_fdata(src[1], 1, d))
+                return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d (LayerNormalization): parameters", i);
+            *l = nn_layernorm();
+            l->eps = nn__ox_float(nd, "epsilon", 1e-5f);
+            if (!NN__IN(l->eps, 0.0f, 1.0f)) return nn__fail(err, NN_ERR_CORRUPT, "ONNX: node %d: epsilon", i);
         } else if (nn__ostr_is(nd->op, "GlobalAveragePool")) {
             if (rank != 4) return nn__fail(err, NN_ERR_UNSUPPORTED, "ONNX: node %d (GlobalAveragePool) on flat input", i);
             *l = nn_global_avgpool();

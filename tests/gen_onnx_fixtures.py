@@ -35,7 +35,8 @@ TOL = 1e-4
 
 
 def attrs(node):
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    return {a.name: (a.t if a.type == onnx.AttributeProto.TENSOR else onnx.helper.get_attribute_value(a))
+            for a in node.attribute}
 
 
 def pad4(x, pads, value):
@@ -143,6 +144,18 @@ def run(model, x):
             y = ins[0] + ins[1]
         elif op == "Identity":
             y = ins[0]
+        elif op == "Constant":
+            y = numpy_helper.to_array(a["value"]).astype(np.float64)
+        elif op == "ReduceMean":
+            y = ins[0].mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "Sub":
+            y = ins[0] - ins[1]
+        elif op == "Div":
+            y = ins[0] / ins[1]
+        elif op == "Pow":
+            y = ins[0] ** ins[1]
+        elif op == "Sqrt":
+            y = np.sqrt(ins[0])
         else:
             raise SystemExit(f"the evaluator has no {op}")
         env[nd.output[0]] = y
@@ -167,6 +180,9 @@ def torch_models():
                                            nn.MaxPool2d(3, 2, 1), nn.Softplus(), nn.Conv2d(6, 2, 5, padding=2),
                                            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 4)),
                              (3, 4, 9, 8)),
+        "torch_acts": (nn.Sequential(nn.Linear(6, 7), nn.GELU(), nn.Linear(7, 5), nn.LayerNorm(5), nn.SiLU(),
+                                     nn.Linear(5, 6), nn.GELU(approximate="tanh"), nn.Linear(6, 3)),
+                       (3, 6)),
     }
     lines = []
     for name, (model, shape) in cases.items():

@@ -172,9 +172,9 @@ static int import(nn_model *m, nn_arena *a, const unsigned char *buf, size_t len
 /* Files torch.onnx.export wrote (tests/gen_onnx_fixtures.py): PyTorch's
    outputs within PARITY.md's tolerance (rtol = atol = 1e-5). */
 static void test_onnx_import_torch(void) {
-    static const char *const names[3] = {"torch_mlp", "torch_cnn", "torch_cnn_groups"};
+    static const char *const names[4] = {"torch_mlp", "torch_cnn", "torch_cnn_groups", "torch_acts"};
     int k;
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < 4; k++) {
         char path[256];
         unsigned char *buf;
         float *x, *want;
@@ -213,8 +213,8 @@ static void test_onnx_import_torch(void) {
     }
 }
 
-/* nn.h's own export read back: the same outputs, bit for bit; what the
-   import has no layer for is refused by name. */
+/* nn.h's own export read back (GELU, SiLU and maxout from several nodes
+   each): the same outputs, bit for bit. */
 static void test_onnx_import_roundtrip(void) {
     int w;
     for (w = 0; w < ONNX_CASES; w++) {
@@ -235,11 +235,7 @@ static void test_onnx_import_roundtrip(void) {
         memcpy(y0, y.data, sizeof(float) * 3 * (size_t)m.outputs);
         memset(&back, 0, sizeof back);
         r = import(&back, &b, buf, len, 3);
-        if (w == 0) { /* GELU, layer norm, maxout: no chain of nn.h layers */
-            CHECK_EQ_INT(r, NN_ERR_UNSUPPORTED);
-            CHECKF(strstr(back.error, "node") != NULL, "message: %s", back.error);
-            TEST_NOTE("%s: refused: %s", onnx_case_names[w], back.error);
-        } else if (CHECKF(r == NN_OK, "%s: %s", onnx_case_names[w], back.error)) {
+        if (CHECKF(r == NN_OK, "%s: %s", onnx_case_names[w], back.error)) {
             y = nn_model_forward(&back, nn_tensor_2d(x, 3, back.inputs));
             CHECKF(y.data && back.outputs == m.outputs &&
                    memcmp(y.data, y0, sizeof(float) * 3 * (size_t)m.outputs) == 0,
@@ -255,9 +251,10 @@ static void test_onnx_import_roundtrip(void) {
    load or are refused, never crash or read out of bounds (the sanitizer
    builds watch), the arena as it was and the model untouched on refusal. */
 static void test_onnx_import_hostile(void) {
-    static const char *const names[2] = {"tests/fixtures/onnx/torch_cnn.onnx", "tests/fixtures/onnx/cnn.onnx"};
+    static const char *const names[3] = {"tests/fixtures/onnx/torch_cnn.onnx", "tests/fixtures/onnx/cnn.onnx",
+                                         "tests/fixtures/onnx/torch_acts.onnx"};
     int k, refused = 0, loaded = 0;
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 3; k++) {
         size_t len, i;
         unsigned char *buf = read_all(names[k], &len), *bad;
         nn_arena a;
