@@ -141,14 +141,14 @@ $(BUILD)/test_plot_asan: tests/test_plot.c examples/nn_plot.h tests/test.h | $(B
 $(BUILD)/fuzz_image_replay: tests/fuzz_image.c nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
 # the package: make install, pkg-config and CMake consumers (tests/consumer)
-$(BUILD)/install_check: tests/install_check.sh tests/consumer/main.c tests/consumer/CMakeLists.txt \
+$(BUILD)/install_check: tests/install_check.sh tests/checks.sh tests/consumer/main.c tests/consumer/CMakeLists.txt \
 		CMakeLists.txt $(wildcard pkg/*) nn.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
 # the inference-only build of two exported models (tests/embedded)
-$(BUILD)/embedded_check: tests/embedded_check.sh $(wildcard tests/embedded/*) nn.h | $(BUILD)
+$(BUILD)/embedded_check: tests/embedded_check.sh tests/checks.sh $(wildcard tests/embedded/*) nn.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
 # every example compiles warning-free; those that need no download run
-$(BUILD)/examples_check: tests/examples_check.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h \
+$(BUILD)/examples_check: tests/examples_check.sh tests/checks.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h \
 		examples/game_policy.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
 $(BUILD)/fuzz_onnx_replay.o: tests/fuzz_onnx.c nn.h | $(BUILD)

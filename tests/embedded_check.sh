@@ -7,18 +7,7 @@
 # outputs bit for bit; reports the bytes of .text it takes. Prints one line
 # per check, then "N passed, N failed". Run from the repository root.
 cc=${1:-gcc}
-out=$(mktemp -d) || exit 1
-trap 'rm -rf "$out"' EXIT INT TERM
-pass=0
-fail=0
-check() { # name, command...
-    name=$1; shift
-    if "$@" >"$out/log" 2>&1; then
-        pass=$((pass + 1)); echo "ok   $name"
-    else
-        fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/  /' "$out/log" | tail -30
-    fi
-}
+. tests/checks.sh
 W="-std=c99 -Wall -Wextra -Wpedantic -Werror"
 EMB="-I. -Itests/embedded -I$out"
 textof() { size -A "$1" | awk '$1 == ".text" { t += $2 } END { print t + 0 }'; }
@@ -88,5 +77,4 @@ fi
 echo "  note: libm functions the object calls: $(nm -u "$out/model.o" | awk '{print $2}' | \
     grep -Ex '(exp|log|cos|sin|sqrt|tanh|erf|expm1|log1p|pow)f?' | tr '\n' ' ')"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+checks_end

@@ -4,18 +4,7 @@
 # then "N passed, N failed". Run from the repository root (make test runs it in a directory
 # that looks like the root).
 cc=${1:-gcc}
-out=$(mktemp -d) || exit 1
-trap 'rm -rf "$out"' EXIT INT TERM
-pass=0
-fail=0
-check() { # name, command...
-    name=$1; shift
-    if "$@" >"$out/log" 2>&1; then
-        pass=$((pass + 1)); echo "ok   $name"
-    else
-        fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/  /' "$out/log" | tail -20
-    fi
-}
+. tests/checks.sh
 for f in examples/*.c; do
     b=$(basename "$f" .c)
     check "compile $b" $cc -std=c99 -O1 -Wall -Wextra -Wpedantic -Werror "$f" -o "$out/$b" -lm
@@ -33,5 +22,4 @@ mkdir -p build
 [ -x "$out/game" ] && check "run game train" "$out/game" train "$out/game_policy.h"
 [ -x "$out/game" ] && check "run game play (compiled-in policy, 2000 frames, PNGs)" "$out/game" play 2000 "$out"
 [ -x "$out/game" ] && check "game wrote its pictures" test -s "$out/game_trail.png" -a -s "$out/game_frame_190.png"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+checks_end

@@ -5,19 +5,8 @@
 # add_subdirectory, and an install made by `cmake --install`. Prints one line
 # per check, then "N passed, N failed". Run from the repository root.
 make=${MAKE:-make}
-out=$(mktemp -d) || exit 1
-trap 'rm -rf "$out"' EXIT INT TERM
+. tests/checks.sh
 root=$(pwd)
-pass=0
-fail=0
-check() { # name, command...
-    name=$1; shift
-    if "$@" >"$out/log" 2>&1; then
-        pass=$((pass + 1)); echo "ok   $name"
-    else
-        fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/  /' "$out/log" | tail -30
-    fi
-}
 version=$(sed -n 's/^#define NN_VERSION_STRING "\([0-9.]*\)".*/\1/p' nn.h)
 major=${version%%.*}; rest=${version#*.}; minor=${rest%%.*}
 pfx=$out/prefix
@@ -69,5 +58,4 @@ check "cmake --install put the same files" sh -c "cmp nn.h '$out/cmpfx/include/n
     cmp pkg/nnConfig.cmake '$out/cmpfx/share/cmake/nn/nnConfig.cmake'"
 check "find_package from the cmake --install prefix" cm "$out/find_cm" -DCMAKE_PREFIX_PATH="$out/cmpfx"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+checks_end
