@@ -840,6 +840,11 @@ def update_readme(path, ratios, cpu_name, fam, ncpu, nn_isa, meta, info, tinfo, 
              f"PyTorch: {fint(num(ci[256], 'torch.samples_per_s'))}",
              fmt(ratios.get("cnn_infer_b256", float("nan")))],
         ]
+    q8 = R("int8.txt")
+    if q8:
+        rows += [["int8 inference latency, flagship MLP (784-512-256-10), batch 1, µs",
+                  fmt(num(q8, "int8.latency_us"), 1), f"float nn.h: {fmt(num(q8, 'float.latency_us'), 1)}",
+                  fmt(ratios.get("int8_infer_b1", float("nan")))]]
     rows += [
         ["compile time of the implementation (`gcc -O2 -c`), CPU s", fmt(compile_s),
          (f"nn.h as of {compile_rev}: {fmt(compile_base)}" if math.isfinite(compile_base) else ""), ""],
