@@ -46,6 +46,10 @@ configs_serialize := $(CONFIGS) portable portable_asan
 configs_misuse    := asan asan_ndebug
 # the data suite also without stdio: the memory-only API must stand alone
 configs_data      := $(CONFIGS) nostdio
+# int8 and ONNX take caller data and files: their refusals under the sanitizers in a
+# release build too (asserts off)
+configs_quant     := $(CONFIGS) asan_ndebug
+configs_onnx      := $(CONFIGS) asan_ndebug
 # the thread pool's lock-free hand-off under ThreadSanitizer too
 configs_threads   := $(CONFIGS) tsan
 
@@ -308,7 +312,7 @@ test-aarch64: deps-aarch64 | $(BUILD)
 # The C++ build of the implementation is compiled too (not run).
 WIN_CC     ?= x86_64-w64-mingw32-gcc
 WIN_CXX    ?= x86_64-w64-mingw32-g++
-WIN_PKGS   := gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64
+WIN_PKGS   := gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 libstb-dev # stb: the image suite
 WIN_SUITES := $(SUITES)
 WIN_BUILD  := $(BUILD)/windows
 # wine keeps its own state beside the binaries, quiet

@@ -9317,11 +9317,19 @@ NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char
     return r;
 }
 
-/* A float literal that reads back as the same float ("1.0f", "1e-05f"). */
-static void nn__export_float(FILE *f, float v) {
-    char s[32];
+/* A float literal that reads back as the same float ("1.0f", "1e-05f"); s
+   holds 40 bytes. */
+static const char *nn__flit(char *s, float v) {
+    size_t n;
     sprintf(s, "%.9g", (double)v);
-    fprintf(f, "%s%sf;", s, strpbrk(s, ".en") ? "" : ".0");
+    n = strlen(s);
+    if (!strpbrk(s, ".en")) memcpy(s + n, ".0", 3), n += 2;
+    memcpy(s + n, "f", 2);
+    return s;
+}
+static void nn__export_float(FILE *f, float v) {
+    char s[40];
+    fprintf(f, "%s;", nn__flit(s, v));
 }
 static const char *nn__act_enum_name(nn_act a) {
     static const char *n[] = {"NN_ACT_IDENTITY", "NN_ACT_RELU", "NN_ACT_SIGMOID", "NN_ACT_TANH", "NN_ACT_LEAKY_RELU",
@@ -9975,8 +9983,7 @@ static int nn__pr_next(nn__pr *r, int *field, int *wire, nn__pr *sub, uint64_t *
     }
     case 5: {
         if (r->n - r->i < 4) return r->bad = 1, 0;
-        *v = (uint64_t)r->p[r->i] | (uint64_t)r->p[r->i + 1] << 8 | (uint64_t)r->p[r->i + 2] << 16 |
-             (uint64_t)r->p[r->i + 3] << 24;
+        *v = nn__le32(r->p + r->i);
         r->i += 4;
         break;
     }
@@ -10256,8 +10263,7 @@ static int nn__ox_fdata(const nn__oxinit *t, int r, const long long *dims) {
 static void nn__ox_floats(float *dst, const nn__oxinit *t, size_t n) {
     size_t k;
     for (k = 0; k < n; k++) {
-        const unsigned char *b = t->raw.p + 4 * k;
-        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        uint32_t u = nn__le32(t->raw.p + 4 * k);
         memcpy(dst + k, &u, 4);
     }
 }
@@ -10269,7 +10275,7 @@ static float nn__ox_scalar(const nn__oxgraph *g, nn__ostr name) {
     uint32_t u;
     if (!t || t->type != 1 || t->raw.n != 4 || t->packed == 2 || (t->rank && !(t->rank == 1 && t->dims[0] == 1)))
         return NAN;
-    u = (uint32_t)t->raw.p[0] | (uint32_t)t->raw.p[1] << 8 | (uint32_t)t->raw.p[2] << 16 | (uint32_t)t->raw.p[3] << 24;
+    u = nn__le32(t->raw.p);
     memcpy(&f, &u, 4);
     return f;
 }
@@ -10406,9 +10412,9 @@ static nn_result nn__ox_plan(nn__oxplan *pl, const nn__oxgraph *g, int max_batch
                         continue;
                     {
                         uint64_t v8[3];
-                        int b, e;
+                        int e;
                         for (e = 0; e < 3; e++)
-                            for (v8[e] = 0, b = 7; b >= 0; b--) v8[e] = v8[e] << 8 | sh->raw.p[8 * e + b];
+                            v8[e] = (uint64_t)nn__le32(sh->raw.p + 8 * e) | (uint64_t)nn__le32(sh->raw.p + 8 * e + 4) << 32;
                         if (v8[0] != UINT64_MAX || v8[1] < 1 || v8[1] > 65536 || v8[2] < 1 || v8[2] > 64) continue;
                         out = (long long)v8[1];
                         k = (long long)v8[2];
@@ -15021,15 +15027,6 @@ NNDEF nn_result nn_qmodel_init_layers(nn_qmodel *q, nn_arena *arena, const nn_ql
 }
 
 #ifndef NN_NO_STDIO
-/* a float literal that reads back as the same float: "0.0f", "1e-05f", "0.25f" */
-static const char *nn__flit(char *s, float v) {
-    size_t n;
-    sprintf(s, "%.9g", (double)v);
-    n = strlen(s);
-    if (!strpbrk(s, ".en")) memcpy(s + n, ".0", 3), n += 2;
-    memcpy(s + n, "f", 2);
-    return s;
-}
 static void nn__export_list(FILE *f, const char *type, const char *name, int i, const char *what, size_t n,
                             const void *p, int kind) {
     size_t k;

@@ -18,24 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a whole file (nn.h's reader), or NULL */
 static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    unsigned char *b;
-    long n;
+    void *buf = NULL;
     *len = 0;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
+    return nn_read_file(&buf, len, path, (size_t)1 << 24) == NN_OK ? (unsigned char *)buf : NULL;
 }
 
 static void test_onnx_fixtures_byte_for_byte(void) {
@@ -72,7 +59,7 @@ static void test_onnx_fixtures_byte_for_byte(void) {
         CHECK_EQ_INT(nn_model_export_onnx_to_memory(&m, buf, len - 1, &len2), NN_ERR_TOO_LARGE);
         TEST_NOTE("%s: %lu bytes, the checked fixture's", onnx_case_names[w], (unsigned long)len);
         free(buf);
-        free(want);
+        nn_free(want);
         nn_arena_deinit(&a);
     }
 }
@@ -207,9 +194,9 @@ static void test_onnx_import_torch(void) {
         }
         TEST_NOTE("%s: %d layers imported; worst relative error against PyTorch %.2e", names[k], m.n_layers, worst);
         nn_arena_deinit(&a);
-        free(buf);
-        free(x);
-        free(want);
+        nn_free(buf);
+        nn_free(x);
+        nn_free(want);
     }
 }
 
@@ -292,7 +279,7 @@ static void test_onnx_import_hostile(void) {
         }
         nn_arena_deinit(&a);
         free(bad);
-        free(buf);
+        nn_free(buf);
     }
     TEST_NOTE("damaged ONNX files: %d refused, %d loaded (a flipped bit in a weight is still a model)", refused,
               loaded);
