@@ -2536,10 +2536,10 @@ static void nn__pack_b(float *Bp, int trans_b, const float *B, int ldb, int j0, 
         } else {
             k = 0;
 #if NN__AVX2
-            if (simd && nr == NR) {
+            if (simd) { /* a partial sliver repeats its last row (no kernel stores those lanes) */
                 const float *row[32];
                 int g;
-                for (c = 0; c < NR; c++) row[c] = B + (size_t)(j0 + s + c) * ldb + p0;
+                for (c = 0; c < NR; c++) row[c] = B + (size_t)(j0 + s + (c < nr ? c : nr - 1)) * ldb + p0;
                 for (; k + 8 <= kc; k += 8)
                     for (g = 0; g < NR; g += 8) nn__transpose8_avx2(dst + k * NR + g, NR, row + g, k);
             }
@@ -2664,6 +2664,54 @@ NN__TARGET_AVX2 static void nn__micro_avx2(int kc, const float *Ap, const float 
     }
 }
 
+/* The AVX2 twin of the 12x16 narrow kernel below: 6 rows of A read in
+   place, the same FMAs in the same order per element. */
+NN__TARGET_AVX2 static void nn__micro_avx2_n16(int kc, const float *A, int ars, int aks, const float *Bp, float *C,
+                                               int ldc, int row0, int mr, int nr, float alpha, float beta) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *a3 = A + 3 * ars;
+    float t[NN__MR * NN__NR];
+    int k, i, j;
+    for (k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8), a;
+        a = _mm256_broadcast_ss(A); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(A + ars); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(A + 2 * ars); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(a3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(a3 + ars); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(a3 + 2 * ars); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+        A += aks;
+        a3 += aks;
+        Bp += 16;
+    }
+    _mm256_storeu_ps(t, c00); _mm256_storeu_ps(t + 8, c01); _mm256_storeu_ps(t + 16, c10);
+    _mm256_storeu_ps(t + 24, c11); _mm256_storeu_ps(t + 32, c20); _mm256_storeu_ps(t + 40, c21);
+    _mm256_storeu_ps(t + 48, c30); _mm256_storeu_ps(t + 56, c31); _mm256_storeu_ps(t + 64, c40);
+    _mm256_storeu_ps(t + 72, c41); _mm256_storeu_ps(t + 80, c50); _mm256_storeu_ps(t + 88, c51);
+    {
+        /* nn__axpby1_avx2's formula in 8-wide steps, masked to nr columns */
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+        __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+        __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+        for (i = row0; i < mr; i++) {
+            float *c = C + (size_t)i * ldc;
+            for (j = 0; j < 2; j++) {
+                __m256i m = j ? k1 : k0;
+                __m256 a = _mm256_loadu_ps(t + i * NN__NR + 8 * j), o;
+                if (beta == 0.0f) {
+                    o = _mm256_mul_ps(va, a);
+                } else {
+                    __m256 old = _mm256_maskload_ps(c + 8 * j, m);
+                    o = beta == 1.0f ? _mm256_fmadd_ps(va, a, old) : _mm256_fmadd_ps(vb, old, _mm256_mul_ps(va, a));
+                }
+                _mm256_maskstore_ps(c + 8 * j, m, o);
+            }
+        }
+    }
+}
+
 #if NN__CPUID
 /* 1: AVX2 and FMA with the OS saving YMM state; 2: AVX-512F and ZMM state
    too; 3: and AVX512_VNNI (Intel SDM vol. 1, 14.3 and 15.2: CPUID.1:ECX FMA 12, OSXSAVE 27,
@@ -2705,77 +2753,154 @@ static int nn__cpu_has_avx2(void) {
 #if NN__AVX512
 #define NN__MR512 8
 #define NN__NR512 32
-/* 8x32 AVX-512 micro-kernel: 16 accumulators of the 32 registers, 2 loads of
-   B and 8 broadcasts of A per k. Every element of C gets the same FMAs in the
-   same order as in the 6x16 AVX2 kernel, and the same alpha/beta formula, so
-   the two paths give the same bits: only the tiling differs. */
-NN__TARGET_AVX512 static void nn__micro_avx512(int kc, const float *Ap, const float *Bp, float *C, int ldc, int mr,
-                                               int nr, float alpha, float beta) {
+#define NN__MR16 12 /* rows of the 16-wide kernel for N <= 16 */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define NN__INLINE __forceinline
+#else
+#define NN__INLINE inline __attribute__((always_inline))
+#endif
+/* C = alpha acc + beta C for an mr x nr tile held as nv 16-wide vectors a
+   row: the formula of nn__axpby1_avx2 on every element, masks on partial
+   tiles, plain stores on whole ones (masked ones cost more on some cores). */
+NN__TARGET_AVX512 static NN__INLINE void nn__out512(const __m512 *acc, int nv, float *C, int ldc, int mr, int nr,
+                                                    float alpha, float beta) {
+    __mmask16 m[2];
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    int i, v;
+    m[0] = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
+    m[1] = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
+    for (i = 0; i < mr; i++) {
+        float *c = C + (size_t)i * ldc;
+        for (v = 0; v < nv; v++) {
+            __m512 a = acc[nv * i + v], o;
+            if (beta == 0.0f) {
+                o = _mm512_mul_ps(va, a);
+            } else {
+                __m512 old = _mm512_maskz_loadu_ps(m[v], c + 16 * v);
+                o = beta == 1.0f ? _mm512_fmadd_ps(va, a, old) : _mm512_fmadd_ps(vb, old, _mm512_mul_ps(va, a));
+            }
+            if (nr == 16 * nv) _mm512_storeu_ps(c + 16 * v, o);
+            else _mm512_mask_storeu_ps(c + 16 * v, m[v], o);
+        }
+    }
+}
+
+/* The 8x32 AVX-512 tile: 16 accumulators of the 32 registers, 2 loads of B
+   and 8 broadcasts of A per k (a tile of at most 4 rows: 8 accumulators).
+   Every element of C gets the same FMAs in the same order as in the 6x16
+   AVX2 kernel, and the same alpha/beta formula, so the two paths give the
+   same bits: only the tiling differs. B's rows are bs floats apart: the
+   packed panel (bs 32), or B read in place (masked loads keep a partial
+   tile inside the matrix). */
+NN__TARGET_AVX512 static NN__INLINE void nn__k512(int kc, const float *Ap, const float *Bp, int bs, int masked, float *C,
+                                                  int ldc, int mr, int nr, float alpha, float beta) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     __m512 acc[16];
-    int k, i;
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
+    __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
+    int k;
+#define NN__MK512_B(o)                                                                                      \
+    __m512 b0 = masked ? _mm512_maskz_loadu_ps(m0, Bp + (o) * bs) : _mm512_loadu_ps(Bp + (o) * bs),           \
+           b1 = masked ? _mm512_maskz_loadu_ps(m1, Bp + (o) * bs + 16) : _mm512_loadu_ps(Bp + (o) * bs + 16), a
+#define NN__MK512_R(o, r, x0, x1)                                                                           \
+    a = _mm512_set1_ps(Ap[(o) * NN__MR512 + (r)]); x0 = _mm512_fmadd_ps(a, b0, x0); x1 = _mm512_fmadd_ps(a, b1, x1)
+#define NN__MK512_4(o)                                                                                      \
+    NN__MK512_R(o, 0, c00, c01); NN__MK512_R(o, 1, c10, c11); NN__MK512_R(o, 2, c20, c21);                  \
+    NN__MK512_R(o, 3, c30, c31)
 #define NN__MK512(o)                                                                                        \
     do {                                                                                                    \
-        __m512 b0 = _mm512_loadu_ps(Bp + (o) * NN__NR512), b1 = _mm512_loadu_ps(Bp + (o) * NN__NR512 + 16), a;  \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 0]); c00 = _mm512_fmadd_ps(a, b0, c00); c01 = _mm512_fmadd_ps(a, b1, c01); \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 1]); c10 = _mm512_fmadd_ps(a, b0, c10); c11 = _mm512_fmadd_ps(a, b1, c11); \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 2]); c20 = _mm512_fmadd_ps(a, b0, c20); c21 = _mm512_fmadd_ps(a, b1, c21); \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 3]); c30 = _mm512_fmadd_ps(a, b0, c30); c31 = _mm512_fmadd_ps(a, b1, c31); \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 4]); c40 = _mm512_fmadd_ps(a, b0, c40); c41 = _mm512_fmadd_ps(a, b1, c41); \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 5]); c50 = _mm512_fmadd_ps(a, b0, c50); c51 = _mm512_fmadd_ps(a, b1, c51); \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 6]); c60 = _mm512_fmadd_ps(a, b0, c60); c61 = _mm512_fmadd_ps(a, b1, c61); \
-        a = _mm512_set1_ps(Ap[(o) * NN__MR512 + 7]); c70 = _mm512_fmadd_ps(a, b0, c70); c71 = _mm512_fmadd_ps(a, b1, c71); \
+        NN__MK512_B(o);                                                                                     \
+        NN__MK512_4(o);                                                                                     \
+        NN__MK512_R(o, 4, c40, c41); NN__MK512_R(o, 5, c50, c51); NN__MK512_R(o, 6, c60, c61);              \
+        NN__MK512_R(o, 7, c70, c71);                                                                        \
     } while (0)
-    for (k = 0; k + 4 <= kc; k += 4) {
-        _mm_prefetch((const char *)(Bp + 8 * NN__NR512), _MM_HINT_T0);
-        _mm_prefetch((const char *)(Bp + 8 * NN__NR512 + 16), _MM_HINT_T0);
-        NN__MK512(0);
-        NN__MK512(1);
-        NN__MK512(2);
-        NN__MK512(3);
-        Ap += 4 * NN__MR512;
-        Bp += 4 * NN__NR512;
-    }
-    for (; k < kc; k++) {
-        NN__MK512(0);
-        Ap += NN__MR512;
-        Bp += NN__NR512;
-    }
-#undef NN__MK512
-    acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21; acc[6] = c30; acc[7] = c31;
-    acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51; acc[12] = c60; acc[13] = c61; acc[14] = c70; acc[15] = c71;
-    {
-        /* masks cover a partial tile: each element gets the one formula of
-           nn__axpby1_avx2 whether the tile is whole or not */
-        __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
-        __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
-        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-        for (i = 0; i < mr; i++) {
-            float *c = C + (size_t)i * ldc;
-            __m512 v0, v1;
-            if (beta == 0.0f) {
-                v0 = _mm512_mul_ps(va, acc[2 * i]);
-                v1 = _mm512_mul_ps(va, acc[2 * i + 1]);
-            } else {
-                __m512 o0 = _mm512_maskz_loadu_ps(m0, c), o1 = _mm512_maskz_loadu_ps(m1, c + 16);
-                if (beta == 1.0f) {
-                    v0 = _mm512_fmadd_ps(va, acc[2 * i], o0);
-                    v1 = _mm512_fmadd_ps(va, acc[2 * i + 1], o1);
-                } else {
-                    v0 = _mm512_fmadd_ps(vb, o0, _mm512_mul_ps(va, acc[2 * i]));
-                    v1 = _mm512_fmadd_ps(vb, o1, _mm512_mul_ps(va, acc[2 * i + 1]));
-                }
-            }
-            if (nr == 32) { /* a whole tile: plain stores, masked ones cost more on some cores */
-                _mm512_storeu_ps(c, v0);
-                _mm512_storeu_ps(c + 16, v1);
-            } else {
-                _mm512_mask_storeu_ps(c, m0, v0);
-                _mm512_mask_storeu_ps(c + 16, m1, v1);
-            }
+#define NN__MK512H(o)                                                                                       \
+    do {                                                                                                    \
+        NN__MK512_B(o);                                                                                     \
+        NN__MK512_4(o);                                                                                     \
+    } while (0)
+    if (mr <= 4) {
+        for (k = 0; k + 4 <= kc; k += 4) {
+            NN__MK512H(0);
+            NN__MK512H(1);
+            NN__MK512H(2);
+            NN__MK512H(3);
+            Ap += 4 * NN__MR512;
+            Bp += 4 * bs;
+        }
+        for (; k < kc; k++) {
+            NN__MK512H(0);
+            Ap += NN__MR512;
+            Bp += bs;
+        }
+    } else {
+        for (k = 0; k + 4 <= kc; k += 4) {
+            _mm_prefetch((const char *)(Bp + 8 * bs), _MM_HINT_T0);
+            _mm_prefetch((const char *)(Bp + 8 * bs + 16), _MM_HINT_T0);
+            NN__MK512(0);
+            NN__MK512(1);
+            NN__MK512(2);
+            NN__MK512(3);
+            Ap += 4 * NN__MR512;
+            Bp += 4 * bs;
+        }
+        for (; k < kc; k++) {
+            NN__MK512(0);
+            Ap += NN__MR512;
+            Bp += bs;
         }
     }
+#undef NN__MK512
+#undef NN__MK512H
+#undef NN__MK512_4
+#undef NN__MK512_R
+#undef NN__MK512_B
+    acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21; acc[6] = c30; acc[7] = c31;
+    acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51; acc[12] = c60; acc[13] = c61; acc[14] = c70; acc[15] = c71;
+    nn__out512(acc, 2, C, ldc, mr, nr, alpha, beta);
+}
+NN__TARGET_AVX512 static void nn__micro_avx512(int kc, const float *Ap, const float *Bp, float *C, int ldc, int mr,
+                                               int nr, float alpha, float beta) {
+    nn__k512(kc, Ap, Bp, NN__NR512, 0, C, ldc, mr, nr, alpha, beta);
+}
+NN__TARGET_AVX512 static void nn__micro_avx512_b(int kc, const float *Ap, const float *B, int bs, float *C, int ldc,
+                                                 int mr, int nr, float alpha, float beta) {
+    nn__k512(kc, Ap, B, bs, 1, C, ldc, mr, nr, alpha, beta);
+}
+
+/* 12x16 for N <= 16 (a 10-class layer): one 16-wide vector of packed B per
+   k and 12 broadcasts of A read in place, A(r, k) = A[r * ars + k * aks],
+   where the 8x32 tile would leave 22 of 32 columns idle and packing A would
+   cost as much as the product. Same FMAs in the same order per element as
+   the kernels above. All 12 rows of A are read; rows row0 to mr - 1 are stored (a
+   last tile is shifted up over rows already done, which it leaves alone). */
+NN__TARGET_AVX512 static void nn__micro_avx512_n16(int kc, const float *A, int ars, int aks, const float *Bp, float *C,
+                                                   int ldc, int row0, int mr, int nr, float alpha, float beta) {
+    __m512 z = _mm512_setzero_ps(), acc[NN__MR16];
+    __m512 r0 = z, r1 = z, r2 = z, r3 = z, r4 = z, r5 = z, r6 = z, r7 = z, r8 = z, r9 = z, r10 = z, r11 = z;
+    const float *a3 = A + 3 * ars, *a6 = A + 6 * ars, *a9 = A + 9 * ars;
+    int k;
+    for (k = 0; k < kc; k++) {
+        __m512 b = _mm512_loadu_ps(Bp);
+        r0 = _mm512_fmadd_ps(_mm512_set1_ps(A[0]), b, r0);
+        r1 = _mm512_fmadd_ps(_mm512_set1_ps(A[ars]), b, r1);
+        r2 = _mm512_fmadd_ps(_mm512_set1_ps(A[2 * ars]), b, r2);
+        r3 = _mm512_fmadd_ps(_mm512_set1_ps(a3[0]), b, r3);
+        r4 = _mm512_fmadd_ps(_mm512_set1_ps(a3[ars]), b, r4);
+        r5 = _mm512_fmadd_ps(_mm512_set1_ps(a3[2 * ars]), b, r5);
+        r6 = _mm512_fmadd_ps(_mm512_set1_ps(a6[0]), b, r6);
+        r7 = _mm512_fmadd_ps(_mm512_set1_ps(a6[ars]), b, r7);
+        r8 = _mm512_fmadd_ps(_mm512_set1_ps(a6[2 * ars]), b, r8);
+        r9 = _mm512_fmadd_ps(_mm512_set1_ps(a9[0]), b, r9);
+        r10 = _mm512_fmadd_ps(_mm512_set1_ps(a9[ars]), b, r10);
+        r11 = _mm512_fmadd_ps(_mm512_set1_ps(a9[2 * ars]), b, r11);
+        A += aks; a3 += aks; a6 += aks; a9 += aks;
+        Bp += 16;
+    }
+    acc[0] = r0; acc[1] = r1; acc[2] = r2; acc[3] = r3; acc[4] = r4; acc[5] = r5; acc[6] = r6; acc[7] = r7;
+    acc[8] = r8; acc[9] = r9; acc[10] = r10; acc[11] = r11;
+    nn__out512(acc + row0, 1, C + (size_t)row0 * ldc, ldc, mr - row0, nr, alpha, beta);
 }
 static int nn__cpu_has_avx512(void) {
 #if NN__CPUID
@@ -2847,11 +2972,25 @@ NNDEF int nn_simd_level(void) {
 }
 
 /* A micro-kernel and the tile it computes: MR rows x NR columns of C. */
+/* micro with B read in place, its rows bs floats apart */
+typedef void (*nn__micro_b_fn)(int kc, const float *Ap, const float *B, int bs, float *C, int ldc, int mr, int nr,
+                               float alpha, float beta);
+/* a narrow (N <= 16) kernel reading A in place: A(r, k) = A[r * ars + k * aks] */
+typedef void (*nn__micro_n_fn)(int kc, const float *A, int ars, int aks, const float *Bp, float *C, int ldc,
+                               int row0, int mr, int nr, float alpha, float beta);
 typedef struct nn__kern {
     nn__micro_fn micro;
-    int mr, nr;
+    nn__micro_b_fn micro_b; /* or NULL */
+    nn__micro_n_fn micro_n; /* or NULL */
+    int mr, nr, nmr, nnr;   /* tiles of micro and micro_n */
     int simd; /* the AVX2 packing helpers may be used */
 } nn__kern;
+
+/* B read in place instead of packed where the panel would serve at most 4
+   row tiles (M <= 32: a dW of a 10-class layer, a small batch), so packing
+   costs more than it saves (1.1-1.7x faster measured on 10 to 32 rows; no
+   gain from 48 rows up). The bits are the same either way. */
+static int nn__gemm_direct_b(int M) { return M <= 32; }
 
 /* One thread's GEMM, in the GotoBLAS loop order: a KC x NC panel of B is
    packed once and reused across every MC block of A. Narrow K (a batch of 64
@@ -2862,35 +3001,63 @@ static void nn__gemm_serial(const nn__kern *kn, int trans_a, int trans_b, int M,
     float Ap[NN__MC * NN__KC] NN__ALIGNED64;
     float Bp[NN__KC * NN__NC] NN__ALIGNED64;
     int kc_max = NN__MIN(NN__KC, K), nc_blk, jc, pc, ic, ir, jr, MR = kn->mr, NR = kn->nr;
+    int direct_b = kn->micro_b && !trans_b && nn__gemm_direct_b(M);
+    if (kn->micro_n && N <= kn->nnr) {
+        /* narrow C: B packed as one kc x 16 panel, A read in place (a last
+           short tile shifted up over rows done, or packed when M is short) */
+        int nmr = kn->nmr, ars = trans_a ? 1 : lda, aks = trans_a ? lda : 1;
+        for (pc = 0; pc < K; pc += NN__KC) {
+            int kc = NN__MIN(NN__KC, K - pc);
+            float b = pc == 0 ? beta : 1.0f;
+            nn__pack_b(Bp, trans_b, B, ldb, 0, N, pc, kc, kn->simd, kn->nnr);
+            for (ic = 0; ic < M; ic += nmr) {
+                int mr = NN__MIN(nmr, M - ic), i0 = ic;
+                if (mr < nmr && M >= nmr) i0 = M - nmr; /* shifted up: rows ic.. stored */
+                if (mr == nmr || M >= nmr)
+                    kn->micro_n(kc, trans_a ? A + (size_t)pc * lda + i0 : A + (size_t)i0 * lda + pc, ars, aks, Bp,
+                                C + (size_t)i0 * ldc, ldc, ic - i0, nmr, N, alpha, b);
+                else { /* fewer rows than a tile: packed, zero rows past M */
+                    nn__pack_a(Ap, trans_a, A, lda, ic, mr, pc, kc, kn->simd, nmr);
+                    kn->micro_n(kc, Ap, 1, nmr, Bp, C + (size_t)ic * ldc, ldc, 0, mr, N, alpha, b);
+                }
+            }
+        }
+        return;
+    }
     nc_blk = (NN__KC * NN__NC / kc_max) / NR * NR;
     for (jc = 0; jc < N; jc += nc_blk) {
         int nc = NN__MIN(nc_blk, N - jc);
         for (pc = 0; pc < K; pc += NN__KC) {
             int kc = NN__MIN(NN__KC, K - pc);
             float b = pc == 0 ? beta : 1.0f;
-            nn__pack_b(Bp, trans_b, B, ldb, jc, nc, pc, kc, kn->simd, NR);
+            if (!direct_b) nn__pack_b(Bp, trans_b, B, ldb, jc, nc, pc, kc, kn->simd, NR);
             for (ic = 0; ic < M; ic += NN__MC) {
                 int mc = NN__MIN(NN__MC, M - ic);
                 nn__pack_a(Ap, trans_a, A, lda, ic, mc, pc, kc, kn->simd, MR);
                 for (jr = 0; jr < nc; jr += NR)
-                    for (ir = 0; ir < mc; ir += MR)
-                        kn->micro(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
-                                  C + (size_t)(ic + ir) * ldc + jc + jr, ldc, NN__MIN(MR, mc - ir),
-                                  NN__MIN(NR, nc - jr), alpha, b);
+                    for (ir = 0; ir < mc; ir += MR) {
+                        float *c = C + (size_t)(ic + ir) * ldc + jc + jr;
+                        int mr = NN__MIN(MR, mc - ir), nr = NN__MIN(NR, nc - jr);
+                        if (direct_b)
+                            kn->micro_b(kc, Ap + (size_t)ir * kc, B + (size_t)pc * ldb + jc + jr, ldb, c, ldc, mr, nr,
+                                        alpha, b);
+                        else
+                            kn->micro(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc, c, ldc, mr, nr, alpha, b);
+                    }
             }
         }
     }
 }
 
 #if NN__AVX2
-/* Few rows of C (batch-1 inference), or few columns with B transposed (a
-   10-class output layer): packing a whole weight matrix for one row, or
-   padding 10 columns to a 16-wide tile, costs more than the product, so rows
-   are computed straight from A and B. trans_b: dot products along the
-   contiguous rows of B, 4 at a time; otherwise 32-wide AXPYs along B's rows.
-   Results can differ in the last bits from the packed path (another summation
-   order); each path is reproducible, and the choice never depends on the
-   threads, only on the shape (M < 6, or N <= 16 with B transposed). */
+/* Few rows of C (batch-1 inference): packing a whole weight matrix for one
+   row costs more than the product, so rows are computed straight from A and
+   B. trans_b: dot products along the contiguous rows of B, 4 at a time;
+   otherwise 32-wide AXPYs along B's rows. Results can differ in the last
+   bits from the packed path (another summation order); each path is
+   reproducible, and the choice never depends on the threads or the level,
+   only on the shape (M < 6 with A not transposed). Narrow C (N <= 16, a
+   10-class layer) takes the n16 kernels above, which give the packed bits. */
 NN__TARGET_AVX2 static float nn__hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -3493,6 +3660,8 @@ static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int 
                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     nn__kern kn;
     int threads = 1;
+    kn.micro_b = NULL;
+    kn.micro_n = NULL;
     kn.micro = nn__micro_ref;
     kn.mr = NN__MR;
     kn.nr = NN__NR;
@@ -3511,9 +3680,12 @@ static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int 
 #if NN__AVX2
     if (level >= 1 && nn__cpu_has_avx2()) {
         kn.micro = nn__micro_avx2;
+        kn.micro_n = nn__micro_avx2_n16;
+        kn.nmr = NN__MR;
+        kn.nnr = NN__NR;
         kn.simd = 1;
         /* the row kernel's choice depends on the shape only, never on the level */
-        if (!trans_a && (M < NN__MR || (trans_b && N <= NN__NR))) {
+        if (!trans_a && M < NN__MR) {
             int wide = 0;
 #if NN__AVX512
             wide = level >= 3 && nn__cpu_has_avx512();
@@ -3526,8 +3698,12 @@ static void nn__gemm(nn_threads *pool, int level, int trans_a, int trans_b, int 
 #if NN__AVX512
     if (level >= 3 && nn__cpu_has_avx512()) {
         kn.micro = nn__micro_avx512;
+        kn.micro_b = nn__micro_avx512_b;
+        kn.micro_n = nn__micro_avx512_n16;
         kn.mr = NN__MR512;
         kn.nr = NN__NR512;
+        kn.nmr = NN__MR16;
+        kn.nnr = 16;
     }
 #endif
 #if NN__NEON
@@ -4725,6 +4901,8 @@ NN__TARGET_AVX512 static void nn__conv_pack_b_avx512(float *dst, const float *x,
 
 /* The micro-kernel of the best level, as nn__gemm picks it for its packed path. */
 static void nn__kern_best(nn__kern *kn) {
+    kn->micro_b = NULL;
+    kn->micro_n = NULL;
     kn->micro = nn__micro_ref;
     kn->mr = NN__MR;
     kn->nr = NN__NR;

@@ -750,10 +750,6 @@ static void test_gemm_k0_and_empty(void) {
     CHECK(ok);
 }
 
-/* The AVX-512 kernel tiles C as 8x32 where AVX2 tiles it as 6x16, but every element
-   gets the same FMAs in the same order: the two levels give the same bits (and on a CPU
-   without AVX-512, level 3 runs the AVX2 kernel, so this holds trivially). Partial
-   tiles, every transpose, alpha/beta and padded rows of C included. */
 /* The empty tensor ("no dx", "no bias") from one call, the same in C and C++. */
 static void test_tensor_none(void) {
     nn_tensor t = nn_tensor_none();
@@ -763,9 +759,18 @@ static void test_tensor_none(void) {
     CHECK(y[0] == 6.0f && y[1] == 15.0f);
 }
 
+/* The AVX-512 kernel tiles C as 8x32 where AVX2 tiles it as 6x16, but every element
+   gets the same FMAs in the same order: the two levels give the same bits (and on a CPU
+   without AVX-512, level 3 runs the AVX2 kernel, so this holds trivially). Partial
+   tiles, every transpose, alpha/beta and padded rows of C included; the narrow
+   kernels (N <= 16: 12x16 against 6x16, A read in place, a last tile shifted up) and B read
+   in place (M <= 32) too. */
 static void test_gemm_levels_identical(void) {
     static const int T[][3] = {{1, 1, 1},   {8, 32, 9},    {9, 33, 17},  {7, 31, 5},   {64, 10, 128},
                                {64, 256, 33}, {33, 784, 64}, {17, 3, 300}, {100, 100, 100}, {257, 129, 300},
+                               /* narrow C and B in place */
+                               {6, 10, 37}, {11, 16, 300}, {12, 1, 5}, {13, 10, 128}, {25, 16, 257}, {7, 10, 600},
+                               {256, 10, 128}, {10, 128, 64}, {32, 47, 33}, {20, 100, 257}, {3, 5, 9},
                                /* the row kernel (M < 6; the AVX-512 one takes B's rows 4 at a time) */
                                {1, 256, 784}, {3, 17, 33}, {5, 9, 16}, {1, 7, 15}, {2, 4, 8}, {4, 13, 47},
                                {1, 128, 256}, {2, 5, 31}};
