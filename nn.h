@@ -2759,30 +2759,22 @@ static int nn__cpu_has_avx2(void) {
 #else
 #define NN__INLINE inline __attribute__((always_inline))
 #endif
-/* C = alpha acc + beta C for an mr x nr tile held as nv 16-wide vectors a
-   row: the formula of nn__axpby1_avx2 on every element, masks on partial
-   tiles, plain stores on whole ones (masked ones cost more on some cores). */
-NN__TARGET_AVX512 static NN__INLINE void nn__out512(const __m512 *acc, int nv, float *C, int ldc, int mr, int nr,
-                                                    float alpha, float beta) {
-    __mmask16 m[2];
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    int i, v;
-    m[0] = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
-    m[1] = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
-    for (i = 0; i < mr; i++) {
-        float *c = C + (size_t)i * ldc;
-        for (v = 0; v < nv; v++) {
-            __m512 a = acc[nv * i + v], o;
-            if (beta == 0.0f) {
-                o = _mm512_mul_ps(va, a);
-            } else {
-                __m512 old = _mm512_maskz_loadu_ps(m[v], c + 16 * v);
-                o = beta == 1.0f ? _mm512_fmadd_ps(va, a, old) : _mm512_fmadd_ps(vb, old, _mm512_mul_ps(va, a));
-            }
-            if (nr == 16 * nv) _mm512_storeu_ps(c + 16 * v, o);
-            else _mm512_mask_storeu_ps(c + 16 * v, m[v], o);
-        }
+/* C = alpha acc + beta C for one 16-wide vector of a tile: the formula of
+   nn__axpby1_avx2 on every element (1 * acc is acc), a mask on a partial
+   tile, plain stores on whole ones (masked ones cost more on some cores).
+   Called with each accumulator by name, so the tile stays in registers. */
+NN__TARGET_AVX512 static NN__INLINE void nn__out512(float *c, __m512 a, __mmask16 m, int whole, float alpha,
+                                                    float beta) {
+    __m512 o;
+    if (beta == 0.0f) {
+        o = alpha == 1.0f ? a : _mm512_mul_ps(_mm512_set1_ps(alpha), a);
+    } else {
+        __m512 old = _mm512_maskz_loadu_ps(m, c);
+        o = beta == 1.0f ? _mm512_fmadd_ps(_mm512_set1_ps(alpha), a, old)
+                         : _mm512_fmadd_ps(_mm512_set1_ps(beta), old, _mm512_mul_ps(_mm512_set1_ps(alpha), a));
     }
+    if (whole) _mm512_storeu_ps(c, o);
+    else _mm512_mask_storeu_ps(c, m, o);
 }
 
 /* The 8x32 AVX-512 tile: 16 accumulators of the 32 registers, 2 loads of B
@@ -2796,7 +2788,6 @@ NN__TARGET_AVX512 static NN__INLINE void nn__k512(int kc, const float *Ap, const
                                                   int ldc, int mr, int nr, float alpha, float beta) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-    __m512 acc[16];
     __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
     __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFFu : nr <= 16 ? 0u : (1u << (nr - 16)) - 1u);
     int k;
@@ -2856,9 +2847,20 @@ NN__TARGET_AVX512 static NN__INLINE void nn__k512(int kc, const float *Ap, const
 #undef NN__MK512_4
 #undef NN__MK512_R
 #undef NN__MK512_B
-    acc[0] = c00; acc[1] = c01; acc[2] = c10; acc[3] = c11; acc[4] = c20; acc[5] = c21; acc[6] = c30; acc[7] = c31;
-    acc[8] = c40; acc[9] = c41; acc[10] = c50; acc[11] = c51; acc[12] = c60; acc[13] = c61; acc[14] = c70; acc[15] = c71;
-    nn__out512(acc, 2, C, ldc, mr, nr, alpha, beta);
+#define NN__OUT512(r, x0, x1)                                                                               \
+    if (mr > (r)) {                                                                                         \
+        nn__out512(C + (size_t)(r) * ldc, x0, m0, nr == 32, alpha, beta);                                  \
+        nn__out512(C + (size_t)(r) * ldc + 16, x1, m1, nr == 32, alpha, beta);                             \
+    }
+    NN__OUT512(0, c00, c01)
+    NN__OUT512(1, c10, c11)
+    NN__OUT512(2, c20, c21)
+    NN__OUT512(3, c30, c31)
+    NN__OUT512(4, c40, c41)
+    NN__OUT512(5, c50, c51)
+    NN__OUT512(6, c60, c61)
+    NN__OUT512(7, c70, c71)
+#undef NN__OUT512
 }
 NN__TARGET_AVX512 static void nn__micro_avx512(int kc, const float *Ap, const float *Bp, float *C, int ldc, int mr,
                                                int nr, float alpha, float beta) {
@@ -2877,7 +2879,8 @@ NN__TARGET_AVX512 static void nn__micro_avx512_b(int kc, const float *Ap, const 
    last tile is shifted up over rows already done, which it leaves alone). */
 NN__TARGET_AVX512 static void nn__micro_avx512_n16(int kc, const float *A, int ars, int aks, const float *Bp, float *C,
                                                    int ldc, int row0, int mr, int nr, float alpha, float beta) {
-    __m512 z = _mm512_setzero_ps(), acc[NN__MR16];
+    __m512 z = _mm512_setzero_ps();
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFFu : (1u << nr) - 1u);
     __m512 r0 = z, r1 = z, r2 = z, r3 = z, r4 = z, r5 = z, r6 = z, r7 = z, r8 = z, r9 = z, r10 = z, r11 = z;
     const float *a3 = A + 3 * ars, *a6 = A + 6 * ars, *a9 = A + 9 * ars;
     int k;
@@ -2898,9 +2901,11 @@ NN__TARGET_AVX512 static void nn__micro_avx512_n16(int kc, const float *A, int a
         A += aks; a3 += aks; a6 += aks; a9 += aks;
         Bp += 16;
     }
-    acc[0] = r0; acc[1] = r1; acc[2] = r2; acc[3] = r3; acc[4] = r4; acc[5] = r5; acc[6] = r6; acc[7] = r7;
-    acc[8] = r8; acc[9] = r9; acc[10] = r10; acc[11] = r11;
-    nn__out512(acc + row0, 1, C + (size_t)row0 * ldc, ldc, mr - row0, nr, alpha, beta);
+#define NN__OUT16(n)                                                                                        \
+    if ((n) >= row0 && (n) < mr) nn__out512(C + (size_t)(n) * ldc, r##n, m0, nr == 16, alpha, beta)
+    NN__OUT16(0); NN__OUT16(1); NN__OUT16(2); NN__OUT16(3); NN__OUT16(4); NN__OUT16(5);
+    NN__OUT16(6); NN__OUT16(7); NN__OUT16(8); NN__OUT16(9); NN__OUT16(10); NN__OUT16(11);
+#undef NN__OUT16
 }
 static int nn__cpu_has_avx512(void) {
 #if NN__CPUID
