@@ -193,7 +193,7 @@
        pool, OpenMP splits the GEMMs instead. Either way work is split over
        output tiles only, never over a reduction, so results are
        bit-identical for every thread count. nn_gemm packs panels on the
-       stack: about 264 KB per calling thread.
+       stack: about 330 KB per calling thread.
      - Activations on the AVX2 path use polynomial approximations whose
        measured errors are listed at "elementwise kernels" below.
      - Determinism: same seed and same data give bit-identical weights, at
@@ -397,7 +397,7 @@ NNDEF void nn_gemm_at(int level, int trans_a, int trans_b, int M, int N, int K, 
    work runs on the calling thread. One nn_threads serves one calling thread
    at a time: a second caller meanwhile runs its work alone, never blocks.
    -fopenmp is the other way to threads (nn_model.threads NULL): static
-   slabs, no back-off; give it cores of its own. A GEMM packs about 264 KB
+   slabs, no back-off; give it cores of its own. A GEMM packs about 330 KB
    on the calling thread's stack: threads of your own that call nn.h need
    that much (musl starts threads with 128 KB; OpenMP's: OMP_STACKSIZE). */
 typedef struct nn_threads nn_threads;
@@ -2425,12 +2425,18 @@ NNDEF void nn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alph
 #define NN__NR 16
 #define NN__KC 256
 #define NN__MC 72   /* multiple of MR; A panel 72 KB of stack */
-#define NN__NC 192  /* multiple of NR; B panel 192 KB of stack */
+#define NN__NC 256  /* multiple of NR; B panel 256 KB of stack (192: 5-7% slower
+                       on 256-1024 squares and 256x256x784, Zen 5) */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define NN__ALIGNED64 __attribute__((aligned(64)))
+#define NN__INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define NN__ALIGNED64
+#define NN__INLINE __forceinline
 #else
 #define NN__ALIGNED64
+#define NN__INLINE inline
 #endif
 
 typedef void (*nn__micro_fn)(int kc, const float *Ap, const float *Bp, float *C, int ldc,
@@ -2439,7 +2445,7 @@ typedef void (*nn__micro_fn)(int kc, const float *Ap, const float *Bp, float *C,
 #if NN__AVX2
 /* 8x8 transpose: row j of dst (stride ds) gets element k + j of the 8 source
    rows. Packing is pure data movement: any path gives the same bits. */
-NN__TARGET_AVX2_ONLY static void nn__transpose8_avx2(float *dst, int ds, const float *const *row, int k) {
+NN__TARGET_AVX2_ONLY static NN__INLINE void nn__transpose8_avx2(float *dst, int ds, const float *const *row, int k) {
     __m256 r0 = _mm256_loadu_ps(row[0] + k), r1 = _mm256_loadu_ps(row[1] + k), r2 = _mm256_loadu_ps(row[2] + k);
     __m256 r3 = _mm256_loadu_ps(row[3] + k), r4 = _mm256_loadu_ps(row[4] + k), r5 = _mm256_loadu_ps(row[5] + k);
     __m256 r6 = _mm256_loadu_ps(row[6] + k), r7 = _mm256_loadu_ps(row[7] + k);
@@ -2459,6 +2465,15 @@ NN__TARGET_AVX2_ONLY static void nn__transpose8_avx2(float *dst, int ds, const f
     _mm256_storeu_ps(dst + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
     _mm256_storeu_ps(dst + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
     _mm256_storeu_ps(dst + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+/* The transposes of 8 rows along k = 0, 8, ... < kc, each 8x8 block step
+   floats after the last in dst: one call per sliver, the blocks inlined.
+   Returns the first k not done. */
+NN__TARGET_AVX2_ONLY static int nn__transpose8_run_avx2(float *dst, int ds, size_t step, const float *const *row,
+                                                        int kc) {
+    int k;
+    for (k = 0; k + 8 <= kc; k += 8, dst += step) nn__transpose8_avx2(dst, ds, row, k);
+    return k;
 }
 #endif
 
@@ -2482,15 +2497,16 @@ static void nn__pack_a(float *Ap, int trans_a, const float *A, int lda, int i0, 
                     int lanes = NN__MIN(8, MR - g), kk;
                     for (r = 0; r < 8; r++)
                         row[r] = A + (size_t)(i0 + s + g + (r < lanes ? r : lanes - 1)) * lda + p0;
-                    for (kk = 0; kk + 8 <= kc; kk += 8) {
+                    if (lanes == 8) { /* whole group: straight into the panel */
+                        k = nn__transpose8_run_avx2(dst + g, MR, (size_t)8 * MR, row, kc);
+                        continue;
+                    }
+                    for (kk = 0; kk + 8 <= kc; kk += 8) { /* a part group: through 64 floats */
                         float tmp[64];
                         int q;
-                        if (lanes == 8) { /* whole group: straight into the panel */
-                            nn__transpose8_avx2(dst + kk * MR + g, MR, row, kk);
-                            continue;
-                        }
-                        nn__transpose8_avx2(tmp, 8, row, kk);
+                        nn__transpose8_run_avx2(tmp, 8, 0, row, 8);
                         for (q = 0; q < 8; q++) memcpy(dst + (kk + q) * MR + g, tmp + q * 8, (size_t)lanes * sizeof(float));
+                        for (q = 0; q < 8; q++) row[q] += 8;
                     }
                     k = kk;
                 }
@@ -2540,8 +2556,7 @@ static void nn__pack_b(float *Bp, int trans_b, const float *B, int ldb, int j0, 
                 const float *row[32];
                 int g;
                 for (c = 0; c < NR; c++) row[c] = B + (size_t)(j0 + s + (c < nr ? c : nr - 1)) * ldb + p0;
-                for (; k + 8 <= kc; k += 8)
-                    for (g = 0; g < NR; g += 8) nn__transpose8_avx2(dst + k * NR + g, NR, row + g, k);
+                for (g = 0; g < NR; g += 8) k = nn__transpose8_run_avx2(dst + g, NR, (size_t)8 * NR, row + g, kc);
             }
 #else
             (void)simd;
@@ -2754,11 +2769,6 @@ static int nn__cpu_has_avx2(void) {
 #define NN__MR512 8
 #define NN__NR512 32
 #define NN__MR16 12 /* rows of the 16-wide kernel for N <= 16 */
-#if defined(_MSC_VER) && !defined(__clang__)
-#define NN__INLINE __forceinline
-#else
-#define NN__INLINE inline __attribute__((always_inline))
-#endif
 /* C = alpha acc + beta C for one 16-wide vector of a tile: the formula of
    nn__axpby1_avx2 on every element (1 * acc is acc), a mask on a partial
    tile, plain stores on whole ones (masked ones cost more on some cores).
@@ -3257,7 +3267,7 @@ typedef unsigned nn__thread_ret;
 #define nn__cond_wait(c, m) ((void)SleepConditionVariableSRW(c, m, INFINITE, 0))
 #define nn__cond_signal(c) WakeConditionVariable(c)
 #define nn__cond_broadcast(c) WakeAllConditionVariable(c)
-/* stack: a 2 MB reservation (a GEMM packs about 264 KB on it) */
+/* stack: a 2 MB reservation (a GEMM packs about 330 KB on it) */
 static int nn__thread_start(nn__thread *t, nn__thread_ret(NN__THREAD_CALL *fn)(void *), void *arg) {
     uintptr_t h = _beginthreadex(NULL, (unsigned)2 << 20, fn, arg, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
     *t = (HANDLE)h;
@@ -3292,7 +3302,7 @@ typedef void *nn__thread_ret;
 #define nn__cond_wait(c, m) pthread_cond_wait(c, m)
 #define nn__cond_signal(c) pthread_cond_signal(c)
 #define nn__cond_broadcast(c) pthread_cond_broadcast(c)
-/* stack: 2 MB (a GEMM packs about 264 KB on it; some libcs give 128 KB) */
+/* stack: 2 MB (a GEMM packs about 330 KB on it; some libcs give 128 KB) */
 static int nn__thread_start(nn__thread *t, nn__thread_ret(NN__THREAD_CALL *fn)(void *), void *arg) {
     pthread_attr_t attr;
     int r;

@@ -287,7 +287,7 @@ static void test_threads_two_callers_share_a_pool(void) {
         c[i].M = M; c[i].N = N; c[i].K = K; c[i].calls = 300; c[i].bad = 0;
     }
     {
-        /* a GEMM packs about 264 KB on its caller's stack: more than musl's default */
+        /* a GEMM packs about 330 KB on its caller's stack: more than musl's default */
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, (size_t)2 << 20);
