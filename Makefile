@@ -128,7 +128,7 @@ $(BUILD)/tu_gcc: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
 	$(Q)$(CC_GCC) $(C99) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
 $(BUILD)/tu_gxx: tests/tu_a.c tests/tu_b.c $(HEADERS) | $(BUILD)
 	$(Q)$(CXX_GXX) $(CXX11) $(WARNINGS) $(CFLAGS) tests/tu_a.c tests/tu_b.c -o $@ $(LDLIBS)
-$(BUILD)/fuzz_replay.o: tests/fuzz_load.c nn.h | $(BUILD)
+$(BUILD)/fuzz_replay.o: tests/fuzz_load.c tests/fuzz_replay.h nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_replay: $(BUILD)/fuzz_replay.o $(BUILD)/nn_impl_asan.o
 	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
@@ -142,7 +142,7 @@ $(BUILD)/test_plot: tests/test_plot.c examples/nn_plot.h tests/test.h | $(BUILD)
 $(BUILD)/test_plot_asan: tests/test_plot.c examples/nn_plot.h tests/test.h | $(BUILD)
 	$(Q)$(cmd_asan) $< -o $@ $(LDLIBS)
 # the image loader compiles stb and nn.h's implementation in its own file
-$(BUILD)/fuzz_image_replay: tests/fuzz_image.c nn.h | $(BUILD)
+$(BUILD)/fuzz_image_replay: tests/fuzz_image.c tests/fuzz_replay.h nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE $< -o $@ $(LDLIBS)
 # the package: make install, pkg-config and CMake consumers (tests/consumer)
 $(BUILD)/install_check: tests/install_check.sh tests/checks.sh tests/consumer/main.c tests/consumer/CMakeLists.txt \
@@ -155,11 +155,11 @@ $(BUILD)/embedded_check: tests/embedded_check.sh tests/checks.sh $(wildcard test
 $(BUILD)/examples_check: tests/examples_check.sh tests/checks.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h \
 		examples/game_policy.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
-$(BUILD)/fuzz_onnx_replay.o: tests/fuzz_onnx.c nn.h | $(BUILD)
+$(BUILD)/fuzz_onnx_replay.o: tests/fuzz_onnx.c tests/fuzz_replay.h nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_onnx_replay: $(BUILD)/fuzz_onnx_replay.o $(BUILD)/nn_impl_asan.o
 	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)
-$(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c nn.h | $(BUILD)
+$(BUILD)/fuzz_csv_replay.o: tests/fuzz_csv.c tests/fuzz_replay.h nn.h | $(BUILD)
 	$(Q)$(cmd_asan) -DFUZZ_STANDALONE -DNN_TEST_LINKED -c $< -o $@
 $(BUILD)/fuzz_csv_replay: $(BUILD)/fuzz_csv_replay.o $(BUILD)/nn_impl_asan.o
 	$(Q)$(cmd_asan) $^ -o $@ $(LDLIBS)

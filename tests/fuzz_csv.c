@@ -85,27 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 }
 
 #ifdef FUZZ_STANDALONE
-int main(int argc, char **argv) {
-    int i;
-    for (i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        unsigned char *buf;
-        long n;
-        if (!f) {
-            fprintf(stderr, "cannot open %s\n", argv[i]);
-            return 1;
-        }
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
-        FZ_CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, (size_t)n);
-        free(buf);
-        printf("ok %s\n", argv[i]);
-    }
-    printf("%d passed, 0 failed\n", argc - 1);
-    return argc > 1 ? 0 : 1;
-}
+#include "fuzz_replay.h"
+int main(int argc, char **argv) { return fz_replay(argc, argv, NULL, NULL); }
 #endif

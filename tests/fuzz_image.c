@@ -254,29 +254,11 @@ static int fz_write_corpus(const char *dir) {
     return bad ? 1 : 0;
 }
 
+static void fz_replay_before(void) { fz_decoded = 0; }
+static void fz_replay_after(const char *path) { printf("ok %s (decoded under %d of 3 descriptions)\n", path, fz_decoded); }
+#include "fuzz_replay.h"
 int main(int argc, char **argv) {
-    int i;
     if (argc == 3 && !strcmp(argv[1], "--write-corpus")) return fz_write_corpus(argv[2]);
-    for (i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        unsigned char *buf;
-        long n;
-        if (!f) {
-            fprintf(stderr, "cannot open %s\n", argv[i]);
-            return 1;
-        }
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
-        FZ_CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
-        fclose(f);
-        fz_decoded = 0;
-        LLVMFuzzerTestOneInput(buf, (size_t)n);
-        free(buf);
-        printf("ok %s (decoded under %d of 3 descriptions)\n", argv[i], fz_decoded);
-    }
-    printf("%d passed, 0 failed\n", argc - 1);
-    return argc > 1 ? 0 : 1;
+    return fz_replay(argc, argv, fz_replay_before, fz_replay_after);
 }
 #endif

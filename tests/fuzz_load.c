@@ -553,29 +553,9 @@ static int fz_write_corpus(const char *dir) {
     return bad;
 }
 
+#include "fuzz_replay.h"
 int main(int argc, char **argv) {
-    int i;
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0) return fz_write_corpus(argv[2]);
-    for (i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        unsigned char *buf;
-        long n;
-        if (!f) {
-            fprintf(stderr, "cannot open %s\n", argv[i]);
-            return 1;
-        }
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = (unsigned char *)malloc(n > 0 ? (size_t)n : 1);
-        FZ_CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, (size_t)n);
-        free(buf);
-        printf("ok %s\n", argv[i]);
-    }
-    /* a failing input aborts above; the summary line is for tests/run_one.sh */
-    printf("%d passed, 0 failed\n", argc - 1);
-    return argc > 1 ? 0 : 1;
+    return fz_replay(argc, argv, NULL, NULL);
 }
 #endif
