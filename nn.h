@@ -1938,44 +1938,65 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
 #endif
 
 /* == 18. int8 quantized inference ===========================================
-   Post-training quantization of a trained model's dense layers, for
-   inference only: weights int8, symmetric, one scale per output channel
-   (s_w[o] = max |w[o,:]| / 127); each dense layer's input int8, symmetric,
+   Post-training quantization of a trained model's dense and conv layers,
+   for inference only: weights int8, symmetric, one scale per output channel
+   (s_w[o] = max |w[o,:]| / 127); each such layer's input int8, symmetric,
    one scale per layer calibrated on samples the caller gives (s_x =
    max |x| / 127 over them); products summed in int32 (exact), then
    y = acc * (s_x s_w[o]) + b[o] in float and the activation in float.
-   A batch norm right after a dense layer with no activation is folded into
-   its weights (EVAL statistics) before they are quantized; activation
-   layers join the dense layer before them; dropout and flatten are the
-   identity. Other layers (conv, pooling, layer norm, maxout) are not
-   supported yet: init returns NN_ERR_UNSUPPORTED naming the layer.
+   A batch norm right after a dense (batchnorm2d after a conv) layer with no
+   activation is folded into its weights (EVAL statistics) before they are
+   quantized; activation layers join the layer before them; dropout,
+   dropout2d and flatten are the identity. Max, average and global average
+   pooling run in float between the int8 layers (their input is exact
+   there; no scale to calibrate). A conv quantizes its input image once,
+   gathers each output pixel's patch into a row and goes through the same
+   kernels as a dense layer (padding is 0 in int8 as in float). Not
+   supported: grouped convs, layer norm, maxout (init returns
+   NN_ERR_UNSUPPORTED naming the layer).
    Kernels: AVX-512 VNNI (vpdpbusd), AVX2 (vpmaddubsw on |x| and sign-moved
    w: no saturation, as |x|, |w| <= 127), NEON (vmull_s8), and a plain twin;
    integer sums are exact, so every kernel gives the same bits.
    Quantizing a value: round half away from zero of x / s, clamped to
    [-127, 127]; NaN becomes 0.
-   Shipping: nn_qmodel_export_c writes the int8 model as C source (static
-   const arrays and an init function): with NN_NO_TRAINING and a static
-   arena it runs with no heap and no float weights at all. Measured on
-   Fashion-MNIST (tests/test_quant.c, 784-256-128-10, 2 epochs): test
-   accuracy 85.55% float, 85.52% int8; weights 3.95x smaller; batch 1
-   2.2x faster than float with the VNNI kernel (bench: 2.6x on the flagship
-   784-512-256-10). At batch 256 the VNNI kernel takes rows four at a time
-   and is still slower than float (100k against 125k samples/s here). */
+   Shipping: nn_qmodel_save writes the int8 model as a weight file (format
+   1.5, one QNT8 section: a quarter of the float file) that
+   nn_qmodel_init_from_file reads back with the hostile-input rules of every
+   loader; nn_qmodel_export_c writes it as C source (static const arrays and
+   an init function): with NN_NO_TRAINING and a static arena it runs with no
+   heap and no float weights at all. Measured on Fashion-MNIST
+   (tests/test_quant.c, 784-256-128-10, 2 epochs): test accuracy 85.55%
+   float, 85.52% int8; weights 3.95x smaller; batch 1 2.2x faster than float
+   with the VNNI kernel (bench: 2.6x on the flagship 784-512-256-10). At
+   batch 256 the VNNI kernel takes rows four at a time and is still slower
+   than float (100k against 125k samples/s here). */
 typedef enum nn_qkernel {
     NN_QKERNEL_PLAIN = 0, NN_QKERNEL_AVX2, NN_QKERNEL_VNNI, NN_QKERNEL_NEON
 } nn_qkernel;
 #define NN_QMAX_LAYERS 64
+/* DENSE and CONV2D run in int8; the pools run in float between them */
+typedef enum nn_qlayer_kind {
+    NN_QLAYER_DENSE = 0, NN_QLAYER_CONV2D, NN_QLAYER_MAXPOOL2D, NN_QLAYER_AVGPOOL2D, NN_QLAYER_GLOBAL_AVGPOOL
+} nn_qlayer_kind;
+/* R below: the rows of wq, one per output channel (DENSE out, CONV2D
+   channels); K: a row's length (DENSE in, CONV2D C kh kw, the order of the
+   float weights (OC, C, KH, KW)). */
 typedef struct nn_qlayer {
-    int in, out, kpad;         /* kpad: in rounded up to 64, the row stride of wq */
-    nn_act act;                /* applied in float after the int32 sum is scaled */
+    int in, out, kpad;         /* floats per sample in and out; kpad: K rounded up to 64, wq's row stride */
+    nn_act act;                /* applied in float after the int32 sum is scaled (or the pool) */
     float alpha;
-    float in_scale;            /* s_x: calibrated */
-    const int8_t *wq;          /* (out, kpad), zero padded */
-    const float *wscale;       /* (out) s_w */
-    const float *scale;        /* (out) s_x s_w: one multiply per output */
-    const float *bias;         /* (out), batch norm folded in */
-    const int32_t *wsum;       /* (out) 128 sum_k wq[o,k]: the VNNI kernel's offset */
+    float in_scale;            /* s_x: calibrated (int8 kinds) */
+    const int8_t *wq;          /* (R, kpad), zero padded; NULL for the pools */
+    const float *wscale;       /* (R) s_w */
+    const float *scale;        /* (R) s_x s_w: one multiply per output */
+    const float *bias;         /* (R), batch norm folded in */
+    const int32_t *wsum;       /* (R) 128 sum_k wq[o,k]: the VNNI kernel's offset */
+    /* images (0.3): a dense layer leaves these 0 */
+    nn_qlayer_kind kind;
+    int shape[3];              /* (C, H, W) of a sample's input: CONV2D and the pools */
+    int channels;              /* CONV2D: output channels (R) */
+    nn_conv2d_geom geom;       /* CONV2D and the 2-d pools: groups 1 */
+    int count_include_pad;     /* AVGPOOL2D */
 } nn_qlayer;
 typedef struct nn_qmodel {
     int n_layers, inputs, outputs, max_batch;
@@ -1987,6 +2008,8 @@ typedef struct nn_qmodel {
     int32_t *acc;              /* (max_batch, widest out) */
     float *buf[2];             /* (max_batch, widest out) float activations */
     char error[NN_ERROR_MAX];
+    int8_t *ximg;              /* (max_batch, widest conv in) a conv's input in int8; NULL without conv */
+    int *argmax;               /* (max_batch, widest max pool out); NULL without one */
 } nn_qmodel;
 /* Bytes nn_qmodel_init takes from its arena for model m at batches up to
    max_batch; 0 if m has a layer that cannot be quantized. */
@@ -2010,6 +2033,7 @@ NNDEF nn_result nn_qmodel_init_layers(nn_qmodel *q, nn_arena *arena, const nn_ql
 NNDEF nn_result nn_qmodel_export_c(const nn_qmodel *q, const char *name, FILE *f);
 #endif
 /* The kernel's name: "plain", "AVX2", "AVX-512 VNNI", "NEON". */
+NNDEF const char *nn_qlayer_kind_name(nn_qlayer_kind k);
 NNDEF const char *nn_qkernel_name(nn_qkernel k);
 
 #ifdef __cplusplus
@@ -14944,6 +14968,24 @@ static void nn__qgemm_neon(int32_t *acc, const int8_t *xq, const nn_qlayer *L, i
 }
 #endif
 
+NNDEF const char *nn_qlayer_kind_name(nn_qlayer_kind k) {
+    switch (k) {
+    case NN_QLAYER_DENSE: return "dense";
+    case NN_QLAYER_CONV2D: return "conv2d";
+    case NN_QLAYER_MAXPOOL2D: return "maxpool2d";
+    case NN_QLAYER_AVGPOOL2D: return "avgpool2d";
+    case NN_QLAYER_GLOBAL_AVGPOOL: return "global_avgpool";
+    default: return "unknown";
+    }
+}
+#ifndef NN_NO_STDIO
+static const char *nn__qkind_enum_name(nn_qlayer_kind k) {
+    static const char *n[] = {"NN_QLAYER_DENSE", "NN_QLAYER_CONV2D", "NN_QLAYER_MAXPOOL2D", "NN_QLAYER_AVGPOOL2D",
+                              "NN_QLAYER_GLOBAL_AVGPOOL"};
+    return (int)k >= 0 && (int)k <= NN_QLAYER_GLOBAL_AVGPOOL ? n[k] : "NN_QLAYER_DENSE";
+}
+#endif
+
 NNDEF const char *nn_qkernel_name(nn_qkernel k) {
     switch (k) {
     case NN_QKERNEL_AVX2: return "AVX2";
@@ -14967,14 +15009,34 @@ static nn_qkernel nn__qkernel_best(void) {
 #endif
 }
 
-/* The plan: which model layers make each quantized layer. first[i]: its
-   dense layer; last[i]: the last model layer it takes in (its output is the
-   next one's input); bn[i]: the batch norm folded in, or -1. */
+/* The plan: which model layers make each int8 layer. first[i]: its own
+   layer (dense, conv or a pool); last[i]: the last model layer it takes in
+   (its output is the next one's input); bn[i]: the batch norm folded in, or
+   -1. */
 typedef struct nn__qplan {
     int n, first[NN_QMAX_LAYERS], last[NN_QMAX_LAYERS], bn[NN_QMAX_LAYERS];
     nn_act act[NN_QMAX_LAYERS];
     float alpha[NN_QMAX_LAYERS];
 } nn__qplan;
+
+static int nn__qkind_of(nn_layer_kind k) {
+    switch (k) {
+    case NN_LAYER_DENSE: return NN_QLAYER_DENSE;
+    case NN_LAYER_CONV2D: return NN_QLAYER_CONV2D;
+    case NN_LAYER_MAXPOOL2D: return NN_QLAYER_MAXPOOL2D;
+    case NN_LAYER_AVGPOOL2D: return NN_QLAYER_AVGPOOL2D;
+    case NN_LAYER_GLOBAL_AVGPOOL: return NN_QLAYER_GLOBAL_AVGPOOL;
+    default: return -1;
+    }
+}
+/* int8 kinds: a weight row per output channel */
+static int nn__qint8(const nn_qlayer *L) { return L->kind == NN_QLAYER_DENSE || L->kind == NN_QLAYER_CONV2D; }
+/* rows of wq, their length, and output positions per sample */
+static int nn__qrows(const nn_qlayer *L) { return L->kind == NN_QLAYER_CONV2D ? L->channels : L->out; }
+static int nn__qk(const nn_qlayer *L) {
+    return L->kind == NN_QLAYER_CONV2D ? L->shape[0] * L->geom.kh * L->geom.kw : L->in;
+}
+static int nn__qpix(const nn_qlayer *L) { return L->kind == NN_QLAYER_CONV2D ? L->out / L->channels : 1; }
 
 static nn_result nn__qplan_make(const nn_model *m, nn__qplan *p, char *err) {
     int l;
@@ -14983,9 +15045,17 @@ static nn_result nn__qplan_make(const nn_model *m, nn__qplan *p, char *err) {
         const nn_layer *ly = &m->layers[l];
         int i = p->n - 1;
         switch (ly->kind) {
+        case NN_LAYER_CONV2D:
+            if (ly->geom.groups != 1)
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (conv2d) has groups %d; int8 takes 1", l,
+                                ly->geom.groups);
+            /* fall through */
         case NN_LAYER_DENSE:
+        case NN_LAYER_MAXPOOL2D:
+        case NN_LAYER_AVGPOOL2D:
+        case NN_LAYER_GLOBAL_AVGPOOL:
             if (p->n == NN_QMAX_LAYERS)
-                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: more than %d dense layers", NN_QMAX_LAYERS);
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: more than %d layers", NN_QMAX_LAYERS);
             i = p->n++;
             p->first[i] = p->last[i] = l;
             p->bn[i] = -1;
@@ -14993,23 +15063,25 @@ static nn_result nn__qplan_make(const nn_model *m, nn__qplan *p, char *err) {
             p->alpha[i] = 0.0f;
             break;
         case NN_LAYER_BATCHNORM:
-            /* folded only straight after the dense layer, before any activation */
+        case NN_LAYER_BATCHNORM2D:
+            /* folded only straight after the dense (conv) layer, before any activation */
             if (i < 0 || p->last[i] != l - 1 || p->bn[i] >= 0 || p->act[i] != NN_ACT_IDENTITY ||
-                m->layers[l - 1].kind != NN_LAYER_DENSE)
-                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (batchnorm) does not follow a dense "
-                                "layer directly", l);
+                m->layers[l - 1].kind != (ly->kind == NN_LAYER_BATCHNORM ? NN_LAYER_DENSE : NN_LAYER_CONV2D))
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (%s) does not follow a %s layer directly",
+                                l, nn__layer_kind_name(ly->kind), ly->kind == NN_LAYER_BATCHNORM ? "dense" : "conv2d");
             p->bn[i] = l;
             p->last[i] = l;
             break;
         case NN_LAYER_ACT:
             if (i < 0 || p->act[i] != NN_ACT_IDENTITY || ly->act == NN_ACT_SOFTMAX)
-                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (activation %s) has no dense layer to "
-                                "join", l, nn_act_name(ly->act));
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (activation %s) has no layer to join", l,
+                                nn_act_name(ly->act));
             p->act[i] = ly->act;
             p->alpha[i] = ly->alpha;
             p->last[i] = l;
             break;
         case NN_LAYER_DROPOUT:
+        case NN_LAYER_DROPOUT2D:
         case NN_LAYER_FLATTEN:
             if (i >= 0) p->last[i] = l; /* the identity in EVAL */
             break;
@@ -15018,33 +15090,147 @@ static nn_result nn__qplan_make(const nn_model *m, nn__qplan *p, char *err) {
                             nn__layer_kind_name(ly->kind));
         }
     }
-    if (p->n == 0) return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: the model has no dense layer");
-    if (m->layers[0].kind != NN_LAYER_DENSE && m->layers[0].kind != NN_LAYER_FLATTEN)
-        return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: the model must start with a dense layer");
+    for (l = 0; l < p->n; l++)
+        if (nn__qkind_of(m->layers[p->first[l]].kind) <= NN_QLAYER_CONV2D) return NN_OK;
+    return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: the model has no dense or conv2d layer");
+}
+
+/* Layer i's shapes and kind from the model (no weights yet). */
+static void nn__qplan_layer(const nn_model *m, const nn__qplan *p, int i, nn_qlayer *L) {
+    const nn_layer *ly = &m->layers[p->first[i]];
+    NN__ZERO(*L);
+    L->kind = (nn_qlayer_kind)nn__qkind_of(ly->kind);
+    L->in = ly->in;
+    L->out = ly->out;
+    L->act = p->act[i];
+    L->alpha = p->alpha[i];
+    if (L->kind != NN_QLAYER_DENSE) {
+        memcpy(L->shape, ly->in_shape, sizeof L->shape);
+        if (L->kind != NN_QLAYER_GLOBAL_AVGPOOL) L->geom = ly->geom;
+        if (L->kind == NN_QLAYER_CONV2D) L->channels = ly->out_shape[0];
+        if (L->kind == NN_QLAYER_AVGPOOL2D) L->count_include_pad = ly->count_include_pad;
+    }
+    if (nn__qint8(L)) L->kpad = (nn__qk(L) + 63) / 64 * 64;
+}
+
+/* Whether layer L holds together (and follows prev): sizes in range, the
+   window's output the declared one, the int8 arrays present. */
+static nn_result nn__qlayer_check(const nn_qlayer *L, const nn_qlayer *prev, int i, char *err) {
+    const int big = 1 << 24;
+    const nn_conv2d_geom *g = &L->geom;
+    int oh = 0, ow = 0, c = L->shape[0], h = L->shape[1], w = L->shape[2], ok;
+    if ((int)L->kind < 0 || (int)L->kind > NN_QLAYER_GLOBAL_AVGPOOL || L->in < 1 || L->out < 1 || L->in > big ||
+        L->out > big || (prev && L->in != prev->out) || (int)L->act < 0 || (int)L->act >= NN_ACT_COUNT_ ||
+        L->act == NN_ACT_SOFTMAX || !(L->alpha - L->alpha == 0.0f))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "int8 layer %d: kind %d, %d -> %d, activation %d: inconsistent%s",
+                        i, (int)L->kind, L->in, L->out, (int)L->act, prev && L->in != prev->out ? " (does not chain)" : "");
+    if (L->kind == NN_QLAYER_DENSE) {
+        ok = !c && !h && !w && !L->channels && !g->kh && !g->kw && !g->sh && !g->sw && !g->ph && !g->pw && !g->dil_h &&
+             !g->dil_w && !g->groups && !L->count_include_pad;
+    } else {
+        ok = c >= 1 && h >= 1 && w >= 1 && c <= big && h <= big && w <= big && (long long)c * h * w == L->in;
+        if (ok && L->kind == NN_QLAYER_GLOBAL_AVGPOOL)
+            ok = L->out == c && !L->channels && !g->kh && !g->kw && !g->sh && !g->sw && !g->ph && !g->pw &&
+                 !g->dil_h && !g->dil_w && !g->groups && !L->count_include_pad;
+        else if (ok) {
+            ok = nn__geom_ok(g) && g->groups == 1 && g->kh <= big && g->kw <= big && g->sh <= big && g->sw <= big &&
+                 g->ph <= big && g->pw <= big && g->dil_h <= big && g->dil_w <= big;
+            if (ok) {
+                oh = nn_conv2d_out_size(h, g->kh, g->sh, g->ph, g->dil_h);
+                ow = nn_conv2d_out_size(w, g->kw, g->sw, g->pw, g->dil_w);
+                ok = oh >= 1 && ow >= 1;
+            }
+            if (ok && L->kind == NN_QLAYER_CONV2D)
+                ok = L->channels >= 1 && (long long)L->channels * oh * ow == L->out && !L->count_include_pad &&
+                     (long long)c * g->kh * g->kw <= big;
+            else if (ok)
+                ok = !L->channels && (long long)c * oh * ow == L->out && g->ph <= g->kh / 2 && g->pw <= g->kw / 2 &&
+                     (L->kind == NN_QLAYER_AVGPOOL2D ? g->dil_h == 1 && g->dil_w == 1 &&
+                                                           (L->count_include_pad == 0 || L->count_include_pad == 1)
+                                                     : !L->count_include_pad);
+        }
+    }
+    if (!ok)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "int8 layer %d (%s): shape (%d, %d, %d) and window do not give "
+                        "%d outputs", i, nn_qlayer_kind_name(L->kind), c, h, w, L->out);
+    if (nn__qint8(L) && (L->kpad != (nn__qk(L) + 63) / 64 * 64 || !L->wq || !L->wscale || !L->scale || !L->bias ||
+                         !L->wsum || !(L->in_scale > 0.0f) || !(L->in_scale - L->in_scale == 0.0f)))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "int8 layer %d: kpad %d (want %d), arrays or input scale %g "
+                        "missing", i, L->kpad, (nn__qk(L) + 63) / 64 * 64, (double)L->in_scale);
     return NN_OK;
 }
 
-static size_t nn__qbytes(const nn_model *m, const nn__qplan *p, int max_batch, size_t *wbytes) {
-    size_t total = 0, w = 0, widest_k = 0, widest = 0;
+/* The scratch a forward needs for batches up to max_batch, in arena bytes
+   (0: out of range): xq, the image in int8, acc, the two float buffers, the
+   max pools' argmax. n[k] gets each one's element count. */
+static size_t nn__qscratch(const nn_qlayer *layers, int n_layers, int max_batch, size_t n[5]) {
+    size_t rows_k = 0, img = 0, acc = 0, widest = 0, am = 0, total = 0;
+    int i, k;
+    if (max_batch < 1 || max_batch > (1 << 20)) return 0;
+    for (i = 0; i < n_layers; i++) {
+        const nn_qlayer *L = &layers[i];
+        size_t pix = (size_t)nn__qpix(L);
+        if (nn__qint8(L)) {
+            /* every row of a batch goes through the int kernels' int count */
+            if ((double)max_batch * (double)pix > (double)INT_MAX) return 0;
+            rows_k = NN__MAX(rows_k, pix * (size_t)L->kpad);
+            acc = NN__MAX(acc, (size_t)L->out);
+            if (L->kind == NN_QLAYER_CONV2D) img = NN__MAX(img, (size_t)L->in);
+        }
+        if (L->kind == NN_QLAYER_MAXPOOL2D) am = NN__MAX(am, (size_t)L->out);
+        widest = NN__MAX(widest, (size_t)L->out);
+    }
+    n[0] = rows_k; n[1] = img; n[2] = acc; n[3] = widest; n[4] = am;
+    for (k = 0; k < 5; k++) {
+        if ((double)n[k] * (double)max_batch * 4.0 > (double)(SIZE_MAX / 4)) return 0;
+        n[k] *= (size_t)max_batch;
+    }
+    total = nn_arena_bytes_for(n[0]) + (n[1] ? nn_arena_bytes_for(n[1]) : 0) + nn_arena_bytes_for(n[2] * 4) +
+            2 * nn_arena_bytes_for(n[3] * 4) + (n[4] ? nn_arena_bytes_for(n[4] * sizeof(int)) : 0);
+    return total;
+}
+static nn_result nn__qscratch_alloc(nn_qmodel *t, nn_arena *arena, const size_t n[5]) {
+    t->xq = (int8_t *)nn_arena_alloc(arena, n[0]);
+    t->ximg = n[1] ? (int8_t *)nn_arena_alloc(arena, n[1]) : NULL;
+    t->acc = (int32_t *)nn_arena_alloc(arena, n[2] * 4);
+    t->buf[0] = (float *)nn_arena_alloc(arena, n[3] * 4);
+    t->buf[1] = (float *)nn_arena_alloc(arena, n[3] * 4);
+    t->argmax = n[4] ? (int *)nn_arena_alloc(arena, n[4] * sizeof(int)) : NULL;
+    return t->xq && (t->ximg || !n[1]) && t->acc && t->buf[0] && t->buf[1] && (t->argmax || !n[4])
+               ? NN_OK
+               : NN_ERR_OUT_OF_MEMORY;
+}
+/* What the int8 weights weigh (unpadded), and the float ones they replace */
+static void nn__qweigh(nn_qmodel *t) {
+    int i;
+    t->weight_bytes = t->float_weight_bytes = 0;
+    for (i = 0; i < t->n_layers; i++) {
+        const nn_qlayer *L = &t->layers[i];
+        size_t r = (size_t)nn__qrows(L), k = (size_t)nn__qk(L);
+        if (!nn__qint8(L)) continue;
+        t->weight_bytes += r * k + 2 * sizeof(float) * r + sizeof(float);
+        t->float_weight_bytes += sizeof(float) * (r * k + r);
+    }
+}
+
+static size_t nn__qbytes(const nn_model *m, const nn__qplan *p, int max_batch) {
+    nn_qlayer hdr[NN_QMAX_LAYERS];
+    size_t total = 0, n[5], s;
     int i;
     for (i = 0; i < p->n; i++) {
-        const nn_layer *ly = &m->layers[p->first[i]];
-        size_t kpad = ((size_t)ly->in + 63) / 64 * 64, out = (size_t)ly->out;
-        size_t one = nn_arena_bytes_for(out * kpad) + 4 * nn_arena_bytes_for(out * 4);
-        total += one;
-        w += out * (size_t)ly->in + 2 * out * sizeof(float) + sizeof(float); /* wq, s_w, b; s_x */
-        widest_k = NN__MAX(widest_k, kpad);
-        widest = NN__MAX(widest, out);
+        nn__qplan_layer(m, p, i, &hdr[i]);
+        if (nn__qint8(&hdr[i]))
+            total += nn_arena_bytes_for((size_t)nn__qrows(&hdr[i]) * (size_t)hdr[i].kpad) +
+                     4 * nn_arena_bytes_for((size_t)nn__qrows(&hdr[i]) * 4);
     }
-    total += nn_arena_bytes_for((size_t)max_batch * widest_k) + 3 * nn_arena_bytes_for((size_t)max_batch * widest * 4);
-    if (wbytes) *wbytes = w;
-    return total;
+    s = nn__qscratch(hdr, p->n, max_batch, n);
+    return s ? total + s : 0;
 }
 
 NNDEF size_t nn_qmodel_arena_bytes(const nn_model *m, int max_batch) {
     nn__qplan p;
     if (!m || max_batch < 1 || max_batch > (1 << 20) || nn__qplan_make(m, &p, NULL) != NN_OK) return 0;
-    return nn__qbytes(m, &p, max_batch, NULL);
+    return nn__qbytes(m, &p, max_batch);
 }
 
 NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_tensor calib, int max_batch) {
@@ -15052,7 +15238,7 @@ NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_te
     nn_qmodel t;
     nn_mode mode;
     float amax[NN_QMAX_LAYERS];
-    size_t mark, need, wbytes, widest_k = 0, widest = 0;
+    size_t mark, need, n[5];
     int i, r0, N;
     nn_result r;
     if (!q) return NN_ERR_INVALID_ARGUMENT;
@@ -15063,11 +15249,12 @@ NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_te
         return nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "quantize: max_batch %d (1..%d)", max_batch, 1 << 20);
     if (!calib.data || calib.rank < 1 || calib.shape[0] < 1 || nn_tensor_row_size(calib) != m->inputs)
         return nn__fail(q->error, NN_ERR_SHAPE_MISMATCH, "quantize: calibration data must be (N >= 1, %d)", m->inputs);
-    need = nn__qbytes(m, &p, max_batch, &wbytes);
+    need = nn__qbytes(m, &p, max_batch);
+    if (!need) return nn__fail(q->error, NN_ERR_TOO_LARGE, "quantize: the scratch for max_batch %d is too large", max_batch);
     if (arena->cap - arena->used < need)
         return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "quantize: the arena has %lu bytes free, %lu needed",
                         (unsigned long)(arena->cap - arena->used), (unsigned long)need);
-    /* calibration: the largest |input| of every quantized layer, in EVAL */
+    /* calibration: the largest |input| of every int8 layer, in EVAL */
     for (i = 0; i < p.n; i++) amax[i] = 0.0f;
     mode = m->mode;
     nn_model_set_mode(m, NN_MODE_EVAL);
@@ -15081,64 +15268,62 @@ NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_te
             return NN_ERR_INVALID_ARGUMENT;
         }
         for (i = 0; i < p.n; i++) {
-            const float *v = i ? m->layers[p.last[i - 1]].y.data : in.data;
-            size_t n = (size_t)b * (size_t)m->layers[p.first[i]].in;
-            for (j = 0; (size_t)j < n; j++) {
+            int f = p.first[i];
+            const float *v = f ? m->layers[f - 1].y.data : in.data;
+            size_t cnt = (size_t)b * (size_t)m->layers[f].in;
+            for (j = 0; (size_t)j < cnt; j++) {
                 float a = v[j] < 0.0f ? -v[j] : v[j];
                 if (a > amax[i]) amax[i] = a; /* NaN never wins */
             }
         }
     }
     nn_model_set_mode(m, mode);
-    /* the weights, batch norm folded in, one scale per output */
+    /* the weights, batch norm folded in, one scale per output channel */
     NN__ZERO(t);
     mark = nn_arena_mark(arena);
     t.n_layers = p.n;
     t.inputs = m->inputs;
     t.max_batch = max_batch;
     t.kernel = nn__qkernel_best();
-    t.weight_bytes = wbytes;
     for (i = 0; i < p.n; i++) {
         const nn_layer *ly = &m->layers[p.first[i]], *bn = p.bn[i] >= 0 ? &m->layers[p.bn[i]] : NULL;
         nn_qlayer *L = &t.layers[i];
         int8_t *wq;
         float *wscale, *scale, *bias;
         int32_t *wsum;
-        int o, k;
-        L->in = ly->in;
-        L->out = ly->out;
-        L->kpad = (ly->in + 63) / 64 * 64;
-        L->act = p.act[i];
-        L->alpha = p.alpha[i];
+        int o, k, R, K;
+        nn__qplan_layer(m, &p, i, L);
+        if (!nn__qint8(L)) continue;
+        R = nn__qrows(L);
+        K = nn__qk(L);
         L->in_scale = amax[i] > 0.0f ? amax[i] / 127.0f : 1.0f;
-        L->wq = wq = (int8_t *)nn_arena_alloc(arena, (size_t)L->out * (size_t)L->kpad);
-        L->wscale = wscale = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)L->out);
-        L->scale = scale = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)L->out);
-        L->bias = bias = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)L->out);
-        L->wsum = wsum = (int32_t *)nn_arena_alloc(arena, sizeof(int32_t) * (size_t)L->out);
+        L->wq = wq = (int8_t *)nn_arena_alloc(arena, (size_t)R * (size_t)L->kpad);
+        L->wscale = wscale = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)R);
+        L->scale = scale = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)R);
+        L->bias = bias = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)R);
+        L->wsum = wsum = (int32_t *)nn_arena_alloc(arena, sizeof(int32_t) * (size_t)R);
         if (!wq || !wscale || !scale || !bias || !wsum) {
             nn_arena_rewind(arena, mark);
             return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "quantize: arena full");
         }
-        t.float_weight_bytes += sizeof(float) * ((size_t)L->out * (size_t)L->in + (size_t)L->out);
-        memset(wq, 0, (size_t)L->out * (size_t)L->kpad);
-        for (o = 0; o < L->out; o++) {
+        memset(wq, 0, (size_t)R * (size_t)L->kpad);
+        for (o = 0; o < R; o++) {
             /* y = x w^T + b, then (EVAL) y a + sh with a = gamma rstd, sh = beta - mean a */
             float a = 1.0f, sh = 0.0f, wmax = 0.0f, inv, b = ly->b.data ? ly->b.data[o] : 0.0f;
-            const float *w = ly->w.data + (size_t)o * L->in;
+            const float *w = ly->w.data + (size_t)o * K;
             int32_t sum = 0;
             if (bn) {
                 a = (float)(1.0 / sqrt((double)bn->running_var[o] + bn->eps)) * bn->w.data[o];
                 sh = bn->b.data[o] - bn->running_mean[o] * a;
             }
-            for (k = 0; k < L->in; k++) {
+            for (k = 0; k < K; k++) {
                 float v = w[k] * a;
                 v = v < 0.0f ? -v : v;
                 if (v > wmax) wmax = v;
             }
             wscale[o] = wmax > 0.0f ? wmax / 127.0f : 1.0f;
             inv = 1.0f / wscale[o];
-            for (k = 0; k < L->in; k++) {
+            for (k = 0; k < K; k++) {
                 int8_t v = nn__q8(w[k] * a, inv);
                 wq[(size_t)o * L->kpad + k] = v;
                 sum += v;
@@ -15147,15 +15332,11 @@ NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_te
             scale[o] = L->in_scale * wscale[o];
             bias[o] = b * a + sh;
         }
-        widest_k = NN__MAX(widest_k, (size_t)L->kpad);
-        widest = NN__MAX(widest, (size_t)L->out);
     }
     t.outputs = t.layers[p.n - 1].out;
-    t.xq = (int8_t *)nn_arena_alloc(arena, (size_t)max_batch * widest_k);
-    t.acc = (int32_t *)nn_arena_alloc(arena, sizeof(int32_t) * (size_t)max_batch * widest);
-    t.buf[0] = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)max_batch * widest);
-    t.buf[1] = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)max_batch * widest);
-    if (!t.xq || !t.acc || !t.buf[0] || !t.buf[1]) {
+    nn__qweigh(&t);
+    nn__qscratch(t.layers, t.n_layers, max_batch, n);
+    if (nn__qscratch_alloc(&t, arena, n) != NN_OK) {
         nn_arena_rewind(arena, mark);
         return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "quantize: arena full");
     }
@@ -15164,36 +15345,30 @@ NNDEF nn_result nn_qmodel_init(nn_qmodel *q, nn_arena *arena, nn_model *m, nn_te
 }
 
 NNDEF size_t nn_qmodel_scratch_bytes(const nn_qlayer *layers, int n_layers, int max_batch) {
-    size_t widest_k = 0, widest = 0;
+    size_t n[5];
     int i;
-    if (!layers || n_layers < 1 || n_layers > NN_QMAX_LAYERS || max_batch < 1 || max_batch > (1 << 20)) return 0;
-    for (i = 0; i < n_layers; i++) {
-        if (layers[i].in < 1 || layers[i].out < 1 || layers[i].in > (1 << 24) || layers[i].out > (1 << 24)) return 0;
-        widest_k = NN__MAX(widest_k, ((size_t)layers[i].in + 63) / 64 * 64);
-        widest = NN__MAX(widest, (size_t)layers[i].out);
-    }
-    return nn_arena_bytes_for((size_t)max_batch * widest_k) + 3 * nn_arena_bytes_for((size_t)max_batch * widest * 4);
+    if (!layers || n_layers < 1 || n_layers > NN_QMAX_LAYERS) return 0;
+    for (i = 0; i < n_layers; i++)
+        if (nn__qlayer_check(&layers[i], i ? &layers[i - 1] : NULL, i, NULL) != NN_OK) return 0;
+    return nn__qscratch(layers, n_layers, max_batch, n);
 }
 
 NNDEF nn_result nn_qmodel_init_layers(nn_qmodel *q, nn_arena *arena, const nn_qlayer *layers, int n_layers,
                                       int max_batch) {
     nn_qmodel t;
-    size_t mark, widest_k = 0, widest = 0;
+    size_t mark, n[5];
     int i;
+    nn_result r;
     if (!q) return NN_ERR_INVALID_ARGUMENT;
-    if (!arena || !layers || !nn_qmodel_scratch_bytes(layers, n_layers, max_batch))
-        return nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "int8 layers: %d layers, max_batch %d (or sizes out of range)",
-                        n_layers, max_batch);
+    if (!arena || !layers || n_layers < 1 || n_layers > NN_QMAX_LAYERS || max_batch < 1 || max_batch > (1 << 20))
+        return nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "int8 layers: %d layers (1..%d), max_batch %d (1..%d)",
+                        n_layers, NN_QMAX_LAYERS, max_batch, 1 << 20);
     for (i = 0; i < n_layers; i++) {
-        const nn_qlayer *L = &layers[i];
-        if (L->kpad != (L->in + 63) / 64 * 64 || !L->wq || !L->wscale || !L->scale || !L->bias || !L->wsum ||
-            !(L->in_scale > 0.0f) || (i && L->in != layers[i - 1].out) || (int)L->act < 0 ||
-            (int)L->act >= NN_ACT_COUNT_ || L->act == NN_ACT_SOFTMAX)
-            return nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "int8 layer %d: inconsistent (%d -> %d, kpad %d)", i,
-                            L->in, L->out, L->kpad);
-        widest_k = NN__MAX(widest_k, (size_t)L->kpad);
-        widest = NN__MAX(widest, (size_t)L->out);
+        r = nn__qlayer_check(&layers[i], i ? &layers[i - 1] : NULL, i, q->error);
+        if (r != NN_OK) return r;
     }
+    if (!nn__qscratch(layers, n_layers, max_batch, n))
+        return nn__fail(q->error, NN_ERR_TOO_LARGE, "int8 layers: the scratch for max_batch %d is too large", max_batch);
     NN__ZERO(t);
     memcpy(t.layers, layers, sizeof(nn_qlayer) * (size_t)n_layers);
     t.n_layers = n_layers;
@@ -15201,19 +15376,12 @@ NNDEF nn_result nn_qmodel_init_layers(nn_qmodel *q, nn_arena *arena, const nn_ql
     t.outputs = layers[n_layers - 1].out;
     t.max_batch = max_batch;
     t.kernel = nn__qkernel_best();
-    for (i = 0; i < n_layers; i++) {
-        t.weight_bytes += (size_t)layers[i].out * (size_t)layers[i].in + 2 * sizeof(float) * (size_t)layers[i].out + 4;
-        t.float_weight_bytes += sizeof(float) * ((size_t)layers[i].out * (size_t)layers[i].in + (size_t)layers[i].out);
-    }
+    nn__qweigh(&t);
     mark = nn_arena_mark(arena);
-    t.xq = (int8_t *)nn_arena_alloc(arena, (size_t)max_batch * widest_k);
-    t.acc = (int32_t *)nn_arena_alloc(arena, sizeof(int32_t) * (size_t)max_batch * widest);
-    t.buf[0] = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)max_batch * widest);
-    t.buf[1] = (float *)nn_arena_alloc(arena, sizeof(float) * (size_t)max_batch * widest);
-    if (!t.xq || !t.acc || !t.buf[0] || !t.buf[1]) {
+    if (nn__qscratch_alloc(&t, arena, n) != NN_OK) {
         nn_arena_rewind(arena, mark);
         return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "int8 layers: arena full (%lu bytes needed)",
-                        (unsigned long)nn_qmodel_scratch_bytes(layers, n_layers, max_batch));
+                        (unsigned long)nn__qscratch(layers, n_layers, max_batch, n));
     }
     *q = t;
     return NN_OK;
@@ -15242,7 +15410,7 @@ NNDEF nn_result nn_qmodel_export_c(const nn_qmodel *q, const char *name, FILE *f
     if (!q || !name || !f || q->n_layers < 1) return NN_ERR_INVALID_ARGUMENT;
     for (k = 0; name[k] && k < sizeof up - 1; k++) up[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
     up[k] = 0;
-    fprintf(f, "/* %s: an int8 nn.h model as C source (nn.h %s): %d dense layers, %d -> %d.\n"
+    fprintf(f, "/* %s: an int8 nn.h model as C source (nn.h %s): %d layers, %d -> %d.\n"
                "   #include \"nn.h\" first; then %s_qinit(&q, &arena) for batches up to %s_QMAX_BATCH, with\n"
                "   an arena of %s_QARENA_BYTES (scratch only: the weights stay in these arrays). */\n",
             name, NN_VERSION_STRING, q->n_layers, q->inputs, q->outputs, name, up, up);
@@ -15253,21 +15421,37 @@ NNDEF nn_result nn_qmodel_export_c(const nn_qmodel *q, const char *name, FILE *f
             (unsigned long long)nn_qmodel_scratch_bytes(q->layers, q->n_layers, q->max_batch));
     for (i = 0; i < q->n_layers; i++) {
         const nn_qlayer *L = &q->layers[i];
-        fprintf(f, "/* layer %d: dense %d -> %d, %s; input scale %.9g */\n", i, L->in, L->out, nn_act_name(L->act),
-                (double)L->in_scale);
-        nn__export_list(f, "int8_t", name, i, "w", (size_t)L->out * (size_t)L->kpad, L->wq, 0);
-        nn__export_list(f, "float", name, i, "ws", (size_t)L->out, L->wscale, 2);
-        nn__export_list(f, "float", name, i, "s", (size_t)L->out, L->scale, 2);
-        nn__export_list(f, "float", name, i, "b", (size_t)L->out, L->bias, 2);
-        nn__export_list(f, "int32_t", name, i, "sum", (size_t)L->out, L->wsum, 1);
+        const nn_conv2d_geom *g = &L->geom;
+        size_t R = (size_t)nn__qrows(L);
+        if (L->kind == NN_QLAYER_DENSE)
+            fprintf(f, "/* layer %d: dense %d -> %d, %s; input scale %.9g */\n", i, L->in, L->out, nn_act_name(L->act),
+                    (double)L->in_scale);
+        else
+            fprintf(f, "/* layer %d: %s (%d, %d, %d) -> %d, window %dx%d stride %dx%d padding %dx%d dilation %dx%d, %s;"
+                       " input scale %.9g */\n", i, nn_qlayer_kind_name(L->kind), L->shape[0], L->shape[1], L->shape[2],
+                    L->out, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->dil_h, g->dil_w, nn_act_name(L->act),
+                    (double)L->in_scale);
+        if (!nn__qint8(L)) continue;
+        nn__export_list(f, "int8_t", name, i, "w", R * (size_t)L->kpad, L->wq, 0);
+        nn__export_list(f, "float", name, i, "ws", R, L->wscale, 2);
+        nn__export_list(f, "float", name, i, "s", R, L->scale, 2);
+        nn__export_list(f, "float", name, i, "b", R, L->bias, 2);
+        nn__export_list(f, "int32_t", name, i, "sum", R, L->wsum, 1);
     }
     fprintf(f, "static const nn_qlayer %s_layers[%d] = {\n", name, q->n_layers);
     for (i = 0; i < q->n_layers; i++) {
         const nn_qlayer *L = &q->layers[i];
+        const nn_conv2d_geom *g = &L->geom;
         char a[40], b[40];
-        fprintf(f, "    {%d, %d, %d, %s, %s, %s, %s_w%d, %s_ws%d, %s_s%d, %s_b%d, %s_sum%d},\n", L->in, L->out,
-                L->kpad, nn__act_enum_name(L->act), nn__flit(a, L->alpha), nn__flit(b, L->in_scale), name, i, name, i,
-                name, i, name, i, name, i);
+        fprintf(f, "    {%d, %d, %d, %s, %s, %s, ", L->in, L->out, L->kpad, nn__act_enum_name(L->act),
+                nn__flit(a, L->alpha), nn__flit(b, L->in_scale));
+        if (nn__qint8(L))
+            fprintf(f, "%s_w%d, %s_ws%d, %s_s%d, %s_b%d, %s_sum%d", name, i, name, i, name, i, name, i, name, i);
+        else
+            fprintf(f, "NULL, NULL, NULL, NULL, NULL");
+        fprintf(f, ",\n     %s, {%d, %d, %d}, %d, {%d, %d, %d, %d, %d, %d, %d, %d, %d}, %d},\n",
+                    nn__qkind_enum_name(L->kind), L->shape[0], L->shape[1], L->shape[2], L->channels, g->kh, g->kw,
+                    g->sh, g->sw, g->ph, g->pw, g->dil_h, g->dil_w, g->groups, L->count_include_pad);
     }
     fprintf(f, "};\nstatic nn_result %s_qinit(nn_qmodel *q, nn_arena *arena) {\n"
                "    return nn_qmodel_init_layers(q, arena, %s_layers, %d, %s_QMAX_BATCH);\n}\n",
@@ -15275,6 +15459,56 @@ NNDEF nn_result nn_qmodel_export_c(const nn_qmodel *q, const char *name, FILE *f
     return ferror(f) ? NN_ERR_IO : NN_OK;
 }
 #endif
+
+/* acc (rows, R) = xq (rows, kpad) wq^T with the CPU's kernel; L's K and R
+   as the kernels read them (a conv's rows are its output pixels) */
+static void nn__qgemm(const nn_qmodel *q, const nn_qlayer *L, int rows) {
+    nn_qlayer g = *L;
+    g.in = nn__qk(L);
+    g.out = nn__qrows(L);
+    switch (q->kernel) {
+#if NN__VNNI
+    case NN_QKERNEL_VNNI: nn__qgemm_vnni(q->acc, q->xq, &g, rows); break;
+#endif
+#if NN__AVX2
+    case NN_QKERNEL_AVX2: nn__qgemm_avx2(q->acc, q->xq, &g, rows); break;
+#endif
+#if NN__NEON
+    case NN_QKERNEL_NEON: nn__qgemm_neon(q->acc, q->xq, &g, rows); break;
+#endif
+    default: nn__qgemm_plain(q->acc, q->xq, &g, rows); break;
+    }
+}
+
+/* A conv's patches: the image quantized once (q->ximg), then row
+   (b, oh, ow) of xq gets x[b, c, ih, iw] at column (c kh + ki) kw + kj, the
+   weights' (OC, C, KH, KW) order; 0 where the window covers padding (0 in
+   float is 0 in int8: the quantization is symmetric). */
+static void nn__qpatches(const nn_qmodel *q, const nn_qlayer *L, const float *x, int B) {
+    const nn_conv2d_geom *g = &L->geom;
+    int C = L->shape[0], H = L->shape[1], W = L->shape[2], b, c, ki, kj, oh, ow;
+    int OH = nn_conv2d_out_size(H, g->kh, g->sh, g->ph, g->dil_h), OW = nn_conv2d_out_size(W, g->kw, g->sw, g->pw, g->dil_w);
+    int K = nn__qk(L);
+    float inv = 1.0f / L->in_scale;
+    size_t i, n = (size_t)B * (size_t)L->in;
+    for (i = 0; i < n; i++) q->ximg[i] = nn__q8(x[i], inv);
+    for (b = 0; b < B; b++)
+        for (oh = 0; oh < OH; oh++)
+            for (ow = 0; ow < OW; ow++) {
+                int8_t *row = q->xq + (((size_t)b * OH + (size_t)oh) * OW + (size_t)ow) * L->kpad, *d = row;
+                for (c = 0; c < C; c++) {
+                    const int8_t *plane = q->ximg + ((size_t)b * C + (size_t)c) * H * W;
+                    for (ki = 0; ki < g->kh; ki++) {
+                        int ih = oh * g->sh - g->ph + ki * g->dil_h;
+                        for (kj = 0; kj < g->kw; kj++) {
+                            int iw = ow * g->sw - g->pw + kj * g->dil_w;
+                            *d++ = ih >= 0 && ih < H && iw >= 0 && iw < W ? plane[(size_t)ih * W + iw] : 0;
+                        }
+                    }
+                }
+                memset(row + K, 0, (size_t)(L->kpad - K));
+            }
+}
 
 NNDEF nn_tensor nn_qmodel_forward(nn_qmodel *q, nn_tensor x) {
     nn_tensor none, cur;
@@ -15293,29 +15527,50 @@ NNDEF nn_tensor nn_qmodel_forward(nn_qmodel *q, nn_tensor x) {
     cur = nn_tensor_2d(x.data, B, q->inputs);
     for (i = 0; i < q->n_layers; i++) {
         const nn_qlayer *L = &q->layers[i];
-        float inv = 1.0f / L->in_scale, *y = q->buf[i & 1];
-        nn_tensor out = nn_tensor_2d(y, B, L->out);
-        for (b = 0; b < B; b++) {
-            const float *xr = cur.data + (size_t)b * L->in;
-            int8_t *xq = q->xq + (size_t)b * L->kpad;
-            for (k = 0; k < L->in; k++) xq[k] = nn__q8(xr[k], inv);
-            for (; k < L->kpad; k++) xq[k] = 0;
+        const nn_conv2d_geom *g = &L->geom;
+        float *y = q->buf[i & 1];
+        nn_tensor out = nn_tensor_2d(y, B, L->out), img;
+        int C = L->shape[0], OH = 1, OW = 1;
+        if (L->kind != NN_QLAYER_DENSE && L->kind != NN_QLAYER_GLOBAL_AVGPOOL) {
+            OH = nn_conv2d_out_size(L->shape[1], g->kh, g->sh, g->ph, g->dil_h);
+            OW = nn_conv2d_out_size(L->shape[2], g->kw, g->sw, g->pw, g->dil_w);
         }
-        switch (q->kernel) {
-#if NN__VNNI
-        case NN_QKERNEL_VNNI: nn__qgemm_vnni(q->acc, q->xq, L, B); break;
-#endif
-#if NN__AVX2
-        case NN_QKERNEL_AVX2: nn__qgemm_avx2(q->acc, q->xq, L, B); break;
-#endif
-#if NN__NEON
-        case NN_QKERNEL_NEON: nn__qgemm_neon(q->acc, q->xq, L, B); break;
-#endif
-        default: nn__qgemm_plain(q->acc, q->xq, L, B); break;
+        if (L->kind != NN_QLAYER_DENSE) img = nn_tensor_4d(cur.data, B, C, L->shape[1], L->shape[2]);
+        else img = cur;
+        switch (L->kind) {
+        case NN_QLAYER_DENSE: {
+            float inv = 1.0f / L->in_scale;
+            for (b = 0; b < B; b++) {
+                const float *xr = cur.data + (size_t)b * L->in;
+                int8_t *xq = q->xq + (size_t)b * L->kpad;
+                for (k = 0; k < L->in; k++) xq[k] = nn__q8(xr[k], inv);
+                for (; k < L->kpad; k++) xq[k] = 0;
+            }
+            nn__qgemm(q, L, B);
+            for (b = 0; b < B; b++)
+                for (o = 0; o < L->out; o++)
+                    y[(size_t)b * L->out + o] = (float)q->acc[(size_t)b * L->out + o] * L->scale[o] + L->bias[o];
+            break;
         }
-        for (b = 0; b < B; b++)
-            for (o = 0; o < L->out; o++)
-                y[(size_t)b * L->out + o] = (float)q->acc[(size_t)b * L->out + o] * L->scale[o] + L->bias[o];
+        case NN_QLAYER_CONV2D: {
+            /* acc is (B, OH OW, OC); y is (B, OC, OH OW) */
+            size_t P = (size_t)OH * (size_t)OW, p, OC = (size_t)L->channels;
+            nn__qpatches(q, L, cur.data, B);
+            nn__qgemm(q, L, B * (int)P);
+            for (b = 0; b < B; b++)
+                for (o = 0; o < (int)OC; o++) {
+                    const int32_t *a = q->acc + (size_t)b * P * OC + (size_t)o;
+                    float *yo = y + ((size_t)b * OC + (size_t)o) * P, s = L->scale[o], bo = L->bias[o];
+                    for (p = 0; p < P; p++) yo[p] = (float)a[p * OC] * s + bo;
+                }
+            break;
+        }
+        case NN_QLAYER_MAXPOOL2D: nn_maxpool2d_forward(nn_tensor_4d(y, B, C, OH, OW), q->argmax, img, g); break;
+        case NN_QLAYER_AVGPOOL2D:
+            nn_avgpool2d_forward(nn_tensor_4d(y, B, C, OH, OW), img, g, L->count_include_pad);
+            break;
+        default: nn_global_avgpool_forward(nn_tensor_2d(y, B, C), img); break;
+        }
         if (L->act != NN_ACT_IDENTITY) nn_act_forward(L->act, L->alpha, out, out);
         cur = out;
     }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # embedded_check.sh [CC]: the inference-only build (NN_STATIC, NN_NO_STDIO,
 # NN_NO_TRAINING, NN_NO_THREADS, an allocator that does not exist) of two
-# models exported as C (tests/embedded). Checks that it compiles warning-free,
+# models and their int8 forms exported as C (tests/embedded). Checks that it compiles warning-free,
 # links with no allocator (and that a heap call makes the link fail), keeps no
 # stdio, allocation or training symbols, and reproduces the full library's
 # outputs bit for bit; reports the bytes of .text it takes. Prints one line

@@ -2,8 +2,9 @@
    gives the plain twin's bits on odd sizes and batch 1; each quantized layer's
    output stays within a stated tolerance of the float model's; batch norm is
    folded into the weights; the calibration leaves the model as it was; what
-   cannot be quantized is refused with a message; and, with NN_TEST_FASHION,
-   an MLP trained on Fashion-MNIST loses at most 0.5 points of test accuracy.
+   cannot be quantized is refused with a message; the same for a CNN (conv,
+   pools, batchnorm2d folded); and, with NN_TEST_FASHION, an MLP and a CNN
+   trained on Fashion-MNIST lose at most 0.5 points of test accuracy.
 
    Built by `make test` in every configuration of the matrix (the Fashion-MNIST
    test in one: it needs the data set and stb_image's inflate). */
@@ -33,7 +34,7 @@ static void fill(nn_rng *r, float *x, size_t n, float lo, float hi) {
 typedef struct {
     nn_arena arena;
     nn_model m;
-    nn_layer_desc l[8];
+    nn_layer_desc l[12];
 } qcase;
 static int qcase_make(qcase *c, int in, int h1, int h2, int out, int max_batch) {
     nn_model_desc md;
@@ -67,6 +68,62 @@ static int qcase_make(qcase *c, int in, int h1, int h2, int out, int max_batch) 
         z = nn_model_forward(&c->m, nn_tensor_2d(x, max_batch, in));
         if (out > 1) nn_loss_cross_entropy(nn_model_output_grad(&c->m), z, y);
         else nn_loss_mse(nn_model_output_grad(&c->m), z, nn_tensor_2d(x, max_batch, 1));
+        nn_model_zero_grad(&c->m);
+        nn_model_backward(&c->m, nn_model_output_grad(&c->m));
+        nn_optim_step(&opt, c->m.params, c->m.grads, c->m.n_params);
+    }
+    nn_model_set_mode(&c->m, NN_MODE_EVAL);
+    free(x);
+    free(y);
+    return 1;
+}
+
+/* A CNN with every image kind int8 takes, odd sizes: input (2, 11, 9);
+   conv 5 (3x3, pad 1) + batchnorm2d + ReLU, max pool 2 (pad 1) + dropout2d,
+   conv 7 (3x3, stride 2, dilation 2 on the width) + GELU, avg pool 3
+   (stride 1, pad 1, count_include_pad 0), conv 3 (1x1) + global average
+   pool, dense 4; trained a few steps like qcase. gap: 0 puts flatten in
+   place of the last conv and the global pool. */
+static int ccase_make(qcase *c, int gap, int max_batch) {
+    enum { C0 = 2, H0 = 11, W0 = 9, IN = C0 * H0 * W0, OUT = 4 };
+    nn_model_desc md;
+    nn_optim_desc od;
+    nn_optim opt;
+    nn_rng r;
+    float *x;
+    int *y, s, i, n = 0;
+    c->l[n++] = nn_conv2d(5, 3, 1, 1, NN_ACT_IDENTITY);
+    c->l[n++] = nn_batchnorm2d();
+    c->l[n++] = nn_activation(NN_ACT_RELU);
+    c->l[n++] = nn_maxpool2d(2, 2, 1);
+    c->l[n++] = nn_dropout2d(0.1f);
+    c->l[n] = nn_conv2d(7, 3, 2, 1, NN_ACT_GELU);
+    c->l[n++].dilation[1] = 2;
+    c->l[n] = nn_avgpool2d(3, 1, 1);
+    c->l[n++].count_include_pad = 0;
+    if (gap) {
+        c->l[n++] = nn_conv2d(3, 1, 1, 0, NN_ACT_IDENTITY);
+        c->l[n++] = nn_global_avgpool();
+    } else
+        c->l[n++] = nn_flatten();
+    c->l[n++] = nn_dense(OUT, NN_ACT_IDENTITY);
+    memset(&md, 0, sizeof md);
+    md.inputs = IN; md.max_batch = max_batch; md.layers = c->l; md.n_layers = n; md.seed = 5;
+    md.input_shape[0] = C0; md.input_shape[1] = H0; md.input_shape[2] = W0;
+    od = nn_optim_desc_default(NN_OPTIM_ADAM);
+    od.lr = 0.01f;
+    if (nn_arena_init_heap(&c->arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ||
+        nn_model_init(&c->m, &c->arena, &md) || nn_optim_init(&opt, &c->arena, &od, c->m.n_params))
+        return 0;
+    x = falloc((size_t)max_batch * IN);
+    y = (int *)calloc((size_t)max_batch, sizeof(int));
+    nn_rng_seed(&r, 19);
+    for (s = 0; s < 5; s++) {
+        nn_tensor z;
+        fill(&r, x, (size_t)max_batch * IN, -1.0f, 1.0f);
+        for (i = 0; i < max_batch; i++) y[i] = (int)(nn_rng_u64(&r) % OUT);
+        z = nn_model_forward(&c->m, nn_tensor_2d(x, max_batch, IN));
+        nn_loss_cross_entropy(nn_model_output_grad(&c->m), z, y);
         nn_model_zero_grad(&c->m);
         nn_model_backward(&c->m, nn_model_output_grad(&c->m));
         nn_optim_step(&opt, c->m.params, c->m.grads, c->m.n_params);
@@ -192,6 +249,82 @@ static void test_quant_layers_close_to_float(void) {
     free(x);
 }
 
+/* The CNN: every kernel gives the plain twin's bits, batch 1 the batch's;
+   each int8 layer (conv, pool, dense) within the dense layers' tolerance of
+   the float model at the same place. */
+static void test_quant_conv(void) {
+    enum { IN = 198, B = 6, CAL = 120 };
+    int gap;
+    for (gap = 0; gap < 2; gap++) {
+        qcase c;
+        nn_qmodel q;
+        nn_arena qa;
+        nn_qkernel ks[4];
+        nn_rng r;
+        float *calib = falloc((size_t)CAL * IN), *x = falloc((size_t)B * IN), *ref;
+        /* the model layer each int8 layer ends with */
+        static const int last_of[2][7] = {{2, 4, 6, 8, 9, -1, -1}, {2, 4, 6, 7, 8, 9, 10}};
+        static const nn_qlayer_kind kinds[2][6] = {
+            {NN_QLAYER_CONV2D, NN_QLAYER_MAXPOOL2D, NN_QLAYER_CONV2D, NN_QLAYER_AVGPOOL2D, NN_QLAYER_DENSE},
+            {NN_QLAYER_CONV2D, NN_QLAYER_MAXPOOL2D, NN_QLAYER_CONV2D, NN_QLAYER_AVGPOOL2D, NN_QLAYER_CONV2D,
+             NN_QLAYER_GLOBAL_AVGPOOL}};
+        int i, k, n, nk, b;
+        nn_rng_seed(&r, 77 + (uint64_t)gap);
+        fill(&r, calib, (size_t)CAL * IN, -1.0f, 1.0f);
+        fill(&r, x, (size_t)B * IN, -1.1f, 1.1f);
+        if (!CHECK(ccase_make(&c, gap, 16)) || !CHECK(quantize(&q, &qa, &c.m, calib, CAL, B))) return;
+        n = q.n_layers;
+        CHECK_EQ_INT(n, gap ? 7 : 5);
+        for (i = 0; i < n && i < 6; i++) CHECK_EQ_INT(q.layers[i].kind, kinds[gap][i]);
+        if (gap) CHECK_EQ_INT(q.layers[6].kind, NN_QLAYER_DENSE);
+        CHECK(q.ximg != NULL && q.argmax != NULL);
+        CHECK(q.layers[0].channels == 5 && q.layers[0].kpad == 64 && q.layers[2].kpad == 64);
+        /* kernels and batch 1 */
+        ref = falloc((size_t)B * 4);
+        nk = kernels(&q, ks);
+        for (k = 0; k < nk; k++) {
+            nn_tensor y;
+            q.kernel = ks[k];
+            y = nn_qmodel_forward(&q, nn_tensor_2d(x, B, IN));
+            if (!CHECK(y.data != NULL)) break;
+            if (k == 0) memcpy(ref, y.data, sizeof(float) * B * 4);
+            else CHECKF(memcmp(ref, y.data, sizeof(float) * B * 4) == 0, "CNN: %s differs from plain", nn_qkernel_name(ks[k]));
+            for (b = 0; b < B; b++) {
+                nn_tensor y1 = nn_qmodel_forward(&q, nn_tensor_2d(x + (size_t)b * IN, 1, IN));
+                CHECKF(y1.data && memcmp(y1.data, ref + (size_t)b * 4, sizeof(float) * 4) == 0,
+                       "CNN row %d: batch 1 differs (%s)", b, nn_qkernel_name(ks[k]));
+            }
+        }
+        /* layer by layer against the float model, inside the calibrated range */
+        fill(&r, x, (size_t)B * IN, -1.0f, 1.0f);
+        nn_model_forward(&c.m, nn_tensor_2d(x, B, IN));
+        for (i = 0; i < n; i++) {
+            const float *f = c.m.layers[last_of[gap][i]].y.data;
+            nn_tensor y;
+            double worst = 0.0, big = 0.0;
+            int cnt = B * q.layers[i].out, j;
+            q.n_layers = i + 1;
+            y = nn_qmodel_forward(&q, nn_tensor_2d(x, B, IN));
+            if (!CHECK(y.data != NULL)) break;
+            for (j = 0; j < cnt; j++) {
+                double d = fabs((double)y.data[j] - (double)f[j]);
+                if (d > worst || d != d) worst = d;
+                if (fabs((double)f[j]) > big) big = fabs((double)f[j]);
+            }
+            CHECKF(worst <= 0.025 * big, "CNN int8 layer %d (%s): largest difference %.4g, %.2f%% of max |y| %.4g", i,
+                   nn_qlayer_kind_name(q.layers[i].kind), worst, 100.0 * worst / big, big);
+            TEST_NOTE("CNN%s int8 layer %d (%s, %d -> %d): largest difference %.2f%% of max |y|", gap ? " (gap)" : "",
+                      i, nn_qlayer_kind_name(q.layers[i].kind), q.layers[i].in, q.layers[i].out, 100.0 * worst / big);
+        }
+        q.n_layers = n;
+        nn_arena_deinit(&qa);
+        nn_arena_deinit(&c.arena);
+        free(calib);
+        free(x);
+        free(ref);
+    }
+}
+
 /* Folding: a dense + batch norm quantized equals, within int8 steps, the
    same dense with the folded weights computed here by hand */
 static void test_quant_fold_and_sizes(void) {
@@ -291,15 +424,16 @@ static void test_quant_refusals(void) {
     }
     /* a layer with no int8 form: refused by name */
     cl[0] = nn_conv2d(2, 3, 1, 1, NN_ACT_RELU);
+    cl[0].groups = 2;
     cl[1] = nn_flatten();
     cl[2] = nn_dense(3, NN_ACT_IDENTITY);
     memset(&md, 0, sizeof md);
     md.inputs = 16; md.max_batch = 2; md.layers = cl; md.n_layers = 3; md.seed = 1;
-    md.input_shape[0] = 1; md.input_shape[1] = 4; md.input_shape[2] = 4;
+    md.input_shape[0] = 2; md.input_shape[1] = 4; md.input_shape[2] = 2;
     if (CHECK(nn_arena_init_heap(&ca, nn_model_arena_bytes(&md)) == NN_OK) && CHECK(nn_model_init(&conv, &ca, &md) == NN_OK)) {
         CHECK_EQ_INT(nn_qmodel_arena_bytes(&conv, 2), 0);
         CHECK_EQ_INT(nn_qmodel_init(&q, &qa, &conv, nn_tensor_2d(calib, 4, 16), 2), NN_ERR_UNSUPPORTED);
-        CHECKF(strstr(q.error, "conv2d") != NULL, "message: %s", q.error);
+        CHECKF(strstr(q.error, "conv2d") != NULL && strstr(q.error, "groups 2") != NULL, "message: %s", q.error);
         nn_arena_deinit(&ca);
     }
     nn_arena_deinit(&qa);
@@ -440,6 +574,51 @@ static void test_quant_fashion_accuracy(void) {
               (double)q.float_weight_bytes / (double)q.weight_bytes, 1e6 * tf, 1e6 * tq);
     nn_arena_deinit(&qa);
     nn_arena_deinit(&arena);
+    /* A CNN (conv 8 + BatchNorm2d + ReLU, max pool, conv 16 + ReLU, max
+       pool, dense 10), 400 steps of 64, the same rule */
+    {
+        nn_layer_desc cl[8];
+        nn_model cm;
+        nn_arena ca, cqa;
+        nn_optim copt;
+        nn_qmodel cq;
+        cl[0] = nn_conv2d(8, 3, 1, 1, NN_ACT_IDENTITY); cl[1] = nn_batchnorm2d(); cl[2] = nn_activation(NN_ACT_RELU);
+        cl[3] = nn_maxpool2d(2, 2, 0); cl[4] = nn_conv2d(16, 3, 1, 1, NN_ACT_RELU); cl[5] = nn_maxpool2d(2, 2, 0);
+        cl[6] = nn_flatten(); cl[7] = nn_dense(10, NN_ACT_IDENTITY);
+        memset(&md, 0, sizeof md);
+        md.inputs = 784; md.max_batch = 64; md.layers = cl; md.n_layers = 8; md.seed = 7;
+        md.input_shape[0] = 1; md.input_shape[1] = 28; md.input_shape[2] = 28;
+        CHECK(nn_arena_init_heap(&ca, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ==
+              NN_OK);
+        CHECK(nn_model_init(&cm, &ca, &md) == NN_OK && nn_optim_init(&copt, &ca, &od, cm.n_params) == NN_OK);
+        t0 = (double)clock();
+        for (s = 0; s < 400; s++) {
+            nn_tensor z;
+            for (i = 0; i < 64; i++) {
+                int k = (int)(nn_rng_u64(&r) % (uint64_t)n_tr);
+                memcpy(bx + (size_t)i * 784, xtr + (size_t)k * 784, sizeof(float) * 784);
+                by[i] = ty.data[k];
+            }
+            z = nn_model_forward(&cm, nn_tensor_2d(bx, 64, 784));
+            nn_loss_cross_entropy(nn_model_output_grad(&cm), z, by);
+            nn_model_zero_grad(&cm);
+            nn_model_backward(&cm, nn_model_output_grad(&cm));
+            nn_optim_step(&copt, cm.params, cm.grads, cm.n_params);
+        }
+        nn_model_set_mode(&cm, NN_MODE_EVAL);
+        right_f = accuracy(fwd_float, &cm, xte, sy.data, n_te, 64);
+        CHECK(nn_arena_init_heap(&cqa, nn_qmodel_arena_bytes(&cm, 64)) == NN_OK);
+        CHECK_EQ_INT(nn_qmodel_init(&cq, &cqa, &cm, nn_tensor_2d(xtr, 500, 784), 64), NN_OK);
+        right_q = accuracy(fwd_int8, &cq, xte, sy.data, n_te, 64);
+        CHECKF(right_f - right_q <= n_te / 200, "CNN: int8 test accuracy %.2f%%, float %.2f%%: more than 0.5 points lost",
+               100.0 * right_q / n_te, 100.0 * right_f / n_te);
+        CHECK(right_f > n_te * 8 / 10);
+        TEST_NOTE("Fashion-MNIST CNN (%.1f s to train): test accuracy float %.2f%%, int8 %.2f%%; weights %lu -> %lu "
+                  "bytes", ((double)clock() - t0) / CLOCKS_PER_SEC, 100.0 * right_f / n_te, 100.0 * right_q / n_te,
+                  (unsigned long)cq.float_weight_bytes, (unsigned long)cq.weight_bytes);
+        nn_arena_deinit(&cqa);
+        nn_arena_deinit(&ca);
+    }
     nn_idx_free(&tx); nn_idx_free(&ty); nn_idx_free(&sx); nn_idx_free(&sy);
     free(xtr); free(xte); free(bx); free(by);
 }
@@ -448,6 +627,7 @@ static void test_quant_fashion_accuracy(void) {
 static const test_case tests[] = {
     TEST(test_quant_kernels_same_bits),
     TEST(test_quant_layers_close_to_float),
+    TEST(test_quant_conv),
     TEST(test_quant_fold_and_sizes),
     TEST(test_quant_refusals),
     TEST(test_quant_hostile_values),

@@ -1,7 +1,8 @@
 /* The host side of tests/embedded_check.sh: trains two small models (an MLP
    with batch norm, and a CNN: conv, BatchNorm2d, ReLU, max pool, dense) for
    a few steps so that every weight and running statistic has moved, exports
-   each as C source with nn_model_export_c, and writes the inputs and the
+   each as C source with nn_model_export_c (and its int8 form with
+   nn_qmodel_export_c), and writes the inputs and the
    outputs the full library computes for them (EVAL mode) as ref.h. The
    embedded build must reproduce those outputs from the compiled-in weights.
    usage: export_models OUTDIR */
@@ -58,7 +59,7 @@ static int train_export(const char *dir, const char *name, nn_layer_desc *l, int
     fprintf(ref, "static const float %s_y[%d] = {", name, BATCH * net.outputs);
     for (i = 0; i < BATCH * net.outputs; i++) fprintf(ref, "%a%s", (double)out[i], i + 1 < BATCH * net.outputs ? ", " : "};\n");
     printf("%s: %lu parameters, arena %lu bytes\n", name, (unsigned long)net.n_params, (unsigned long)net.arena_bytes);
-    if (!c) { /* the MLP quantized too: calibrated on the last training batch */
+    { /* each quantized too: calibrated on 16 fresh rows */
         nn_arena qa;
         nn_qmodel q;
         float calib[16 * 64];

@@ -34,10 +34,11 @@ static void compare(const char *name, int which, const float *x, const float *re
 }
 
 int main(void) {
-    check(embedded_init() == 0, "the three models init into static arenas from the exported C");
+    check(embedded_init() == 0, "the four models init into static arenas from the exported C");
     compare("mlp", 0, mlp_x, mlp_y, mlp_OUTPUTS);
     compare("cnn", 1, cnn_x, cnn_y, cnn_OUTPUTS);
     compare("int8 mlp", 2, mlp_x, qmlp_y, mlp_OUTPUTS);
+    compare("int8 cnn", 3, cnn_x, qcnn_y, cnn_OUTPUTS);
     check(embedded_backward_refused(), "nn_model_backward returns NN_ERR_UNSUPPORTED");
     printf("  note: arena used: mlp %lu bytes, cnn %lu bytes\n", (unsigned long)embedded_arena_used(0),
            (unsigned long)embedded_arena_used(1));

@@ -25,29 +25,35 @@ void embedded_no_free(void *p);
 #include "mlp_model.h"
 #include "cnn_model.h"
 #include "qmlp_model.h" /* the MLP quantized to int8 */
+#include "qcnn_model.h" /* the CNN quantized to int8 */
 #include "model.h"
 
 static unsigned char mlp_mem[NN_ARENA_BUFFER_BYTES(MLP_ARENA_BYTES)];
 static unsigned char cnn_mem[NN_ARENA_BUFFER_BYTES(CNN_ARENA_BYTES)];
 static unsigned char q_mem[NN_ARENA_BUFFER_BYTES(MLP_QARENA_BYTES)];
-static nn_arena arenas[3];
+static unsigned char qc_mem[NN_ARENA_BUFFER_BYTES(CNN_QARENA_BYTES)];
+static nn_arena arenas[4];
 static nn_model models[2];
-static nn_qmodel qmlp;
+static nn_qmodel qmodels[2];
 
 int embedded_init(void) {
     if (nn_arena_init(&arenas[0], mlp_mem, sizeof mlp_mem) != NN_OK || mlp_init(&models[0], &arenas[0]) != NN_OK)
         return 1;
     if (nn_arena_init(&arenas[1], cnn_mem, sizeof cnn_mem) != NN_OK || cnn_init(&models[1], &arenas[1]) != NN_OK)
         return 2;
-    if (nn_arena_init(&arenas[2], q_mem, sizeof q_mem) != NN_OK || mlp_qinit(&qmlp, &arenas[2]) != NN_OK) return 3;
+    if (nn_arena_init(&arenas[2], q_mem, sizeof q_mem) != NN_OK || mlp_qinit(&qmodels[0], &arenas[2]) != NN_OK)
+        return 3;
+    if (nn_arena_init(&arenas[3], qc_mem, sizeof qc_mem) != NN_OK || cnn_qinit(&qmodels[1], &arenas[3]) != NN_OK)
+        return 4;
     return 0;
 }
 
-/* which: 0 MLP, 1 CNN, 2 the int8 MLP; x (rows, inputs) -> y (rows, outputs); 0 on success */
+/* which: 0 MLP, 1 CNN, 2 the int8 MLP, 3 the int8 CNN; x (rows, inputs) -> y (rows, outputs); 0 on success */
 int embedded_run(int which, const float *x, int rows, float *y) {
-    int i, n = which == 2 ? qmlp.outputs : models[which].outputs;
-    nn_tensor in = nn_tensor_2d((float *)(size_t)x, rows, which == 2 ? qmlp.inputs : models[which].inputs);
-    nn_tensor z = which == 2 ? nn_qmodel_forward(&qmlp, in) : nn_model_forward(&models[which], in);
+    nn_qmodel *q = which >= 2 ? &qmodels[which - 2] : NULL;
+    int i, n = q ? q->outputs : models[which].outputs;
+    nn_tensor in = nn_tensor_2d((float *)(size_t)x, rows, q ? q->inputs : models[which].inputs);
+    nn_tensor z = q ? nn_qmodel_forward(q, in) : nn_model_forward(&models[which], in);
     if (!z.data) return 1;
     for (i = 0; i < rows * n; i++) y[i] = z.data[i];
     return 0;
