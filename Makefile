@@ -314,6 +314,8 @@ WIN_CC     ?= x86_64-w64-mingw32-gcc
 WIN_CXX    ?= x86_64-w64-mingw32-g++
 WIN_PKGS   := gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 libstb-dev # stb: the image suite
 WIN_SUITES := $(SUITES)
+# the thread suite again on the pool's Interlocked atomics (what MSVC builds use)
+WIN_RUNS   := $(WIN_SUITES) threads_winatomics
 WIN_BUILD  := $(BUILD)/windows
 # wine keeps its own state beside the binaries, quiet
 WIN_ENV    := WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES=mscoree,mshtml=
@@ -340,16 +342,19 @@ test-windows: deps-windows | $(BUILD)
 		   $(WIN_CC) $(WIN_BUILD)/test_$$s.o $(WIN_BUILD)/nn_impl.o -o $(WIN_BUILD)/test_$${s}_windows.exe $(LDLIBS) || exit 1 ;; \
 		esac; \
 	done
+	$(Q)$(WIN_CC) $(C99) $(WARNINGS) $(CFLAGS) -DNN__WIN_ATOMICS -c tests/nn_impl.c -o $(WIN_BUILD)/nn_impl_winatomics.o
+	$(Q)$(WIN_CC) $(WIN_BUILD)/test_threads.o $(WIN_BUILD)/nn_impl_winatomics.o \
+		-o $(WIN_BUILD)/test_threads_winatomics_windows.exe $(LDLIBS)
 	@# one wineserver for all the runs: a run that starts while the last one's server
 	@# shuts down can fail before it prints anything
 	@env $(WIN_ENV) wineboot -i >/dev/null 2>&1; env $(WIN_ENV) wineserver -p 60 >/dev/null 2>&1; \
-	for s in $(WIN_SUITES); do \
+	for s in $(WIN_RUNS); do \
 		VERBOSE=$(V) sh tests/run_one.sh $(WIN_BUILD) test_$${s}_windows env $(WIN_ENV) wine \
 			$(CURDIR)/$(WIN_BUILD)/test_$${s}_windows.exe; \
 	done; \
 	env $(WIN_ENV) wineserver -k >/dev/null 2>&1 || true
 	@echo "== total (Windows: mingw-w64, wine)"
-	@$(call total,$(WIN_SUITES:%=$(WIN_BUILD)/test_%_windows.result))
+	@$(call total,$(WIN_RUNS:%=$(WIN_BUILD)/test_%_windows.result))
 
 # ---- fuzz: libFuzzer over every loader ------------------------------------------
 FUZZ_SECONDS ?= 60

@@ -1134,7 +1134,7 @@ NNDEF void nn_u8_table_normalize(float table[256], float divisor, float mean, fl
    File saves are atomic: a temporary file in the same directory is written,
    flushed, synced and renamed over the target. */
 #define NN_FORMAT_VERSION_MAJOR 1
-#define NN_FORMAT_VERSION_MINOR 4
+#define NN_FORMAT_VERSION_MINOR 5
 
 /* What to save or restore besides the model; any pointer may be NULL. */
 typedef struct nn_train_state {
@@ -1952,8 +1952,9 @@ NNDEF nn_result nn_hp_trials_csv(const nn_hp_dim *dims, int n_dims, const nn_hp_
    there; no scale to calibrate). A conv quantizes its input image once,
    gathers each output pixel's patch into a row and goes through the same
    kernels as a dense layer (padding is 0 in int8 as in float). Not
-   supported: grouped convs, layer norm, maxout (init returns
-   NN_ERR_UNSUPPORTED naming the layer).
+   supported: grouped convs, layer norm, maxout, and a layer that sums more
+   than 65,536 products per output (the int32 sums stay exact up to there):
+   init returns NN_ERR_UNSUPPORTED naming the layer.
    Kernels: AVX-512 VNNI (vpdpbusd), AVX2 (vpmaddubsw on |x| and sign-moved
    w: no saturation, as |x|, |w| <= 127), NEON (vmull_s8), and a plain twin;
    integer sums are exact, so every kernel gives the same bits.
@@ -2032,8 +2033,25 @@ NNDEF nn_result nn_qmodel_init_layers(nn_qmodel *q, nn_arena *arena, const nn_ql
    max_batch (NAME_QMAX_BATCH); NAME_QARENA_BYTES sizes its arena (scratch). */
 NNDEF nn_result nn_qmodel_export_c(const nn_qmodel *q, const char *name, FILE *f);
 #endif
-/* The kernel's name: "plain", "AVX2", "AVX-512 VNNI", "NEON". */
+/* The int8 model as a weight file (format 1.5: the header and one required
+   QNT8 section, docs/FORMAT.md; a float reader says NN_ERR_UNSUPPORTED, an
+   older one NN_ERR_VERSION). Saving to a path is atomic, as nn_model_save.
+   Reading checks every count against the bytes present before using it,
+   every weight in [-127, 127], every scale finite and > 0, and that the
+   layers chain; on any failure q and the arena are left as they were.
+   max_batch 0 takes the batch the model was made for. */
+NNDEF size_t nn_qmodel_save_size(const nn_qmodel *q);
+NNDEF nn_result nn_qmodel_save_to_memory(const nn_qmodel *q, void *buf, size_t cap, size_t *written);
+NNDEF nn_result nn_qmodel_arena_bytes_from_memory(size_t *bytes, const void *buf, size_t len, int max_batch);
+NNDEF nn_result nn_qmodel_init_from_memory(nn_qmodel *q, nn_arena *arena, const void *buf, size_t len, int max_batch);
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_qmodel_save(const nn_qmodel *q, const char *path);
+NNDEF nn_result nn_qmodel_arena_bytes_from_file(size_t *bytes, const char *path, int max_batch);
+NNDEF nn_result nn_qmodel_init_from_file(nn_qmodel *q, nn_arena *arena, const char *path, int max_batch);
+#endif
+/* "dense", "conv2d", "maxpool2d", "avgpool2d", "global_avgpool" */
 NNDEF const char *nn_qlayer_kind_name(nn_qlayer_kind k);
+/* The kernel's name: "plain", "AVX2", "AVX-512 VNNI", "NEON". */
 NNDEF const char *nn_qkernel_name(nn_qkernel k);
 
 #ifdef __cplusplus
@@ -3267,10 +3285,10 @@ NNDEF const char *nn_simd_name(void) {
    chunks of the current job; the caller returns once done == n, so it waits
    only for chunks already taken. */
 #if !defined(NN_NO_THREADS) && (defined(__unix__) || defined(__APPLE__) || defined(_WIN32)) && \
-    (defined(__GNUC__) || defined(__clang__))
+    (defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER))
 #define NN__THREADS 1
 #else
-#define NN__THREADS 0 /* MSVC too: the pool's atomics are GCC's builtins */
+#define NN__THREADS 0
 #endif
 
 /* The few primitives the pool uses: POSIX threads, or Windows' own (no
@@ -3368,8 +3386,8 @@ struct nn_threads {
     int caller_waiting;           /* under mu */
     int stop;                     /* under mu */
     uint64_t ticket;              /* atomic */
-    int done;                     /* atomic */
-    int busy;                     /* atomic: a caller is inside */
+    long done;                    /* atomic */
+    long busy;                    /* atomic: a caller is inside */
     int serial_left, backoff, clean; /* the caller's back-off state */
     long calls, parallel, stalls;
     /* Whether the pool pays, measured on the caller's whole loop: windows of
@@ -3382,7 +3400,9 @@ struct nn_threads {
     long worker_chunks;           /* atomic */
 };
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(_WIN32)
+#define NN__PAUSE() YieldProcessor()
+#elif defined(__x86_64__) || defined(__i386__)
 #define NN__PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
 #define NN__PAUSE() __asm__ __volatile__("yield")
@@ -3390,17 +3410,48 @@ struct nn_threads {
 #define NN__PAUSE() ((void)0)
 #endif
 
+/* The pool's atomics: GCC's builtins, or Windows' Interlocked functions
+   where the compiler is MSVC (full barriers: at least the order asked for).
+   NN__WIN_ATOMICS picks the latter under mingw-w64 too, which is how the
+   tests run that path. Counters are long: LONG on Windows. */
+#if defined(_WIN32) && (defined(_MSC_VER) || defined(NN__WIN_ATOMICS))
+static uint64_t nn__aload64(uint64_t *p) {
+    return (uint64_t)InterlockedCompareExchange64((volatile LONG64 *)(void *)p, 0, 0);
+}
+static void nn__astore64(uint64_t *p, uint64_t v) { (void)InterlockedExchange64((volatile LONG64 *)(void *)p, (LONG64)v); }
+static int nn__acas64(uint64_t *p, uint64_t *expect, uint64_t want) {
+    uint64_t was = (uint64_t)InterlockedCompareExchange64((volatile LONG64 *)(void *)p, (LONG64)want, (LONG64)*expect);
+    if (was == *expect) return 1;
+    *expect = was;
+    return 0;
+}
+static long nn__aload(long *p) { return InterlockedCompareExchange((volatile LONG *)p, 0, 0); }
+static void nn__astore(long *p, long v) { (void)InterlockedExchange((volatile LONG *)p, v); }
+static long nn__aadd(long *p, long v) { return InterlockedExchangeAdd((volatile LONG *)p, v) + v; }
+static long nn__axchg(long *p, long v) { return InterlockedExchange((volatile LONG *)p, v); }
+#else
+static uint64_t nn__aload64(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void nn__astore64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static int nn__acas64(uint64_t *p, uint64_t *expect, uint64_t want) {
+    return __atomic_compare_exchange_n(p, expect, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+static long nn__aload(long *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static void nn__astore(long *p, long v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static long nn__aadd(long *p, long v) { return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL); }
+static long nn__axchg(long *p, long v) { return __atomic_exchange_n(p, v, __ATOMIC_ACQUIRE); }
+#endif
+
 /* Claim and run chunks of job `gen` until none is left; returns how many. */
 static int nn__threads_work(nn_threads *p, uint32_t gen, nn__chunk_fn fn, void *arg, int n) {
     int ran = 0;
     for (;;) {
-        uint64_t t = __atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE);
+        uint64_t t = nn__aload64(&p->ticket);
         int c = (int)(uint32_t)t;
         if ((uint32_t)(t >> 32) != gen || c >= n) return ran;
-        if (!__atomic_compare_exchange_n(&p->ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+        if (!nn__acas64(&p->ticket, &t, t + 1)) continue;
         fn(arg, c);
         ran++;
-        if (__atomic_add_fetch(&p->done, 1, __ATOMIC_ACQ_REL) == n) {
+        if (nn__aadd(&p->done, 1) == n) {
             nn__mutex_lock(&p->mu);
             if (p->caller_waiting) nn__cond_signal(&p->finished);
             nn__mutex_unlock(&p->mu);
@@ -3418,7 +3469,7 @@ static nn__thread_ret NN__THREAD_CALL nn__threads_main(void *vp) {
         /* bounded spin: a GEMM usually follows within microseconds */
         double t0 = nn__us();
         int s = 0;
-        while ((uint32_t)(__atomic_load_n(&p->ticket, __ATOMIC_ACQUIRE) >> 32) == seen) {
+        while ((uint32_t)(nn__aload64(&p->ticket) >> 32) == seen) {
             double d;
             NN__PAUSE();
             /* d < 0: the wall clock was set back; stop spinning rather than wait for it */
@@ -3440,7 +3491,7 @@ static nn__thread_ret NN__THREAD_CALL nn__threads_main(void *vp) {
         n = p->n_chunks;
         nn__mutex_unlock(&p->mu);
         n = nn__threads_work(p, seen, fn, arg, n);
-        if (n) __atomic_add_fetch(&p->worker_chunks, (long)n, __ATOMIC_RELAXED);
+        if (n) nn__aadd(&p->worker_chunks, (long)n);
     }
 }
 
@@ -3495,7 +3546,7 @@ NNDEF void nn_threads_stats(const nn_threads *p, long *calls, long *parallel, lo
     if (calls) *calls = p ? p->calls : 0;
     if (parallel) *parallel = p ? p->parallel : 0;
     if (stalls) *stalls = p ? p->stalls : 0;
-    if (worker_chunks) *worker_chunks = p ? __atomic_load_n(&p->worker_chunks, __ATOMIC_RELAXED) : 0;
+    if (worker_chunks) *worker_chunks = p ? nn__aload((long *)&p->worker_chunks) : 0; /* a statistic: the pool is not changed */
 }
 
 #ifndef NN__WINDOW
@@ -3547,7 +3598,7 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
     int mine;
     uint32_t gen;
     double t0, t1, waited;
-    if (!p || p->n < 2 || n < 2 || __atomic_exchange_n(&p->busy, 1, __ATOMIC_ACQUIRE)) {
+    if (!p || p->n < 2 || n < 2 || nn__axchg(&p->busy, 1)) {
         fn(arg, -1);
         return;
     }
@@ -3557,7 +3608,7 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
         if (p->serial_left > 0) p->serial_left--;
         fn(arg, -1);
         nn__threads_account(p, flops, t0, nn__us());
-        __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+        nn__astore(&p->busy, 0);
         return;
     }
     p->parallel++;
@@ -3566,23 +3617,23 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
     p->fn = fn;
     p->arg = arg;
     p->n_chunks = n;
-    __atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->ticket, (uint64_t)gen << 32, __ATOMIC_RELEASE);
+    nn__astore(&p->done, 0);
+    nn__astore64(&p->ticket, (uint64_t)gen << 32);
     if (p->sleeping) nn__cond_broadcast(&p->wake);
     nn__mutex_unlock(&p->mu);
     mine = nn__threads_work(p, gen, fn, arg, n);
     t1 = nn__us();
     /* wait for the chunks the workers took: spin briefly, then sleep */
-    if (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) {
+    if (nn__aload(&p->done) != n) {
         int s = 0;
-        while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) {
+        while (nn__aload(&p->done) != n) {
             double d;
             NN__PAUSE();
             if ((++s & 63) == 0 && ((d = nn__us() - t1) > NN_THREADS_SPIN_US || d < 0.0)) break;
         }
         nn__mutex_lock(&p->mu);
         p->caller_waiting = 1;
-        while (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) != n) nn__cond_wait(&p->finished, &p->mu);
+        while (nn__aload(&p->done) != n) nn__cond_wait(&p->finished, &p->mu);
         p->caller_waiting = 0;
         nn__mutex_unlock(&p->mu);
     }
@@ -3590,7 +3641,7 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
        core mid-chunk: run alone for a while, twice as long each time. */
     waited = nn__us() - t1;
     if (p->fixed) {
-        __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+        nn__astore(&p->busy, 0);
         return;
     }
     nn__threads_account(p, flops, t0, t1 + waited);
@@ -3603,7 +3654,7 @@ static void nn__threads_run(nn_threads *p, double flops, nn__chunk_fn fn, void *
         p->backoff /= 2;
         p->clean = 0;
     }
-    __atomic_store_n(&p->busy, 0, __ATOMIC_RELEASE);
+    nn__astore(&p->busy, 0);
 }
 #else
 struct nn_threads { int n; };
@@ -8389,6 +8440,7 @@ NNDEF uint32_t nn_crc32c(uint32_t crc, const void *data, size_t len) {
 #define NN__TAG_LAYX NN__TAG('L', 'A', 'Y', 'X') /* 1.3: per-layer flags ARCH lacks (required) */
 #define NN__TAG_OPTX NN__TAG('O', 'P', 'T', 'X') /* 1.3: optimizer flags OPTM lacks (required) */
 #define NN__TAG_GEOM NN__TAG('G', 'E', 'O', 'M') /* 1.4: image shapes and windows (required) */
+#define NN__TAG_QNT8 NN__TAG('Q', 'N', 'T', '8') /* 1.5: an int8 model (required; a file of its own) */
 #define NN__GEOM_FIELDS 10 /* per layer: kernel, stride, padding, dilation (h, w), groups, count_include_pad */
 #define NN__SEC_REQUIRED 1u
 #define NN__MAX_SECTIONS 64
@@ -8778,11 +8830,31 @@ static int nn__layer_needs_zlit(const nn_layer_desc *l) {
 
 /* Writes the whole file: sections are measured with a counting writer first,
    so every length is known before its payload. */
+/* The 24-byte header for n sections; then each section: its 16-byte head
+   (the CRC restarts there: it covers the head too), payload, CRC. */
+static void nn__wr_head(nn__wr *w, uint32_t n) {
+    unsigned char head[20];
+    nn__wr hw;
+    memcpy(head, nn__magic, 8);
+    NN__ZERO(hw);
+    hw.buf = head + 8; hw.cap = 12; hw.fd = -1;
+    nn__wr_u32(&hw, NN_FORMAT_VERSION_MAJOR);
+    nn__wr_u32(&hw, NN_FORMAT_VERSION_MINOR);
+    nn__wr_u32(&hw, n);
+    nn__wr_bytes(w, head, 20);
+    nn__wr_u32(w, nn_crc32c(0, head, 20));
+}
+static void nn__wr_sec_head(nn__wr *w, uint32_t tag, uint32_t flags, uint64_t len) {
+    w->crc = 0;
+    nn__wr_u32(w, tag);
+    nn__wr_u32(w, flags);
+    nn__wr_u64(w, len);
+}
+
 static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *st) {
     nn__sec_fn fns[12];
     uint32_t tags[12], flags[12];
     int n = 0, i, zlit = 0, layx = 0, optx, geom;
-    unsigned char head[20];
     for (i = 0; i < m->n_descs; i++) zlit |= nn__layer_needs_zlit(&m->descs[i]);
     for (i = 0; i < m->n_descs; i++) layx |= m->descs[i].vanilla != 0;
     /* image layers and shapes (any kind a 1.3 reader lacks) */
@@ -8808,26 +8880,13 @@ static void nn__write_model(nn__wr *w, const nn_model *m, const nn_train_state *
         fns[n] = nn__secw_prep; tags[n] = NN__TAG_PREP; flags[n++] = 0;
     }
     if (st && st->meta) { fns[n] = nn__secw_meta; tags[n] = NN__TAG_META; flags[n++] = 0; }
-    memcpy(head, nn__magic, 8);
-    {
-        nn__wr hw;
-        NN__ZERO(hw);
-        hw.buf = head + 8; hw.cap = 12; hw.fd = -1;
-        nn__wr_u32(&hw, NN_FORMAT_VERSION_MAJOR);
-        nn__wr_u32(&hw, NN_FORMAT_VERSION_MINOR);
-        nn__wr_u32(&hw, (uint32_t)n);
-    }
-    nn__wr_bytes(w, head, 20);
-    nn__wr_u32(w, nn_crc32c(0, head, 20));
+    nn__wr_head(w, (uint32_t)n);
     for (i = 0; i < n; i++) {
         nn__wr count;
         NN__ZERO(count);
         count.fd = -1;
         fns[i](&count, m, st);
-        w->crc = 0;
-        nn__wr_u32(w, tags[i]);
-        nn__wr_u32(w, flags[i]);
-        nn__wr_u64(w, (uint64_t)count.pos);
+        nn__wr_sec_head(w, tags[i], flags[i], (uint64_t)count.pos);
         fns[i](w, m, st);
         nn__wr_u32(w, w->crc);
     }
@@ -8863,12 +8922,13 @@ typedef struct nn__sec {
     size_t len;
 } nn__sec;
 typedef struct nn__file {
-    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx, prep, meta, layx, optx, geom;
+    nn__sec arch, parm, bufs, optm, schd, rngs, zlit, schx, prep, meta, layx, optx, geom, qnt8;
     uint32_t minor;
 } nn__file;
 
-/* err (may be NULL) gets where the file went wrong: the byte offset and section. */
-static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char *err) {
+/* err (may be NULL) gets where the file went wrong: the byte offset and section.
+   nn__parse_any frames and checksums; nn__parse_file wants a float model. */
+static nn_result nn__parse_any(nn__file *out, const void *buf, size_t len, char *err) {
     const unsigned char *p = (const unsigned char *)buf;
     uint32_t major, n, i;
     size_t pos;
@@ -8928,6 +8988,7 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
         case NN__TAG_LAYX: slot = &out->layx; break;
         case NN__TAG_OPTX: slot = &out->optx; break;
         case NN__TAG_GEOM: slot = &out->geom; break;
+        case NN__TAG_QNT8: slot = &out->qnt8; break;
         default:
             /* a newer writer's section: skip it unless it says readers must know it */
             if (flags & NN__SEC_REQUIRED) return NN_ERR_VERSION;
@@ -8942,8 +9003,7 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
         pos += (size_t)slen + 4;
     }
     if (pos != len) return NN_ERR_CORRUPT;
-    if (!out->arch.p || !out->parm.p || !out->bufs.p)
-        return nn__fail(err, NN_ERR_CORRUPT, "a required section (ARCH, PARM or BUFS) is missing");
+    if (out->qnt8.p && out->minor < 5) return nn__fail(err, NN_ERR_CORRUPT, "QNT8 section in a file before 1.5");
     /* 1.1's sections, in a 1.1 file and well formed */
     if ((out->zlit.p && (out->zlit.len != 0 || out->minor < 1)) ||
         (out->schx.p && (out->schx.len != 8 || !out->schd.p || out->minor < 1)))
@@ -8954,6 +9014,15 @@ static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char
         return nn__fail(err, NN_ERR_CORRUPT, "LAYX or OPTX section malformed, or in a file before 1.3");
     if (out->geom.p && (out->geom.len < 16 || out->minor < 4))
         return nn__fail(err, NN_ERR_CORRUPT, "GEOM section malformed, or in a file before 1.4");
+    return NN_OK;
+}
+static nn_result nn__parse_file(nn__file *out, const void *buf, size_t len, char *err) {
+    nn_result r = nn__parse_any(out, buf, len, err);
+    if (r != NN_OK) return r;
+    if (out->qnt8.p && !out->arch.p)
+        return nn__fail(err, NN_ERR_UNSUPPORTED, "an int8 model file (QNT8): nn_qmodel_init_from_memory reads it");
+    if (!out->arch.p || !out->parm.p || !out->bufs.p)
+        return nn__fail(err, NN_ERR_CORRUPT, "a required section (ARCH, PARM or BUFS) is missing");
     return NN_OK;
 }
 
@@ -9414,21 +9483,31 @@ NNDEF nn_result nn_model_init_from_memory_batch(nn_model *m, nn_arena *arena, co
 }
 
 #ifndef NN_NO_STDIO
-NNDEF nn_result nn_model_save_to_file(const nn_model *m, const nn_train_state *st, FILE *f) {
+static void nn__write_model_v(nn__wr *w, const void *m, const void *st) {
+    nn__write_model(w, (const nn_model *)m, (const nn_train_state *)st);
+}
+/* path gets what fn(w, a, b) writes, atomically (the same steps for the
+   float and the int8 models) */
+typedef void (*nn__write_fn)(nn__wr *w, const void *a, const void *b);
+static nn_result nn__wr_stream(FILE *f, nn__write_fn fn, const void *a, const void *b) {
     nn__wr w;
     NN__ZERO(w);
     w.fd = -1;
     w.f = f;
-    nn__write_model(&w, m, st);
+    fn(&w, a, b);
     if (!w.err && fflush(f) != 0) w.err = NN_ERR_IO;
     return (nn_result)w.err;
 }
+NNDEF nn_result nn_model_save_to_file(const nn_model *m, const nn_train_state *st, FILE *f) {
+    if (!m || !f) return NN_ERR_INVALID_ARGUMENT;
+    return nn__wr_stream(f, nn__write_model_v, m, st);
+}
 
-NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const char *path) {
+static nn_result nn__save_path(const char *path, nn__write_fn fn, const void *a, const void *b) {
     char tmp[4096];
     nn_result r;
     size_t n;
-    if (!m || !path) return NN_ERR_INVALID_ARGUMENT;
+    if (!path) return NN_ERR_INVALID_ARGUMENT;
     n = strlen(path);
     if (n == 0 || n + 8 > sizeof tmp) return NN_ERR_INVALID_ARGUMENT;
     memcpy(tmp, path, n);
@@ -9441,7 +9520,7 @@ NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const
         if (fd < 0) return NN_ERR_IO;
         NN__ZERO(w);
         w.fd = fd;
-        nn__write_model(&w, m, st);
+        fn(&w, a, b);
         r = (nn_result)w.err;
         if (r == NN_OK && fsync(fd) != 0) r = NN_ERR_IO;
         if (close(fd) != 0 && r == NN_OK) r = NN_ERR_IO;
@@ -9477,7 +9556,7 @@ NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const
            code page as fopen. */
         FILE *f = fopen(tmp, "wb");
         if (!f) return NN_ERR_IO;
-        r = nn_model_save_to_file(m, st, f);
+        r = nn__wr_stream(f, fn, a, b);
         if (r == NN_OK && _commit(_fileno(f)) != 0) r = NN_ERR_IO;
         if (fclose(f) != 0 && r == NN_OK) r = NN_ERR_IO;
         if (r == NN_OK && !MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) r = NN_ERR_IO;
@@ -9488,7 +9567,7 @@ NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const
     {
         FILE *f = fopen(tmp, "wb");
         if (!f) return NN_ERR_IO;
-        r = nn_model_save_to_file(m, st, f);
+        r = nn__wr_stream(f, fn, a, b);
         if (fclose(f) != 0 && r == NN_OK) r = NN_ERR_IO;
         if (r == NN_OK && rename(tmp, path) != 0) {
             /* where rename does not replace, in two steps (not atomic) */
@@ -9499,6 +9578,11 @@ NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const
         return r;
     }
 #endif
+}
+
+NNDEF nn_result nn_model_save(const nn_model *m, const nn_train_state *st, const char *path) {
+    if (!m) return NN_ERR_INVALID_ARGUMENT;
+    return nn__save_path(path, nn__write_model_v, m, st);
 }
 
 /* Model files are bounded by what a model can hold; refuse absurd sizes early. */
@@ -9538,6 +9622,7 @@ NNDEF nn_result nn_model_init_from_file(nn_model *m, nn_arena *arena, const char
    holds 40 bytes. */
 static const char *nn__flit(char *s, float v) {
     size_t n;
+    if (!s) return "0.0f"; /* never: callers pass their buffer (g++ -O1 with UBSan asks) */
     sprintf(s, "%.9g", (double)v);
     n = strlen(s);
     if (!strpbrk(s, ".en")) memcpy(s + n, ".0", 3), n += 2;
@@ -14816,7 +14901,8 @@ static int8_t nn__q8(float x, float inv) {
     if (t >= 127.0f) return 127;
     if (t <= -127.0f) return -127;
     if (!(t == t)) return 0;
-    return (int8_t)(int)(t < 0.0f ? t - 0.5f : t + 0.5f);
+    /* in double: t + 0.5f would round 0.49999997f up to 1 */
+    return (int8_t)(int)(t < 0.0f ? (double)t - 0.5 : (double)t + 0.5);
 }
 
 /* acc (B, out) = xq (B, kpad) wq^T, in int32: the plain twin */
@@ -15029,6 +15115,9 @@ static int nn__qkind_of(nn_layer_kind k) {
     default: return -1;
     }
 }
+/* The int32 sums stay exact up to K = 2^16 products per output: the VNNI
+   kernel's biased sum is at most K 255 127 < 2^31 there. */
+#define NN__QK_MAX 65536
 /* int8 kinds: a weight row per output channel */
 static int nn__qint8(const nn_qlayer *L) { return L->kind == NN_QLAYER_DENSE || L->kind == NN_QLAYER_CONV2D; }
 /* rows of wq, their length, and output positions per sample */
@@ -15054,6 +15143,11 @@ static nn_result nn__qplan_make(const nn_model *m, nn__qplan *p, char *err) {
         case NN_LAYER_MAXPOOL2D:
         case NN_LAYER_AVGPOOL2D:
         case NN_LAYER_GLOBAL_AVGPOOL:
+            if ((ly->kind == NN_LAYER_DENSE && ly->in > NN__QK_MAX) ||
+                (ly->kind == NN_LAYER_CONV2D && (long long)ly->in_shape[0] * ly->geom.kh * ly->geom.kw > NN__QK_MAX))
+                return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (%s) sums more than %d products per "
+                                "output; int8 keeps its sums exact up to there", l, nn__layer_kind_name(ly->kind),
+                                NN__QK_MAX);
             if (p->n == NN_QMAX_LAYERS)
                 return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: more than %d layers", NN_QMAX_LAYERS);
             i = p->n++;
@@ -15153,6 +15247,9 @@ static nn_result nn__qlayer_check(const nn_qlayer *L, const nn_qlayer *prev, int
     if (!ok)
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "int8 layer %d (%s): shape (%d, %d, %d) and window do not give "
                         "%d outputs", i, nn_qlayer_kind_name(L->kind), c, h, w, L->out);
+    if (nn__qint8(L) && nn__qk(L) > NN__QK_MAX)
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "int8 layer %d: %d inputs per output (at most %d: the int32 sums "
+                        "must stay exact)", i, nn__qk(L), NN__QK_MAX);
     if (nn__qint8(L) && (L->kpad != (nn__qk(L) + 63) / 64 * 64 || !L->wq || !L->wscale || !L->scale || !L->bias ||
                          !L->wsum || !(L->in_scale > 0.0f) || !(L->in_scale - L->in_scale == 0.0f)))
         return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "int8 layer %d: kpad %d (want %d), arrays or input scale %g "
@@ -15386,6 +15483,279 @@ NNDEF nn_result nn_qmodel_init_layers(nn_qmodel *q, nn_arena *arena, const nn_ql
     *q = t;
     return NN_OK;
 }
+
+/* ---- the int8 model in the weight format (1.5): one QNT8 section ----
+   u32 n_layers, i32 max_batch, then per layer 20 words: i32 kind, in, out,
+   act; f32 alpha, in_scale; i32 C, H, W, channels, kh, kw, sh, sw, ph, pw,
+   dil_h, dil_w, groups, count_include_pad; then, for DENSE and CONV2D, R*K
+   int8 weights (rows unpadded), R f32 s_w, R f32 biases. kpad, s_x s_w and
+   the VNNI offsets are derived on reading. */
+#define NN__QREC 80
+static void nn__write_qsec(nn__wr *w, const nn_qmodel *q) {
+    int i, o;
+    nn__wr_u32(w, (uint32_t)q->n_layers);
+    nn__wr_u32(w, (uint32_t)q->max_batch);
+    for (i = 0; i < q->n_layers; i++) {
+        const nn_qlayer *L = &q->layers[i];
+        const nn_conv2d_geom *g = &L->geom;
+        int32_t v[14];
+        int j;
+        nn__wr_u32(w, (uint32_t)L->kind);
+        nn__wr_u32(w, (uint32_t)L->in);
+        nn__wr_u32(w, (uint32_t)L->out);
+        nn__wr_u32(w, (uint32_t)L->act);
+        nn__wr_f32(w, L->alpha);
+        nn__wr_f32(w, nn__qint8(L) ? L->in_scale : 0.0f);
+        v[0] = L->shape[0]; v[1] = L->shape[1]; v[2] = L->shape[2]; v[3] = L->channels;
+        v[4] = g->kh; v[5] = g->kw; v[6] = g->sh; v[7] = g->sw; v[8] = g->ph; v[9] = g->pw;
+        v[10] = g->dil_h; v[11] = g->dil_w; v[12] = g->groups; v[13] = L->count_include_pad;
+        for (j = 0; j < 14; j++) nn__wr_u32(w, (uint32_t)v[j]);
+        if (!nn__qint8(L)) continue;
+        for (o = 0; o < nn__qrows(L); o++) nn__wr_bytes(w, L->wq + (size_t)o * L->kpad, (size_t)nn__qk(L));
+        nn__wr_floats(w, L->wscale, (size_t)nn__qrows(L));
+        nn__wr_floats(w, L->bias, (size_t)nn__qrows(L));
+    }
+}
+static void nn__write_qmodel(nn__wr *w, const void *qv, const void *unused) {
+    const nn_qmodel *q = (const nn_qmodel *)qv;
+    nn__wr count;
+    (void)unused;
+    NN__ZERO(count);
+    count.fd = -1;
+    nn__write_qsec(&count, q);
+    nn__wr_head(w, 1);
+    nn__wr_sec_head(w, NN__TAG_QNT8, NN__SEC_REQUIRED, (uint64_t)count.pos);
+    nn__write_qsec(w, q);
+    nn__wr_u32(w, w->crc);
+}
+NNDEF size_t nn_qmodel_save_size(const nn_qmodel *q) {
+    nn__wr w;
+    if (!q || q->n_layers < 1 || q->n_layers > NN_QMAX_LAYERS) return 0;
+    NN__ZERO(w);
+    w.fd = -1;
+    nn__write_qmodel(&w, q, NULL);
+    return w.pos;
+}
+NNDEF nn_result nn_qmodel_save_to_memory(const nn_qmodel *q, void *buf, size_t cap, size_t *written) {
+    nn__wr w;
+    if (written) *written = 0;
+    if (!q || !buf || q->n_layers < 1 || q->n_layers > NN_QMAX_LAYERS) return NN_ERR_INVALID_ARGUMENT;
+    NN__ZERO(w);
+    w.fd = -1;
+    w.buf = (unsigned char *)buf;
+    w.cap = cap;
+    nn__write_qmodel(&w, q, NULL);
+    if (w.err) return (nn_result)w.err;
+    if (written) *written = w.pos;
+    return NN_OK;
+}
+
+/* Reads QNT8's layer records into L (arrays pointing into the file, wq
+   unpadded) and checks everything but the arrays' values; *arena_bytes
+   gets what the loader will take for max_batch (0: the file's). */
+static nn_result nn__qsec_parse(const void *buf, size_t len, int max_batch, nn_qlayer *L, const unsigned char **data,
+                                int *n_layers, int *batch, size_t *arena_bytes, char *err) {
+    nn__file f;
+    nn__rd r;
+    nn_result res;
+    uint32_t n, i, scale_bits;
+    int mb;
+    size_t total = 0, sizes[5], s;
+    if (max_batch < 0 || max_batch > (1 << 20))
+        return nn__fail(err, NN_ERR_INVALID_ARGUMENT, "int8 model: max_batch %d (0: the file's, or 1..%d)", max_batch,
+                        1 << 20);
+    res = nn__parse_any(&f, buf, len, err);
+    if (res != NN_OK) return res;
+    if (!f.qnt8.p)
+        return nn__fail(err, f.arch.p ? NN_ERR_UNSUPPORTED : NN_ERR_CORRUPT, "%s",
+                        f.arch.p ? "a float model file: quantize the model it holds with nn_qmodel_init"
+                                 : "no QNT8 section: not an int8 model file");
+    NN__ZERO(r);
+    r.p = f.qnt8.p;
+    r.len = f.qnt8.len;
+    n = nn__rd_u32(&r);
+    mb = (int)nn__rd_u32(&r);
+    if (r.err || n < 1 || n > NN_QMAX_LAYERS || mb < 1 || mb > (1 << 20))
+        return nn__fail(err, NN_ERR_CORRUPT, "QNT8: %u layers (1..%d), max_batch %d (1..%d)", n, NN_QMAX_LAYERS, mb,
+                        1 << 20);
+    for (i = 0; i < n; i++) {
+        nn_qlayer *q = &L[i];
+        int32_t v[14];
+        int j;
+        size_t R, K;
+        if (!nn__rd_need(&r, NN__QREC))
+            return nn__fail(err, NN_ERR_CORRUPT, "QNT8: layer %u's record is cut short", i);
+        NN__ZERO(*q);
+        q->kind = (nn_qlayer_kind)(int32_t)nn__rd_u32(&r);
+        q->in = (int32_t)nn__rd_u32(&r);
+        q->out = (int32_t)nn__rd_u32(&r);
+        q->act = (nn_act)(int32_t)nn__rd_u32(&r);
+        q->alpha = nn__rd_f32(&r);
+        q->in_scale = nn__rd_f32(&r);
+        memcpy(&scale_bits, &q->in_scale, 4);
+        for (j = 0; j < 14; j++) v[j] = (int32_t)nn__rd_u32(&r);
+        q->shape[0] = v[0]; q->shape[1] = v[1]; q->shape[2] = v[2]; q->channels = v[3];
+        q->geom.kh = v[4]; q->geom.kw = v[5]; q->geom.sh = v[6]; q->geom.sw = v[7]; q->geom.ph = v[8];
+        q->geom.pw = v[9]; q->geom.dil_h = v[10]; q->geom.dil_w = v[11]; q->geom.groups = v[12];
+        q->count_include_pad = v[13];
+        if (nn__qint8(q)) {
+            /* stand-ins so that the check looks at shapes only; kpad as it will be */
+            q->wq = (const int8_t *)(const void *)r.p;
+            q->wscale = q->scale = q->bias = (const float *)(const void *)r.p;
+            q->wsum = (const int32_t *)(const void *)r.p;
+            if (q->kind == NN_QLAYER_CONV2D && q->geom.kh > 0 && q->geom.kw > 0 && q->shape[0] > 0 &&
+                (long long)q->shape[0] * q->geom.kh * q->geom.kw <= (1 << 24))
+                q->kpad = (q->shape[0] * q->geom.kh * q->geom.kw + 63) / 64 * 64;
+            else if (q->kind == NN_QLAYER_DENSE && q->in > 0 && q->in <= (1 << 24))
+                q->kpad = (q->in + 63) / 64 * 64;
+        } else if (scale_bits != 0) /* +0 exactly: what the writer writes */
+            return nn__fail(err, NN_ERR_CORRUPT, "QNT8: layer %u (%s) has an input scale", i,
+                            nn_qlayer_kind_name(q->kind));
+        if (nn__qlayer_check(q, i ? &L[i - 1] : NULL, (int)i, err) != NN_OK) return NN_ERR_CORRUPT;
+        if (!nn__qint8(q)) continue;
+        R = (size_t)nn__qrows(q);
+        K = (size_t)nn__qk(q);
+        /* R, K <= 2^24 (checked): R K + 8 R fits in 64 bits */
+        if ((uint64_t)R * K + 8 * (uint64_t)R > (uint64_t)(r.len - r.pos))
+            return nn__fail(err, NN_ERR_CORRUPT, "QNT8: layer %u promises %llu weight bytes, %lu left", i,
+                            (unsigned long long)((uint64_t)R * K + 8 * (uint64_t)R), (unsigned long)(r.len - r.pos));
+        data[i] = r.p + r.pos;
+        r.pos += R * K + 8 * R;
+        total += nn_arena_bytes_for(R * (size_t)q->kpad) + 4 * nn_arena_bytes_for(R * 4);
+    }
+    if (r.pos != r.len)
+        return nn__fail(err, NN_ERR_CORRUPT, "QNT8: %lu bytes after the last layer", (unsigned long)(r.len - r.pos));
+    if (!max_batch) max_batch = mb;
+    s = nn__qscratch(L, (int)n, max_batch, sizes);
+    if (!s) return nn__fail(err, NN_ERR_TOO_LARGE, "int8 model: the scratch for max_batch %d is too large", max_batch);
+    *n_layers = (int)n;
+    *batch = max_batch;
+    *arena_bytes = total + s;
+    return NN_OK;
+}
+
+NNDEF nn_result nn_qmodel_arena_bytes_from_memory(size_t *bytes, const void *buf, size_t len, int max_batch) {
+    nn_qlayer L[NN_QMAX_LAYERS];
+    const unsigned char *data[NN_QMAX_LAYERS];
+    int n, b;
+    size_t need;
+    nn_result r;
+    if (!bytes) return NN_ERR_INVALID_ARGUMENT;
+    r = nn__qsec_parse(buf, len, max_batch, L, data, &n, &b, &need, NULL);
+    if (r == NN_OK) *bytes = need;
+    return r;
+}
+
+NNDEF nn_result nn_qmodel_init_from_memory(nn_qmodel *q, nn_arena *arena, const void *buf, size_t len, int max_batch) {
+    nn_qmodel t;
+    const unsigned char *data[NN_QMAX_LAYERS];
+    size_t need, mark, sizes[5];
+    int n, b, i;
+    nn_result r;
+    if (!q) return NN_ERR_INVALID_ARGUMENT;
+    if (!arena) return nn__fail(q->error, NN_ERR_INVALID_ARGUMENT, "int8 model: arena is NULL");
+    NN__ZERO(t);
+    r = nn__qsec_parse(buf, len, max_batch, t.layers, data, &n, &b, &need, q->error);
+    if (r != NN_OK) return r;
+    /* the values: weights in [-127, 127] (the AVX2 kernel's sign trick needs
+       it), scales finite and positive, biases finite */
+    for (i = 0; i < n; i++) {
+        const nn_qlayer *L = &t.layers[i];
+        size_t R, K, k;
+        const unsigned char *p = data[i];
+        if (!nn__qint8(L)) continue;
+        R = (size_t)nn__qrows(L);
+        K = (size_t)nn__qk(L);
+        for (k = 0; k < R * K; k++)
+            if (p[k] == 0x80) return nn__fail(q->error, NN_ERR_CORRUPT, "QNT8: layer %d holds a weight of -128", i);
+        for (k = 0; k < 2 * R; k++) {
+            float v;
+            uint32_t u = nn__le32(p + R * K + 4 * k);
+            memcpy(&v, &u, 4);
+            /* and s_x s_w, the multiply every output takes, finite and > 0 */
+            if (!(v - v == 0.0f) || (k < R && !(v > 0.0f && L->in_scale * v > 0.0f && L->in_scale * v - L->in_scale * v == 0.0f)))
+                return nn__fail(q->error, NN_ERR_CORRUPT, "QNT8: layer %d: %s %lu is %g", i, k < R ? "weight scale" : "bias",
+                                (unsigned long)(k < R ? k : k - R), (double)v);
+        }
+    }
+    if (arena->cap - arena->used < need)
+        return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "int8 model: the arena has %lu bytes free, %lu needed",
+                        (unsigned long)(arena->cap - arena->used), (unsigned long)need);
+    mark = nn_arena_mark(arena);
+    for (i = 0; i < n; i++) {
+        nn_qlayer *L = &t.layers[i];
+        size_t R, K, o, k;
+        const unsigned char *p = data[i];
+        int8_t *wq;
+        float *wscale, *scale, *bias;
+        int32_t *wsum;
+        if (!nn__qint8(L)) {
+            L->wq = NULL; L->wscale = L->scale = L->bias = NULL; L->wsum = NULL;
+            continue;
+        }
+        R = (size_t)nn__qrows(L);
+        K = (size_t)nn__qk(L);
+        L->wq = wq = (int8_t *)nn_arena_alloc(arena, R * (size_t)L->kpad);
+        L->wscale = wscale = (float *)nn_arena_alloc(arena, R * 4);
+        L->scale = scale = (float *)nn_arena_alloc(arena, R * 4);
+        L->bias = bias = (float *)nn_arena_alloc(arena, R * 4);
+        L->wsum = wsum = (int32_t *)nn_arena_alloc(arena, R * 4);
+        if (!wq || !wscale || !scale || !bias || !wsum) {
+            nn_arena_rewind(arena, mark);
+            return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "int8 model: arena full");
+        }
+        memset(wq, 0, R * (size_t)L->kpad);
+        for (o = 0; o < R; o++) {
+            int32_t sum = 0;
+            memcpy(wq + o * (size_t)L->kpad, p + o * K, K);
+            for (k = 0; k < K; k++) sum += wq[o * (size_t)L->kpad + k];
+            wsum[o] = 128 * sum;
+        }
+        nn__floats_from_le(wscale, p + R * K, R);
+        nn__floats_from_le(bias, p + R * K + 4 * R, R);
+        for (o = 0; o < R; o++) scale[o] = L->in_scale * wscale[o];
+    }
+    t.n_layers = n;
+    t.inputs = t.layers[0].in;
+    t.outputs = t.layers[n - 1].out;
+    t.max_batch = b;
+    t.kernel = nn__qkernel_best();
+    nn__qweigh(&t);
+    nn__qscratch(t.layers, n, b, sizes);
+    if (nn__qscratch_alloc(&t, arena, sizes) != NN_OK) {
+        nn_arena_rewind(arena, mark);
+        return nn__fail(q->error, NN_ERR_OUT_OF_MEMORY, "int8 model: arena full");
+    }
+    *q = t;
+    return NN_OK;
+}
+
+#ifndef NN_NO_STDIO
+NNDEF nn_result nn_qmodel_save(const nn_qmodel *q, const char *path) {
+    if (!q || q->n_layers < 1 || q->n_layers > NN_QMAX_LAYERS) return NN_ERR_INVALID_ARGUMENT;
+    return nn__save_path(path, nn__write_qmodel, q, NULL);
+}
+NNDEF nn_result nn_qmodel_arena_bytes_from_file(size_t *bytes, const char *path, int max_batch) {
+    void *buf;
+    size_t len;
+    nn_result r = nn_read_file(&buf, &len, path, NN__MODEL_FILE_MAX);
+    if (r != NN_OK) return r;
+    r = nn_qmodel_arena_bytes_from_memory(bytes, buf, len, max_batch);
+    NN_FREE(buf);
+    return r;
+}
+NNDEF nn_result nn_qmodel_init_from_file(nn_qmodel *q, nn_arena *arena, const char *path, int max_batch) {
+    void *buf;
+    size_t len;
+    nn_result r;
+    if (!q) return NN_ERR_INVALID_ARGUMENT;
+    r = nn_read_file(&buf, &len, path, NN__MODEL_FILE_MAX);
+    if (r != NN_OK) return nn__fail(q->error, r, "int8 model: cannot read '%s'", path ? path : "(null)");
+    r = nn_qmodel_init_from_memory(q, arena, buf, len, max_batch);
+    NN_FREE(buf);
+    return r;
+}
+#endif
 
 #ifndef NN_NO_STDIO
 static void nn__export_list(FILE *f, const char *type, const char *name, int i, const char *what, size_t n,

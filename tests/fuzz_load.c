@@ -10,7 +10,10 @@
      nn_model_init_from_memory   into a 256 KiB arena; on failure the arena must be
                                  rewound, on success the model runs a forward pass;
      nn_model_desc_from_memory, nn_idx_parse, nn_gzip_decode (with a stub inflate that
-                                 copies its input).
+                                 copies its input);
+     nn_qmodel_init_from_memory  (int8 models, QNT8) into the same arena; on failure the
+                                 arena and the nn_qmodel must be unchanged, on success it
+                                 runs a forward pass.
    Random bytes almost never carry valid CRC-32C checksums, so every input that starts
    with the magic is also run a second time with its header and section checksums
    recomputed: the mutations then reach the section parsers instead of the checksum test.
@@ -355,6 +358,27 @@ static void fz_models(const unsigned char *data, size_t size) {
         nn_model_desc d;
         (void)nn_model_desc_from_memory(&d, layers, 512, data, size);
     }
+    {   /* the int8 loader: a failure leaves q and the arena as they were, a success runs */
+        static nn_qmodel q, before;
+        nn_arena a;
+        nn_result r;
+        size_t need = 0;
+        FZ_CHECK(nn_arena_init(&a, fz_mem, sizeof fz_mem) == NN_OK);
+        memset(&q, 0x5A, sizeof q);
+        before = q;
+        r = nn_qmodel_init_from_memory(&q, &a, data, size, 0);
+        if (r != NN_OK) {
+            FZ_CHECK(r < 0 && r >= NN_ERR_UNSUPPORTED);
+            FZ_CHECK(a.used == 0);
+            FZ_CHECK(memcmp(q.layers, before.layers, sizeof q.layers) == 0 && q.n_layers == before.n_layers);
+        } else {
+            static float x[4096];
+            int B = q.max_batch < 2 ? q.max_batch : 2;
+            FZ_CHECK(nn_qmodel_arena_bytes_from_memory(&need, data, size, 0) == NN_OK && need == a.used);
+            if ((size_t)B * (size_t)q.inputs <= sizeof x / sizeof x[0])
+                FZ_CHECK(nn_qmodel_forward(&q, nn_tensor_2d(x, B, q.inputs)).data != NULL);
+        }
+    }
 }
 
 /* Recompute the header and section CRCs where the framing allows; 1 if it looked like
@@ -526,6 +550,44 @@ static int fz_write_corpus(const char *dir) {
         for (k = 0; k < 25; k++) idx[16 + k] = (unsigned char)(k * 11);
         bad |= fz_write(dir, "ok.idx", idx, sizeof idx - 1);
         bad |= fz_write(dir, "trailing.idx", idx, sizeof idx);
+    }
+    /* int8 models (QNT8): an MLP with batch norm folded in, and a CNN with
+       every int8 kind */
+    {
+        nn_layer_desc l[9];
+        nn_model_desc md;
+        nn_arena a, qa;
+        nn_model m;
+        nn_qmodel q;
+        static float cal[8 * 64];
+        int k, which;
+        for (k = 0; k < 8 * 64; k++) cal[k] = (float)((k * 37) % 101) / 50.0f - 1.0f;
+        for (which = 0; which < 2; which++) {
+            memset(&md, 0, sizeof md);
+            if (!which) {
+                l[0] = nn_dense(5, NN_ACT_IDENTITY); l[1] = nn_batchnorm(); l[2] = nn_activation(NN_ACT_RELU);
+                l[3] = nn_dense(3, NN_ACT_TANH);
+                md.inputs = 7; md.n_layers = 4;
+            } else {
+                l[0] = nn_conv2d(3, 3, 1, 1, NN_ACT_IDENTITY); l[1] = nn_batchnorm2d(); l[2] = nn_activation(NN_ACT_RELU);
+                l[3] = nn_maxpool2d(2, 2, 0); l[4] = nn_conv2d(4, 3, 2, 1, NN_ACT_GELU); l[5] = nn_avgpool2d(3, 1, 1);
+                l[6] = nn_conv2d(2, 1, 1, 0, NN_ACT_IDENTITY); l[7] = nn_global_avgpool(); l[8] = nn_dense(3, NN_ACT_IDENTITY);
+                md.inputs = 64; md.n_layers = 9;
+                md.input_shape[0] = 1; md.input_shape[1] = 8; md.input_shape[2] = 8;
+            }
+            md.max_batch = 4; md.layers = l; md.seed = 9;
+            FZ_CHECK(nn_arena_init_heap(&a, nn_model_arena_bytes(&md)) == NN_OK && nn_model_init(&m, &a, &md) == NN_OK);
+            nn_model_set_mode(&m, NN_MODE_EVAL);
+            FZ_CHECK(nn_arena_init_heap(&qa, nn_qmodel_arena_bytes(&m, 2)) == NN_OK);
+            FZ_CHECK(nn_qmodel_init(&q, &qa, &m, nn_tensor_2d(cal, 8, md.inputs), 2) == NN_OK);
+            len = nn_qmodel_save_size(&q);
+            b = (unsigned char *)malloc(len);
+            FZ_CHECK(b && nn_qmodel_save_to_memory(&q, b, len, NULL) == NN_OK);
+            bad |= fz_write(dir, which ? "q8_cnn.nnw" : "q8_mlp.nnw", b, len);
+            free(b);
+            nn_arena_deinit(&qa);
+            nn_arena_deinit(&a);
+        }
     }
     /* gzip whose "deflate" bytes the stub copies: CRC-32 and size match its output */
     {

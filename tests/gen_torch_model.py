@@ -15,7 +15,7 @@ Writes
                                             strided with a 3x2 kernel, 1x1; BatchNorm2d,
                                             MaxPool2d, AvgPool2d, Dropout2d, global average
                                             pooling, Linear), via `nn_torch.py to-nn
-                                            --input-shape 3,12,12`: format 1.4 with GEOM
+                                            --input-shape 3,12,12`: format 1.5 with GEOM
     tests/fixtures/torch_cnn_logits.txt     inputs `x` (16, 432): each row an image (C, H, W)
                                             flattened as nn.h reads it, and the EVAL-mode
                                             `logits` (16, 4)
@@ -302,7 +302,7 @@ def main():
                                               str(CNN_MAX_BATCH)], CNN_ARCH, xc_test, cnn_logits)
     f = nn_torch.parse_nnw(data)
     tags = [t for t, _, _ in f["sections"]]
-    if f["version"] != (1, 4) or "GEOM" not in tags or "ZLIT" in tags or f["input_shape"] != CNN_SHAPE:
+    if f["version"] != (1, 5) or "GEOM" not in tags or "ZLIT" in tags or f["input_shape"] != CNN_SHAPE:
         sys.exit("torch_cnn.nnw: format %r, sections %r, input shape %r" % (f["version"], tags, f["input_shape"]))
     nn_h_round_trip(read(nnw), "torch_model.nnw")
     nn_h_files(data)

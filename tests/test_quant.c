@@ -15,6 +15,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -460,6 +461,293 @@ static void test_quant_hostile_values(void) {
     nn_arena_deinit(&c.arena);
 }
 
+/* The quantizer's rule through a hand-made layer (in_scale 1, one weight
+   of 1, scale 1, bias 0: y is the int8 value of x): round half away from
+   zero, clamped to +-127, NaN to 0, and 0.49999997f to 0 (x + 0.5f in float
+   rounds it up to 1). Also the limit on products per output. */
+static void test_quant_rounding_and_limits(void) {
+    static const float xs[] = {0.49999997f, -0.49999997f, 0.5f, -0.5f, 1.5f, -2.5f, 126.49999f, 126.5f, 200.0f,
+                               -1e30f, 0.0f, -0.0f};
+    static const float want[] = {0, 0, 1, -1, 2, -3, 126, 127, 127, -127, 0, 0};
+    int8_t w[64];
+    float one = 1.0f, zero = 0.0f;
+    int32_t wsum = 128;
+    nn_qlayer L;
+    nn_qmodel q;
+    nn_arena a;
+    size_t i;
+    memset(w, 0, sizeof w);
+    w[0] = 1;
+    memset(&L, 0, sizeof L);
+    L.in = 1; L.out = 1; L.kpad = 64; L.act = NN_ACT_IDENTITY; L.in_scale = 1.0f;
+    L.wq = w; L.wscale = &one; L.scale = &one; L.bias = &zero; L.wsum = &wsum;
+    CHECK(nn_arena_init_heap(&a, nn_qmodel_scratch_bytes(&L, 1, 1)) == NN_OK);
+    if (!CHECK_EQ_INT(nn_qmodel_init_layers(&q, &a, &L, 1, 1), NN_OK)) return;
+    for (i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+        nn_qkernel ks[4];
+        int k, nk = kernels(&q, ks);
+        for (k = 0; k < nk; k++) {
+            nn_tensor y;
+            float x = xs[i];
+            q.kernel = ks[k];
+            y = nn_qmodel_forward(&q, nn_tensor_2d(&x, 1, 1));
+            CHECKF(y.data && y.data[0] == want[i], "x %.9g quantized to %g, want %g (%s)", (double)xs[i],
+                   y.data ? (double)y.data[0] : -999.0, (double)want[i], nn_qkernel_name(ks[k]));
+        }
+    }
+    nn_arena_deinit(&a);
+    /* more than 2^16 products per output: refused when quantizing and when handed in */
+    {
+        nn_layer_desc l[1];
+        nn_model_desc md;
+        nn_model m;
+        nn_arena ma;
+        l[0] = nn_dense(1, NN_ACT_IDENTITY);
+        memset(&md, 0, sizeof md);
+        md.inputs = 65537; md.max_batch = 1; md.layers = l; md.n_layers = 1; md.seed = 1;
+        if (CHECK(nn_arena_init_heap(&ma, nn_model_arena_bytes(&md)) == NN_OK) && CHECK(nn_model_init(&m, &ma, &md) == NN_OK)) {
+            float *cal = falloc(65537);
+            CHECK_EQ_INT(nn_qmodel_arena_bytes(&m, 1), 0);
+            CHECK_EQ_INT(nn_qmodel_init(&q, &ma, &m, nn_tensor_2d(cal, 1, 65537), 1), NN_ERR_UNSUPPORTED);
+            CHECKF(strstr(q.error, "65536") != NULL, "message: %s", q.error);
+            free(cal);
+            nn_arena_deinit(&ma);
+        }
+        L.in = 65537; L.kpad = 65600;
+        CHECK_EQ_INT(nn_qmodel_scratch_bytes(&L, 1, 1), 0);
+        CHECK_EQ_INT(nn_qmodel_init_layers(&q, &a, &L, 1, 1), NN_ERR_INVALID_ARGUMENT);
+        CHECKF(strstr(q.error, "65536") != NULL, "message: %s", q.error);
+    }
+}
+
+/* ---- the int8 model in the weight format (QNT8) ---- */
+static uint32_t rd32le(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void wr32le(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+/* the file's CRCs made right again after an edit (header, then the one section) */
+static void recrc(unsigned char *f) {
+    uint32_t L = rd32le(f + 24 + 8);
+    wr32le(f + 20, nn_crc32c(0, f, 20));
+    wr32le(f + 40 + L, nn_crc32c(0, f + 24, 16 + (size_t)L));
+}
+/* what a load of f (len bytes) gives; q and the arena must be as they were on failure */
+static nn_result qload(const unsigned char *f, size_t len, int max_batch, nn_qmodel *q, nn_arena *a) {
+    nn_qmodel before = *q;
+    size_t used = a->used;
+    nn_result r = nn_qmodel_init_from_memory(q, a, f, len, max_batch);
+    if (r != NN_OK) {
+        CHECKF(memcmp(&before.layers, &q->layers, sizeof q->layers) == 0 && before.xq == q->xq &&
+               before.n_layers == q->n_layers, "a refused file (%d) changed the model", (int)r);
+        CHECKF(a->used == used, "a refused file (%d) took %lu arena bytes", (int)r, (unsigned long)(a->used - used));
+    }
+    return r;
+}
+
+static void test_quant_file_roundtrip(void) {
+    int which;
+    for (which = 0; which < 2; which++) {
+        enum { B = 5, CAL = 64 };
+        qcase c;
+        nn_qmodel q, q2;
+        nn_arena qa, a2;
+        nn_rng r;
+        int in;
+        size_t len, got, need = 0, flen;
+        unsigned char *f;
+        float *calib, *x, *ref;
+        nn_tensor y;
+        if (!CHECK(which ? ccase_make(&c, 1, 8) : qcase_make(&c, 37, 12, 6, 3, 8))) return;
+        in = c.m.inputs;
+        calib = falloc((size_t)CAL * in);
+        x = falloc((size_t)B * in);
+        nn_rng_seed(&r, 31 + (uint64_t)which);
+        fill(&r, calib, (size_t)CAL * in, -1.0f, 1.0f);
+        fill(&r, x, (size_t)B * in, -1.0f, 1.0f);
+        if (!CHECK(quantize(&q, &qa, &c.m, calib, CAL, B))) return;
+        y = nn_qmodel_forward(&q, nn_tensor_2d(x, B, in));
+        ref = falloc((size_t)B * q.outputs);
+        if (y.data) memcpy(ref, y.data, sizeof(float) * (size_t)B * q.outputs);
+        len = nn_qmodel_save_size(&q);
+        f = (unsigned char *)malloc(len + 8);
+        CHECK(nn_qmodel_save_to_memory(&q, f, len - 1, &got) == NN_ERR_OUT_OF_MEMORY && got == 0);
+        CHECK_EQ_INT(nn_qmodel_save_to_memory(&q, f, len + 8, &got), NN_OK);
+        CHECK(got == len && rd32le(f + 12) == 5 && rd32le(f + 16) == 1 && memcmp(f + 24, "QNT8", 4) == 0);
+        flen = nn_model_save_size(&c.m, NULL);
+        /* these small layers carry their records and scales: 2.8x; Fashion's MLP below: 3.9x */
+        CHECKF(len * 5 < flen * 2, "int8 file %lu bytes, float file %lu", (unsigned long)len, (unsigned long)flen);
+        TEST_NOTE("%s: int8 file %lu bytes, float file %lu (%.2fx)", which ? "CNN" : "MLP", (unsigned long)len,
+                  (unsigned long)flen, (double)flen / (double)len);
+        /* read back: the same bits, at the file's batch and another */
+        CHECK_EQ_INT(nn_qmodel_arena_bytes_from_memory(&need, f, len, 0), NN_OK);
+        CHECK(nn_arena_init_heap(&a2, need + 64 * 1024) == NN_OK);
+        memset(&q2, 0, sizeof q2);
+        if (CHECK_EQ_INT(qload(f, len, 0, &q2, &a2), NN_OK)) {
+            CHECKF(a2.used == need, "arena bytes %lu, used %lu", (unsigned long)need, (unsigned long)a2.used);
+            CHECK(q2.max_batch == B && q2.inputs == q.inputs && q2.outputs == q.outputs && q2.n_layers == q.n_layers &&
+                  q2.weight_bytes == q.weight_bytes);
+            y = nn_qmodel_forward(&q2, nn_tensor_2d(x, B, in));
+            CHECK(y.data && memcmp(y.data, ref, sizeof(float) * (size_t)B * q.outputs) == 0);
+            nn_arena_reset(&a2);
+            CHECK_EQ_INT(qload(f, len, 1, &q2, &a2), NN_OK);
+            y = nn_qmodel_forward(&q2, nn_tensor_2d(x + in, 1, in));
+            CHECK(y.data && memcmp(y.data, ref + q.outputs, sizeof(float) * (size_t)q.outputs) == 0);
+            CHECK(nn_qmodel_forward(&q2, nn_tensor_2d(x, 2, in)).data == NULL); /* built for batch 1 */
+        }
+        /* what the float reader and a wrong batch say */
+        {
+            nn_model m2 = c.m;
+            CHECK_EQ_INT(nn_model_load_from_memory(&m2, NULL, f, len), NN_ERR_UNSUPPORTED);
+            CHECKF(strstr(m2.error, "int8") != NULL, "message: %s", m2.error);
+            CHECK_EQ_INT(qload(f, len, -1, &q2, &a2), NN_ERR_INVALID_ARGUMENT);
+        }
+        /* every truncation and a flipped bit in every byte: refused, nothing changed */
+        {
+            size_t cut, i;
+            int refused = 0, flips = 0;
+            nn_arena_reset(&a2);
+            CHECK_EQ_INT(qload(f, len, 0, &q2, &a2), NN_OK);
+            for (cut = 0; cut < len; cut++) refused += qload(f, cut, 0, &q2, &a2) != NN_OK;
+            CHECKF(refused == (int)len, "%d of %lu truncations refused", refused, (unsigned long)len);
+            for (i = 0; i < len; i++) {
+                f[i] ^= (unsigned char)(1u << (i % 8));
+                flips += qload(f, len, 0, &q2, &a2) != NN_OK;
+                f[i] ^= (unsigned char)(1u << (i % 8));
+            }
+            CHECKF(flips == (int)len, "%d of %lu bit flips refused", flips, (unsigned long)len);
+            y = nn_qmodel_forward(&q2, nn_tensor_2d(x, B, in));
+            CHECK(y.data && memcmp(y.data, ref, sizeof(float) * (size_t)B * q.outputs) == 0);
+        }
+        nn_arena_deinit(&a2);
+        nn_arena_deinit(&qa);
+        nn_arena_deinit(&c.arena);
+        free(f);
+        free(calib);
+        free(x);
+        free(ref);
+    }
+}
+
+/* Files with good checksums and hostile contents: each refused with its
+   code, the model and arena untouched, nothing huge allocated */
+static void test_quant_file_hostile(void) {
+    enum { CAL = 16 };
+    qcase c;
+    nn_qmodel q, q2;
+    nn_arena qa, a2;
+    unsigned char *f, *g;
+    size_t len;
+    float calib[CAL * 16];
+    nn_rng r;
+    /* the layout this test edits: QNT8's payload at 40, layer 0's record at
+       48 (dense 16 -> 8: 8 x 16 weights at 128, scales at 256, biases at 288) */
+    struct { size_t off; uint32_t v; nn_result want; const char *what; } cases[] = {
+        {40, 0, NN_ERR_CORRUPT, "no layers"},
+        {40, 65, NN_ERR_CORRUPT, "65 layers"},
+        {44, 0, NN_ERR_CORRUPT, "max_batch 0"},
+        {44, 0x7FFFFFFF, NN_ERR_CORRUPT, "max_batch 2^31 - 1"},
+        {48, 9, NN_ERR_CORRUPT, "an unknown kind"},
+        {48, NN_QLAYER_CONV2D, NN_ERR_CORRUPT, "a dense record read as a conv"},
+        {52, 17, NN_ERR_CORRUPT, "in 17 (the bytes no longer add up)"},
+        {56, 1u << 24, NN_ERR_CORRUPT, "out 2^24 (does not chain; no allocation)"},
+        {56, 0x7FFFFFFF, NN_ERR_CORRUPT, "out 2^31 - 1"},
+        {60, NN_ACT_SOFTMAX, NN_ERR_CORRUPT, "softmax"},
+        {60, 99, NN_ERR_CORRUPT, "an unknown activation"},
+        {64, 0x7FC00000, NN_ERR_CORRUPT, "alpha NaN"},
+        {68, 0, NN_ERR_CORRUPT, "input scale 0"},
+        {68, 0x7F800000, NN_ERR_CORRUPT, "input scale inf"},
+        {72, 1, NN_ERR_CORRUPT, "a dense layer with an image shape"},
+        {128, 0x80, NN_ERR_CORRUPT, "a weight of -128"},
+        {256, 0, NN_ERR_CORRUPT, "a weight scale 0"},
+        {256, 0xFFC00000, NN_ERR_CORRUPT, "a weight scale NaN"},
+        {288, 0x7F800000, NN_ERR_CORRUPT, "a bias inf"},
+        {12, 4, NN_ERR_CORRUPT, "QNT8 in a 1.4 file"},
+        {12, 1000, NN_OK, "a newer minor (read as this one)"},
+        {28, 0, NN_ERR_VERSION, "QNT8 not marked required: an unknown tag's flag decides"},
+    };
+    size_t i;
+    int k;
+    nn_rng_seed(&r, 3);
+    fill(&r, calib, (size_t)CAL * 16, -1.0f, 1.0f);
+    if (!CHECK(qcase_make(&c, 16, 8, 4, 2, 8)) || !CHECK(quantize(&q, &qa, &c.m, calib, CAL, 4))) return;
+    len = nn_qmodel_save_size(&q);
+    f = (unsigned char *)malloc(len + 64);
+    g = (unsigned char *)malloc(len + 64);
+    CHECK(nn_qmodel_save_to_memory(&q, f, len, NULL) == NN_OK);
+    CHECK(rd32le(f + 48) == NN_QLAYER_DENSE && rd32le(f + 52) == 16 && rd32le(f + 56) == 8);
+    CHECK(nn_arena_init_heap(&a2, 1 << 20) == NN_OK);
+    memset(&q2, 0, sizeof q2);
+    CHECK_EQ_INT(qload(f, len, 0, &q2, &a2), NN_OK);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nn_result got;
+        memcpy(g, f, len);
+        if (cases[i].off == 128) g[128 + 5] = 0x80;
+        else if (cases[i].off == 28) wr32le(g + 24, 0x71746E71u); /* the tag renamed "qntq": unknown */
+        else wr32le(g + cases[i].off, cases[i].v);
+        if (cases[i].off == 28) wr32le(g + 28, 1); /* ...and required */
+        recrc(g);
+        got = qload(g, len, 0, &q2, &a2);
+        CHECKF(got == cases[i].want, "%s: %d, want %d (%s)", cases[i].what, (int)got, (int)cases[i].want, q2.error);
+        if (got == NN_OK) nn_arena_reset(&a2);
+    }
+    /* a byte past the last layer, counted in the section: refused */
+    memcpy(g, f, len);
+    g[len] = g[len - 1]; g[len - 1] = g[len - 2]; g[len - 2] = g[len - 3]; g[len - 3] = g[len - 4]; /* CRC moves */
+    g[len - 4] = 0;
+    wr32le(g + 32, rd32le(g + 32) + 1);
+    recrc(g);
+    CHECK_EQ_INT(qload(g, len + 1, 0, &q2, &a2), NN_ERR_CORRUPT);
+    /* an arena too small: OUT_OF_MEMORY, nothing taken */
+    {
+        nn_arena tiny;
+        unsigned char mem[512];
+        CHECK(nn_arena_init(&tiny, mem, sizeof mem) == NN_OK);
+        CHECK_EQ_INT(qload(f, len, 0, &q2, &tiny), NN_ERR_OUT_OF_MEMORY);
+    }
+    /* not QNT8: a float model file, and nonsense */
+    {
+        size_t fl = nn_model_save_size(&c.m, NULL);
+        unsigned char *mf = (unsigned char *)malloc(fl);
+        CHECK(nn_model_save_to_memory(&c.m, NULL, mf, fl, NULL) == NN_OK);
+        CHECK_EQ_INT(qload(mf, fl, 0, &q2, &a2), NN_ERR_UNSUPPORTED);
+        CHECKF(strstr(q2.error, "float model") != NULL, "message: %s", q2.error);
+        free(mf);
+        CHECK_EQ_INT(qload((const unsigned char *)"hello, world, this is text", 26, 0, &q2, &a2), NN_ERR_BAD_MAGIC);
+        CHECK_EQ_INT(nn_qmodel_init_from_memory(&q2, &a2, NULL, 10, 0), NN_ERR_INVALID_ARGUMENT);
+    }
+    /* through a path: atomic save, read back the same bits; a save into a
+       missing directory fails and leaves no file */
+    {
+        const char *path = "build/test_quant_model.nnw";
+        float x[16];
+        nn_tensor y1, y2;
+        FILE *t;
+        for (k = 0; k < 16; k++) x[k] = 0.1f * (float)k - 0.7f;
+        CHECK_EQ_INT(nn_qmodel_save(&q, path), NN_OK);
+        nn_arena_reset(&a2);
+        if (CHECK_EQ_INT(nn_qmodel_init_from_file(&q2, &a2, path, 0), NN_OK)) {
+            float keep[2];
+            y1 = nn_qmodel_forward(&q, nn_tensor_2d(x, 1, 16));
+            memcpy(keep, y1.data, sizeof keep);
+            y2 = nn_qmodel_forward(&q2, nn_tensor_2d(x, 1, 16));
+            CHECK(y2.data && memcmp(keep, y2.data, sizeof keep) == 0);
+        }
+        CHECK_EQ_INT(nn_qmodel_save(&q, "build/no/such/dir/q.nnw"), NN_ERR_IO);
+        t = fopen("build/no/such/dir/q.nnw.tmp", "rb");
+        CHECK(t == NULL);
+        if (t) fclose(t);
+        CHECK_EQ_INT(nn_qmodel_init_from_file(&q2, &a2, "build/no/such/file.nnw", 0), NN_ERR_IO);
+        remove(path);
+    }
+    nn_arena_deinit(&a2);
+    nn_arena_deinit(&qa);
+    nn_arena_deinit(&c.arena);
+    free(f);
+    free(g);
+}
+
 #ifdef NN_TEST_FASHION
 /* The accuracy target on real data: an MLP (784-256-BN-ReLU-dropout-128-BN-
    ReLU-10) trained 2 epochs on Fashion-MNIST, quantized with 500 training
@@ -560,6 +848,14 @@ static void test_quant_fashion_accuracy(void) {
     right_q = accuracy(fwd_int8, &q, xte, sy.data, n_te, 128);
     CHECKF(right_f - right_q <= n_te / 200, "int8 test accuracy %.2f%%, float %.2f%%: more than 0.5 points lost",
            100.0 * right_q / n_te, 100.0 * right_f / n_te);
+    /* the files: the int8 one about a quarter of the float one */
+    {
+        size_t qf = nn_qmodel_save_size(&q), ff = nn_model_save_size(&m, NULL);
+        CHECKF(qf * 35 < ff * 10, "int8 file %lu bytes, float file %lu: not 3.5x smaller", (unsigned long)qf,
+               (unsigned long)ff);
+        TEST_NOTE("files: float %lu bytes, int8 %lu bytes (%.2fx)", (unsigned long)ff, (unsigned long)qf,
+                  (double)ff / (double)qf);
+    }
     CHECK(right_f > n_te * 8 / 10); /* the float model learned */
     /* batch-1 latency, for the record (the bench holds the measured ratio) */
     t0 = (double)clock();
@@ -631,6 +927,9 @@ static const test_case tests[] = {
     TEST(test_quant_fold_and_sizes),
     TEST(test_quant_refusals),
     TEST(test_quant_hostile_values),
+    TEST(test_quant_rounding_and_limits),
+    TEST(test_quant_file_roundtrip),
+    TEST(test_quant_file_hostile),
 #ifdef NN_TEST_FASHION
     TEST(test_quant_fashion_accuracy),
 #endif

@@ -988,7 +988,7 @@ static void test_error_magic_and_header(void) {
     /* the magic and header as FORMAT.md gives them */
     CHECK(buf[0] == 0x89 && memcmp(buf + 1, "NNH\r\n\x1a\n", 7) == 0);
     CHECK(rd32(buf + 8) == NN_FORMAT_VERSION_MAJOR && rd32(buf + 12) == NN_FORMAT_VERSION_MINOR && rd32(buf + 16) == 6);
-    CHECK(NN_FORMAT_VERSION_MAJOR == 1 && NN_FORMAT_VERSION_MINOR == 4 && rd32(buf + 12) == 4); /* format 1.4 */
+    CHECK(NN_FORMAT_VERSION_MAJOR == 1 && NN_FORMAT_VERSION_MINOR == 5 && rd32(buf + 12) == 5); /* format 1.5 */
     CHECK(rd32(buf + 20) == nn_crc32c(0, buf, 20));
 
     p = dup_bytes(buf, len);

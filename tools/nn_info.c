@@ -1,5 +1,6 @@
 /* nn_info.c - what a model file holds: its layers, its preprocessing and where it
-   came from ("which data and settings made this model?").
+   came from ("which data and settings made this model?"); for an int8 model file
+   (nn_qmodel_save) its layers and scales.
 
    cc -O2 tools/nn_info.c -o nn_info -lm && ./nn_info build/fashion_mnist.nnw
 
@@ -11,6 +12,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* an int8 model file (QNT8): its layers and what its weights weigh */
+static int qinfo(const char *path) {
+    nn_arena arena;
+    nn_qmodel q;
+    size_t bytes = 0;
+    int i;
+    nn_result r = nn_qmodel_arena_bytes_from_file(&bytes, path, 0);
+    if (r != NN_OK || nn_arena_init_heap(&arena, bytes) != NN_OK) {
+        fprintf(stderr, "%s: %s\n", path, nn_result_string(r));
+        return 1;
+    }
+    r = nn_qmodel_init_from_file(&q, &arena, path, 0);
+    if (r != NN_OK) {
+        fprintf(stderr, "%s: %s %s\n", path, nn_result_string(r), q.error);
+        nn_arena_deinit(&arena);
+        return 1;
+    }
+    printf("== %s\nint8 model: %d layers, %d -> %d; weights %lu bytes (%lu in float), made for batches up to %d\n",
+           path, q.n_layers, q.inputs, q.outputs, (unsigned long)q.weight_bytes, (unsigned long)q.float_weight_bytes,
+           q.max_batch);
+    for (i = 0; i < q.n_layers; i++) {
+        const nn_qlayer *L = &q.layers[i];
+        printf("  %2d %-15s %7d -> %-7d %-10s", i, nn_qlayer_kind_name(L->kind), L->in, L->out, nn_act_name(L->act));
+        if (L->kind == NN_QLAYER_DENSE || L->kind == NN_QLAYER_CONV2D) printf(" input scale %.6g", (double)L->in_scale);
+        printf("\n");
+    }
+    nn_arena_deinit(&arena);
+    return 0;
+}
+
 static int info(const char *path) {
     nn_arena arena;
     nn_model m;
@@ -20,6 +51,7 @@ static int info(const char *path) {
     nn_result r;
     char text[8192];
     r = nn_model_arena_bytes_from_file(&bytes, path, 1);
+    if (r == NN_ERR_UNSUPPORTED) return qinfo(path); /* not a float model: perhaps an int8 one */
     if (r != NN_OK) {
         fprintf(stderr, "%s: %s\n", path, nn_result_string(r));
         return 1;

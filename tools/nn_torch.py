@@ -32,9 +32,11 @@ to-torch  writes the whole nn.Sequential (load with torch.load), or only its sta
           types and arguments, same state_dict keys, dtypes and values (num_batches_tracked
           included), and to-nn writes the same bytes again.
 
-The format is docs/FORMAT.md; this tool writes version 1.4 and reads 1.0 to 1.4 (a later
-1.x as far as it is 1.4: its unknown required sections are refused). What each PyTorch
-module becomes:
+The format is docs/FORMAT.md; this tool writes version 1.5 and reads 1.0 to 1.5 (a later
+1.x as far as it is 1.5: its unknown required sections are refused). A float model file
+of 1.5 is one of 1.4 with another minor number; what 1.5 added, the int8 model file (one
+QNT8 section, written by nn_qmodel_save), has no PyTorch form and is refused by name.
+What each PyTorch module becomes:
 
     Linear(in, out, bias)   DENSE, units = out, no_bias = (bias is None), act IDENTITY
     ReLU, Sigmoid, Tanh, GELU, GELU(approximate='tanh'), SiLU, Softplus(), Softmax(dim=-1),
@@ -125,7 +127,7 @@ import numpy as np
 
 MAGIC = b"\x89NNH\r\n\x1a\n"
 VERSION_MAJOR = 1
-VERSION_MINOR = 4  # written; every 1.x is read (a minor version only adds sections)
+VERSION_MINOR = 5  # written; every 1.x is read (a minor version only adds sections)
 SEC_REQUIRED = 1
 MAX_SECTIONS = 64
 MAX_NAME = 31
@@ -164,9 +166,15 @@ EXTRA_FIELDS = ["vanilla"]
 ALL_FIELDS = [name for name, _ in LAYER_FIELDS] + GEOM_FIELDS + EXTRA_FIELDS
 
 PRIVATE_TAG = b"xTOR"
-# sections this tool knows: the model's, the train state's (checked, skipped), those of 1.1 to 1.4
+# sections this tool knows: the model's, the train state's (checked, skipped), those of 1.1 to 1.5
+# (QNT8, 1.5: an int8 model, a file of its own that this tool only recognizes)
 KNOWN_TAGS = (b"ARCH", b"PARM", b"BUFS", b"OPTM", b"SCHD", b"RNGS", b"ZLIT", b"SCHX", b"PREP", b"META", b"LAYX",
-              b"OPTX", b"GEOM", PRIVATE_TAG)
+              b"OPTX", b"GEOM", b"QNT8", PRIVATE_TAG)
+# QNT8's 80-byte layer record (nn.h's nn__write_qsec, NN__QREC), in file order: kind, in, out, act (i32), alpha,
+# in_scale (f32), then 14 i32: the input shape (C, H, W), channels and nn_conv2d_geom's window
+QNT8_FIELDS = ["kind", "in", "out", "act", "alpha", "in_scale", "C", "H", "W", "channels", "kh", "kw", "sh", "sw", "ph",
+               "pw", "dil_h", "dil_w", "groups", "count_include_pad"]
+QNT8_MSG = "an int8 model file (QNT8): nn.h reads it with nn_qmodel_init_from_file; it has no PyTorch form"
 FLOAT_FIELDS = [name for name, code in LAYER_FIELDS if code == "f"]
 
 
@@ -601,6 +609,11 @@ def parse_nnw(data):
         pos += 16 + slen + 4
     if pos != len(data):
         raise FormatError("trailing bytes")
+    # 1.5: QNT8, an int8 model; nn.h's float readers refuse a file that has it and no ARCH
+    if b"QNT8" in secs and minor < 5:
+        raise FormatError("section QNT8 in a file before 1.5")
+    if b"QNT8" in secs and b"ARCH" not in secs:
+        raise FormatError(QNT8_MSG)
     for t in (b"ARCH", b"PARM", b"BUFS"):
         if t not in secs:
             raise FormatError("section %r missing" % t)
@@ -1248,9 +1261,10 @@ def _doc_enum_table(text):
 
 
 def check_header(path, doc=None):
-    """Compares this tool's enum values, format version and field orders with nn.h's, and
-    the enum values and version with docs/FORMAT.md (doc; by default the one beside nn.h,
-    when there is one); returns a list of differences."""
+    """Compares this tool's enum values, format version and field orders (ARCH's and GEOM's
+    layer records, QNT8's) with nn.h's, and the enum values, version and field orders with
+    docs/FORMAT.md (doc; by default the one beside nn.h, when there is one); returns a list
+    of differences."""
     with open(path) as fh:
         text = fh.read()
     diffs = []
@@ -1269,7 +1283,7 @@ def check_header(path, doc=None):
     if not m or int(m.group(1)) != VERSION_MINOR:
         diffs.append("NN_FORMAT_VERSION_MINOR is %s, the tool writes %d.%d" % (m and m.group(1), VERSION_MAJOR,
                                                                             VERSION_MINOR))
-    for tag in ("ZLIT", "SCHX", "PREP", "META", "LAYX", "OPTX", "GEOM"):
+    for tag in ("ZLIT", "SCHX", "PREP", "META", "LAYX", "OPTX", "GEOM", "QNT8"):
         if "NN__TAG('%s', '%s', '%s', '%s')" % tuple(tag) not in text:
             diffs.append("nn.h has no section %s" % tag)
     if "#define NN_DESC_TAG" not in text:
@@ -1288,6 +1302,13 @@ def check_header(path, doc=None):
     m = re.search(r"#define NN__GEOM_FIELDS (\d+)", text)
     if not m or int(m.group(1)) != len(GEOM_FIELDS):
         diffs.append("NN__GEOM_FIELDS is %s, the tool has %d" % (m and m.group(1), len(GEOM_FIELDS)))
+    # QNT8's layer record (1.5): the words nn__write_qsec writes, then the 14 it writes from v[]
+    got = _qnt8_written(text)
+    if got != QNT8_FIELDS:
+        diffs.append("QNT8 layer record: nn.h writes %s, the tool %s" % (got, QNT8_FIELDS))
+    m = re.search(r"#define NN__QREC (\d+)", text)
+    if not m or int(m.group(1)) != 4 * len(QNT8_FIELDS):
+        diffs.append("NN__QREC is %s, the tool's record %d bytes" % (m and m.group(1), 4 * len(QNT8_FIELDS)))
     if doc is None:
         doc = os.path.join(os.path.dirname(os.path.abspath(path)), "docs", "FORMAT.md")
         if not os.path.exists(doc):
@@ -1312,7 +1333,46 @@ def check_header(path, doc=None):
     want = [re.sub(r"_(h|w)$", lambda t: "[%d]" % "hw".index(t.group(1)), g) for g in GEOM_FIELDS]
     if got != want:
         diffs.append("%s: GEOM's per-layer fields are %s, the tool's %s" % (doc, got, want))
+    got = _doc_qnt8_record(md)
+    if got != QNT8_FIELDS:
+        diffs.append("%s: QNT8's layer record is %s, the tool's %s" % (doc, got, QNT8_FIELDS))
     return diffs
+
+
+def _qnt8_written(text):
+    """The fields of QNT8's layer record in the order nn.h's nn__write_qsec writes them."""
+    m = re.search(r"static void nn__write_qsec\(nn__wr \*w, const nn_qmodel \*q\) \{(.*?)\n\}", text, re.S)
+    if not m:
+        return None
+    body = m.group(1)
+    head = re.findall(r"nn__wr_(?:u32|f32)\(w, (?:\(uint32_t\))?(?:nn__qint8\(L\) \? )?L->(\w+)", body)
+    v = sorted(re.findall(r"v\[(\d+)\] = (?:L|g)->(\w+)(?:\[(\d)\])?;", body), key=lambda t: int(t[0]))
+    if [int(i) for i, _, _ in v] != list(range(len(v))):
+        return None
+    return head + ["CHW"[int(j)] if n == "shape" else n for _, n, j in v]
+
+
+def _doc_qnt8_record(md):
+    """The fields of QNT8's layer record as FORMAT.md's table gives them: the first word of each
+    row's field, the 14-word row split at its commas."""
+    m = re.search(r"\n### QNT8[^\n]*\n(.*?)(?=\n### |\n## |\Z)", md, re.S)
+    if not m:
+        return None
+    m = re.search(r"\| offset \| size \| type \| field \|\n\| -+: \| -+: \| -+ \| -+ \|\n\| 0 \| 4 \| i32 \| kind"
+                  r".*?(?=\n[^|])", m.group(1), re.S)
+    if not m:
+        return None
+    got = []
+    for row in m.group(0).splitlines()[2:]:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) != 4:
+            return None
+        if cells[2].startswith("i32 × "):
+            got += [c.strip() for c in cells[3].split(":")[0].split(",")]
+        else:
+            w = re.match(r"\w+", cells[3])
+            got.append(w and w.group(0))
+    return got
 
 
 # the fields each kind reads (info shows them even at 0: from 1.1 on a 0 is a value)
