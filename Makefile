@@ -151,6 +151,9 @@ $(BUILD)/install_check: tests/install_check.sh tests/checks.sh tests/consumer/ma
 # the inference-only build of two exported models (tests/embedded)
 $(BUILD)/embedded_check: tests/embedded_check.sh tests/checks.sh $(wildcard tests/embedded/*) nn.h | $(BUILD)
 	$(Q)cp $< $@ && chmod +x $@
+# data-parallel training over MPI (examples/mpi_train.c, Open MPI): P ranks against one process
+$(BUILD)/mpi_check: tests/mpi_check.sh tests/checks.sh examples/mpi_train.c tests/weights_diff.c nn.h | $(BUILD)
+	$(Q)cp $< $@ && chmod +x $@
 # every example compiles warning-free; those that need no download run
 $(BUILD)/examples_check: tests/examples_check.sh tests/checks.sh $(HEADERS) $(wildcard examples/*.c) examples/nn_plot.h \
 		examples/game_policy.h | $(BUILD)
@@ -187,9 +190,10 @@ $(eval $(call run_rule,test_plot_asan))
 $(eval $(call run_rule,examples_check,,$(CC_GCC)))
 $(eval $(call run_rule,install_check))
 $(eval $(call run_rule,embedded_check,,$(CC_GCC)))
+$(eval $(call run_rule,mpi_check))
 
 suite_bins = $(foreach c,$(call suite_configs,$(1)),$(BUILD)/test_$(1)_$(c))
-OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_onnx_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check $(BUILD)/install_check $(BUILD)/embedded_check
+OTHER_BINS := $(BUILD)/test_alloc $(BUILD)/tu_gcc $(BUILD)/tu_gxx $(BUILD)/fuzz_replay $(BUILD)/fuzz_csv_replay $(BUILD)/fuzz_onnx_replay $(BUILD)/fuzz_image_replay $(BUILD)/test_plot $(BUILD)/test_plot_asan $(BUILD)/test_data_valgrind $(BUILD)/test_fit_valgrind $(BUILD)/examples_check $(BUILD)/install_check $(BUILD)/embedded_check $(BUILD)/mpi_check
 RESULTS    := $(foreach s,$(SUITES),$(addsuffix .result,$(call suite_bins,$(s)))) $(OTHER_BINS:=.result)
 # make starts jobs in the order of test-run's prerequisites, and a run only once it comes
 # to it: a suite's binaries, then its runs, so that runs go while the next suites compile
@@ -274,6 +278,8 @@ deps-test:
 	command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkgconf"; \
+	dpkg -s libopenmpi-dev >/dev/null 2>&1 || missing="$$missing libopenmpi-dev"; \
+	command -v mpirun >/dev/null 2>&1 || missing="$$missing openmpi-bin"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update && \

@@ -352,6 +352,11 @@ NNDEF uint32_t nn_rng_below(nn_rng *r, uint32_t n);      /* uniform in [0, n) */
 NNDEF float nn_rng_uniform(nn_rng *r);                   /* uniform in [0, 1) */
 NNDEF float nn_rng_normal(nn_rng *r);                    /* N(0, 1) */
 NNDEF void nn_rng_shuffle(nn_rng *r, int *idx, int n);   /* Fisher-Yates */
+/* Advances r by 2^128 draws (xoshiro256**'s jump): r jumped k times starts
+   the k-th of 2^128 streams that never overlap, e.g. one per worker of a
+   data-parallel run. Jumping and drawing commute: jump(draw^n(r)) =
+   draw^n(jump(r)), so a saved state jumped again gives the stream back. */
+NNDEF void nn_rng_jump(nn_rng *r);
 
 /* ---- kernels ----------------------------------------------------------- */
 /* C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T.
@@ -1627,9 +1632,37 @@ typedef struct nn_fit_desc {
     const nn_augment_desc *augment; /* random transforms of each training batch (the
                                   model's input_shape; before prep; its own stream
                                   seeded from seed), or NULL */
+    /* Data-parallel training, one process per worker (e.g. over MPI; nn.h
+       itself knows nothing of it). world > 1: batch is the global batch,
+       shuffled the same on every worker (the same seed); worker rank trains
+       on slice rank of world equal slices of it; after backward, reduce
+       (when set) gets the worker's gradient block and must leave there the
+       mean over workers, before the optimizer step. The mean by
+       nn_grad_mean_ordered (each value summed in rank order) makes the run
+       bit-identical to one process with accum = world (below) and the same
+       batch, and to itself at any thread or process count. Needs batch %
+       world == 0 and drop_last. Dropout and batch norm per worker, as
+       PyTorch's DistributedDataParallel: give each worker its own dropout
+       stream (nn_rng_jump the model's rng rank times) and keep one set of
+       running statistics (broadcast rank 0's after each step); with them the
+       run matches accum only in distribution. */
+    int world, rank;
+    nn_result (*reduce)(float *grads, size_t n, void *ctx);
+    void *reduce_ctx;
+    /* Gradient accumulation: accum > 1 takes each batch in accum equal
+       micro-batches (batch / accum rows at a time: max_batch can be that
+       small), their gradients summed in order (g_0 + g_1 + ..., each from
+       zero) and scaled by 1 / accum, then one optimizer step. Needs batch %
+       accum == 0 and drop_last; not with world > 1. */
+    int accum;
     uint32_t tag;
 } nn_fit_desc;
 NNDEF nn_fit_desc nn_fit_desc_default(int epochs, int batch);
+/* dst[i] = ((p_0[i] + p_1[i]) + ... + p_{k-1}[i]) * (1 / k), p_j = parts +
+   j * stride: the mean in a fixed order, the same float operations as
+   nn_fit's accum (what a deterministic data-parallel reduction calls on the
+   gradients it gathered; dst may be parts). */
+NNDEF void nn_grad_mean_ordered(float *dst, const float *parts, int k, size_t n, size_t stride);
 
 typedef enum nn_fit_stop {
     NN_FIT_COMPLETED = 0, NN_FIT_EARLY_STOP, NN_FIT_CALLBACK_STOP, NN_FIT_NONFINITE
@@ -2427,6 +2460,19 @@ NNDEF float nn_rng_normal(nn_rng *r) {
     double u1 = ((double)(nn_rng_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
     double u2 = (double)(nn_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+NNDEF void nn_rng_jump(nn_rng *r) {
+    static const uint64_t jump[4] = {0x180ec6d33cfd0abaull, 0xd5a61266f0c9392cull, 0xa9582618e03fc9aaull,
+                                     0x39abdc4529b1661cull};
+    uint64_t t[4] = {0, 0, 0, 0};
+    int i, b, k;
+    for (i = 0; i < 4; i++)
+        for (b = 0; b < 64; b++) {
+            if (jump[i] & (1ull << b))
+                for (k = 0; k < 4; k++) t[k] ^= r->s[k];
+            (void)nn_rng_u64(r);
+        }
+    for (k = 0; k < 4; k++) r->s[k] = t[k];
 }
 NNDEF void nn_rng_shuffle(nn_rng *r, int *idx, int n) {
     int i, j, t;
@@ -12396,7 +12442,7 @@ static nn_result nn__data_check(const nn_data *d, const char *what, int features
 /* Sizes of the scratch: idx (n), batcher (n), batch rows, raw and prepared x,
    labels, targets (max_batch rows each), best weights. */
 typedef struct nn__fit_plan {
-    size_t idx, bidx, rows, xraw, xin, lab, tgt, best;
+    size_t idx, bidx, rows, xraw, xin, lab, tgt, best, acc;
 } nn__fit_plan;
 static void nn__fit_sizes(const nn_model *m, const nn_data *t, const nn_fit_desc *d, nn__fit_plan *p) {
     size_t B = (size_t)m->max_batch, n = (size_t)t->n;
@@ -12408,13 +12454,26 @@ static void nn__fit_sizes(const nn_model *m, const nn_data *t, const nn_fit_desc
     p->lab = nn_arena_bytes_for(sizeof(int) * B);
     p->tgt = nn_arena_bytes_for(sizeof(float) * B * (size_t)(m->outputs > 0 ? m->outputs : 1));
     p->best = d->restore_best ? nn_arena_bytes_for(sizeof(float) * (m->n_params + m->n_buffers + 1)) : 0;
+    p->acc = d->accum > 1 ? nn_arena_bytes_for(sizeof(float) * (m->n_params ? m->n_params : 1)) : 0;
 }
 
 NNDEF size_t nn_fit_arena_bytes(const nn_model *m, const nn_data *train, const nn_fit_desc *d) {
     nn__fit_plan p;
     if (!m || !train || !d || train->n < 1) return 0;
     nn__fit_sizes(m, train, d, &p);
-    return p.idx + p.bidx + p.rows + p.xraw + p.xin + p.lab + p.tgt + p.best;
+    return p.idx + p.bidx + p.rows + p.xraw + p.xin + p.lab + p.tgt + p.best + p.acc;
+}
+
+NNDEF void nn_grad_mean_ordered(float *dst, const float *parts, int k, size_t n, size_t stride) {
+    float inv = 1.0f / (float)k;
+    size_t i;
+    int j;
+    NN__REQUIRE(dst && parts && k >= 1);
+    for (i = 0; i < n; i++) {
+        float s = parts[i];
+        for (j = 1; j < k; j++) s += parts[(size_t)j * stride + i];
+        dst[i] = s * inv;
+    }
 }
 
 /* The first layer whose output (last forward, b rows) or parameters hold NaN/Inf. */
@@ -12499,8 +12558,9 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
     nn_batcher bt;
     nn_result r = NN_OK;
     long global_step = 0;
-    int has_val, monitor, mode_max;
+    int has_val, monitor, mode_max, parts;
     nn_rng aug_rng;
+    float *acc = NULL;
     char *err;
     if (!res) res = &rr;
     NN__ZERO(*res);
@@ -12510,9 +12570,17 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
     /* ---- checks, before anything changes ---- */
 #define NN__FIT_FAIL(code, ...) do { r = nn__fail(err, code, __VA_ARGS__); goto done_unchanged; } while (0)
     if (d->tag != NN_DESC_TAG) NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: description not made by nn_fit_desc_default()");
-    if (d->epochs < 1 || d->batch < 1 || d->batch > m->max_batch)
-        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: %d epochs (>= 1), batch %d (1..max_batch %d)", d->epochs, d->batch,
-                     m->max_batch);
+    if (d->world < 0 || (d->world > 1 && (d->rank < 0 || d->rank >= d->world)) || d->accum < 0 ||
+        (d->world > 1 && d->accum > 1))
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: world %d, rank %d, accum %d (world >= 0, 0 <= rank < world, not "
+                     "world and accum both over 1)", d->world, d->rank, d->accum);
+    parts = d->world > 1 ? d->world : d->accum > 1 ? d->accum : 1;
+    if (parts > 1 && (d->batch % parts != 0 || !d->drop_last))
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: batch %d in %d equal slices: needs batch %% %d == 0 and drop_last",
+                     d->batch, parts, parts);
+    if (d->epochs < 1 || d->batch < 1 || d->batch / parts > m->max_batch)
+        NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: %d epochs (>= 1), batch %d (1..max_batch %d%s)", d->epochs, d->batch,
+                     m->max_batch, parts > 1 ? " per slice" : "");
     if (!NN__IN(d->val_split, 0.0f, 0.99f) || (d->val && d->val_split != 0.0f))
         NN__FIT_FAIL(NN_ERR_INVALID_ARGUMENT, "fit: val_split %g (0..0.99), and not with a val set", (double)d->val_split);
     if (d->patience < -1 || !(d->min_delta >= 0.0f) || d->history_cap < 0 || (d->history_cap && !d->history) ||
@@ -12561,7 +12629,8 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
     lab = (int *)nn_arena_alloc(arena, pl.lab);
     tgt = (float *)nn_arena_alloc(arena, pl.tgt);
     if (pl.best) best = (float *)nn_arena_alloc(arena, pl.best);
-    if (!idx || !bidx || !rows || !xraw || (pl.xin && !xin) || !lab || !tgt || (pl.best && !best)) {
+    if (pl.acc) acc = (float *)nn_arena_alloc(arena, pl.acc);
+    if (!idx || !bidx || !rows || !xraw || (pl.xin && !xin) || !lab || !tgt || (pl.best && !best) || (pl.acc && !acc)) {
         nn_arena_rewind(arena, mark);
         NN__FIT_FAIL(NN_ERR_OUT_OF_MEMORY, "fit: arena full (%lu bytes of scratch, nn_fit_arena_bytes)",
                      (unsigned long)nn_fit_arena_bytes(m, train, d));
@@ -12629,36 +12698,69 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
         fs.epoch = epoch;
         nn_model_set_mode(m, NN_MODE_TRAIN);
         while ((b = nn_batcher_next(&bt, &br)) > 0) {
-            nn_tensor out;
-            float loss;
-            const int *rr_rows = br;
-            if (train_rows) {
-                for (i = 0; i < b; i++) rows[i] = train_rows[br[i]];
-                rr_rows = rows;
+            float loss = 0.0f;
+            int part, nparts = d->accum > 1 ? d->accum : 1, mb;
+            if (d->world > 1) { /* this worker's slice of the global batch */
+                b /= d->world;
+                br += (size_t)d->rank * (size_t)b;
             }
-            nn_data_gather(train, rr_rows, b, xraw, lab, tgt);
-            if (d->augment)
-                nn_augment_images(nn_tensor_4d(xraw, b, m->input_shape[0], m->input_shape[1], m->input_shape[2]),
-                                  d->augment, &aug_rng);
-            if (d->prep) nn_prep_apply(d->prep, nn_tensor_2d(xin, b, m->inputs), nn_tensor_2d(xraw, b, features));
-            out = nn_model_forward(m, nn_tensor_2d(d->prep ? xin : xraw, b, m->inputs));
-            if (!out.data) {
-                r = nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: forward refused the batch: %s", m->error);
-                stop = 1;
-                break;
-            }
-            loss = nn__fit_loss(m, out, train->labels ? lab : NULL, tgt, b, &correct);
+            mb = b / nparts;
             step++;
             global_step++;
-            if (!(loss - loss == 0.0f)) {
-                nn__fit_culprit(m, b, err, epoch, step, loss);
-                r = NN_ERR_NONFINITE;
-                res->stop = NN_FIT_NONFINITE;
-                stop = 1;
-                break;
+            for (part = 0; part < nparts; part++) {
+                const int *rr_rows = br + (size_t)part * (size_t)mb;
+                nn_tensor out;
+                float l;
+                if (train_rows) {
+                    for (i = 0; i < mb; i++) rows[i] = train_rows[rr_rows[i]];
+                    rr_rows = rows;
+                }
+                nn_data_gather(train, rr_rows, mb, xraw, lab, tgt);
+                if (d->augment)
+                    nn_augment_images(nn_tensor_4d(xraw, mb, m->input_shape[0], m->input_shape[1], m->input_shape[2]),
+                                      d->augment, &aug_rng);
+                if (d->prep) nn_prep_apply(d->prep, nn_tensor_2d(xin, mb, m->inputs), nn_tensor_2d(xraw, mb, features));
+                out = nn_model_forward(m, nn_tensor_2d(d->prep ? xin : xraw, mb, m->inputs));
+                if (!out.data) {
+                    r = nn__fail(err, NN_ERR_INVALID_ARGUMENT, "fit: forward refused the batch: %s", m->error);
+                    stop = 1;
+                    break;
+                }
+                l = nn__fit_loss(m, out, train->labels ? lab : NULL, tgt, mb, &correct);
+                if (!(l - l == 0.0f)) {
+                    nn__fit_culprit(m, mb, err, epoch, step, l);
+                    r = NN_ERR_NONFINITE;
+                    res->stop = NN_FIT_NONFINITE;
+                    stop = 1;
+                    break;
+                }
+                loss += l;
+                /* the gradients are 0 here: zeroed before the first step, then by each step */
+                nn_model_backward(m, nn_tensor_2d(m->dout, mb, m->outputs));
+                if (nparts > 1) { /* acc = g_0, then acc += g_part: nn_grad_mean_ordered's order */
+                    size_t k;
+                    if (part == 0) memcpy(acc, m->grads, sizeof(float) * m->n_params);
+                    else
+                        for (k = 0; k < m->n_params; k++) acc[k] += m->grads[k];
+                    memset(m->grads, 0, sizeof(float) * m->n_params);
+                }
             }
-            /* the gradients are 0 here: zeroed before the first step, then by each step */
-            nn_model_backward(m, nn_tensor_2d(m->dout, b, m->outputs));
+            if (stop) break;
+            if (nparts > 1) {
+                float inv = 1.0f / (float)nparts;
+                size_t k;
+                for (k = 0; k < m->n_params; k++) m->grads[k] = acc[k] * inv;
+                loss /= (float)nparts;
+            }
+            if (d->reduce) {
+                nn_result rr2 = d->reduce(m->grads, m->n_params, d->reduce_ctx);
+                if (rr2 != NN_OK) {
+                    r = nn__fail(err, rr2, "fit: the gradient reduction failed (%s) at epoch %d, step %d",
+                                 nn_result_string(rr2), epoch, step);
+                    stop = 1;
+                    break;
+                }
+            }
             if (d->decay_all) nn_optim_step_and_zero_grad(o, m->params, m->grads, m->n_params);
             else nn_optim_step_params_and_zero_grad(o, m->param_list, m->n_param_list);
             if (d->sched && !d->sched_per_epoch && d->sched->d.kind != NN_SCHED_PLATEAU) nn_sched_step(d->sched, 0.0f);

@@ -1,7 +1,9 @@
 /* test_fit.c - tests for nn_fit, the training loop: bit-identical to the hand-written
    loop doing the same steps, early stopping that restores the best weights bit for bit,
    checkpoints, schedules (per batch, per epoch, ReduceLROnPlateau on the monitored value),
-   callbacks that stop, a NaN stop that names the layer, and every refused description.
+   callbacks that stop, a NaN stop that names the layer, and every refused description;
+   gradient accumulation and the data-parallel slice and reduce hook against the hand
+   loop they document, and nn_rng_jump's streams.
 
    Build and run from the repository root:
        gcc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror tests/test_fit.c -o /tmp/tf -lm && /tmp/tf */
@@ -433,6 +435,163 @@ static void test_fit_views(void) {
     nn_arena_deinit(&b.a);
 }
 
+/* Data-parallel pieces. The hand loop of a batch cut in `parts` slices: the
+   gradient of each slice from zero, slice `only` alone (world: what one
+   worker trains on) or all of them meaned in order by nn_grad_mean_ordered
+   (accum; what a deterministic reduction over workers gives). */
+static void slices_loop(net *t, const nn_data *d, int epochs, uint64_t seed, int parts, int only) {
+    int idx[N], lab[32], e, b, p;
+    float x[32 * F];
+    static float g[4][4096];
+    const int *rows;
+    nn_batcher bt;
+    nn_batcher_init(&bt, idx, d->n, B, 1, 1, seed);
+    for (e = 0; e < epochs; e++) {
+        nn_model_set_mode(&t->m, NN_MODE_TRAIN);
+        while ((b = nn_batcher_next(&bt, &rows)) > 0) {
+            int mb = b / parts;
+            for (p = 0; p < parts; p++) {
+                nn_tensor out, dout;
+                if (only >= 0 && p != only) continue;
+                nn_data_gather(d, rows + p * mb, mb, x, lab, NULL);
+                out = nn_model_forward(&t->m, nn_tensor_2d(x, mb, F));
+                dout = nn_model_output_grad(&t->m);
+                nn_loss_cross_entropy(dout, out, lab);
+                nn_model_zero_grad(&t->m);
+                nn_model_backward(&t->m, dout);
+                memcpy(g[p], t->m.grads, sizeof(float) * t->m.n_params);
+            }
+            if (only < 0) nn_grad_mean_ordered(t->m.grads, g[0], parts, t->m.n_params, 4096);
+            nn_optim_step_params(&t->o, t->m.param_list, t->m.n_param_list);
+        }
+    }
+}
+
+typedef struct reduce_log {
+    long calls;
+    size_t n;
+    int nonzero, fail_at;
+} reduce_log;
+static nn_result log_reduce(float *g, size_t n, void *ctx) {
+    reduce_log *l = (reduce_log *)ctx;
+    size_t i;
+    l->calls++;
+    l->n = n;
+    for (i = 0; i < n; i++) l->nonzero += g[i] != 0.0f;
+    return l->fail_at && l->calls == l->fail_at ? NN_ERR_IO : NN_OK;
+}
+
+static void test_fit_data_parallel(void) {
+    nn_data d;
+    int parts;
+    make_data(5, 1.0f);
+    memset(&d, 0, sizeof d);
+    d.n = N; d.features = F; d.labels = g_y; d.x = g_x;
+    for (parts = 2; parts <= 4; parts++) {
+        net a, h, w, hw;
+        nn_fit_desc fd = nn_fit_desc_default(3, B);
+        nn_fit_result res;
+        reduce_log lg;
+        if (!CHECK(build(&a, 0, NN_OPTIM_ADAM, 0.01f) && build(&h, 0, NN_OPTIM_ADAM, 0.01f) &&
+                   build(&w, 0, NN_OPTIM_ADAM, 0.01f) && build(&hw, 0, NN_OPTIM_ADAM, 0.01f)))
+            return;
+        fd.seed = 31;
+        fd.drop_last = 1;
+        /* accum: the slices' gradients meaned in order, the same bits as the hand loop */
+        fd.accum = parts == 3 ? 1 : parts; /* B = 16: 2 and 4 divide it; 3 is refused below */
+        if (parts != 3) {
+            CHECKF(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res) == NN_OK, "accum %d: %s", parts, res.error);
+            slices_loop(&h, &d, 3, 31, parts, -1);
+            CHECKF(same_bits(a.m.params, h.m.params, a.m.n_params), "accum %d: nn_fit and nn_grad_mean_ordered differ",
+                   parts);
+            CHECK(a.o.step == 3 * (N / B));
+            /* ...and not whole batches (the check can fail) */
+            slices_loop(&hw, &d, 3, 31, 1, -1);
+            CHECK(!same_bits(a.m.params, hw.m.params, a.m.n_params));
+        }
+        /* world: this worker's slice, the reduce hook once a step before the optimizer */
+        fd.accum = 0;
+        fd.world = parts == 3 ? 4 : parts;
+        fd.rank = fd.world - 1;
+        fd.reduce = log_reduce;
+        memset(&lg, 0, sizeof lg);
+        fd.reduce_ctx = &lg;
+        CHECKF(nn_fit(&w.m, &w.o, &w.a, &d, &fd, &res) == NN_OK, "world %d: %s", fd.world, res.error);
+        nn_arena_deinit(&hw.a);
+        CHECK(build(&hw, 0, NN_OPTIM_ADAM, 0.01f));
+        slices_loop(&hw, &d, 3, 31, fd.world, fd.rank);
+        CHECKF(same_bits(w.m.params, hw.m.params, w.m.n_params), "world %d rank %d: not the slice's training", fd.world,
+               fd.rank);
+        CHECK(lg.calls == 3 * (N / B) && lg.n == w.m.n_params && lg.nonzero > 0);
+        /* a failing reduction stops the run with its code and says so */
+        memset(&lg, 0, sizeof lg);
+        lg.fail_at = 5;
+        CHECK_EQ_INT(nn_fit(&w.m, &w.o, &w.a, &d, &fd, &res), NN_ERR_IO);
+        CHECKF(strstr(res.error, "reduction") != NULL && lg.calls == 5, "%s", res.error);
+        nn_arena_deinit(&a.a);
+        nn_arena_deinit(&h.a);
+        nn_arena_deinit(&w.a);
+        nn_arena_deinit(&hw.a);
+    }
+    /* what is refused: uneven slices, no drop_last, both at once, a rank outside */
+    {
+        net a;
+        nn_fit_desc fd;
+        nn_fit_result res;
+        int k;
+        if (!CHECK(build(&a, 0, NN_OPTIM_SGD, 0.01f))) return;
+        for (k = 0; k < 6; k++) {
+            fd = nn_fit_desc_default(1, B);
+            fd.drop_last = 1;
+            if (k == 0) fd.accum = 3;
+            if (k == 1) { fd.accum = 2; fd.drop_last = 0; }
+            if (k == 2) { fd.world = 2; fd.accum = 2; }
+            if (k == 3) { fd.world = 2; fd.rank = 2; }
+            if (k == 4) { fd.world = 2; fd.rank = -1; }
+            if (k == 5) fd.world = -1;
+            CHECKF(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res) == NN_ERR_INVALID_ARGUMENT, "case %d accepted", k);
+        }
+        /* a global batch over max_batch is fine when its slices fit */
+        fd = nn_fit_desc_default(1, 64);
+        fd.drop_last = 1;
+        CHECK_EQ_INT(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res), NN_ERR_INVALID_ARGUMENT); /* max_batch 32 */
+        fd.accum = 2;
+        CHECKF(nn_fit(&a.m, &a.o, &a.a, &d, &fd, &res) == NN_OK, "%s", res.error);
+        nn_arena_deinit(&a.a);
+    }
+}
+
+/* nn_rng_jump: a stream of its own that commutes with drawing (what resuming a
+   data-parallel run relies on), the same every time */
+static void test_rng_jump(void) {
+    nn_rng a, b, c, d;
+    uint64_t first[64];
+    int i, j, shared = 0;
+    nn_rng_seed(&a, 99);
+    b = a;
+    for (i = 0; i < 1000; i++) (void)nn_rng_u64(&a);
+    nn_rng_jump(&a);            /* draw, then jump */
+    nn_rng_jump(&b);            /* jump, then draw */
+    c = b;
+    for (i = 0; i < 1000; i++) (void)nn_rng_u64(&b);
+    CHECK(memcmp(&a, &b, sizeof a) == 0);
+    nn_rng_seed(&a, 99);
+    for (i = 0; i < 64; i++) first[i] = nn_rng_u64(&a);
+    d = c;
+    for (i = 0; i < 64; i++) {
+        uint64_t v = nn_rng_u64(&d);
+        for (j = 0; j < 64; j++) shared += v == first[j];
+    }
+    CHECK(shared == 0);
+    nn_rng_seed(&a, 99);
+    nn_rng_seed(&b, 99);
+    nn_rng_jump(&a);
+    nn_rng_jump(&b);
+    CHECK(memcmp(&a, &b, sizeof a) == 0 && memcmp(&a, &c, sizeof a) == 0);
+    nn_rng_jump(&b);
+    CHECK(memcmp(&a, &b, sizeof a) != 0);
+}
+
 static const test_case tests[] = {
     TEST(test_fit_views),
     TEST(test_fit_matches_hand_loop),
@@ -440,6 +599,8 @@ static const test_case tests[] = {
     TEST(test_fit_callbacks_and_schedules),
     TEST(test_fit_nonfinite_names_layer),
     TEST(test_fit_refusals),
+    TEST(test_fit_data_parallel),
+    TEST(test_rng_jump),
 };
 
 int main(int argc, char **argv) { return TEST_MAIN(argc, argv, tests); }
