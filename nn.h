@@ -46,6 +46,11 @@
      same bits as writing it by hand; metrics (nn_accuracy, nn_class_report, ...)
      score it; nn_model_save with st.prep and st.meta ships the model with its
      preprocessing and provenance. examples/fashion_mnist.c shows all of it.
+     More than one process (nn.h has no MPI in it): nn_fit_desc.world/.rank
+     give each worker its slice of every global batch and .reduce its
+     gradient block before the step; nn_grad_mean_ordered makes the result
+     bit-identical to one process with .accum micro-batches; nn_rng_jump gives
+     each worker a dropout stream. examples/mpi_train.c does it over MPI.
 
    IMAGES (sections 6 and 8)
      A model whose nn_model_desc.input_shape is (C, H, W) takes rows of C*H*W
