@@ -137,8 +137,10 @@
      Streams passed to the FILE functions must be opened in binary mode.
      MSVC (cl.exe), UNTESTED (no MSVC here; reviewed line by line): every
      GCC-only construct is behind a guard; the AVX2/AVX-512 kernels compile
-     without target attributes and are picked with __cpuid/_xgetbv; no pool
-     (its atomics are GCC builtins): use /openmp. Do not build with /fp:fast
+     without target attributes and are picked with __cpuid/_xgetbv; the pool
+     runs on Windows threads with Interlocked atomics (the same functions a
+     mingw-w64 build with -DNN__WIN_ATOMICS uses, which make test-windows
+     runs the thread suite on). Do not build with /fp:fast
      (it removes the NaN checks). clang-cl takes the same CPU check.
      Bits: each Windows build is deterministic, but its libm (expf, tanhf,
      log...) is not glibc's, so results differ from Linux in the last bits.
@@ -1645,7 +1647,9 @@ typedef struct nn_fit_desc {
        mean over workers, before the optimizer step. The mean by
        nn_grad_mean_ordered (each value summed in rank order) makes the run
        bit-identical to one process with accum = world (below) and the same
-       batch, and to itself at any thread or process count. Needs batch %
+       batch, and to itself at any thread or process count. In a loop by
+       hand the same call goes between nn_model_backward and the optimizer
+       step. Needs batch %
        world == 0 and drop_last. Dropout and batch norm per worker, as
        PyTorch's DistributedDataParallel: give each worker its own dropout
        stream (nn_rng_jump the model's rng rank times) and keep one set of
