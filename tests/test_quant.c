@@ -777,6 +777,24 @@ static int accuracy(nn_tensor (*fwd)(void *, nn_tensor), void *obj, const float 
     return right;
 }
 static nn_tensor fwd_float(void *m, nn_tensor x) { return nn_model_forward((nn_model *)m, x); }
+/* steps of Adam on batches of bs random training rows (bx, by: bs rows) */
+static void train_steps(nn_model *m, nn_optim *o, const float *xtr, const unsigned char *ytr, int n_tr, int bs,
+                        int steps, nn_rng *r, float *bx, int *by) {
+    int s, i;
+    for (s = 0; s < steps; s++) {
+        nn_tensor z;
+        for (i = 0; i < bs; i++) {
+            int k = (int)(nn_rng_u64(r) % (uint64_t)n_tr);
+            memcpy(bx + (size_t)i * 784, xtr + (size_t)k * 784, sizeof(float) * 784);
+            by[i] = ytr[k];
+        }
+        z = nn_model_forward(m, nn_tensor_2d(bx, bs, 784));
+        nn_loss_cross_entropy(nn_model_output_grad(m), z, by);
+        nn_model_zero_grad(m);
+        nn_model_backward(m, nn_model_output_grad(m));
+        nn_optim_step(o, m->params, m->grads, m->n_params);
+    }
+}
 static nn_tensor fwd_int8(void *q, nn_tensor x) { return nn_qmodel_forward((nn_qmodel *)q, x); }
 
 static void test_quant_fashion_accuracy(void) {
@@ -784,7 +802,7 @@ static void test_quant_fashion_accuracy(void) {
     char path[256];
     nn_idx tx, ty, sx, sy;
     float *xtr, *xte, *bx;
-    int *by, e, s, i, n_tr, n_te, right_f, right_q;
+    int *by, i, n_tr, n_te, right_f, right_q;
     nn_layer_desc l[9];
     nn_model_desc md;
     nn_optim_desc od;
@@ -827,20 +845,7 @@ static void test_quant_fashion_accuracy(void) {
     bx = falloc((size_t)128 * 784);
     by = (int *)calloc(128, sizeof(int));
     nn_rng_seed(&r, 1);
-    for (e = 0; e < 2; e++)
-        for (s = 0; s < n_tr / 128; s++) {
-            nn_tensor z;
-            for (i = 0; i < 128; i++) {
-                int k = (int)(nn_rng_u64(&r) % (uint64_t)n_tr);
-                memcpy(bx + (size_t)i * 784, xtr + (size_t)k * 784, sizeof(float) * 784);
-                by[i] = ty.data[k];
-            }
-            z = nn_model_forward(&m, nn_tensor_2d(bx, 128, 784));
-            nn_loss_cross_entropy(nn_model_output_grad(&m), z, by);
-            nn_model_zero_grad(&m);
-            nn_model_backward(&m, nn_model_output_grad(&m));
-            nn_optim_step(&opt, m.params, m.grads, m.n_params);
-        }
+    train_steps(&m, &opt, xtr, ty.data, n_tr, 128, 2 * (n_tr / 128), &r, bx, by); /* 2 epochs */
     nn_model_set_mode(&m, NN_MODE_EVAL);
     right_f = accuracy(fwd_float, &m, xte, sy.data, n_te, 128);
     CHECK(nn_arena_init_heap(&qa, nn_qmodel_arena_bytes(&m, 128)) == NN_OK);
@@ -888,19 +893,7 @@ static void test_quant_fashion_accuracy(void) {
               NN_OK);
         CHECK(nn_model_init(&cm, &ca, &md) == NN_OK && nn_optim_init(&copt, &ca, &od, cm.n_params) == NN_OK);
         t0 = (double)clock();
-        for (s = 0; s < 400; s++) {
-            nn_tensor z;
-            for (i = 0; i < 64; i++) {
-                int k = (int)(nn_rng_u64(&r) % (uint64_t)n_tr);
-                memcpy(bx + (size_t)i * 784, xtr + (size_t)k * 784, sizeof(float) * 784);
-                by[i] = ty.data[k];
-            }
-            z = nn_model_forward(&cm, nn_tensor_2d(bx, 64, 784));
-            nn_loss_cross_entropy(nn_model_output_grad(&cm), z, by);
-            nn_model_zero_grad(&cm);
-            nn_model_backward(&cm, nn_model_output_grad(&cm));
-            nn_optim_step(&copt, cm.params, cm.grads, cm.n_params);
-        }
+        train_steps(&cm, &copt, xtr, ty.data, n_tr, 64, 400, &r, bx, by);
         nn_model_set_mode(&cm, NN_MODE_EVAL);
         right_f = accuracy(fwd_float, &cm, xte, sy.data, n_te, 64);
         CHECK(nn_arena_init_heap(&cqa, nn_qmodel_arena_bytes(&cm, 64)) == NN_OK);
