@@ -115,9 +115,9 @@
      NN_MALLOC, NN_REALLOC and NN_FREE naming functions that do not exist,
      and checks that no optimizer or backward code is left in the object.
      nn_model_backward returns NN_ERR_UNSUPPORTED. The code it takes, .text
-     for an MLP, a CNN (dense, batch norm, conv, pool, activations) and an
-     int8 MLP: about 29 KB on x86-64 and 28 KB on aarch64 at -Os (14 KB more
-     without NN_NO_TRAINING). An int8 model (section 18) exports as C too
+     for an MLP, a CNN (dense, batch norm, conv, pool, activations) and
+     both in int8: about 36 KB on x86-64 and 33 KB on aarch64 at -Os (15 KB
+     more without NN_NO_TRAINING). An int8 model (section 18) exports as C too
      (nn_qmodel_export_c): its weights a byte each, a static scratch arena.
      The reference (non-SIMD) activations call libm (expf, tanhf, erff...)
      unless NN_POLY_ACT, which gives them the AVX2 kernels' polynomials (and
