@@ -8,6 +8,8 @@
 # mpicc, mpirun and Fashion-MNIST (make deps-test installs them).
 reps=${1:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader
+# one machine: no ssh needed (a fresh machine may have none)
+export OMPI_MCA_plm_rsh_agent=false
 out=$(mktemp -d) || exit 1
 trap 'rm -rf "$out"' EXIT INT TERM
 mpicc -std=c99 -O2 examples/mpi_train.c -o "$out/mpi_train" -lm || exit 1

@@ -2,7 +2,8 @@
    processes, the same weights as one process.
 
    mpicc -O2 examples/mpi_train.c -o mpi_train -lm
-   mpirun --oversubscribe -np 2 ./mpi_train        (as root: mpirun --allow-run-as-root ...)
+   mpirun --oversubscribe -np 2 ./mpi_train        (as root: mpirun --allow-run-as-root ...;
+                                                    no ssh on the machine: OMPI_MCA_plm_rsh_agent=false)
    (Debian: apt-get install libopenmpi-dev openmpi-bin dataset-fashion-mnist libstb-dev)
 
    What it teaches, in order:
