@@ -1653,8 +1653,9 @@ typedef struct nn_fit_desc {
        world == 0 and drop_last. Dropout and batch norm per worker, as
        PyTorch's DistributedDataParallel: give each worker its own dropout
        stream (nn_rng_jump the model's rng rank times) and keep one set of
-       running statistics (broadcast rank 0's after each step); with them the
-       run matches accum only in distribution. */
+       running statistics (broadcast rank 0's after each step); augment
+       draws from a stream per worker (the rank's jump of its seed's). With
+       any of them the run matches accum only in distribution. */
     int world, rank;
     nn_result (*reduce)(float *grads, size_t n, void *ctx);
     void *reduce_ctx;
@@ -12628,6 +12629,7 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
         NN__FIT_FAIL(NN_ERR_SHAPE_MISMATCH, "fit: augment transforms images of the model's input shape; the data has "
                      "%d features, the model %d inputs", features, m->inputs);
     nn_rng_seed(&aug_rng, d->seed ^ 0x6175676d656e7431ull); /* a stream of its own: shuffles stay as without */
+    for (i = 0; d->world > 1 && i < d->rank; i++) nn_rng_jump(&aug_rng); /* and one per worker */
     nn__fit_sizes(m, train, d, &pl);
     mark = nn_arena_mark(arena);
     idx = (int *)nn_arena_alloc(arena, pl.idx);
