@@ -15257,7 +15257,7 @@ static nn_result nn__qplan_make(const nn_model *m, nn__qplan *p, char *err) {
         case NN_LAYER_AVGPOOL2D:
         case NN_LAYER_GLOBAL_AVGPOOL:
             if ((ly->kind == NN_LAYER_DENSE && ly->in > NN__QK_MAX) ||
-                (ly->kind == NN_LAYER_CONV2D && (long long)ly->in_shape[0] * ly->geom.kh * ly->geom.kw > NN__QK_MAX))
+                (ly->kind == NN_LAYER_CONV2D && (double)ly->in_shape[0] * ly->geom.kh * ly->geom.kw > NN__QK_MAX))
                 return nn__fail(err, NN_ERR_UNSUPPORTED, "quantize: layer %d (%s) sums more than %d products per "
                                 "output; int8 keeps its sums exact up to there", l, nn__layer_kind_name(ly->kind),
                                 NN__QK_MAX);
@@ -15335,7 +15335,8 @@ static nn_result nn__qlayer_check(const nn_qlayer *L, const nn_qlayer *prev, int
         ok = !c && !h && !w && !L->channels && !g->kh && !g->kw && !g->sh && !g->sw && !g->ph && !g->pw && !g->dil_h &&
              !g->dil_w && !g->groups && !L->count_include_pad;
     } else {
-        ok = c >= 1 && h >= 1 && w >= 1 && c <= big && h <= big && w <= big && (long long)c * h * w == L->in;
+        /* products in double: exact up to 2^53, and past it never equal to a size <= 2^24 */
+        ok = c >= 1 && h >= 1 && w >= 1 && c <= big && h <= big && w <= big && (double)c * h * w == (double)L->in;
         if (ok && L->kind == NN_QLAYER_GLOBAL_AVGPOOL)
             ok = L->out == c && !L->channels && !g->kh && !g->kw && !g->sh && !g->sw && !g->ph && !g->pw &&
                  !g->dil_h && !g->dil_w && !g->groups && !L->count_include_pad;
@@ -15348,10 +15349,10 @@ static nn_result nn__qlayer_check(const nn_qlayer *L, const nn_qlayer *prev, int
                 ok = oh >= 1 && ow >= 1;
             }
             if (ok && L->kind == NN_QLAYER_CONV2D)
-                ok = L->channels >= 1 && (long long)L->channels * oh * ow == L->out && !L->count_include_pad &&
-                     (long long)c * g->kh * g->kw <= big;
+                ok = L->channels >= 1 && (double)L->channels * oh * ow == (double)L->out && !L->count_include_pad &&
+                     (double)c * g->kh * g->kw <= big;
             else if (ok)
-                ok = !L->channels && (long long)c * oh * ow == L->out && g->ph <= g->kh / 2 && g->pw <= g->kw / 2 &&
+                ok = !L->channels && (double)c * oh * ow == (double)L->out && g->ph <= g->kh / 2 && g->pw <= g->kw / 2 &&
                      (L->kind == NN_QLAYER_AVGPOOL2D ? g->dil_h == 1 && g->dil_w == 1 &&
                                                            (L->count_include_pad == 0 || L->count_include_pad == 1)
                                                      : !L->count_include_pad);
@@ -15717,7 +15718,7 @@ static nn_result nn__qsec_parse(const void *buf, size_t len, int max_batch, nn_q
             q->wscale = q->scale = q->bias = (const float *)(const void *)r.p;
             q->wsum = (const int32_t *)(const void *)r.p;
             if (q->kind == NN_QLAYER_CONV2D && q->geom.kh > 0 && q->geom.kw > 0 && q->shape[0] > 0 &&
-                (long long)q->shape[0] * q->geom.kh * q->geom.kw <= (1 << 24))
+                (double)q->shape[0] * q->geom.kh * q->geom.kw <= (1 << 24))
                 q->kpad = (q->shape[0] * q->geom.kh * q->geom.kw + 63) / 64 * 64;
             else if (q->kind == NN_QLAYER_DENSE && q->in > 0 && q->in <= (1 << 24))
                 q->kpad = (q->in + 63) / 64 * 64;
