@@ -561,6 +561,59 @@ static void test_fit_data_parallel(void) {
     }
 }
 
+/* Augmentation per worker: two ranks that see the same rows (each batch's
+   second half a copy of its first, no shuffle) train alike without
+   augmentation and apart with it (each draws its own flips). */
+static void test_fit_augment_per_worker(void) {
+    static float x[64 * F];
+    static int y[64];
+    nn_layer_desc l[2];
+    nn_model_desc md;
+    nn_augment_desc ad = nn_augment_desc_default();
+    float w[2][2][4096];
+    int aug, rank, i;
+    size_t n = 0;
+    make_data(9, 1.0f);
+    for (i = 0; i < 64; i++) { /* rows 8k..8k+7 repeat in 8k+8..8k+15 */
+        int src = (i / 16) * 8 + i % 8;
+        memcpy(x + i * F, g_x + src * F, sizeof(float) * F);
+        y[i] = g_y[src];
+    }
+    ad.flip_p = 0.5f;
+    for (aug = 0; aug < 2; aug++)
+        for (rank = 0; rank < 2; rank++) {
+            nn_arena a;
+            nn_model m;
+            nn_optim o;
+            nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_SGD);
+            nn_data d;
+            nn_fit_desc fd = nn_fit_desc_default(3, 16);
+            nn_fit_result res;
+            l[0] = nn_dense(9, NN_ACT_RELU);
+            l[1] = nn_dense(K, NN_ACT_IDENTITY);
+            memset(&md, 0, sizeof md);
+            md.inputs = F; md.max_batch = 8; md.layers = l; md.n_layers = 2; md.seed = 4;
+            md.input_shape[0] = 1; md.input_shape[1] = 1; md.input_shape[2] = F;
+            od.lr = 0.05f;
+            if (!CHECK(nn_arena_init_heap(&a, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, 1000) + (1 << 16)) ==
+                       NN_OK) || !CHECK(nn_model_init(&m, &a, &md) == NN_OK && nn_optim_init(&o, &a, &od, m.n_params) == NN_OK))
+                return;
+            memset(&d, 0, sizeof d);
+            d.n = 64; d.features = F; d.x = x; d.labels = y;
+            fd.shuffle = 0;
+            fd.drop_last = 1;
+            fd.world = 2;
+            fd.rank = rank;
+            fd.augment = aug ? &ad : NULL;
+            CHECKF(nn_fit(&m, &o, &a, &d, &fd, &res) == NN_OK, "%s", res.error);
+            n = m.n_params;
+            memcpy(w[aug][rank], m.params, sizeof(float) * n);
+            nn_arena_deinit(&a);
+        }
+    CHECK(same_bits(w[0][0], w[0][1], n));  /* the same rows, no augmentation: the same training */
+    CHECK(!same_bits(w[1][0], w[1][1], n)); /* each rank its own flips */
+}
+
 /* nn_rng_jump: a stream of its own that commutes with drawing (what resuming a
    data-parallel run relies on), the same every time */
 static void test_rng_jump(void) {
@@ -600,6 +653,7 @@ static const test_case tests[] = {
     TEST(test_fit_nonfinite_names_layer),
     TEST(test_fit_refusals),
     TEST(test_fit_data_parallel),
+    TEST(test_fit_augment_per_worker),
     TEST(test_rng_jump),
 };
 
