@@ -12766,6 +12766,7 @@ NNDEF nn_result nn_fit(nn_model *m, nn_optim *o, nn_arena *arena, const nn_data 
             if (d->reduce) {
                 nn_result rr2 = d->reduce(m->grads, m->n_params, d->reduce_ctx);
                 if (rr2 != NN_OK) {
+                    nn_model_zero_grad(m); /* as every return leaves them */
                     r = nn__fail(err, rr2, "fit: the gradient reduction failed (%s) at epoch %d, step %d",
                                  nn_result_string(rr2), epoch, step);
                     stop = 1;

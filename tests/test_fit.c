@@ -528,6 +528,11 @@ static void test_fit_data_parallel(void) {
         lg.fail_at = 5;
         CHECK_EQ_INT(nn_fit(&w.m, &w.o, &w.a, &d, &fd, &res), NN_ERR_IO);
         CHECKF(strstr(res.error, "reduction") != NULL && lg.calls == 5, "%s", res.error);
+        {   /* ...with the gradients at 0, as nn_fit always returns them */
+            size_t k, nz = 0;
+            for (k = 0; k < w.m.n_params; k++) nz += w.m.grads[k] != 0.0f;
+            CHECKF(nz == 0, "%lu gradients left nonzero", (unsigned long)nz);
+        }
         nn_arena_deinit(&a.a);
         nn_arena_deinit(&h.a);
         nn_arena_deinit(&w.a);
