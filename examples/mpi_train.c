@@ -161,6 +161,7 @@ int main(int argc, char **argv) {
     float table[256];
     int rank, world, n = 0, e, first_epoch = 1, steps, i, bad = 0, local;
     unsigned long info[2], *all;
+    int *labels;
     unsigned char *file;
     size_t len;
     MPI_Init(&argc, &argv);
@@ -198,8 +199,8 @@ int main(int argc, char **argv) {
     }
     nn_u8_table_normalize(table, 255.0f, 0.2860f, 0.3530f);
     {
-        int *labels = (int *)malloc(sizeof(int) * 70000);
-        if (!labels) return 1;
+        labels = (int *)malloc(sizeof(int) * 70000);
+        if (!labels) MPI_Abort(MPI_COMM_WORLD, 1);
         for (i = 0; i < ty.dims[0]; i++) labels[i] = ty.data[i];
         for (i = 0; i < sy.dims[0]; i++) labels[60000 + i] = sy.data[i];
         memset(&train, 0, sizeof train);
@@ -283,7 +284,6 @@ int main(int argc, char **argv) {
     for (e = first_epoch; e <= o.epochs; e++) {
         nn_fit_desc d = nn_fit_desc_default(1, o.batch);
         nn_fit_result res;
-        size_t need;
         double t0 = MPI_Wtime(), t;
         d.seed = o.seed * 1000003u + (uint64_t)e; /* this epoch's shuffle, whatever came before */
         d.drop_last = 1;
@@ -297,11 +297,9 @@ int main(int argc, char **argv) {
         }
         d.accum = o.accum;
         c.seconds = 0.0;
-        need = nn_fit_arena_bytes(&m, &train, &d);
         local = nn_fit(&m, &opt, &arena, &train, &d, &res) != NN_OK;
         if (local) fprintf(stderr, "mpi_train: rank %d: %s\n", rank, res.error);
         if (agree(local)) MPI_Abort(MPI_COMM_WORLD, 1);
-        (void)need;
         t = MPI_Wtime() - t0;
         if (rank == 0) {
             if (!o.quiet) {
@@ -353,6 +351,7 @@ int main(int argc, char **argv) {
     free(c.send); free(c.recv); free(c.mine);
     nn_arena_deinit(&arena);
     nn_idx_free(&tx); nn_idx_free(&ty); nn_idx_free(&sx); nn_idx_free(&sy);
+    free(labels);
     MPI_Finalize();
     return bad;
 }
