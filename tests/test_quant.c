@@ -37,13 +37,42 @@ typedef struct {
     nn_model m;
     nn_layer_desc l[12];
 } qcase;
-static int qcase_make(qcase *c, int in, int h1, int h2, int out, int max_batch) {
-    nn_model_desc md;
-    nn_optim_desc od;
+/* c's model from md, built and trained 5 Adam steps on random rows (labels
+   when it has more than one output, else MSE against the first feature),
+   then left in EVAL */
+static int qcase_train(qcase *c, const nn_model_desc *md, uint64_t seed) {
+    nn_optim_desc od = nn_optim_desc_default(NN_OPTIM_ADAM);
     nn_optim opt;
     nn_rng r;
     float *x;
-    int *y, s, i;
+    int *y, s, i, in = md->inputs, B = md->max_batch, out;
+    od.lr = 0.01f;
+    if (nn_arena_init_heap(&c->arena, nn_model_arena_bytes(md) + nn_optim_arena_bytes(&od, nn_model_param_count(md))) ||
+        nn_model_init(&c->m, &c->arena, md) || nn_optim_init(&opt, &c->arena, &od, c->m.n_params))
+        return 0;
+    out = c->m.outputs;
+    x = falloc((size_t)B * in);
+    y = (int *)calloc((size_t)B, sizeof(int));
+    nn_rng_seed(&r, seed);
+    for (s = 0; s < 5; s++) {
+        nn_tensor z;
+        fill(&r, x, (size_t)B * in, -1.0f, 1.0f);
+        for (i = 0; i < B; i++) y[i] = (int)(nn_rng_u64(&r) % (uint64_t)out);
+        z = nn_model_forward(&c->m, nn_tensor_2d(x, B, in));
+        if (out > 1) nn_loss_cross_entropy(nn_model_output_grad(&c->m), z, y);
+        else nn_loss_mse(nn_model_output_grad(&c->m), z, nn_tensor_2d(x, B, 1));
+        nn_model_zero_grad(&c->m);
+        nn_model_backward(&c->m, nn_model_output_grad(&c->m));
+        nn_optim_step(&opt, c->m.params, c->m.grads, c->m.n_params);
+    }
+    nn_model_set_mode(&c->m, NN_MODE_EVAL);
+    free(x);
+    free(y);
+    return 1;
+}
+
+static int qcase_make(qcase *c, int in, int h1, int h2, int out, int max_batch) {
+    nn_model_desc md;
     c->l[0] = nn_dense(h1, NN_ACT_IDENTITY);
     c->l[1] = nn_batchnorm();
     c->l[2] = nn_activation(NN_ACT_RELU);
@@ -54,29 +83,7 @@ static int qcase_make(qcase *c, int in, int h1, int h2, int out, int max_batch) 
     c->l[7] = nn_dense(out, NN_ACT_IDENTITY);
     memset(&md, 0, sizeof md);
     md.inputs = in; md.max_batch = max_batch; md.layers = c->l; md.n_layers = 8; md.seed = 3;
-    od = nn_optim_desc_default(NN_OPTIM_ADAM);
-    od.lr = 0.01f;
-    if (nn_arena_init_heap(&c->arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ||
-        nn_model_init(&c->m, &c->arena, &md) || nn_optim_init(&opt, &c->arena, &od, c->m.n_params))
-        return 0;
-    x = falloc((size_t)max_batch * in);
-    y = (int *)calloc((size_t)max_batch, sizeof(int));
-    nn_rng_seed(&r, 9);
-    for (s = 0; s < 5; s++) {
-        nn_tensor z;
-        fill(&r, x, (size_t)max_batch * in, -1.0f, 1.0f);
-        for (i = 0; i < max_batch; i++) y[i] = (int)(nn_rng_u64(&r) % (uint64_t)out);
-        z = nn_model_forward(&c->m, nn_tensor_2d(x, max_batch, in));
-        if (out > 1) nn_loss_cross_entropy(nn_model_output_grad(&c->m), z, y);
-        else nn_loss_mse(nn_model_output_grad(&c->m), z, nn_tensor_2d(x, max_batch, 1));
-        nn_model_zero_grad(&c->m);
-        nn_model_backward(&c->m, nn_model_output_grad(&c->m));
-        nn_optim_step(&opt, c->m.params, c->m.grads, c->m.n_params);
-    }
-    nn_model_set_mode(&c->m, NN_MODE_EVAL);
-    free(x);
-    free(y);
-    return 1;
+    return qcase_train(c, &md, 9);
 }
 
 /* A CNN with every image kind int8 takes, odd sizes: input (2, 11, 9);
@@ -88,11 +95,7 @@ static int qcase_make(qcase *c, int in, int h1, int h2, int out, int max_batch) 
 static int ccase_make(qcase *c, int gap, int max_batch) {
     enum { C0 = 2, H0 = 11, W0 = 9, IN = C0 * H0 * W0, OUT = 4 };
     nn_model_desc md;
-    nn_optim_desc od;
-    nn_optim opt;
-    nn_rng r;
-    float *x;
-    int *y, s, i, n = 0;
+    int n = 0;
     c->l[n++] = nn_conv2d(5, 3, 1, 1, NN_ACT_IDENTITY);
     c->l[n++] = nn_batchnorm2d();
     c->l[n++] = nn_activation(NN_ACT_RELU);
@@ -111,28 +114,7 @@ static int ccase_make(qcase *c, int gap, int max_batch) {
     memset(&md, 0, sizeof md);
     md.inputs = IN; md.max_batch = max_batch; md.layers = c->l; md.n_layers = n; md.seed = 5;
     md.input_shape[0] = C0; md.input_shape[1] = H0; md.input_shape[2] = W0;
-    od = nn_optim_desc_default(NN_OPTIM_ADAM);
-    od.lr = 0.01f;
-    if (nn_arena_init_heap(&c->arena, nn_model_arena_bytes(&md) + nn_optim_arena_bytes(&od, nn_model_param_count(&md))) ||
-        nn_model_init(&c->m, &c->arena, &md) || nn_optim_init(&opt, &c->arena, &od, c->m.n_params))
-        return 0;
-    x = falloc((size_t)max_batch * IN);
-    y = (int *)calloc((size_t)max_batch, sizeof(int));
-    nn_rng_seed(&r, 19);
-    for (s = 0; s < 5; s++) {
-        nn_tensor z;
-        fill(&r, x, (size_t)max_batch * IN, -1.0f, 1.0f);
-        for (i = 0; i < max_batch; i++) y[i] = (int)(nn_rng_u64(&r) % OUT);
-        z = nn_model_forward(&c->m, nn_tensor_2d(x, max_batch, IN));
-        nn_loss_cross_entropy(nn_model_output_grad(&c->m), z, y);
-        nn_model_zero_grad(&c->m);
-        nn_model_backward(&c->m, nn_model_output_grad(&c->m));
-        nn_optim_step(&opt, c->m.params, c->m.grads, c->m.n_params);
-    }
-    nn_model_set_mode(&c->m, NN_MODE_EVAL);
-    free(x);
-    free(y);
-    return 1;
+    return qcase_train(c, &md, 19);
 }
 
 static int quantize(nn_qmodel *q, nn_arena *a, nn_model *m, const float *calib, int n, int max_batch) {
